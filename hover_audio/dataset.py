@@ -1,0 +1,508 @@
+"""AudioDataset: the one table of clips, its subsets, labels, history and workspace."""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from . import schema
+from .folder import folder_table, stratified_split
+from .history import Change, History, Journal, operation_from_json, operation_to_json
+from .schema import ABSTAIN, AUDIO, LABEL, SUBSET, SUBSET_PRIORITY, SUBSETS
+from .tables import read_table, write_table
+from .workspace import (
+    JOURNAL, WorkspaceLock, atomic_write, is_workspace, read_snapshot, write_snapshot,
+)
+
+log = logging.getLogger(__name__)
+
+
+class DuplicateKeysWarning(UserWarning):
+    """Input rows shared a key; all but one of each were dropped by ``dedup()``."""
+
+
+@dataclass(frozen=True)
+class ChangeEvent:
+    """What an operation changed: row positions (in ``to_pandas()`` order) and columns."""
+
+    positions: np.ndarray
+    columns: tuple
+    kind: str  # "do", "undo" or "redo"
+
+
+class AudioDataset:
+    """Clips keyed by path or URL, in subsets raw/train/dev/test, with labels.
+
+    Build one with :meth:`from_pandas`, :meth:`from_folder`, :meth:`from_file` or
+    :meth:`load`. The dataset is the single source of truth: views (``dfs``,
+    ``to_pandas()``) are copies, and every change goes through :meth:`set_labels`
+    and :meth:`commit`, which can be undone and, once the dataset is saved to a
+    workspace, are journaled to disk before they return.
+    """
+
+    def __init__(self, table: pd.DataFrame, vectors=None):
+        self._table = table.reset_index(drop=True)
+        self._ids = pd.Index(self._identities(self._table))
+        self._folder: Path | None = None
+        self._vectors = None
+        self.vectors = vectors
+        self.label_order: list[str] = self._initial_label_order()
+        self.history = History()
+        self._seq = 0
+        self._journal: Journal | None = None
+        self._lock_file: WorkspaceLock | None = None
+        self._listeners: list[Callable[[ChangeEvent], None]] = []
+        self._mutex = threading.RLock()
+
+    # ----------------------------------------------------------------- building
+    @classmethod
+    def from_pandas(
+        cls,
+        df: pd.DataFrame,
+        feature_key: str = AUDIO,
+        label_key: str = LABEL,
+        subset_key: str = SUBSET,
+    ) -> "AudioDataset":
+        """Build a dataset from a DataFrame, as hover does.
+
+        No ``subset_key`` column puts every row in ``raw``; no ``label_key``
+        column labels every row ``ABSTAIN``. Other columns are kept untouched.
+        Rows sharing a key are resolved by :meth:`dedup` with a warning.
+
+        Raises
+        ------
+        ValueError
+            Naming each bad row: empty or missing key, unknown subset,
+            missing or non-string label.
+        """
+        if feature_key not in df.columns:
+            raise ValueError(f"no column {feature_key!r} (the audio key) in {list(df.columns)}")
+        table = df.reset_index(drop=True)
+        renames = {feature_key: AUDIO, label_key: LABEL, subset_key: SUBSET}
+        for source, target in renames.items():
+            if source != target and source in table.columns and target in table.columns:
+                raise ValueError(f"columns {source!r} and {target!r} would both become {target!r}")
+        table = table.rename(columns={k: v for k, v in renames.items() if k in table.columns})
+        if LABEL not in table.columns:
+            table[LABEL] = ABSTAIN
+        if SUBSET not in table.columns:
+            table[SUBSET] = "raw"
+        rest = [column for column in table.columns if column not in schema.REQUIRED_COLUMNS]
+        table = table[list(schema.REQUIRED_COLUMNS) + rest]
+        schema.check_values(
+            (position, index_label, key, label, subset)
+            for position, (index_label, key, label, subset) in enumerate(
+                zip(df.index, table[AUDIO], table[LABEL], table[SUBSET])
+            )
+        )
+        dataset = cls(table)
+        dropped = dataset.dedup()
+        dataset.label_order = dataset._initial_label_order()
+        if len(dropped):
+            examples = ", ".join(repr(key) for key in dropped[AUDIO].unique()[:5])
+            warnings.warn(
+                f"{len(dropped)} duplicate row(s) dropped (kept by priority "
+                f"test > dev > train > raw, then the later row): {examples}",
+                DuplicateKeysWarning,
+                stacklevel=2,
+            )
+        unlabeled = dataset._table[
+            (dataset._table[SUBSET] != "raw") & (dataset._table[LABEL] == ABSTAIN)
+        ]
+        if len(unlabeled):
+            warnings.warn(
+                f"{len(unlabeled)} row(s) in train/dev/test are {ABSTAIN}, e.g. "
+                f"{unlabeled[AUDIO].iloc[0]!r}; label them or commit them to raw",
+                stacklevel=2,
+            )
+        return dataset
+
+    @classmethod
+    def from_folder(
+        cls, root: str | os.PathLike, split: Mapping[str, float] | None = None, seed: int = 0
+    ) -> "AudioDataset":
+        """Build a dataset from the audio files under ``root``.
+
+        The label of a file is the name of its first-level subfolder; files
+        directly under ``root`` are ``ABSTAIN`` in ``raw``. Labeled files go to
+        ``train``, or, with ``split={"train": .8, "dev": .1, "test": .1}``, to
+        subsets by a seeded split stratified by label.
+        """
+        table = folder_table(root)
+        if split:
+            table[SUBSET] = stratified_split(table[LABEL], split, seed=seed)
+        return cls.from_pandas(table)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike) -> "AudioDataset":
+        """Read a table written by :meth:`export` (``.csv``, ``.json``, ``.parquet``)."""
+        return cls.from_pandas(read_table(path))
+
+    # ------------------------------------------------------------------ reading
+    def __len__(self) -> int:
+        return len(self._table)
+
+    def __repr__(self) -> str:
+        counts = self._table[SUBSET].value_counts()
+        parts = ", ".join(f"{name} {int(counts.get(name, 0))}" for name in SUBSETS)
+        where = f"; workspace {self._folder}" if self._folder else ""
+        return f"AudioDataset({len(self)} clips: {parts}{where})"
+
+    def to_pandas(self) -> pd.DataFrame:
+        """A copy of the table: ``audio``, ``label``, ``SUBSET`` and every other column."""
+        return self._table.copy()
+
+    @property
+    def keys(self) -> list[str]:
+        """The identity of each row: its ``audio`` key, plus ``#t=`` when ranged by columns."""
+        return list(self._ids)
+
+    @property
+    def dfs(self) -> dict[str, pd.DataFrame]:
+        """Subset name -> a copy of that subset's rows (as hover's ``dataset.dfs``)."""
+        return {
+            name: self._table[self._table[SUBSET] == name].reset_index(drop=True)
+            for name in SUBSETS
+        }
+
+    @property
+    def classes(self) -> list[str]:
+        """Sorted labels seen in train/dev/test, ``ABSTAIN`` excluded."""
+        labeled = self._table[self._table[SUBSET] != "raw"][LABEL]
+        return sorted(set(labeled) - {ABSTAIN})
+
+    def population(self) -> pd.DataFrame:
+        """Counts of rows per label (``ABSTAIN`` first) and subset."""
+        counts = pd.crosstab(self._table[LABEL], self._table[SUBSET])
+        labels = [ABSTAIN] + sorted(set(self._table[LABEL]) - {ABSTAIN})
+        table = counts.reindex(index=labels, columns=list(SUBSETS), fill_value=0).astype(int)
+        table.index.name, table.columns.name = LABEL, None
+        return table
+
+    @property
+    def vectors(self) -> np.ndarray | None:
+        """Float32 vectors aligned with the rows of ``to_pandas()``, or None."""
+        return self._vectors
+
+    @vectors.setter
+    def vectors(self, value) -> None:
+        if value is not None:
+            value = np.asarray(value, dtype=np.float32)
+            if value.ndim != 2 or value.shape[0] != len(self._table):
+                raise ValueError(
+                    f"vectors must be a (rows, dim) matrix with {len(self._table)} rows, "
+                    f"got shape {value.shape}"
+                )
+        self._vectors = value
+        if self._folder is not None:
+            self._write_snapshot()
+
+    @property
+    def workspace(self) -> Path | None:
+        """The folder this dataset is attached to, or None."""
+        return self._folder
+
+    def positions(self, keys: Iterable[str] | str) -> np.ndarray:
+        """Row positions of ``keys``; raises KeyError naming the unknown ones."""
+        keys = [keys] if isinstance(keys, str) else list(keys)
+        found = self._ids.get_indexer(keys)
+        if (found < 0).any():
+            missing = [key for key, at in zip(keys, found) if at < 0]
+            raise KeyError(f"{len(missing)} key(s) not in the dataset: {missing[:10]}")
+        return found
+
+    # --------------------------------------------------------------- operations
+    def set_labels(self, keys: Iterable[str] | str, label: str) -> int:
+        """Label the rows ``keys``; returns how many rows changed.
+
+        ``ABSTAIN`` may only be given to ``raw`` rows (commit others to raw first).
+        """
+        label = schema.check_label(label)
+        with self._mutex:
+            positions = self.positions(keys)
+            if label == ABSTAIN:
+                labeled_subsets = self._table[SUBSET].to_numpy()[positions] != "raw"
+                if labeled_subsets.any():
+                    bad = self._ids[positions[labeled_subsets]]
+                    raise ValueError(
+                        f"cannot set {ABSTAIN} on {len(bad)} row(s) outside raw; "
+                        f"commit them to raw first: {list(bad[:10])}"
+                    )
+            return self._do(self._change(LABEL, positions, label))
+
+    def commit(self, keys: Iterable[str] | str, subset: str) -> int:
+        """Move the rows ``keys`` to ``subset``; returns how many rows moved.
+
+        Raises
+        ------
+        ValueError
+            When an ``ABSTAIN`` row would enter train/dev/test (listing the keys).
+        """
+        subset = schema.check_subset(subset)
+        with self._mutex:
+            positions = self.positions(keys)
+            if subset != "raw":
+                unlabeled = self._table[LABEL].to_numpy()[positions] == ABSTAIN
+                if unlabeled.any():
+                    bad = self._ids[positions[unlabeled]]
+                    raise ValueError(
+                        f"cannot commit {len(bad)} {ABSTAIN} row(s) to {subset}; "
+                        f"label them first: {list(bad[:10])}"
+                    )
+            return self._do(self._change(SUBSET, positions, subset))
+
+    def undo(self) -> int:
+        """Revert the last operation; returns how many rows changed (0: nothing to undo)."""
+        with self._mutex:
+            op = self.history.pop_undo()
+            if op is None:
+                return 0
+            return self._record("undo", op, forward=False)
+
+    def redo(self) -> int:
+        """Re-apply the last undone operation; returns how many rows changed."""
+        with self._mutex:
+            op = self.history.pop_redo()
+            if op is None:
+                return 0
+            return self._record("redo", op, forward=True)
+
+    def dedup(self) -> pd.DataFrame:
+        """Keep one row per key: test > dev > train > raw, then the later row.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The dropped rows (``position``, key, subset, label) with the
+            ``kept_subset`` and ``kept_label`` of the row that won.
+        """
+        with self._mutex:
+            frame = pd.DataFrame(
+                {
+                    "id": self._ids,
+                    "priority": self._table[SUBSET].map(SUBSET_PRIORITY).to_numpy(),
+                    "position": np.arange(len(self._table)),
+                }
+            )
+            ordered = frame.sort_values(["priority", "position"], kind="stable")
+            winners = ordered.groupby("id", sort=False).tail(1).set_index("id")["position"]
+            keep = np.sort(winners.to_numpy())
+            if len(keep) == len(self._table):
+                return pd.DataFrame(columns=["position", AUDIO, SUBSET, LABEL,
+                                             "kept_subset", "kept_label"])
+            dropped = np.setdiff1d(np.arange(len(self._table)), keep)
+            won = winners.loc[self._ids[dropped]].to_numpy()
+            report = pd.DataFrame(
+                {
+                    "position": dropped,
+                    AUDIO: self._ids[dropped],
+                    SUBSET: self._table[SUBSET].to_numpy()[dropped],
+                    LABEL: self._table[LABEL].to_numpy()[dropped],
+                    "kept_subset": self._table[SUBSET].to_numpy()[won],
+                    "kept_label": self._table[LABEL].to_numpy()[won],
+                }
+            )
+            self._table = self._table.iloc[keep].reset_index(drop=True)
+            self._ids = pd.Index(self._identities(self._table))
+            if self._vectors is not None:
+                self._vectors = self._vectors[keep]
+            if self._folder is not None:
+                self._write_snapshot()
+            return report
+
+    def on_change(self, callback: Callable[[ChangeEvent], None]) -> Callable[[], None]:
+        """Call ``callback(event)`` after every change; returns a function to stop."""
+        self._listeners.append(callback)
+        return lambda: self._listeners.remove(callback) if callback in self._listeners else None
+
+    # -------------------------------------------------------------- persistence
+    def save(self, folder: str | os.PathLike | None = None, overwrite: bool = False) -> Path:
+        """Write a workspace and attach this dataset to it.
+
+        With no ``folder``, checkpoint the attached workspace (a fresh snapshot
+        and an empty journal). Saving to a new folder detaches from the old one.
+        """
+        with self._mutex:
+            if folder is None:
+                if self._folder is None:
+                    raise ValueError("this dataset is not attached to a workspace: save(folder)")
+                self._checkpoint()
+                return self._folder
+            folder = Path(folder).absolute()
+            if folder == self._folder:
+                self._checkpoint()
+                return folder
+            if folder.exists() and any(folder.iterdir()):
+                if not (overwrite and is_workspace(folder)):
+                    raise FileExistsError(
+                        f"{folder} is not empty; pick a new folder"
+                        + (" or pass overwrite=True" if is_workspace(folder) else "")
+                    )
+            folder.mkdir(parents=True, exist_ok=True)
+            lock = WorkspaceLock(folder)
+            lock.acquire()
+            self.close()
+            self._folder, self._lock_file = folder, lock
+            self._journal = Journal(folder / JOURNAL)
+            self._checkpoint()
+            return folder
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike, attach: bool = True) -> "AudioDataset":
+        """Open a workspace: its snapshot plus every journaled operation.
+
+        With ``attach=False`` the workspace is only read: nothing is locked and
+        later operations are not journaled.
+        """
+        folder = Path(folder).absolute()
+        lock = WorkspaceLock(folder) if attach else None
+        if lock is not None and is_workspace(folder):
+            lock.acquire()
+        try:
+            table, meta, vectors = read_snapshot(folder)
+            dataset = cls(table, vectors)
+            dataset.label_order = list(meta.get("label_order", dataset.label_order))
+            dataset.history = History.from_json(meta.get("history"))
+            dataset._seq = int(meta.get("journal_seq", 0))
+            dataset._replay(Journal(folder / JOURNAL))
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+        if attach:
+            dataset._folder, dataset._lock_file = folder, lock
+            dataset._journal = Journal(folder / JOURNAL)
+            dataset._journal.open()
+        return dataset
+
+    def export(self, path: str | os.PathLike) -> Path:
+        """Write the table to ``.csv``, ``.json`` or ``.parquet`` (by suffix), atomically."""
+        return write_table(self.to_pandas(), path)
+
+    def close(self) -> None:
+        """Detach from the workspace (everything acknowledged is already on disk)."""
+        if self._journal is not None:
+            self._journal.close()
+        if self._lock_file is not None:
+            self._lock_file.release()
+        self._folder = self._journal = self._lock_file = None
+
+    def __enter__(self) -> "AudioDataset":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------- internal
+    @staticmethod
+    def _identities(table: pd.DataFrame) -> list[str]:
+        if "start" not in table.columns and "end" not in table.columns:
+            return list(table[AUDIO])
+        starts = table["start"] if "start" in table.columns else [None] * len(table)
+        ends = table["end"] if "end" in table.columns else [None] * len(table)
+        return [schema.clip_id(*row) for row in zip(table[AUDIO], starts, ends)]
+
+    def _initial_label_order(self) -> list[str]:
+        labels = set(self._table[LABEL]) - {ABSTAIN}
+        classes = set(self.classes)
+        return sorted(classes) + sorted(labels - classes)
+
+    def _change(self, column: str, positions: np.ndarray, value) -> tuple:
+        positions = pd.unique(positions)  # a key given twice is changed once
+        current = self._table[column].to_numpy()[positions]
+        moving = current != value
+        if not moving.any():
+            return ()
+        keys = tuple(self._ids[positions[moving]])
+        return (Change(column, keys, tuple(current[moving]), value),)
+
+    def _do(self, op: tuple) -> int:
+        if not op:
+            return 0
+        self.history.record(op)
+        try:
+            return self._record("do", op, forward=True)
+        except BaseException:
+            self.history.undo_stack.pop()
+            raise
+
+    def _record(self, kind: str, op: tuple, forward: bool) -> int:
+        positions = self._apply(op, forward)
+        self._seq += 1
+        if self._journal is not None:
+            entry = {"seq": self._seq, "op": kind}
+            if kind == "do":
+                entry["changes"] = operation_to_json(op)
+            try:
+                self._journal.append(entry)
+            except BaseException:
+                self._apply(op, not forward)
+                self._seq -= 1
+                raise
+        self._notify(ChangeEvent(positions, tuple(change.column for change in op), kind))
+        return len(positions)
+
+    def _apply(self, op: tuple, forward: bool) -> np.ndarray:
+        touched = []
+        for change in (op if forward else reversed(op)):
+            positions = self._ids.get_indexer(list(change.keys))
+            known = positions >= 0
+            values = change.new if forward else np.asarray(change.old, dtype=object)[known]
+            column = self._table.columns.get_loc(change.column)
+            self._table.iloc[positions[known], column] = values
+            if change.column == LABEL:
+                for label in ([change.new] if forward else set(change.old)):
+                    if label != ABSTAIN and label not in self.label_order:
+                        self.label_order.append(label)
+            touched.append(positions[known])
+        return np.unique(np.concatenate(touched)) if touched else np.array([], dtype=int)
+
+    def _notify(self, event: ChangeEvent) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:  # a broken view must never break labeling
+                log.exception("change listener %r failed", listener)
+
+    def _replay(self, journal: Journal) -> None:
+        for entry in journal.entries():
+            seq = int(entry.get("seq", 0))
+            if seq <= self._seq:
+                continue  # already in the snapshot
+            kind = entry.get("op")
+            if kind == "do":
+                op = operation_from_json(entry["changes"])
+                self.history.record(op)
+                self._apply(op, forward=True)
+            elif kind == "undo" and (op := self.history.pop_undo()) is not None:
+                self._apply(op, forward=False)
+            elif kind == "redo" and (op := self.history.pop_redo()) is not None:
+                self._apply(op, forward=True)
+            self._seq = seq
+
+    def _meta(self) -> dict:
+        return {
+            "journal_seq": self._seq,
+            "label_order": self.label_order,
+            "history": self.history.to_json(),
+        }
+
+    def _write_snapshot(self) -> None:
+        write_snapshot(self._folder, self._table, self._meta(), self._vectors)
+
+    def _checkpoint(self) -> None:
+        self._write_snapshot()
+        self._journal.close()
+        atomic_write(self._journal.path, lambda tmp: open(tmp, "w").close())
+        self._journal.open()
+
+
+SupervisableAudioDataset = AudioDataset
+"""hover's name for :class:`AudioDataset`."""

@@ -1,0 +1,102 @@
+"""Finding audio files in a folder tree and splitting labeled rows into subsets."""
+from __future__ import annotations
+
+import os
+import zlib
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from .schema import ABSTAIN, AUDIO, LABEL, SUBSET
+
+AUDIO_EXTENSIONS = frozenset(
+    {".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc", ".m4a"}
+)
+
+
+def find_audio_files(root: str | os.PathLike) -> list[Path]:
+    """Return the audio files under ``root``, recursively, in a stable sorted order.
+
+    Hidden files and folders (``.git``, macOS ``._name`` resource forks) are skipped.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise NotADirectoryError(f"not a folder: {root}")
+    found = []
+    for folder, subfolders, files in os.walk(root):
+        subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
+        for name in sorted(files):
+            if name.startswith("."):
+                continue
+            if os.path.splitext(name)[1].lower() in AUDIO_EXTENSIONS:
+                found.append(Path(folder) / name)
+    return found
+
+
+def folder_table(root: str | os.PathLike) -> pd.DataFrame:
+    """One row per audio file under ``root``: label from the first-level subfolder.
+
+    Files directly under ``root`` are ``ABSTAIN``. Every row starts in ``raw`` when
+    unlabeled, else in ``train``.
+    """
+    root = Path(root).absolute()
+    rows = []
+    for path in find_audio_files(root):
+        relative = path.relative_to(root)
+        label = relative.parts[0] if len(relative.parts) > 1 else ABSTAIN
+        rows.append(
+            {
+                AUDIO: str(path),
+                LABEL: label,
+                SUBSET: "raw" if label == ABSTAIN else "train",
+            }
+        )
+    return pd.DataFrame(rows, columns=[AUDIO, LABEL, SUBSET])
+
+
+def stratified_split(
+    labels: pd.Series, fractions: Mapping[str, float], seed: int = 0
+) -> pd.Series:
+    """Assign each labeled row to a subset, per label, with a seeded shuffle.
+
+    Parameters
+    ----------
+    labels
+        The label of each row; ``ABSTAIN`` rows stay in ``raw``.
+    fractions
+        Subset name -> fraction of each label's rows, e.g.
+        ``{"train": 0.8, "dev": 0.1, "test": 0.1}``. Fractions summing to less
+        than one leave the rest of each label in ``raw`` (label kept).
+    seed
+        Seed of the shuffle. Each label is shuffled by its own stream, so adding
+        a class never reshuffles the others.
+
+    Returns
+    -------
+    pandas.Series
+        The subset of each row, aligned with ``labels``.
+    """
+    for name, value in fractions.items():
+        if name not in ("train", "dev", "test"):
+            raise ValueError(f"split: unknown subset {name!r} (use train, dev, test)")
+        if not 0 <= float(value) <= 1:
+            raise ValueError(f"split: fraction for {name!r} must be in [0, 1], got {value!r}")
+    total = sum(float(value) for value in fractions.values())
+    if total > 1 + 1e-9:
+        raise ValueError(f"split: fractions sum to {total:g} > 1")
+    subsets = pd.Series("raw", index=labels.index, dtype=object)
+    names = list(fractions)
+    bounds = np.cumsum([float(fractions[name]) for name in names])
+    for label, members in labels.groupby(labels, sort=True).groups.items():
+        if label == ABSTAIN:
+            continue
+        stream = np.random.default_rng([seed, zlib.crc32(str(label).encode())])
+        order = stream.permutation(np.asarray(members))
+        cuts = np.rint(bounds * len(order)).astype(int)
+        start = 0
+        for name, stop in zip(names, cuts):
+            subsets.loc[order[start:stop]] = name
+            start = stop
+    return subsets
