@@ -96,6 +96,11 @@ class AudioDataset:
             table[SUBSET] = "raw"
         rest = [column for column in table.columns if column not in schema.REQUIRED_COLUMNS]
         table = table[list(schema.REQUIRED_COLUMNS) + rest]
+        for column in schema.REQUIRED_COLUMNS:  # plain text columns, whatever came in
+            if not pd.api.types.is_string_dtype(table[column]) or isinstance(
+                table[column].dtype, pd.CategoricalDtype
+            ):
+                table[column] = table[column].astype(object)
         schema.check_values(
             (position, index_label, key, label, subset)
             for position, (index_label, key, label, subset) in enumerate(
@@ -426,12 +431,9 @@ class AudioDataset:
     def _do(self, op: tuple) -> int:
         if not op:
             return 0
+        changed = self._record("do", op, forward=True)
         self.history.record(op)
-        try:
-            return self._record("do", op, forward=True)
-        except BaseException:
-            self.history.undo_stack.pop()
-            raise
+        return changed
 
     def _record(self, kind: str, op: tuple, forward: bool) -> int:
         positions = self._apply(op, forward)
