@@ -131,7 +131,11 @@ class AudioDataset:
 
     @classmethod
     def from_folder(
-        cls, root: str | os.PathLike, split: Mapping[str, float] | None = None, seed: int = 0
+        cls,
+        root: str | os.PathLike,
+        split: Mapping[str, float] | None = None,
+        seed: int = 0,
+        segment: float | Mapping | None = None,
     ) -> "AudioDataset":
         """Build a dataset from the audio files under ``root``.
 
@@ -139,10 +143,26 @@ class AudioDataset:
         directly under ``root`` are ``ABSTAIN`` in ``raw``. Labeled files go to
         ``train``, or, with ``split={"train": .8, "dev": .1, "test": .1}``, to
         subsets by a seeded split stratified by label.
+
+        ``segment`` cuts each file into clips (rows with ``#t=`` ranges): a number
+        is a window length in seconds; a dict is passed to
+        :func:`hover_audio.segments.segment` (e.g. ``{"mode": "nonsilent"}``).
+        Files are split before they are cut, so one file's clips share a subset.
         """
         table = folder_table(root)
         if split:
             table[SUBSET] = stratified_split(table[LABEL], split, seed=seed)
+        if segment is not None:
+            from .segments import segment as cut
+
+            options = {"window": float(segment)} if isinstance(segment, (int, float)) else segment
+            table, problems = cut(table, **options)
+            if len(problems):
+                warnings.warn(
+                    f"{len(problems)} file(s) could not be segmented and were left out: "
+                    + "; ".join(problems["message"].head(5)),
+                    stacklevel=2,
+                )
         return cls.from_pandas(table)
 
     @classmethod
@@ -321,6 +341,37 @@ class AudioDataset:
             if self._folder is not None:
                 self._write_snapshot()
             return report
+
+    def vectorize(self, vectorizer=None, **options) -> pd.DataFrame:
+        """Compute ``vectors`` for every row; returns the report of failed clips.
+
+        ``vectorizer`` is an :class:`~hover_audio.features.MFCCVectorizer` (the
+        default) or any callable ``key -> vector``. Failed rows get NaN vectors and
+        a ``vector_error`` message; they are left out of the map. ``options`` go to
+        ``transform`` (``workers``, ``progress``, ``client``).
+        """
+        from .pipeline import vectorize_many
+
+        if vectorizer is None:
+            from .features import MFCCVectorizer
+
+            vectorizer = MFCCVectorizer()
+        ranges = {name: self._table[name] if name in self._table.columns else None
+                  for name in ("start", "end", "channel")}
+        matrix, report = vectorize_many(
+            vectorizer, list(self._table[AUDIO]), starts=ranges["start"], ends=ranges["end"],
+            channels=ranges["channel"], **options,
+        )
+        errors = pd.Series(None, index=self._table.index, dtype=object)
+        failed = report[report["kind"] != "truncated"]
+        if len(failed):
+            errors.iloc[failed["row"].to_numpy(dtype=int)] = (
+                failed["kind"] + ": " + failed["message"]
+            ).to_numpy()
+        with self._mutex:
+            self._table["vector_error"] = errors
+            self.vectors = matrix
+        return report
 
     def on_change(self, callback: Callable[[ChangeEvent], None]) -> Callable[[], None]:
         """Call ``callback(event)`` after every change; returns a function to stop."""

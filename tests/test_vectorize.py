@@ -1,0 +1,335 @@
+"""MFCCVectorizer, the batch pipeline, its cache, parallel runs and failure reports."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile
+
+from hover_audio import AudioDataset
+from hover_audio.cache import VectorCache
+from hover_audio.decode import DecodeError
+from hover_audio.features import MFCCVectorizer
+from hover_audio.sources import SourceError
+
+SR = 16000
+
+
+def tone(freq: float, seconds: float, sr: int = SR, amplitude: float = 0.5) -> np.ndarray:
+    t = np.arange(int(seconds * sr)) / sr
+    return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def write(path, samples, sr=SR, subtype="FLOAT"):
+    soundfile.write(str(path), samples, sr, subtype=subtype)
+    return str(path)
+
+
+@pytest.fixture
+def vectorizer(tmp_path):
+    return MFCCVectorizer(n_mfcc=13, cache_dir=tmp_path / "cache")
+
+
+@pytest.fixture
+def messy_folder(tmp_path):
+    """30 good clips of 3 pitches, plus broken ones, as (paths, broken names)."""
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(30):
+        freq = (300, 900, 2500)[i % 3]
+        noise = rng.normal(0, 0.01, int(0.5 * SR)).astype(np.float32)
+        paths.append(write(folder / f"good {i:02d}.wav", tone(freq, 0.5) + noise))
+    (folder / "empty.wav").write_bytes(b"")
+    (folder / "garbage.wav").write_bytes(rng.bytes(5000))
+    good = (folder / "good 00.wav").read_bytes()
+    (folder / "truncated.wav").write_bytes(good[:30])
+    (folder / "notes.mp3").write_text("this is not audio")
+    broken = ["empty.wav", "garbage.wav", "truncated.wav", "notes.mp3", "missing.wav"]
+    return paths + [str(folder / name) for name in broken], broken
+
+
+@pytest.mark.parametrize(
+    "samples",
+    [
+        np.zeros(SR, dtype=np.float32),                       # digital silence
+        tone(440, 0.02),                                       # shorter than a frame
+        np.zeros(1, dtype=np.float32),                         # one sample
+        tone(440, 1.0) + 0.7,                                  # DC offset
+        np.clip(tone(440, 1.0, amplitude=4.0), -1, 1),         # hard clipping
+        np.full(SR, 1e-30, dtype=np.float32),                  # denormal-level noise floor
+    ],
+    ids=["silence", "20ms", "1sample", "dc", "clipped", "tiny"],
+)
+def test_vectors_are_always_finite(vectorizer, samples):
+    vector = vectorizer.vector(samples, SR)
+    assert vector.shape == (vectorizer.dim,) and vector.dtype == np.float32
+    assert np.isfinite(vector).all()
+
+
+def test_dc_offset_does_not_change_the_vector(vectorizer):
+    clean = vectorizer.vector(tone(440, 1.0), SR)
+    shifted = vectorizer.vector(tone(440, 1.0) + 0.3, SR)
+    np.testing.assert_allclose(clean, shifted, rtol=1e-3, atol=0.05)
+
+
+def test_same_sound_at_other_rates_gives_a_similar_vector(vectorizer):
+    def cosine(a, b):
+        return float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
+
+    reference = vectorizer.vector(tone(700, 1.0, 16000), 16000)
+    for rate in (22050, 44100, 96000):
+        assert cosine(reference, vectorizer.vector(tone(700, 1.0, rate), rate)) > 0.98, rate
+    other = vectorizer.vector(tone(3000, 1.0, 16000), 16000)
+    assert cosine(reference, other) < cosine(reference, vectorizer.vector(tone(700, 1.0, 44100), 44100))
+
+
+def test_dim_follows_parameters():
+    assert MFCCVectorizer(n_mfcc=20, stats=("mean",)).dim == 20
+    assert MFCCVectorizer(n_mfcc=20, stats=("mean", "std", "max"), segments=3).dim == 180
+    with pytest.raises(ValueError, match="stats"):
+        MFCCVectorizer(stats=("median",))
+    with pytest.raises(ValueError, match="n_mfcc"):
+        MFCCVectorizer(n_mfcc=80, n_mels=40)
+
+
+def test_fingerprint_changes_with_every_parameter_that_matters():
+    base = MFCCVectorizer()
+    assert base.fingerprint == MFCCVectorizer().fingerprint
+    for change in ({"n_mfcc": 20}, {"sr": 16000}, {"stats": ("mean",)}, {"segments": 2},
+                   {"hop": 0.02}, {"max_duration": 5.0}):
+        assert MFCCVectorizer(**change).fingerprint != base.fingerprint, change
+    assert MFCCVectorizer(cache_dir="/elsewhere").fingerprint == base.fingerprint
+
+
+def test_call_on_a_key_hover_style(vectorizer, tmp_path):
+    path = write(tmp_path / "a.wav", tone(500, 0.5))
+    vector = vectorizer(path)
+    np.testing.assert_allclose(vector, vectorizer.vector(tone(500, 0.5), SR), rtol=1e-5)
+    with pytest.raises(SourceError) as missing:
+        vectorizer(str(tmp_path / "absent.wav"))
+    assert missing.value.kind == "not_found"
+    (tmp_path / "bad.wav").write_bytes(b"RIFF....WAVEjunk")
+    with pytest.raises(DecodeError, match="bad.wav"):
+        vectorizer(str(tmp_path / "bad.wav"))
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_batch_with_broken_files_completes_with_a_report(vectorizer, messy_folder, workers):
+    keys, broken = messy_folder
+    matrix, report = vectorizer.transform(keys, workers=workers, progress=False)
+    assert matrix.shape == (len(keys), vectorizer.dim) and matrix.dtype == np.float32
+    good_rows = np.isfinite(matrix).all(axis=1)
+    assert good_rows[:30].all()
+    assert not good_rows[30:].any() and np.isnan(matrix[30:]).all()
+    assert sorted(report["row"]) == list(range(30, 35))
+    by_name = {os.path.basename(k): kind for k, kind in zip(report["key"], report["kind"])}
+    assert by_name["empty.wav"] == "empty"
+    assert by_name["missing.wav"] == "not_found"
+    assert by_name["garbage.wav"] == by_name["notes.mp3"] == "decode"
+    for key, message in zip(report["key"], report["message"]):
+        assert os.path.basename(key) in message
+    # the three pitches are told apart: nearest neighbours share the pitch
+    good = matrix[:30]
+    unit = (good - good.mean(0)) / (good.std(0) + 1e-6)
+    unit /= np.linalg.norm(unit, axis=1, keepdims=True)
+    similarity = unit @ unit.T
+    np.fill_diagonal(similarity, -np.inf)
+    nearest = similarity.argmax(axis=1)
+    assert (nearest % 3 == np.arange(30) % 3).all()
+
+
+def test_parallel_and_serial_runs_agree(tmp_path, messy_folder):
+    keys, _ = messy_folder
+    serial, _ = MFCCVectorizer(cache=False).transform(keys, workers=1, progress=False)
+    parallel, _ = MFCCVectorizer(cache=False).transform(keys, workers=2, progress=False)
+    np.testing.assert_array_equal(np.isnan(serial), np.isnan(parallel))
+    np.testing.assert_allclose(serial[:30], parallel[:30], rtol=1e-5, atol=1e-4)
+
+
+class CountingVectorizer(MFCCVectorizer):
+    """Counts the clips it really computes (in this process)."""
+
+    computed = 0
+
+    def vector(self, samples, sr):
+        type(self).computed += 1
+        return super().vector(samples, sr)
+
+
+def test_cache_is_keyed_by_content_and_parameters(tmp_path):
+    CountingVectorizer.computed = 0
+    first = write(tmp_path / "a.wav", tone(500, 0.5))
+    copy = tmp_path / "renamed copy.wav"
+    copy.write_bytes((tmp_path / "a.wav").read_bytes())
+    v13 = CountingVectorizer(n_mfcc=13, cache_dir=tmp_path / "cache")
+    a, _ = v13.transform([first], workers=1, progress=False)
+    b, _ = v13.transform([str(copy)], workers=1, progress=False)
+    assert CountingVectorizer.computed == 1  # same bytes, other name: a cache hit
+    np.testing.assert_array_equal(a, b)
+    v20 = CountingVectorizer(n_mfcc=20, cache_dir=tmp_path / "cache")
+    c, _ = v20.transform([first], workers=1, progress=False)
+    assert CountingVectorizer.computed == 2 and c.shape == (1, 40)  # never a stale vector
+    # new content under the same path is recomputed
+    write(tmp_path / "a.wav", tone(2000, 0.7))
+    os.utime(first, ns=(1, 1))
+    d, _ = v13.transform([first], workers=1, progress=False)
+    assert CountingVectorizer.computed == 3 and not np.allclose(a, d)
+    # ranges are part of the key
+    e, _ = v13.transform([first + "#t=0,0.2"], workers=1, progress=False)
+    assert CountingVectorizer.computed == 4 and not np.allclose(d, e)
+
+
+KILLED_RUN = textwrap.dedent(
+    """
+    import sys
+    from hover_audio.features import MFCCVectorizer
+    from hover_audio.cache import VectorCache
+
+    class Announcing(MFCCVectorizer):
+        def vector(self, samples, sr):
+            out = super().vector(samples, sr)
+            print("computed", flush=True)
+            return out
+
+    keys = sys.argv[2:]
+    Announcing(n_mfcc=13, cache_dir=sys.argv[1]).transform(keys, workers=1, progress=False)
+    """
+)
+
+
+def test_a_killed_run_resumes_without_recomputing(tmp_path):
+    keys = [write(tmp_path / f"c{i}.wav", tone(200 + 37 * i, 0.3)) for i in range(120)]
+    cache_dir = tmp_path / "cache"
+    child = subprocess.Popen([sys.executable, "-c", KILLED_RUN, str(cache_dir), *keys],
+                             stdout=subprocess.PIPE, text=True)
+    for count, _ in enumerate(child.stdout, start=1):
+        if count == 40:
+            break
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    vectorizer = CountingVectorizer(n_mfcc=13, cache_dir=cache_dir)
+    stored = len(VectorCache(cache_dir, namespace=vectorizer.fingerprint))
+    assert 39 <= stored < 120  # the 40th may have been killed between compute and store
+    CountingVectorizer.computed = 0
+    matrix, report = vectorizer.transform(keys, workers=1, progress=False)
+    assert report.empty and np.isfinite(matrix).all()
+    assert CountingVectorizer.computed == 120 - stored
+
+
+class CrashingVectorizer(MFCCVectorizer):
+    """Kills its worker process on clips at 11025 Hz, as a decoder crash would."""
+
+    def vector(self, samples, sr):
+        if sr == 11025:
+            os._exit(3)
+        return super().vector(samples, sr)
+
+
+def test_a_clip_that_kills_its_worker_is_reported_and_the_rest_finish(tmp_path):
+    keys = [write(tmp_path / f"ok{i}.wav", tone(300 + 10 * i, 0.3)) for i in range(40)]
+    keys.insert(17, write(tmp_path / "killer.wav", tone(300, 0.3, 11025), 11025))
+    matrix, report = CrashingVectorizer(cache=False).transform(keys, workers=2, progress=False)
+    assert report[["row", "kind"]].values.tolist() == [[17, "crash"]]
+    assert "killer.wav" in report["message"].iloc[0]
+    assert np.isfinite(np.delete(matrix, 17, axis=0)).all()
+
+
+def test_dask_cluster(tmp_path, messy_folder):
+    from dask.distributed import Client, LocalCluster
+
+    keys, _ = messy_folder
+    local, _ = MFCCVectorizer(cache=False).transform(keys, workers=1, progress=False)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        matrix, report = MFCCVectorizer(cache=False).transform(keys, client=client,
+                                                               progress=False)
+        by_address, _ = MFCCVectorizer(cache=False).transform(
+            keys[:5], client=cluster.scheduler_address, progress=False)
+    np.testing.assert_allclose(matrix[:30], local[:30], rtol=1e-5, atol=1e-4)
+    assert sorted(report["row"]) == list(range(30, 35))
+    np.testing.assert_allclose(by_address, local[:5], rtol=1e-5, atol=1e-4)
+
+
+def test_user_callables_are_vectorizers_too(tmp_path, messy_folder):
+    import wrappy
+
+    keys, _ = messy_folder
+    calls = []
+
+    @wrappy.memoize(cache_limit=1000, persist_path=str(tmp_path / "custom_cache" / "vecs.pkl"),
+                    persist_batch_size=10)
+    def by_name(key):
+        calls.append(key)
+        if key.endswith("garbage.wav"):
+            raise ValueError("cannot read")
+        return np.array([len(key), key.count("0")], dtype=float)
+
+    ds = AudioDataset.from_pandas(pd.DataFrame({"audio": keys}))
+    report = ds.vectorize(by_name, progress=False)
+    assert ds.vectors.shape == (len(keys), 2)
+    # wrappy's pickle could be written: the folder hover's docs forgot to create exists
+    assert (tmp_path / "custom_cache" / "vecs.pkl").is_file()
+    garbage = [i for i, key in enumerate(keys) if key.endswith("garbage.wav")][0]
+    assert report[["row", "kind"]].values.tolist() == [[garbage, "error"]]
+    assert np.isnan(ds.vectors[garbage]).all()
+    assert ds.vectors[0].tolist() == [len(keys[0]), keys[0].count("0")]
+    calls.clear()
+    ds.vectorize(by_name, progress=False)
+    assert calls == [keys[garbage]]  # memoized: only the failing key is called again
+
+
+def test_dataset_vectorize_marks_failures_and_saves_vectors(tmp_path, messy_folder, vectorizer):
+    keys, broken = messy_folder
+    ds = AudioDataset.from_pandas(pd.DataFrame({"audio": keys}))
+    ds.save(tmp_path / "ws")
+    report = ds.vectorize(vectorizer, progress=False)
+    table = ds.to_pandas()
+    assert table["vector_error"].notna().sum() == len(broken) == len(report)
+    assert table["vector_error"].iloc[30].startswith("empty: ")
+    ds.close()
+    loaded = AudioDataset.load(tmp_path / "ws", attach=False)
+    np.testing.assert_array_equal(loaded.vectors, ds.vectors)
+    assert loaded.to_pandas()["vector_error"].notna().sum() == len(broken)
+
+
+def test_ranges_from_columns_and_fragments(tmp_path, vectorizer):
+    path = write(tmp_path / "two.wav", np.concatenate([tone(300, 1.0), tone(3000, 1.0)]))
+    table = pd.DataFrame({"audio": [path, path, path + "#t=1,1.5"],
+                          "start": [0.0, 1.0, None], "end": [1.0, 2.0, None]})
+    ds = AudioDataset.from_pandas(table)
+    ds.vectorize(vectorizer, progress=False)
+    low, high, fragment = ds.vectors
+    np.testing.assert_allclose(high, vectorizer.vector(tone(3000, 1.0), SR), rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(fragment, vectorizer.vector(tone(3000, 0.5), SR), rtol=1e-4,
+                               atol=1e-3)
+    np.testing.assert_allclose(low, vectorizer.vector(tone(300, 1.0), SR), rtol=1e-4, atol=1e-3)
+
+
+def test_urls_from_a_local_server(tmp_path, vectorizer):
+    write(tmp_path / "web clip.wav", tone(800, 0.5))
+    (tmp_path / "broken.wav").write_bytes(b"nonsense")
+    handler = partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        keys = [f"{base}/web%20clip.wav", f"{base}/web%20clip.wav#t=0,0.25",
+                f"{base}/broken.wav", f"{base}/absent.wav"]
+        matrix, report = vectorizer.transform(keys, workers=1, progress=False)
+    finally:
+        server.shutdown()
+    np.testing.assert_allclose(matrix[0], vectorizer.vector(tone(800, 0.5), SR), rtol=1e-4,
+                               atol=1e-3)
+    assert np.isfinite(matrix[1]).all()
+    assert report[["row", "kind"]].values.tolist() == [[2, "decode"], [3, "not_found"]]
