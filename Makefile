@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-APT_PACKAGES_TEST := chromium chromium-driver ffmpeg
+APT_PACKAGES_TEST := chromium chromium-driver ffmpeg sound-theme-freedesktop
 APT_PACKAGES_RUN  := ffmpeg
 
 .PHONY: demo test install install-test system-deps system-deps-test clean

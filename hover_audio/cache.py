@@ -98,6 +98,20 @@ def _from_blob(dim: int, data: bytes) -> np.ndarray | None:
     return np.frombuffer(data, dtype=_DTYPE).copy()
 
 
+def _use_wal(con: sqlite3.Connection) -> None:
+    """Switch to WAL mode, waiting while another process creates the same database."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            if con.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                con.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:  # the busy handler does not cover this pragma
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 class VectorCache:
     """Vectors of one namespace in ``<cache_dir>/vectors.sqlite3``.
 
@@ -133,7 +147,7 @@ class VectorCache:
                               check_same_thread=False)
         try:
             con.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            con.execute("PRAGMA journal_mode = WAL")
+            _use_wal(con)
             con.execute("PRAGMA synchronous = NORMAL")
             con.execute("BEGIN IMMEDIATE")
             for statement in _SCHEMA:

@@ -14,12 +14,10 @@ import pandas as pd
 
 from . import schema
 from .folder import folder_table, stratified_split
-from .history import Change, History, Journal, operation_from_json, operation_to_json
-from .schema import ABSTAIN, AUDIO, LABEL, SUBSET, SUBSET_PRIORITY, SUBSETS
+from .history import Change, History, Journal, operation_to_json, replay
+from .schema import ABSTAIN, AUDIO, LABEL, SUBSET, SUBSETS
 from .tables import read_table, write_table
-from .workspace import (
-    JOURNAL, WorkspaceLock, atomic_write, is_workspace, read_snapshot, write_snapshot,
-)
+from .workspace import JOURNAL, Workspace, read_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +48,12 @@ class AudioDataset:
     def __init__(self, table: pd.DataFrame, vectors=None):
         self._table = table.reset_index(drop=True)
         self._ids = pd.Index(self._identities(self._table))
-        self._folder: Path | None = None
+        self._workspace: Workspace | None = None
         self._vectors = None
         self.vectors = vectors
         self.label_order: list[str] = self._initial_label_order()
         self.history = History()
         self._seq = 0
-        self._journal: Journal | None = None
-        self._lock_file: WorkspaceLock | None = None
         self._listeners: list[Callable[[ChangeEvent], None]] = []
         self._mutex = threading.RLock()
 
@@ -82,31 +78,7 @@ class AudioDataset:
             Naming each bad row: empty or missing key, unknown subset,
             missing or non-string label.
         """
-        if feature_key not in df.columns:
-            raise ValueError(f"no column {feature_key!r} (the audio key) in {list(df.columns)}")
-        table = df.reset_index(drop=True)
-        renames = {feature_key: AUDIO, label_key: LABEL, subset_key: SUBSET}
-        for source, target in renames.items():
-            if source != target and source in table.columns and target in table.columns:
-                raise ValueError(f"columns {source!r} and {target!r} would both become {target!r}")
-        table = table.rename(columns={k: v for k, v in renames.items() if k in table.columns})
-        if LABEL not in table.columns:
-            table[LABEL] = ABSTAIN
-        if SUBSET not in table.columns:
-            table[SUBSET] = "raw"
-        rest = [column for column in table.columns if column not in schema.REQUIRED_COLUMNS]
-        table = table[list(schema.REQUIRED_COLUMNS) + rest]
-        for column in schema.REQUIRED_COLUMNS:  # plain text columns, whatever came in
-            if not pd.api.types.is_string_dtype(table[column]) or isinstance(
-                table[column].dtype, pd.CategoricalDtype
-            ):
-                table[column] = table[column].astype(object)
-        schema.check_values(
-            (position, index_label, key, label, subset)
-            for position, (index_label, key, label, subset) in enumerate(
-                zip(df.index, table[AUDIO], table[LABEL], table[SUBSET])
-            )
-        )
+        table = schema.normalize_table(df, feature_key, label_key, subset_key)
         dataset = cls(table)
         dropped = dataset.dedup()
         dataset.label_order = dataset._initial_label_order()
@@ -177,7 +149,7 @@ class AudioDataset:
     def __repr__(self) -> str:
         counts = self._table[SUBSET].value_counts()
         parts = ", ".join(f"{name} {int(counts.get(name, 0))}" for name in SUBSETS)
-        where = f"; workspace {self._folder}" if self._folder else ""
+        where = f"; workspace {self.workspace}" if self._workspace else ""
         return f"AudioDataset({len(self)} clips: {parts}{where})"
 
     def to_pandas(self) -> pd.DataFrame:
@@ -226,13 +198,13 @@ class AudioDataset:
                     f"got shape {value.shape}"
                 )
         self._vectors = value
-        if self._folder is not None:
-            self._write_snapshot()
+        if self._workspace is not None:
+            self._workspace.snapshot(self._table, self._meta(), self._vectors)
 
     @property
     def workspace(self) -> Path | None:
         """The folder this dataset is attached to, or None."""
-        return self._folder
+        return self._workspace.folder if self._workspace else None
 
     def positions(self, keys: Iterable[str] | str) -> np.ndarray:
         """Row positions of ``keys``; raises KeyError naming the unknown ones."""
@@ -309,37 +281,15 @@ class AudioDataset:
             ``kept_subset`` and ``kept_label`` of the row that won.
         """
         with self._mutex:
-            frame = pd.DataFrame(
-                {
-                    "id": self._ids,
-                    "priority": self._table[SUBSET].map(SUBSET_PRIORITY).to_numpy(),
-                    "position": np.arange(len(self._table)),
-                }
-            )
-            ordered = frame.sort_values(["priority", "position"], kind="stable")
-            winners = ordered.groupby("id", sort=False).tail(1).set_index("id")["position"]
-            keep = np.sort(winners.to_numpy())
+            keep, report = schema.dedup_rows(self._table, self._ids)
             if len(keep) == len(self._table):
-                return pd.DataFrame(columns=["position", AUDIO, SUBSET, LABEL,
-                                             "kept_subset", "kept_label"])
-            dropped = np.setdiff1d(np.arange(len(self._table)), keep)
-            won = winners.loc[self._ids[dropped]].to_numpy()
-            report = pd.DataFrame(
-                {
-                    "position": dropped,
-                    AUDIO: self._ids[dropped],
-                    SUBSET: self._table[SUBSET].to_numpy()[dropped],
-                    LABEL: self._table[LABEL].to_numpy()[dropped],
-                    "kept_subset": self._table[SUBSET].to_numpy()[won],
-                    "kept_label": self._table[LABEL].to_numpy()[won],
-                }
-            )
+                return report
             self._table = self._table.iloc[keep].reset_index(drop=True)
             self._ids = pd.Index(self._identities(self._table))
             if self._vectors is not None:
                 self._vectors = self._vectors[keep]
-            if self._folder is not None:
-                self._write_snapshot()
+            if self._workspace is not None:
+                self._workspace.snapshot(self._table, self._meta(), self._vectors)
             return report
 
     def vectorize(self, vectorizer=None, **options) -> pd.DataFrame:
@@ -350,24 +300,9 @@ class AudioDataset:
         a ``vector_error`` message; they are left out of the map. ``options`` go to
         ``transform`` (``workers``, ``progress``, ``client``).
         """
-        from .pipeline import vectorize_many
+        from .pipeline import vectorize_table
 
-        if vectorizer is None:
-            from .features import MFCCVectorizer
-
-            vectorizer = MFCCVectorizer()
-        ranges = {name: self._table[name] if name in self._table.columns else None
-                  for name in ("start", "end", "channel")}
-        matrix, report = vectorize_many(
-            vectorizer, list(self._table[AUDIO]), starts=ranges["start"], ends=ranges["end"],
-            channels=ranges["channel"], **options,
-        )
-        errors = pd.Series(None, index=self._table.index, dtype=object)
-        failed = report[report["kind"] != "truncated"]
-        if len(failed):
-            errors.iloc[failed["row"].to_numpy(dtype=int)] = (
-                failed["kind"] + ": " + failed["message"]
-            ).to_numpy()
+        matrix, report, errors = vectorize_table(self._table, vectorizer, **options)
         with self._mutex:
             self._table["vector_error"] = errors
             self.vectors = matrix
@@ -386,29 +321,14 @@ class AudioDataset:
         and an empty journal). Saving to a new folder detaches from the old one.
         """
         with self._mutex:
-            if folder is None:
-                if self._folder is None:
-                    raise ValueError("this dataset is not attached to a workspace: save(folder)")
-                self._checkpoint()
-                return self._folder
-            folder = Path(folder).absolute()
-            if folder == self._folder:
-                self._checkpoint()
-                return folder
-            if folder.exists() and any(folder.iterdir()):
-                if not (overwrite and is_workspace(folder)):
-                    raise FileExistsError(
-                        f"{folder} is not empty; pick a new folder"
-                        + (" or pass overwrite=True" if is_workspace(folder) else "")
-                    )
-            folder.mkdir(parents=True, exist_ok=True)
-            lock = WorkspaceLock(folder)
-            lock.acquire()
-            self.close()
-            self._folder, self._lock_file = folder, lock
-            self._journal = Journal(folder / JOURNAL)
-            self._checkpoint()
-            return folder
+            if folder is not None and Path(folder).absolute() != self.workspace:
+                workspace = Workspace.create(Path(folder).absolute(), overwrite)
+                self.close()
+                self._workspace = workspace
+            if self._workspace is None:
+                raise ValueError("this dataset is not attached to a workspace: save(folder)")
+            self._workspace.checkpoint(self._table, self._meta(), self._vectors)
+            return self._workspace.folder
 
     @classmethod
     def load(cls, folder: str | os.PathLike, attach: bool = True) -> "AudioDataset":
@@ -418,24 +338,22 @@ class AudioDataset:
         later operations are not journaled.
         """
         folder = Path(folder).absolute()
-        lock = WorkspaceLock(folder) if attach else None
-        if lock is not None and is_workspace(folder):
-            lock.acquire()
+        workspace = Workspace.attach(folder) if attach else None
         try:
             table, meta, vectors = read_snapshot(folder)
             dataset = cls(table, vectors)
             dataset.label_order = list(meta.get("label_order", dataset.label_order))
             dataset.history = History.from_json(meta.get("history"))
             dataset._seq = int(meta.get("journal_seq", 0))
-            dataset._replay(Journal(folder / JOURNAL))
+            dataset._seq = replay(Journal(folder / JOURNAL).entries(), dataset.history,
+                                  dataset._apply, after=dataset._seq)
         except BaseException:
-            if lock is not None:
-                lock.release()
+            if workspace is not None:
+                workspace.close()
             raise
-        if attach:
-            dataset._folder, dataset._lock_file = folder, lock
-            dataset._journal = Journal(folder / JOURNAL)
-            dataset._journal.open()
+        if workspace is not None:
+            workspace.journal.open()
+            dataset._workspace = workspace
         return dataset
 
     def export(self, path: str | os.PathLike) -> Path:
@@ -444,11 +362,9 @@ class AudioDataset:
 
     def close(self) -> None:
         """Detach from the workspace (everything acknowledged is already on disk)."""
-        if self._journal is not None:
-            self._journal.close()
-        if self._lock_file is not None:
-            self._lock_file.release()
-        self._folder = self._journal = self._lock_file = None
+        if self._workspace is not None:
+            self._workspace.close()
+            self._workspace = None
 
     def __enter__(self) -> "AudioDataset":
         return self
@@ -489,12 +405,12 @@ class AudioDataset:
     def _record(self, kind: str, op: tuple, forward: bool) -> int:
         positions = self._apply(op, forward)
         self._seq += 1
-        if self._journal is not None:
+        if self._workspace is not None:
             entry = {"seq": self._seq, "op": kind}
             if kind == "do":
                 entry["changes"] = operation_to_json(op)
             try:
-                self._journal.append(entry)
+                self._workspace.append(entry)
             except BaseException:
                 self._apply(op, not forward)
                 self._seq -= 1
@@ -524,37 +440,12 @@ class AudioDataset:
             except Exception:  # a broken view must never break labeling
                 log.exception("change listener %r failed", listener)
 
-    def _replay(self, journal: Journal) -> None:
-        for entry in journal.entries():
-            seq = int(entry.get("seq", 0))
-            if seq <= self._seq:
-                continue  # already in the snapshot
-            kind = entry.get("op")
-            if kind == "do":
-                op = operation_from_json(entry["changes"])
-                self.history.record(op)
-                self._apply(op, forward=True)
-            elif kind == "undo" and (op := self.history.pop_undo()) is not None:
-                self._apply(op, forward=False)
-            elif kind == "redo" and (op := self.history.pop_redo()) is not None:
-                self._apply(op, forward=True)
-            self._seq = seq
-
     def _meta(self) -> dict:
         return {
             "journal_seq": self._seq,
             "label_order": self.label_order,
             "history": self.history.to_json(),
         }
-
-    def _write_snapshot(self) -> None:
-        write_snapshot(self._folder, self._table, self._meta(), self._vectors)
-
-    def _checkpoint(self) -> None:
-        self._write_snapshot()
-        self._journal.close()
-        atomic_write(self._journal.path, lambda tmp: open(tmp, "w").close())
-        self._journal.open()
 
 
 SupervisableAudioDataset = AudioDataset

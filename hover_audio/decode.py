@@ -17,6 +17,11 @@ from typing import NamedTuple
 import numpy as np
 
 FFMPEG_TIMEOUT = 120.0
+# libsndfile's seek in these codecs can land hundreds of samples late (libsndfile
+# issue 885); a start up to EXACT_SKIP_SECONDS in is reached by decoding and
+# discarding instead, a later one through ffmpeg (which seeks exactly).
+LOSSY_SUBTYPES = ("VORBIS", "OPUS", "MPEG_LAYER_I", "MPEG_LAYER_II", "MPEG_LAYER_III")
+EXACT_SKIP_SECONDS = 120.0
 
 
 class DecodeError(Exception):
@@ -68,6 +73,8 @@ def decode(
         audio = _decode_soundfile(source, start, end, channel, max_duration, name)
     except DecodeError:
         raise
+    except _UseFfmpeg:
+        audio = _decode_ffmpeg(source, start, end, channel, max_duration, name)
     except Exception as soundfile_error:  # libsndfile does not know the format
         if shutil.which("ffmpeg") is None:
             raise DecodeError("decode", f"{name}: cannot decode: {soundfile_error}") from None
@@ -107,6 +114,10 @@ def _mix(frames: np.ndarray, channel: int | None, name: str = "") -> np.ndarray:
     return frames.mean(axis=1) if frames.shape[1] > 1 else frames[:, 0]
 
 
+class _UseFfmpeg(Exception):
+    """This range is better decoded by ffmpeg."""
+
+
 def _decode_soundfile(source, start, end, channel, max_duration, name) -> Audio:
     import soundfile
 
@@ -120,14 +131,34 @@ def _decode_soundfile(source, start, end, channel, max_duration, name) -> Audio:
                 "range",
                 f"{name}: range starts at {start:g} s, after the end ({known_total / sr:g} s)",
             )
+        skip = 0
+        if first and sound.subtype in LOSSY_SUBTYPES:
+            if first > EXACT_SKIP_SECONDS * sr and shutil.which("ffmpeg"):
+                raise _UseFfmpeg()
+            # one read from the start: libsndfile also decodes its own MP3s
+            # wrongly when they are read in several pieces
+            skip, first = first, 0
         if first:
             sound.seek(first)
-        frames = sound.read(-1 if count is None else count, dtype="float32", always_2d=True)
+        wanted = -1 if count is None else skip + count
+        frames = sound.read(wanted, dtype="float32", always_2d=True)[skip:]
         truncated = truncated and len(frames) >= (count or 0)
         return Audio(_mix(frames, channel, name), sr, truncated)
 
 
-_RATE = re.compile(rb"Audio: [^\n]*?(\d+) Hz, ([^,\n]+)")
+_STREAM = re.compile(rb"Audio: [^\n]*?(\d+) Hz, ([^,\n]+)")
+_DURATION = re.compile(rb"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
+_LAYOUTS = {"mono": 1, "stereo": 2, "2.1": 3, "3.0": 3, "3.0(back)": 3, "quad": 4, "4.0": 4,
+            "4.1": 5, "5.0": 5, "5.0(side)": 5, "5.1": 6, "5.1(side)": 6, "6.0": 6, "6.1": 7,
+            "7.0": 7, "7.1": 8, "7.1(wide)": 8, "octagonal": 8, "downmix": 2}
+
+
+def _channels(layout: bytes) -> int | None:
+    text = layout.decode(errors="replace").strip()
+    if text in _LAYOUTS:
+        return _LAYOUTS[text]
+    match = re.match(r"(\d+) channels", text)
+    return int(match.group(1)) if match else None
 
 
 def _decode_ffmpeg(source, start, end, channel, max_duration, name) -> Audio:
@@ -142,30 +173,37 @@ def _decode_ffmpeg(source, start, end, channel, max_duration, name) -> Audio:
         if start:
             command += ["-ss", f"{start:.6f}"]
         command += ["-i", path, "-map", "0:a:0", "-vn"]
-        duration = None if end is None else end - (start or 0.0)
-        if max_duration is not None and (duration is None or duration > max_duration):
-            duration = max_duration
-        if duration is not None:
-            command += ["-t", f"{duration:.6f}"]
-        if channel is not None:
-            command += ["-af", f"pan=mono|c0=c{int(channel)}"]
-        else:
-            command += ["-ac", "1"]
+        wanted = None if end is None else end - (start or 0.0)
+        capped = max_duration is not None and (wanted is None or wanted > max_duration)
+        if capped:
+            wanted = max_duration
+        if wanted is not None:
+            command += ["-t", f"{wanted:.6f}"]
         command += ["-f", "f32le", "-acodec", "pcm_f32le", "pipe:1"]
         try:
             done = subprocess.run(command, capture_output=True, timeout=FFMPEG_TIMEOUT)
         except subprocess.TimeoutExpired:
             raise DecodeError("decode", f"{name}: ffmpeg took over {FFMPEG_TIMEOUT:g} s") from None
-    rate = _RATE.search(done.stderr)
-    if done.returncode != 0 or rate is None:
+    streams = _STREAM.findall(done.stderr)
+    if done.returncode != 0 or not streams:
         detail = done.stderr.decode(errors="replace").strip().splitlines()
         reason = detail[-1] if detail else f"ffmpeg exit code {done.returncode}"
         reason = reason.removeprefix(f"{path}: ")
         raise DecodeError("decode", f"{name}: cannot decode: {reason}")
+    sr, count = int(streams[-1][0]), _channels(streams[-1][1])  # the output stream
+    if count is None:
+        raise DecodeError("decode", f"{name}: unknown channel layout {streams[-1][1]!r}")
     samples = np.frombuffer(done.stdout, dtype="<f4")
-    sr = int(rate.group(1))
-    truncated = max_duration is not None and len(samples) >= int(max_duration * sr) - 1
-    return Audio(samples, sr, truncated)
+    frames = samples[: len(samples) // count * count].reshape(-1, count)
+    if not len(frames) and start:
+        duration = _DURATION.search(done.stderr)
+        total = (float(duration.group(1)) * 3600 + float(duration.group(2)) * 60
+                 + float(duration.group(3))) if duration else None
+        if total is not None and start >= total:
+            raise DecodeError("range",
+                              f"{name}: range starts at {start:g} s, after the end ({total:g} s)")
+    truncated = capped and len(frames) >= int(max_duration * sr) - 1
+    return Audio(_mix(frames, channel, name), sr, truncated)
 
 
 def resample(samples: np.ndarray, sr: int, target_sr: int) -> np.ndarray:

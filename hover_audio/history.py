@@ -157,3 +157,27 @@ class Journal:
                 "(an operation interrupted before it was acknowledged)",
                 stacklevel=2,
             )
+
+
+def replay(entries: Iterator[dict], history: History, apply, after: int = 0) -> int:
+    """Re-apply journal ``entries`` numbered above ``after``; returns the last number.
+
+    ``apply(op, forward)`` changes the table; ``history`` is rebuilt alongside,
+    so undo and redo work after a reload as they did before it.
+    """
+    last = after
+    for entry in entries:
+        seq = int(entry.get("seq", 0))
+        if seq <= last:
+            continue  # already in the snapshot
+        kind = entry.get("op")
+        if kind == "do":
+            op = operation_from_json(entry["changes"])
+            apply(op, True)
+            history.record(op)
+        elif kind == "undo" and (op := history.pop_undo()) is not None:
+            apply(op, False)
+        elif kind == "redo" and (op := history.pop_redo()) is not None:
+            apply(op, True)
+        last = seq
+    return last

@@ -197,6 +197,8 @@ def vectorize_many(vectorizer, keys: Sequence[str], *, workers: int | None = Non
     if hasattr(vectorizer, "vector") and hasattr(vectorizer, "fingerprint"):
         from .parallel import run_parallel
 
+        open_cache(vectorizer)  # create the database here, before workers race to
+
         outcomes = run_parallel(vectorizer, jobs, workers=workers, progress=progress,
                                 client=client)
         dim = vectorizer.dim
@@ -206,3 +208,25 @@ def vectorize_many(vectorizer, keys: Sequence[str], *, workers: int | None = Non
     matrix, report = collect(outcomes, len(keys), dim)
     report["key"] = [keys[row] for row in report["row"]]
     return matrix, report
+
+
+def vectorize_table(table: pd.DataFrame, vectorizer=None, **options) -> tuple:
+    """Vectors of a clip table's rows: ``(matrix, report, errors)``.
+
+    Uses the table's ``start``/``end``/``channel`` columns when present;
+    ``errors`` is a Series of "kind: message" per row (None where it worked).
+    """
+    if vectorizer is None:
+        from .features import MFCCVectorizer
+
+        vectorizer = MFCCVectorizer()
+    ranges = {name: table[name] if name in table.columns else None
+              for name in ("start", "end", "channel")}
+    matrix, report = vectorize_many(vectorizer, list(table["audio"]), starts=ranges["start"],
+                                    ends=ranges["end"], channels=ranges["channel"], **options)
+    errors = pd.Series(None, index=table.index, dtype=object)
+    failed = report[report["kind"] != "truncated"]
+    if len(failed):
+        errors.iloc[failed["row"].to_numpy(dtype=int)] = (
+            failed["kind"] + ": " + failed["message"]).to_numpy()
+    return matrix, report, errors

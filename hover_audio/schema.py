@@ -9,6 +9,9 @@ from __future__ import annotations
 import math
 from typing import Iterable
 
+import numpy as np
+import pandas as pd
+
 ABSTAIN = "ABSTAIN"
 AUDIO = "audio"
 LABEL = "label"
@@ -109,3 +112,65 @@ def check_subset(subset) -> str:
     if subset not in SUBSET_PRIORITY:
         raise ValueError(f"unknown subset {subset!r} (expected one of {', '.join(SUBSETS)})")
     return subset
+
+
+def normalize_table(df: pd.DataFrame, feature_key: str = AUDIO, label_key: str = LABEL,
+                    subset_key: str = SUBSET) -> pd.DataFrame:
+    """A validated copy of ``df`` with columns ``audio``, ``label``, ``SUBSET`` first.
+
+    Missing label/subset columns default to ``ABSTAIN``/``raw``; the three
+    columns become plain text; other columns keep their order and types.
+    """
+    if feature_key not in df.columns:
+        raise ValueError(f"no column {feature_key!r} (the audio key) in {list(df.columns)}")
+    table = df.reset_index(drop=True)
+    renames = {feature_key: AUDIO, label_key: LABEL, subset_key: SUBSET}
+    for source, target in renames.items():
+        if source != target and source in table.columns and target in table.columns:
+            raise ValueError(f"columns {source!r} and {target!r} would both become {target!r}")
+    table = table.rename(columns={k: v for k, v in renames.items() if k in table.columns})
+    if LABEL not in table.columns:
+        table[LABEL] = ABSTAIN
+    if SUBSET not in table.columns:
+        table[SUBSET] = "raw"
+    rest = [column for column in table.columns if column not in REQUIRED_COLUMNS]
+    table = table[list(REQUIRED_COLUMNS) + rest]
+    for column in REQUIRED_COLUMNS:  # plain text columns, whatever came in
+        dtype = table[column].dtype
+        if not pd.api.types.is_string_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype):
+            table[column] = table[column].astype(object)
+    check_values(
+        (position, index_label, key, label, subset)
+        for position, (index_label, key, label, subset) in enumerate(
+            zip(df.index, table[AUDIO], table[LABEL], table[SUBSET])
+        )
+    )
+    return table
+
+
+DEDUP_COLUMNS = ["position", AUDIO, SUBSET, LABEL, "kept_subset", "kept_label"]
+
+
+def dedup_rows(table: pd.DataFrame, ids: pd.Index) -> tuple[np.ndarray, pd.DataFrame]:
+    """Which rows to keep, one per identity: test > dev > train > raw, then the later row.
+
+    Returns
+    -------
+    (keep, dropped)
+        Sorted positions to keep, and a report of the dropped rows with the
+        subset and label of the row that won over each.
+    """
+    frame = pd.DataFrame({"id": ids, "priority": table[SUBSET].map(SUBSET_PRIORITY).to_numpy(),
+                          "position": np.arange(len(table))})
+    ordered = frame.sort_values(["priority", "position"], kind="stable")
+    winners = ordered.groupby("id", sort=False).tail(1).set_index("id")["position"]
+    keep = np.sort(winners.to_numpy())
+    dropped = np.setdiff1d(np.arange(len(table)), keep)
+    won = winners.loc[ids[dropped]].to_numpy()
+    subsets, labels = table[SUBSET].to_numpy(), table[LABEL].to_numpy()
+    report = pd.DataFrame(
+        {"position": dropped, AUDIO: ids[dropped], SUBSET: subsets[dropped],
+         LABEL: labels[dropped], "kept_subset": subsets[won], "kept_label": labels[won]},
+        columns=DEDUP_COLUMNS,
+    )
+    return keep, report

@@ -28,15 +28,20 @@ def fixed_windows(duration: float, window: float, hop: float | None = None,
     if window <= 0 or (hop is not None and hop <= 0):
         raise ValueError(f"window and hop must be positive, got {window!r}, {hop!r}")
     hop = window if hop is None else hop
-    spans = []
-    start = 0.0
-    while start < duration:
-        end = min(start + window, duration)
-        if end - start >= min_duration or not spans:
-            spans.append((round(start, 6), round(end, 6)))
+    spans: list[tuple[float, float]] = []
+    if duration <= 0:
+        return spans
+    step = 0
+    while True:
+        start = round(step * hop, 6)  # from the step count: no float drift
+        if start >= duration and step:
+            break
+        end = round(min(start + window, duration), 6)
+        if end - start >= min_duration - 1e-9 or not spans:
+            spans.append((start, end))
         if end >= duration:
             break
-        start += hop
+        step += 1
     return spans
 
 

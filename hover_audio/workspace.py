@@ -162,3 +162,56 @@ class WorkspaceLock:
         if self._handle is not None:
             self._handle.close()
             self._handle = None
+
+
+class Workspace:
+    """A workspace folder a dataset is attached to: its lock held, its journal open.
+
+    Use :meth:`create` for a new folder and :meth:`attach` for an existing one.
+    """
+
+    def __init__(self, folder: Path):
+        from .history import Journal
+
+        self.folder = folder
+        self._lock = WorkspaceLock(folder)
+        self._lock.acquire()
+        self.journal = Journal(folder / JOURNAL)
+
+    @classmethod
+    def create(cls, folder: Path, overwrite: bool = False) -> "Workspace":
+        """Lock a new (or, with ``overwrite``, an existing) workspace folder."""
+        if folder.exists() and any(folder.iterdir()):
+            if not (overwrite and is_workspace(folder)):
+                raise FileExistsError(
+                    f"{folder} is not empty; pick a new folder"
+                    + (" or pass overwrite=True" if is_workspace(folder) else "")
+                )
+        folder.mkdir(parents=True, exist_ok=True)
+        return cls(folder)
+
+    @classmethod
+    def attach(cls, folder: Path) -> "Workspace":
+        """Lock an existing workspace; raises if another process holds it."""
+        if not is_workspace(folder):
+            raise FileNotFoundError(f"{folder} is not a hover-audio workspace (no {TABLE})")
+        return cls(folder)
+
+    def append(self, entry: dict) -> None:
+        """Journal one operation, durably."""
+        self.journal.append(entry)
+
+    def snapshot(self, table: pd.DataFrame, meta: dict, vectors) -> None:
+        """Replace the snapshot; journal entries up to ``meta['journal_seq']`` become redundant."""
+        write_snapshot(self.folder, table, meta, vectors)
+
+    def checkpoint(self, table: pd.DataFrame, meta: dict, vectors) -> None:
+        """Write a fresh snapshot, then empty the journal."""
+        self.snapshot(table, meta, vectors)
+        self.journal.close()
+        atomic_write(self.journal.path, lambda tmp: open(tmp, "w").close())
+        self.journal.open()
+
+    def close(self) -> None:
+        self.journal.close()
+        self._lock.release()
