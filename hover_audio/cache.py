@@ -23,6 +23,7 @@ DEFAULT_CACHE_DIR = "custom_cache"
 DB_NAME = "vectors.sqlite3"
 BUSY_TIMEOUT_S = 30.0
 _CHUNK = 900  # keys per ``IN (...)`` query, below SQLite's oldest variable limit
+_SCAN_ABOVE = 5000  # more keys than this: scan the table instead of probing
 _DTYPE = np.dtype("<f4")
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS vectors (namespace TEXT NOT NULL, key TEXT NOT NULL,"
@@ -96,6 +97,25 @@ def _from_blob(dim: int, data: bytes) -> np.ndarray | None:
     if dim < 0 or len(data) != dim * _DTYPE.itemsize:
         return None
     return np.frombuffer(data, dtype=_DTYPE).copy()
+
+
+def _select_in(con: sqlite3.Connection, select: str, column: str, values: list,
+               params: tuple = ()) -> list[tuple]:
+    """Rows of ``select`` whose ``column`` is in ``values``.
+
+    Few values: ``IN (...)`` queries; many: one scan, filtered here (a sequential
+    read of the table beats thousands of index probes).
+    """
+    if len(values) > _SCAN_ABOVE:
+        wanted = set(values)
+        return [row for row in con.execute(select, params) if row[0] in wanted]
+    rows = []
+    joiner = " AND " if " WHERE " in select else " WHERE "
+    for start in range(0, len(values), _CHUNK):
+        chunk = values[start:start + _CHUNK]
+        marks = ",".join("?" * len(chunk))
+        rows += con.execute(f"{select}{joiner}{column} IN ({marks})", [*params, *chunk]).fetchall()
+    return rows
 
 
 def _use_wal(con: sqlite3.Connection) -> None:
@@ -242,6 +262,29 @@ class VectorCache:
                 [(path, before.st_size, before.st_mtime_ns, value)]))
         return value
 
+    def known_hashes(self, paths: Sequence[str]) -> dict[str, str]:
+        """Memoized content hashes of local files that did not change since, in bulk.
+
+        Files never hashed, changed (size or mtime) or missing are left out; no
+        file is read. Keys of the result are the paths as given.
+        """
+        stats = {}
+        for given in paths:
+            try:
+                info = os.stat(given)
+            except OSError:
+                continue
+            absolute = given if os.path.isabs(given) else os.path.abspath(given)
+            stats[absolute] = (given, info.st_size, info.st_mtime_ns)
+        rows = self._run(lambda con: _select_in(
+            con, "SELECT path, size, mtime_ns, hash FROM file_hashes", "path", list(stats)))
+        known = {}
+        for path, size, mtime_ns, value in rows:
+            given, now_size, now_mtime = stats.get(path, (None, -1, -1))
+            if (size, mtime_ns) == (now_size, now_mtime):
+                known[given] = value
+        return known
+
     def get(self, key: str) -> np.ndarray | None:
         """Return the vector stored under ``key``, or None."""
         return self.get_many([key]).get(key)
@@ -249,18 +292,11 @@ class VectorCache:
     def get_many(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
         """Return ``{key: vector}`` for the keys found; missing keys are left out."""
         wanted = list(dict.fromkeys(keys))
-
-        def fetch(con: sqlite3.Connection) -> list[tuple]:
-            rows = []
-            for start in range(0, len(wanted), _CHUNK):
-                chunk = wanted[start:start + _CHUNK]
-                marks = ",".join("?" * len(chunk))
-                rows += con.execute(f"SELECT key, dim, data FROM vectors WHERE namespace = ?"
-                                    f" AND key IN ({marks})", [self.namespace, *chunk]).fetchall()
-            return rows
-
+        rows = self._run(lambda con: _select_in(
+            con, "SELECT key, dim, data FROM vectors WHERE namespace = ?", "key", wanted,
+            (self.namespace,)))
         found, bad = {}, []
-        for key, dim, data in self._run(fetch):
+        for key, dim, data in rows:
             vector = _from_blob(dim, data)
             if vector is None:
                 bad.append((self.namespace, key))
@@ -270,6 +306,27 @@ class VectorCache:
             self._run(lambda con: self._write(
                 con, "DELETE FROM vectors WHERE namespace = ? AND key = ?", bad))
         return found
+
+    def get_matrix(self, keys: Sequence[str], dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """Vectors of ``keys`` as one ``(len(keys), dim)`` float32 matrix, in bulk.
+
+        Returns ``(found, matrix)``: a boolean mask of the keys found and the
+        matrix, NaN in the rows not found (or stored with another length).
+        """
+        position = {key: at for at, key in enumerate(keys)}
+        rows = self._run(lambda con: _select_in(
+            con, "SELECT key, dim, data FROM vectors WHERE namespace = ?", "key",
+            list(position), (self.namespace,)))
+        good = [(position[key], data) for key, stored_dim, data in rows
+                if stored_dim == dim and len(data) == dim * _DTYPE.itemsize]
+        found = np.zeros(len(keys), dtype=bool)
+        matrix = np.full((len(keys), dim), np.nan, dtype=np.float32)
+        if good:
+            at = np.fromiter((row for row, _ in good), dtype=np.int64, count=len(good))
+            block = np.frombuffer(b"".join(data for _, data in good), dtype=_DTYPE)
+            matrix[at] = block.reshape(len(good), dim)
+            found[at] = True
+        return found, matrix
 
     def put(self, key: str, vector: np.ndarray) -> None:
         """Store ``vector`` (as float32) under ``key``; committed before returning."""

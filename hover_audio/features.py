@@ -14,7 +14,7 @@ from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-FEATURES_VERSION = 1
+FEATURES_VERSION = 2
 STATS = ("mean", "std", "min", "max")
 LOG_FLOOR = 1e-10
 
@@ -67,11 +67,34 @@ def dct_matrix(n_mfcc: int, n_mels: int) -> np.ndarray:
     return basis.astype(np.float32)
 
 
+def active_frames(frames: np.ndarray, trim_db: float | None, n_mels: int) -> np.ndarray:
+    """The frames from the first to the last within ``trim_db`` of the loudest one.
+
+    Loudness is the first cepstral coefficient, the mean log-mel level (scaled by
+    the orthonormal DCT); leading and trailing silence and padding are dropped.
+    """
+    if trim_db is None or len(frames) < 2:
+        return frames
+    level = frames[:, 0]
+    loud = np.flatnonzero(level >= level.max() - trim_db * np.sqrt(n_mels))
+    return frames[loud[0]:loud[-1] + 1]
+
+
 def pool(frames: np.ndarray, stats: Sequence[str], segments: int) -> np.ndarray:
-    """Statistics of ``frames`` (time x coefficients) over ``segments`` equal parts."""
-    parts = np.array_split(frames, segments, axis=0) if len(frames) >= segments else [frames] * segments
+    """Statistics of ``frames`` (time x coefficients), plus their shape over time.
+
+    Returns ``stats`` over all frames, then (when ``segments`` > 1) the mean of
+    each of ``segments`` equal parts relative to the overall mean: the coarse time
+    order that whole-clip statistics lose (what distinguishes "one" from "nine").
+    """
     functions = {"mean": np.mean, "std": np.std, "min": np.min, "max": np.max}
-    return np.concatenate([functions[name](part, axis=0) for part in parts for name in stats])
+    pooled = [functions[name](frames, axis=0) for name in stats]
+    if segments > 1:
+        relative = frames - frames.mean(axis=0)
+        parts = (np.array_split(relative, segments, axis=0) if len(frames) >= segments
+                 else [relative] * segments)
+        pooled += [part.mean(axis=0) for part in parts]
+    return np.concatenate(pooled)
 
 
 class MFCCVectorizer:
@@ -87,7 +110,11 @@ class MFCCVectorizer:
     stats
         Statistics over frames: any of "mean", "std", "min", "max".
     segments
-        Pool over this many equal parts of the clip, keeping coarse time order.
+        Also pool the mean of this many equal parts of the clip's active region
+        (relative to its overall mean), keeping coarse time order; 1 disables.
+    trim_db
+        Pool over the active region: from the first to the last frame within
+        this many dB of the loudest (None: every frame).
     n_mels, fmin, fmax, window, hop
         Filterbank size, its range in Hz, and frame length and step in seconds.
     max_duration
@@ -98,10 +125,11 @@ class MFCCVectorizer:
 
     def __init__(
         self,
-        n_mfcc: int = 32,
+        n_mfcc: int = 13,
         sr: int = 22050,
         stats: Sequence[str] = ("mean", "std"),
-        segments: int = 1,
+        segments: int = 8,
+        trim_db: float | None = 15.0,
         n_mels: int = 64,
         fmin: float = 20.0,
         fmax: float | None = None,
@@ -120,6 +148,7 @@ class MFCCVectorizer:
         if segments < 1 or window <= 0 or hop <= 0 or max_duration <= 0:
             raise ValueError("segments, window, hop and max_duration must be positive")
         self.n_mfcc, self.sr, self.stats, self.segments = n_mfcc, int(sr), tuple(stats), segments
+        self.trim_db = None if trim_db is None else float(trim_db)
         self.n_mels, self.fmin = n_mels, float(fmin)
         self.fmax = float(fmax) if fmax is not None else self.sr / 2.0
         self.window, self.hop = float(window), float(hop)
@@ -132,7 +161,8 @@ class MFCCVectorizer:
         """Every parameter that changes the vectors (the cache is keyed on them)."""
         return {
             "n_mfcc": self.n_mfcc, "sr": self.sr, "stats": list(self.stats),
-            "segments": self.segments, "n_mels": self.n_mels, "fmin": self.fmin,
+            "segments": self.segments, "trim_db": self.trim_db, "n_mels": self.n_mels,
+            "fmin": self.fmin,
             "fmax": self.fmax, "window": self.window, "hop": self.hop,
             "max_native_sr": self.max_native_sr, "max_duration": self.max_duration,
             "version": FEATURES_VERSION,
@@ -147,7 +177,7 @@ class MFCCVectorizer:
     @property
     def dim(self) -> int:
         """Length of every vector."""
-        return self.n_mfcc * len(self.stats) * self.segments
+        return self.n_mfcc * (len(self.stats) + (self.segments if self.segments > 1 else 0))
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{k}={v!r}" for k, v in self.params().items() if k != "version")
@@ -181,7 +211,9 @@ class MFCCVectorizer:
         if samples.size < n_window:
             samples = np.pad(samples, (0, n_window - samples.size))
         frames = np.lib.stride_tricks.sliding_window_view(samples, n_window)[::hop]
-        spectrum = np.fft.rfft(frames * taper, axis=1)
+        from scipy.fft import rfft  # float32 FFTs, ~5x numpy's on short frames
+
+        spectrum = rfft(frames * taper, axis=1, overwrite_x=True)
         power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
         bands = power @ mel_t
         log_bands = 10.0 * np.log10(np.maximum(bands, LOG_FLOOR))
@@ -189,7 +221,8 @@ class MFCCVectorizer:
 
     def vector(self, samples: np.ndarray, sr: int) -> np.ndarray:
         """The pooled vector of decoded ``samples``: always finite, float32."""
-        pooled = pool(self.mfcc(samples, sr), self.stats, self.segments)
+        frames = active_frames(self.mfcc(samples, sr), self.trim_db, self.n_mels)
+        pooled = pool(frames, self.stats, self.segments)
         return np.nan_to_num(pooled, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
 
     # -------------------------------------------------------------- keys

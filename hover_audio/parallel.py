@@ -54,8 +54,7 @@ def run_parallel(vectorizer, jobs: Sequence[Job], *, workers: int | None = None,
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(1):
-            return [o for chunk in _progress(_chunks(jobs, 1), progress, "vectorizing")
-                    for o in run_jobs(vectorizer, chunk)]
+            return run_jobs(vectorizer, jobs, progress=progress)
     size = max(1, min(64, len(jobs) // (workers * 8)))
     return _run_processes(vectorizer, _chunks(jobs, size), workers, progress, len(jobs))
 

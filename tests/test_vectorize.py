@@ -19,6 +19,7 @@ from hover_audio import AudioDataset
 from hover_audio.cache import VectorCache
 from hover_audio.decode import DecodeError
 from hover_audio.features import MFCCVectorizer
+from hover_audio.normalize import Scaler, unit_rows
 from hover_audio.sources import SourceError
 
 SR = 16000
@@ -95,8 +96,11 @@ def test_same_sound_at_other_rates_gives_a_similar_vector(vectorizer):
 
 
 def test_dim_follows_parameters():
-    assert MFCCVectorizer(n_mfcc=20, stats=("mean",)).dim == 20
-    assert MFCCVectorizer(n_mfcc=20, stats=("mean", "std", "max"), segments=3).dim == 180
+    assert MFCCVectorizer(n_mfcc=20, stats=("mean",), segments=1).dim == 20
+    assert MFCCVectorizer(n_mfcc=20, stats=("mean", "std", "max"), segments=3).dim == 120
+    assert MFCCVectorizer(stats=("mean", "std")).dim == 130  # 13 coefficients, 8 segments
+    for samples in (tone(300, 1.0), np.zeros(10, dtype=np.float32)):
+        assert MFCCVectorizer(n_mfcc=20, segments=3).vector(samples, SR).shape == (100,)
     with pytest.raises(ValueError, match="stats"):
         MFCCVectorizer(stats=("median",))
     with pytest.raises(ValueError, match="n_mfcc"):
@@ -107,7 +111,7 @@ def test_fingerprint_changes_with_every_parameter_that_matters():
     base = MFCCVectorizer()
     assert base.fingerprint == MFCCVectorizer().fingerprint
     for change in ({"n_mfcc": 20}, {"sr": 16000}, {"stats": ("mean",)}, {"segments": 2},
-                   {"hop": 0.02}, {"max_duration": 5.0}):
+                   {"hop": 0.02}, {"max_duration": 5.0}, {"trim_db": None}):
         assert MFCCVectorizer(**change).fingerprint != base.fingerprint, change
     assert MFCCVectorizer(cache_dir="/elsewhere").fingerprint == base.fingerprint
 
@@ -141,8 +145,7 @@ def test_a_batch_with_broken_files_completes_with_a_report(vectorizer, messy_fol
         assert os.path.basename(key) in message
     # the three pitches are told apart: nearest neighbours share the pitch
     good = matrix[:30]
-    unit = (good - good.mean(0)) / (good.std(0) + 1e-6)
-    unit /= np.linalg.norm(unit, axis=1, keepdims=True)
+    unit = unit_rows(Scaler.fit(good).transform(good))
     similarity = unit @ unit.T
     np.fill_diagonal(similarity, -np.inf)
     nearest = similarity.argmax(axis=1)
@@ -179,7 +182,7 @@ def test_cache_is_keyed_by_content_and_parameters(tmp_path):
     np.testing.assert_array_equal(a, b)
     v20 = CountingVectorizer(n_mfcc=20, cache_dir=tmp_path / "cache")
     c, _ = v20.transform([first], workers=1, progress=False)
-    assert CountingVectorizer.computed == 2 and c.shape == (1, 40)  # never a stale vector
+    assert CountingVectorizer.computed == 2 and c.shape == (1, v20.dim)  # never a stale vector
     # new content under the same path is recomputed
     write(tmp_path / "a.wav", tone(2000, 0.7))
     os.utime(first, ns=(1, 1))

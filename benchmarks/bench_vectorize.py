@@ -1,0 +1,451 @@
+"""Vectorizing audio: throughput, memory, warm-cache load and kNN accuracy.
+
+Usage: ``python benchmarks/bench_vectorize.py [FOLDER] [--quick]``
+
+Without FOLDER the embedded demo clips (1000 files) are used; with FOLDER, every
+audio file under it (``hover_audio.folder.find_audio_files``). kNN accuracy always
+uses the demo. Every timed part runs in a fresh child process (this script with
+``--child``) with OMP/OpenBLAS/MKL pinned to one thread, and reports JSON on stdout.
+
+References measured in the same run:
+  (a) hover's documented vectorizer: ``librosa.load(path)`` (22050 Hz) then
+      ``librosa.feature.mfcc(y=y, sr=sr, n_mfcc=32).mean(axis=1)``, one clip at a
+      time, after a warm-up call (librosa/numba import and JIT not counted);
+  (c) reading the same vectors from a ``.npy`` file with ``np.load``.
+Targets: ours >= 10x hover's clips/s (cold cache, all cores, pool start-up
+included); a warm cache of 100,000 vectors loads in < 1 s; kNN accuracy (k=5,
+cosine, standardized) of ours >= hover's.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+PINNED = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+QUICK_SAMPLE = 200
+REPEATS = 3  # fresh child processes per throughput figure (1 with --quick); median kept
+WARM_COUNT = 100_000
+QUICK_WARM_COUNT = 20_000
+PROFILE_COUNT = 20_000  # warm paths profiled when (c) is far over target
+TARGET_SPEEDUP = 10.0
+TARGET_WARM_S = 1.0
+SEED = 0
+VARIANTS = {  # kNN rows: name -> MFCCVectorizer parameters
+    "ours default (mean,std)": {},
+    "ours segments=3": {"segments": 3},
+    "ours stats=mean,std,min,max": {"stats": ["mean", "std", "min", "max"]},
+}
+
+
+# ------------------------------------------------------------------ helpers
+def write_list(path: Path, items) -> str:
+    path.write_text("\n".join(str(item) for item in items) + "\n")
+    return str(path)
+
+
+def read_list(path: str) -> list[str]:
+    return Path(path).read_text().splitlines()
+
+
+def peak_rss_mb() -> dict:
+    """Max RSS of this process and of its largest waited-for child (Linux: KiB)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"self": own, "children": children}
+
+
+def blas_info() -> list[dict]:
+    from threadpoolctl import threadpool_info
+
+    keep = ("user_api", "internal_api", "version", "num_threads", "threading_layer")
+    return [{**{k: info.get(k) for k in keep}, "file": os.path.basename(info["filepath"])}
+            for info in threadpool_info()]
+
+
+class ChildFailed(RuntimeError):
+    """A child process exited with an error (its last stderr line is the message)."""
+
+
+PROBLEMS: list[str] = []  # failures seen during the run, printed at the end
+
+
+def run_child(mode: str, **args) -> dict:
+    """Run this script as ``--child MODE ARGS`` with BLAS pinned; return its JSON."""
+    env = {**os.environ, **PINNED}
+    proc = subprocess.run([sys.executable, __file__, "--child", mode, json.dumps(args)],
+                          env=env, capture_output=True, text=True)
+    if proc.stderr.strip():
+        print(f"[child {mode} stderr]\n{proc.stderr.rstrip()}", file=sys.stderr)
+    if proc.returncode != 0:
+        lines = proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"]
+        raise ChildFailed(f"child {mode!r}: {lines[-1]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def run_cold(tmp: Path, name: str, attempts: int = 3, **args) -> dict:
+    """``ours`` on a fresh cache; a failed attempt is recorded and retried on another fresh cache."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return run_child("ours", cache_dir=str(tmp / f"cache_{name}_{attempt}"), **args)
+        except ChildFailed as error:
+            PROBLEMS.append(f"{name}, attempt {attempt}/{attempts}: {error}")
+    raise ChildFailed(f"{name}: all {attempts} attempts failed")
+
+
+# ------------------------------------------------------------------ children
+def child_hover(args: dict) -> dict:
+    """hover's documented vectorizer, one clip at a time; writes the vectors to args['out']."""
+    start = time.perf_counter()
+    import librosa
+
+    import_s = time.perf_counter() - start
+
+    def vectorize(path: str) -> np.ndarray:
+        y, sr = librosa.load(path)
+        return librosa.feature.mfcc(y=y, sr=sr, n_mfcc=32).mean(axis=1)
+
+    paths = read_list(args["paths"])
+    start = time.perf_counter()
+    vectorize(args["warmup"])
+    warmup_s = time.perf_counter() - start
+    start = time.perf_counter()
+    vectors = [vectorize(path) for path in paths]
+    seconds = time.perf_counter() - start
+    np.save(args["out"], np.stack(vectors).astype(np.float32))
+    return {"seconds": seconds, "count": len(paths), "import_s": import_s,
+            "warmup_s": warmup_s, "rss": peak_rss_mb(), "blas": blas_info(),
+            "librosa": librosa.__version__}
+
+
+def child_ours(args: dict) -> dict:
+    """``MFCCVectorizer(...).transform`` on a fresh cache; writes the matrix to args['out']."""
+    from hover_audio.features import MFCCVectorizer
+
+    paths = read_list(args["paths"])
+    vectorizer = MFCCVectorizer(cache_dir=args["cache_dir"], **args.get("params", {}))
+    start = time.perf_counter()
+    matrix, report = vectorizer.transform(paths, workers=args.get("workers"), progress=False)
+    seconds = time.perf_counter() - start
+    np.save(args["out"], matrix)
+    return {"seconds": seconds, "count": len(paths), "failures": len(report),
+            "report": report.head(5).astype(str).to_dict("records"),
+            "rss": peak_rss_mb(), "blas": blas_info()}
+
+
+def child_warm(args: dict) -> dict:
+    """np.load of the vectors (reference), then transform on the warm cache."""
+    from hover_audio.features import MFCCVectorizer
+
+    paths = read_list(args["paths"])
+    start = time.perf_counter()
+    expected = np.load(args["npy"])
+    npy_s = time.perf_counter() - start
+    vectorizer = MFCCVectorizer(cache_dir=args["cache_dir"])
+    start = time.perf_counter()
+    matrix, report = vectorizer.transform(paths, workers=args.get("workers"), progress=False)
+    seconds = time.perf_counter() - start
+    assert report.empty, f"{len(report)} failures, e.g. {report.head(3).to_dict('records')}"
+    assert not np.isnan(matrix).any(axis=1).any(), "NaN rows: some keys were not cache hits"
+    assert np.array_equal(matrix, expected), "cached vectors differ from the stored ones"
+    return {"seconds": seconds, "npy_s": npy_s, "count": len(paths), "rss": peak_rss_mb()}
+
+
+def child_profile(args: dict) -> dict:
+    """cProfile of a warm-cache load on some paths, seen from one of three places.
+
+    ``how``: "all cores" (transform with the default pool: the parent's side only),
+    "worker" (``pipeline.run_jobs`` on chunks of 64 in this process, as a pool worker
+    runs them) or "workers=1" (transform in this process).
+    """
+    import cProfile
+    import io
+    import pstats
+
+    from hover_audio.features import MFCCVectorizer
+    from hover_audio.pipeline import make_jobs, run_jobs
+
+    paths = read_list(args["paths"])[: args["count"]]
+    vectorizer = MFCCVectorizer(cache_dir=args["cache_dir"])
+    how = args["how"]
+    profiler = cProfile.Profile()
+    start = time.perf_counter()
+    profiler.enable()
+    if how == "worker":
+        jobs = make_jobs(paths)
+        outcomes = [o for i in range(0, len(jobs), 64) for o in run_jobs(vectorizer, jobs[i:i + 64])]
+        ok = all(o.vector is not None and o.kind is None for o in outcomes)
+    else:
+        matrix, report = vectorizer.transform(paths, workers=1 if how == "workers=1" else None,
+                                              progress=False)
+        ok = report.empty and not np.isnan(matrix).any()
+    profiler.disable()
+    seconds = time.perf_counter() - start
+    assert ok, "not every path was a cache hit"
+    texts = {}
+    for order, top in (("cumulative", 15), ("tottime", 8)):
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(order).print_stats(top)
+        texts[order] = out.getvalue()
+    return {"seconds": seconds, "count": len(paths), "profile": texts}
+
+
+def child_facts(args: dict) -> dict:
+    """The native thread pools a child sees once librosa has computed an MFCC."""
+    import librosa
+
+    librosa.feature.mfcc(y=np.zeros(22050, dtype=np.float32), sr=22050, n_mfcc=32)
+    return {"blas": blas_info()}
+
+
+CHILDREN = {"facts": child_facts, "hover": child_hover, "ours": child_ours, "warm": child_warm,
+            "profile": child_profile}
+
+
+# ------------------------------------------------------------------ parent
+def machine_facts(blas: list[dict]) -> None:
+    import librosa
+    import sklearn
+    import soundfile
+    import sqlite3
+
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+                if line.startswith("model name")), platform.processor())
+    print("== machine")
+    print(f"cores: {os.cpu_count()} (usable {len(os.sched_getaffinity(0))}), {cpu}")
+    print(f"python {platform.python_version()}, numpy {np.__version__}, librosa "
+          f"{librosa.__version__}, scikit-learn {sklearn.__version__}, soundfile "
+          f"{soundfile.__version__} ({soundfile.__libsndfile_version__}), sqlite "
+          f"{sqlite3.sqlite_version}")
+    print(f"child env: {' '.join(f'{k}={v}' for k, v in PINNED.items())}; "
+          "threadpoolctl in the child:")
+    for info in blas:
+        print(f"  {info['user_api']:7s} {info['internal_api']:10s} {info['version']} "
+              f"threads={info['num_threads']} layer={info['threading_layer']} {info['file']}")
+
+
+def clip_paths(folder: str | None) -> list[str]:
+    if folder is None:
+        from hover_audio.demo import load_dataset
+
+        return list(load_dataset().to_pandas()["audio"])
+    from hover_audio.folder import find_audio_files
+
+    paths = [str(path.absolute()) for path in find_audio_files(folder)]
+    if not paths:
+        raise SystemExit(f"no audio files under {folder}")
+    return paths
+
+
+def median_run(repeats: int, run) -> dict:
+    """The run with the median time out of ``repeats`` calls of ``run(i)``, with all times."""
+    results = sorted((run(i) for i in range(repeats)), key=lambda result: result["seconds"])
+    return {**results[len(results) // 2], "all_seconds": [r["seconds"] for r in results]}
+
+
+def bench_throughput(paths: list[str], quick: bool, tmp: Path) -> dict:
+    """(a) and (b): hover's vectorizer against ours, cold cache."""
+    repeats = 1 if quick else REPEATS
+    sample = sorted(random.Random(SEED).sample(paths, QUICK_SAMPLE)) \
+        if quick and len(paths) > QUICK_SAMPLE else paths
+    all_file = write_list(tmp / "paths.txt", paths)
+    sample_file = write_list(tmp / "sample.txt", sample)
+    hover = median_run(repeats, lambda i: run_child(
+        "hover", paths=sample_file, warmup=paths[0], out=str(tmp / "hover.npy")))
+    ours = median_run(repeats, lambda i: run_cold(
+        tmp, f"cold all cores #{i}", paths=all_file, out=str(tmp / "ours.npy")))
+    single = median_run(repeats, lambda i: run_cold(
+        tmp, f"cold workers=1 #{i}", paths=all_file, workers=1, out=str(tmp / "ours1.npy")))
+    reference = hover["count"] / hover["seconds"]
+    print(f"\n== (a)/(b) vectorizing {len(paths)} clips, cold cache "
+          f"(hover timed on {hover['count']} clips"
+          f"{', extrapolated' if hover['count'] < len(paths) else ''})")
+    print(f"hover: `import librosa` ({hover['import_s']:.2f} s) and a warm-up call on one clip"
+          f" ({hover['warmup_s']:.2f} s: librosa's lazy imports, numba JIT) are NOT counted")
+    print("ours: transform() time includes pool start-up and the package's lazy imports")
+    print(f"each row: median of {repeats} fresh child process(es), each on a fresh cache;"
+          " all times in [s]")
+    print(f"{'vectorizer':34s} {'clips':>6s} {'s':>8s} {'clips/s':>9s} {'x hover':>8s}"
+          f" {'RSS MB':>7s} {'worker':>7s}")
+    rows = [("hover librosa mfcc32 mean (ref)", hover), ("ours MFCCVectorizer, all cores", ours),
+            ("ours MFCCVectorizer, workers=1", single)]
+    for name, result in rows:
+        rate = result["count"] / result["seconds"]
+        worker = result["rss"]["children"] if result is ours else 0
+        print(f"{name:34s} {result['count']:6d} {result['seconds']:8.2f} {rate:9.1f}"
+              f" {rate / reference:8.2f} {result['rss']['self']:7.0f}"
+              f" {(f'{worker:.0f}' if worker else '-'):>7s}  "
+          f"[{', '.join(f'{t:.2f}' for t in result['all_seconds'])}]")
+    speedup = ours["count"] / ours["seconds"] / reference
+    print(f"target ours/hover >= {TARGET_SPEEDUP:g}x: {speedup:.1f}x "
+          f"{'PASS' if speedup >= TARGET_SPEEDUP else 'FAIL'}")
+    print("RSS MB = peak RSS (RUSAGE_SELF) of the child process; worker = largest pool"
+          " worker (RUSAGE_CHILDREN: a max, not a sum; forked pages are shared)")
+    for result in (ours, single):
+        if result["failures"]:
+            print(f"WARNING: ours reported {result['failures']} failures: {result['report']}")
+    return {"hover": hover, "ours": ours, "sample": sample}
+
+
+def fill_cache(count: int, tmp: Path) -> tuple[list[str], Path, Path, dict]:
+    """100k tiny distinct files, their vectors in the cache (under the pipeline's keys) and a .npy."""
+    from hover_audio.cache import VectorCache
+    from hover_audio.features import MFCCVectorizer
+
+    vectorizer = MFCCVectorizer()
+    folder, cache_dir = tmp / "warm_files", tmp / "warm_cache"
+    times = {}
+    start = time.perf_counter()
+    paths = []
+    for i in range(count):
+        sub = folder / f"{i // 1000:03d}"
+        if i % 1000 == 0:
+            sub.mkdir(parents=True)
+        path = sub / f"clip_{i:06d}.wav"
+        path.write_bytes(f"clip {i}\n".encode())
+        paths.append(str(path))
+    times["files"] = time.perf_counter() - start
+    cache = VectorCache(cache_dir, namespace=vectorizer.fingerprint)
+    start = time.perf_counter()
+    # the pipeline's key: "|".join([digest, start, end, channel]), "" for None
+    keys = [cache.file_hash(path) + "|||" for path in paths]
+    times["file_hash"] = time.perf_counter() - start
+    vectors = np.random.default_rng(SEED).standard_normal((count, vectorizer.dim),
+                                                          dtype=np.float32)
+    start = time.perf_counter()
+    cache.put_many(zip(keys, vectors))
+    times["put_many"] = time.perf_counter() - start
+    cache.close()
+    npy = tmp / "warm.npy"
+    np.save(npy, vectors)
+    return paths, cache_dir, npy, times
+
+
+def print_profile(profile: dict, how: str) -> None:
+    where = {"all cores": "transform() with the pool, parent process only",
+             "worker": "pipeline.run_jobs on chunks of 64, as in a pool worker",
+             "workers=1": "transform(workers=1), in-process"}[how]
+    print(f"\n-- cProfile, {where}: {profile['count']} warm paths in "
+          f"{profile['seconds']:.2f} s under the profiler")
+    for text in profile["profile"].values():
+        lines = text.strip().splitlines()
+        start = next(i for i, line in enumerate(lines) if "Ordered by" in line)
+        print("\n".join(line for line in lines[start:] if "List reduced" not in line))
+
+
+def bench_warm(quick: bool, tmp: Path) -> None:
+    """(c) a warm cache of 100k vectors against np.load."""
+    count = QUICK_WARM_COUNT if quick else WARM_COUNT
+    paths, cache_dir, npy, fill = fill_cache(count, tmp)
+    paths_file = write_list(tmp / "warm_paths.txt", paths)
+    warm = run_child("warm", paths=paths_file, cache_dir=str(cache_dir), npy=str(npy))
+    single = run_child("warm", paths=paths_file, cache_dir=str(cache_dir), npy=str(npy),
+                       workers=1)
+    print(f"\n== (c) warm cache: {count} vectors, all cache hits (checked: empty report, "
+          "no NaN row, equal to the stored vectors)")
+    print(f"set-up, not timed against the target: {count} files {fill['files']:.1f} s, "
+          f"cache.file_hash {fill['file_hash']:.1f} s, put_many {fill['put_many']:.1f} s")
+    print(f"{'load':34s} {'s':>8s} {'vectors/s':>10s} {'x np.load s':>11s} {'RSS MB':>7s}")
+    print(f"{'np.load .npy (ref)':34s} {warm['npy_s']:8.3f} {count / warm['npy_s']:10.0f}"
+          f" {1.0:11.1f} {'':>7s}")
+    for name, result in (("ours transform, all cores", warm), ("ours transform, workers=1", single)):
+        print(f"{name:34s} {result['seconds']:8.3f} {count / result['seconds']:10.0f}"
+              f" {result['seconds'] / warm['npy_s']:11.0f} {result['rss']['self']:7.0f}")
+    print(f"target < {TARGET_WARM_S:g} s: {warm['seconds']:.2f} s "
+          f"{'PASS' if warm['seconds'] < TARGET_WARM_S else 'FAIL'}")
+    if warm["seconds"] > 2 * TARGET_WARM_S:
+        for how in ("all cores", "worker", "workers=1"):
+            print_profile(run_child("profile", paths=paths_file, cache_dir=str(cache_dir),
+                                    count=min(PROFILE_COUNT, count), how=how), how)
+    shutil.rmtree(tmp / "warm_files", ignore_errors=True)
+
+
+def knn_accuracy(train_x, train_y, test_x, test_y) -> float:
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(train_x)
+    model = KNeighborsClassifier(n_neighbors=5, metric="cosine")
+    model.fit(scaler.transform(train_x), train_y)
+    return float((model.predict(scaler.transform(test_x)) == np.asarray(test_y)).mean())
+
+
+def bench_knn(throughput: dict, on_demo: bool, tmp: Path) -> None:
+    """(d) kNN accuracy on the demo: train subset -> test subset."""
+    from hover_audio.demo import load_dataset
+
+    table = load_dataset().to_pandas()
+    train, test = table[table["SUBSET"] == "train"], table[table["SUBSET"] == "test"]
+    used = list(train["audio"]) + list(test["audio"])
+    n_train = len(train)
+    used_file = write_list(tmp / "knn_paths.txt", used)
+    position = {path: i for i, path in enumerate(table["audio"])}
+    rows_used = [position[path] for path in used]
+    matrices = {}
+    if on_demo and len(throughput["sample"]) == len(table):
+        matrices["hover librosa mfcc32 mean (ref)"] = np.load(tmp / "hover.npy")[rows_used]
+    else:
+        run_child("hover", paths=used_file, warmup=used[0], out=str(tmp / "knn_hover.npy"))
+        matrices["hover librosa mfcc32 mean (ref)"] = np.load(tmp / "knn_hover.npy")
+    for i, (name, params) in enumerate(VARIANTS.items()):
+        if not params and on_demo:
+            matrices[name] = np.load(tmp / "ours.npy")[rows_used]
+            continue
+        out = tmp / f"knn_ours_{i}.npy"
+        result = run_cold(tmp, f"kNN {name}", paths=used_file, params=params, out=str(out))
+        if result["failures"]:
+            print(f"WARNING: {name}: {result['failures']} failures: {result['report']}")
+        matrices[name] = np.load(out)
+    print(f"\n== (d) kNN accuracy on the demo: k=5, cosine, StandardScaler fit on train; "
+          f"{n_train} train -> {len(test)} test clips, {table['true_label'].nunique()} classes")
+    print(f"{'vectors':34s} {'dim':>4s} {'accuracy':>9s} {'- hover':>8s}")
+    scores = {}
+    for name, matrix in matrices.items():
+        accuracy = knn_accuracy(matrix[:n_train], train["label"], matrix[n_train:], test["label"])
+        scores[name] = accuracy
+        reference = next(iter(scores.values()))
+        print(f"{name:34s} {matrix.shape[1]:4d} {accuracy:9.3f} {accuracy - reference:+8.3f}")
+    ours, hover = scores["ours default (mean,std)"], next(iter(scores.values()))
+    print(f"target ours (default) >= hover: {ours:.3f} vs {hover:.3f} "
+          f"{'PASS' if ours >= hover else 'FAIL'} (one test clip = {1 / len(test):.3f})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("folder", nargs="?", help="audio folder (default: the demo clips)")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"hover on {QUICK_SAMPLE} clips, {QUICK_WARM_COUNT} warm vectors")
+    parser.add_argument("--child", nargs=2, metavar=("MODE", "JSON"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        mode, payload = args.child
+        print(json.dumps(CHILDREN[mode](json.loads(payload))))
+        return
+    started = time.perf_counter()
+    paths = clip_paths(args.folder)
+    with tempfile.TemporaryDirectory(prefix="bench_vectorize_") as name:
+        tmp = Path(name)
+        machine_facts(run_child("facts")["blas"])
+        throughput = bench_throughput(paths, args.quick, tmp)
+        bench_warm(args.quick, tmp)
+        bench_knn(throughput, args.folder is None, tmp)
+    if PROBLEMS:
+        print("\n== problems seen (each failed attempt was retried on a fresh cache)")
+        print("\n".join(PROBLEMS))
+    print(f"\ntotal {time.perf_counter() - started:.0f} s"
+          f"{' (--quick)' if args.quick else ''}")
+
+
+if __name__ == "__main__":
+    main()
