@@ -42,6 +42,37 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_vectorize(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .features import MFCCVectorizer
+    from .workspace import is_workspace
+
+    source = Path(args.path)
+    if source.is_dir() and is_workspace(source):
+        from .dataset import AudioDataset
+
+        dataset = AudioDataset.load(source)
+    else:
+        dataset = _open_dataset(args.path)
+        target = Path(args.workspace) if args.workspace else None
+        if target is not None:
+            dataset.save(target)
+    vectorizer = MFCCVectorizer(cache_dir=args.cache_dir)
+    report = dataset.vectorize(vectorizer, workers=args.workers, progress=not args.quiet)
+    failed = report[report["kind"] != "truncated"]
+    print(f"vectorized {len(dataset) - len(failed)} of {len(dataset)} clips "
+          f"({vectorizer.dim} dimensions); {len(failed)} failed")
+    for row in failed.head(20).itertuples():
+        print(f"  {row.kind}: {row.message}")
+    if len(failed) > 20:
+        print(f"  ... and {len(failed) - 20} more")
+    if dataset.workspace is None:
+        print("(no --workspace given: the vectors are cached but not saved in a workspace)")
+    dataset.close()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hover-audio",
@@ -56,6 +87,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     info.add_argument("path", help="workspace folder, audio folder, or .csv/.json/.parquet")
     info.set_defaults(run=cmd_info)
+    vectorize = commands.add_parser(
+        "vectorize", help="compute (and cache) the vectors of a workspace, folder or table")
+    vectorize.add_argument("path", help="workspace folder, audio folder, or table file")
+    vectorize.add_argument("--workspace", help="save a new workspace here (folder/table input)")
+    vectorize.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    vectorize.add_argument("--cache-dir", default=None, help="vector cache (default: custom_cache/)")
+    vectorize.add_argument("--quiet", action="store_true", help="no progress bar")
+    vectorize.set_defaults(run=cmd_vectorize)
     export = commands.add_parser("export", help="write a workspace/table/folder as a table")
     export.add_argument("source", help="workspace folder, audio folder, or table file")
     export.add_argument("destination", help="output .csv, .json or .parquet")

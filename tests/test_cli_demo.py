@@ -95,3 +95,23 @@ def test_cli_info_and_export_on_a_workspace(tmp_path, capsys):
 def test_cli_reports_bad_input_without_a_traceback(tmp_path, capsys):
     assert main(["info", str(tmp_path / "missing.csv")]) == 1
     assert "hover-audio: error: no such table file" in capsys.readouterr().err
+
+
+def test_cli_vectorize_a_folder_into_a_workspace(tmp_path, capsys):
+    import numpy as np
+
+    folder = tmp_path / "sounds"
+    (folder / "beep").mkdir(parents=True)
+    t = np.arange(8000) / 16000
+    for i in range(3):
+        soundfile.write(folder / "beep" / f"b{i}.wav", 0.3 * np.sin(2 * np.pi * (400 + 100 * i) * t),
+                        16000)
+    (folder / "Track 18.wav").write_bytes(b"broken")
+    code = main(["vectorize", str(folder), "--workspace", str(tmp_path / "ws"),
+                 "--cache-dir", str(tmp_path / "cache"), "--quiet", "--workers", "1"])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "vectorized 3 of 4 clips" in out and "Track 18.wav" in out
+    ds = AudioDataset.load(tmp_path / "ws", attach=False)
+    assert ds.vectors.shape[0] == 4
+    assert np.isnan(ds.vectors).all(axis=1).sum() == 1
