@@ -53,6 +53,7 @@ class AudioDataset:
         self.vectors = vectors
         self.label_order: list[str] = self._initial_label_order()
         self.history = History()
+        self.vectorizer = None  # what made ``vectors``, for queries by new files
         self._seq = 0
         self._listeners: list[Callable[[ChangeEvent], None]] = []
         self._mutex = threading.RLock()
@@ -302,11 +303,59 @@ class AudioDataset:
         """
         from .pipeline import vectorize_table
 
+        if vectorizer is None:
+            from .features import MFCCVectorizer
+
+            vectorizer = MFCCVectorizer()
         matrix, report, errors = vectorize_table(self._table, vectorizer, **options)
+        self.vectorizer = vectorizer
         with self._mutex:
             self._table["vector_error"] = errors
             self.vectors = matrix
         return report
+
+    def compute_nd_embedding(self, vectorizer=None, method: str | None = "umap",
+                             dimension: int = 2, seed: int | None = 0, **options):
+        """Map the vectors to ``dimension`` coordinates (hover's signature).
+
+        Vectorizes first when there are no vectors yet (or ``vectorizer`` is not
+        the one that made them); fits on raw+train+dev and transforms test;
+        writes columns ``embed_{dimension}d_{i}`` (NaN for failed clips). The
+        layout is stored (in the workspace, else under ``custom_cache/``) and
+        reused while the vectors and parameters are the same.
+
+        Returns
+        -------
+        hover_audio.reduce.LayoutReducer
+            ``coords``, ``estimator`` and ``transform(new_vectors)``.
+        """
+        from .reduce import LayoutStore, stored_reduce
+
+        if self._vectors is None or (vectorizer is not None and vectorizer is not self.vectorizer):
+            self.vectorize(vectorizer, progress=options.pop("progress", True))
+        options.pop("progress", None)
+        if self._workspace is not None:
+            store = LayoutStore(self._workspace.folder / "layouts")
+        else:
+            from .cache import default_cache_dir
+
+            store = LayoutStore(default_cache_dir() / "layouts")
+        reducer = stored_reduce(store, self._vectors, self._table[SUBSET].to_numpy(),
+                                method or "umap", dimension, seed, **options)
+        with self._mutex:
+            for i in range(dimension):
+                self._table[f"embed_{dimension}d_{i}"] = reducer.coords[:, i]
+            if self._workspace is not None:
+                self._workspace.snapshot(self._table, self._meta(), self._vectors)
+        return reducer
+
+    def similarity_index(self, vectorizer=None):
+        """A :class:`~hover_audio.search.SimilarityIndex` over this dataset's vectors."""
+        from .search import SimilarityIndex
+
+        if self._vectors is None:
+            raise ValueError("no vectors yet: call vectorize() or compute_nd_embedding() first")
+        return SimilarityIndex(self._vectors, self.keys, vectorizer or self.vectorizer)
 
     def on_change(self, callback: Callable[[ChangeEvent], None]) -> Callable[[], None]:
         """Call ``callback(event)`` after every change; returns a function to stop."""
@@ -344,6 +393,8 @@ class AudioDataset:
             dataset = cls(table, vectors)
             dataset.label_order = list(meta.get("label_order", dataset.label_order))
             dataset.history = History.from_json(meta.get("history"))
+            if dataset._vectors is not None:
+                dataset.vectorizer = rebuild_vectorizer(meta.get("vectorizer"))
             dataset._seq = int(meta.get("journal_seq", 0))
             dataset._seq = replay(Journal(folder / JOURNAL).entries(), dataset.history,
                                   dataset._apply, after=dataset._seq)
@@ -445,7 +496,32 @@ class AudioDataset:
             "journal_seq": self._seq,
             "label_order": self.label_order,
             "history": self.history.to_json(),
+            "vectorizer": describe_vectorizer(self.vectorizer),
         }
+
+
+def describe_vectorizer(vectorizer) -> dict | None:
+    """What a workspace remembers of the vectorizer: enough to rebuild ours."""
+    from .features import FEATURES_VERSION, MFCCVectorizer
+
+    if type(vectorizer) is not MFCCVectorizer:
+        return None
+    params = vectorizer.params()
+    params.pop("version")
+    cache_dir = None if vectorizer.cache_dir is None else str(vectorizer.cache_dir)
+    return {"class": "MFCCVectorizer", "version": FEATURES_VERSION, "params": params,
+            "cache_dir": cache_dir, "cache": bool(vectorizer.cache)}
+
+
+def rebuild_vectorizer(description: dict | None):
+    """The vectorizer a workspace describes, or None (a user callable, another version)."""
+    from .features import FEATURES_VERSION, MFCCVectorizer
+
+    if not description or description.get("class") != "MFCCVectorizer" \
+            or description.get("version") != FEATURES_VERSION:
+        return None
+    return MFCCVectorizer(**description["params"], cache_dir=description.get("cache_dir"),
+                          cache=description.get("cache", True))
 
 
 SupervisableAudioDataset = AudioDataset
