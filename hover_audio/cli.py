@@ -19,13 +19,80 @@ def _open_dataset(path: str):
     return AudioDataset.from_file(target)
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import load_dataset
+def workspace_for(path) -> "Path":
+    """The default workspace of a folder or table: the same path finds it again."""
+    import hashlib
+    from pathlib import Path
 
-    dataset = load_dataset(seed=args.seed)
+    from .cache import default_cache_dir
+
+    source = Path(path).absolute()
+    tag = hashlib.sha1(str(source).encode()).hexdigest()[:8]
+    return default_cache_dir() / "workspaces" / f"{source.stem or 'root'}-{tag}"
+
+
+def open_attached(path: str, workspace: str | None):
+    """Open a workspace, or a folder/table attached to a (new or earlier) workspace."""
+    from pathlib import Path
+
+    from .dataset import AudioDataset
+    from .workspace import is_workspace
+
+    source = Path(path)
+    if source.is_dir() and is_workspace(source):
+        return AudioDataset.load(source)
+    target = Path(workspace) if workspace else workspace_for(source)
+    if is_workspace(target):
+        print(f"hover-audio: reopening workspace {target}")
+        return AudioDataset.load(target)
+    dataset = _open_dataset(path)
+    dataset.save(target)
+    print(f"hover-audio: workspace {target}")
+    return dataset
+
+
+def run_annotator(dataset, args: argparse.Namespace, title: str) -> int:
+    from .recipes import simple_annotator
+    from .server import improve_layout_in_background, serve
+
+    if dataset.vectors is None:
+        report = dataset.vectorize(progress=not args.quiet)
+        failed = report[report["kind"] != "truncated"]
+        if len(failed):
+            print(f"hover-audio: {len(failed)} clip(s) could not be read; they are left off "
+                  "the map (see the vector_error column)")
+    if "embed_2d_0" not in dataset.to_pandas().columns:
+        dataset.compute_nd_embedding(method="pca")  # a map at once; UMAP follows
+    if not args.no_umap:
+        improve_layout_in_background(dataset)
+    serve(simple_annotator(dataset, title=title), port=args.port, host=args.host,
+          show=args.show)
+    dataset.close()
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    dataset = open_attached(args.path, args.workspace)
+    return run_annotator(dataset, args, title=f"hover-audio: {args.path}")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .dataset import AudioDataset
+    from .demo import load_dataset
+    from .workspace import is_workspace
+
+    target = workspace_for("hover-audio-demo")
+    if is_workspace(target) and not args.fresh:
+        dataset = AudioDataset.load(target)
+    else:
+        dataset = load_dataset(seed=args.seed)
+        dataset.save(target, overwrite=True)
     print(f"hover-audio demo: {dataset!r}")
     print(dataset.population().to_string())
-    return 0
+    if args.no_serve:
+        dataset.close()
+        return 0
+    return run_annotator(dataset, args, title="hover-audio demo: spoken digits")
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -73,14 +140,31 @@ def cmd_vectorize(args: argparse.Namespace) -> int:
     return 0
 
 
+def _server_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", type=int, default=5006, help="port (default 5006; 0: any)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to bind (default 127.0.0.1: this machine only)")
+    parser.add_argument("--show", action="store_true", help="open a browser tab")
+    parser.add_argument("--no-umap", action="store_true", help="keep the fast PCA map")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hover-audio",
         description="Label audio in bulk by listening to an embedding map.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    demo = commands.add_parser("demo", help="load the embedded spoken-digits demo")
+    serve = commands.add_parser("serve", help="open the annotator on a folder, table or workspace")
+    serve.add_argument("path", help="audio folder, .csv/.json/.parquet table, or workspace")
+    serve.add_argument("--workspace", help="where labels are saved (default: under custom_cache/)")
+    _server_options(serve)
+    serve.set_defaults(run=cmd_serve)
+    demo = commands.add_parser("demo", help="open the annotator on the embedded spoken digits")
     demo.add_argument("--seed", type=int, default=0, help="seed of the demo split")
+    demo.add_argument("--fresh", action="store_true", help="start over (forget demo labels)")
+    demo.add_argument("--no-serve", action="store_true", help="only print the population")
+    _server_options(demo)
     demo.set_defaults(run=cmd_demo)
     info = commands.add_parser(
         "info", help="show the label x subset counts of a workspace, table or folder"

@@ -32,7 +32,7 @@ class ChangeEvent:
 
     positions: np.ndarray
     columns: tuple
-    kind: str  # "do", "undo" or "redo"
+    kind: str  # "do", "undo", "redo", or "layout" (new map coordinates)
 
 
 class AudioDataset:
@@ -156,6 +156,12 @@ class AudioDataset:
     def to_pandas(self) -> pd.DataFrame:
         """A copy of the table: ``audio``, ``label``, ``SUBSET`` and every other column."""
         return self._table.copy()
+
+    def column(self, name: str) -> np.ndarray:
+        """The values of one column, in row order (read-only; change them through operations)."""
+        values = self._table[name].to_numpy()
+        values.flags.writeable = False
+        return values
 
     @property
     def keys(self) -> list[str]:
@@ -342,11 +348,13 @@ class AudioDataset:
             store = LayoutStore(default_cache_dir() / "layouts")
         reducer = stored_reduce(store, self._vectors, self._table[SUBSET].to_numpy(),
                                 method or "umap", dimension, seed, **options)
+        columns = tuple(f"embed_{dimension}d_{i}" for i in range(dimension))
         with self._mutex:
-            for i in range(dimension):
-                self._table[f"embed_{dimension}d_{i}"] = reducer.coords[:, i]
+            for i, name in enumerate(columns):
+                self._table[name] = reducer.coords[:, i]
             if self._workspace is not None:
                 self._workspace.snapshot(self._table, self._meta(), self._vectors)
+        self._notify(ChangeEvent(np.arange(len(self._table)), columns, "layout"))
         return reducer
 
     def similarity_index(self, vectorizer=None):

@@ -72,8 +72,9 @@ def test_demo_clips_are_real_audio():
     assert not any(digit in Path(p).name for p in table["audio"] for digit in ("one", "two"))
 
 
-def test_cli_demo_prints_population(capsys):
-    assert main(["demo"]) == 0
+def test_cli_demo_prints_population(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOVER_AUDIO_CACHE", str(tmp_path))
+    assert main(["demo", "--no-serve", "--fresh"]) == 0
     out = capsys.readouterr().out
     assert "raw 500" in out
     row = next(line for line in out.splitlines() if line.startswith("ABSTAIN"))

@@ -1,0 +1,87 @@
+"""The page's view of the dataset: one ColumnDataSource, and patches that keep it true.
+
+The dataset is the single source of truth. A session builds its source once from
+the dataset, then applies each :class:`~hover_audio.dataset.ChangeEvent` as a
+``source.patch`` of the changed rows only (O(k) bytes for k rows).
+"""
+from __future__ import annotations
+
+import os
+from urllib.parse import unquote, urlsplit
+
+import numpy as np
+
+from ..schema import ABSTAIN, AUDIO, LABEL, SUBSET
+
+ABSTAIN_COLOR = "#b4b4b4"
+# colour-blind-friendly first (Okabe-Ito), then Tableau-style extras; a label keeps
+# its colour for the life of a workspace because label_order only ever grows
+PALETTE = (
+    "#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000",
+    "#8c564b", "#17becf", "#bcbd22", "#7f7f7f", "#9467bd", "#e377c2", "#2ca02c", "#ff7f0e",
+    "#1f77b4", "#d62728", "#393b79", "#637939",
+)
+MARKERS = {"raw": "circle", "train": "square", "dev": "triangle", "test": "diamond"}
+BASE_SIZE = 7.0
+
+
+def label_color(label: str, label_order: list[str]) -> str:
+    """The stable colour of a label (grey for ABSTAIN)."""
+    if label == ABSTAIN or label not in label_order:
+        return ABSTAIN_COLOR
+    return PALETTE[label_order.index(label) % len(PALETTE)]
+
+
+def display_name(key: str) -> str:
+    """A short name for a clip key: the file name (URL-decoded) plus its range."""
+    base, _, fragment = key.partition("#t=")
+    path = urlsplit(base).path if "://" in base else base
+    name = unquote(os.path.basename(path.rstrip("/"))) or base
+    return f"{name} [{fragment}]" if fragment else name
+
+
+def xy(table, dimension: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """The map coordinates of each row (NaN where there are none yet)."""
+    columns = [f"embed_{dimension}d_{i}" for i in range(2)]
+    if all(column in table.columns for column in columns):
+        return (table[columns[0]].to_numpy(dtype=float), table[columns[1]].to_numpy(dtype=float))
+    missing = np.full(len(table), np.nan)
+    return missing, missing.copy()
+
+
+def source_data(dataset) -> dict:
+    """The columns of the page's source, derived from the dataset table."""
+    table = dataset.to_pandas()
+    order = dataset.label_order
+    labels = table[LABEL].astype(str).tolist()
+    x, y = xy(table)
+    durations = (table["duration"].to_numpy(dtype=float) if "duration" in table.columns
+                 else np.full(len(table), np.nan))
+    failed = (table["vector_error"].notna().to_numpy() if "vector_error" in table.columns
+              else np.zeros(len(table), dtype=bool))
+    return {
+        "index": np.arange(len(table)),
+        "x": x,
+        "y": y,
+        "label": labels,
+        "subset": table[SUBSET].astype(str).tolist(),
+        "color": [label_color(label, order) for label in labels],
+        "name": [display_name(key) for key in table[AUDIO].astype(str)],
+        "duration": durations,
+        "size": np.full(len(table), BASE_SIZE),
+        "alpha": np.where(failed, 0.0, 0.85),
+        "score": np.full(len(table), np.nan),
+    }
+
+
+def label_patches(dataset, positions) -> dict:
+    """``source.patch`` arguments for the label/subset/colour of ``positions``."""
+    order = dataset.label_order
+    positions = [int(p) for p in positions]
+    labels = dataset.column(LABEL)[positions]
+    subsets = dataset.column(SUBSET)[positions]
+    return {
+        "label": [(p, str(label)) for p, label in zip(positions, labels)],
+        "subset": [(p, str(subset)) for p, subset in zip(positions, subsets)],
+        "color": [(p, label_color(str(label), order)) for p, label in zip(positions, labels)],
+    }

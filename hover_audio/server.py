@@ -1,0 +1,53 @@
+"""Serving annotator apps with Bokeh's server, bound to 127.0.0.1 unless told otherwise."""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Callable, Mapping
+
+log = logging.getLogger(__name__)
+
+
+def make_server(apps: Callable | Mapping[str, Callable], port: int = 5006,
+                host: str = "127.0.0.1", allow_origins: list[str] | None = None):
+    """A Bokeh ``Server`` for a handle (served at ``/``) or a ``{path: handle}`` mapping.
+
+    Only our app routes exist: any other URL is a 404, and no route serves files
+    (the page asks for audio by row over its own connection).
+    """
+    from bokeh.server.server import Server
+
+    routes = dict(apps) if isinstance(apps, Mapping) else {"/": apps}
+    origins = allow_origins or [f"{host}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"]
+    return Server(routes, port=port, address=host, allow_websocket_origin=origins,
+                  num_procs=1, check_unused_sessions_milliseconds=10_000,
+                  unused_session_lifetime_milliseconds=30_000)
+
+
+def improve_layout_in_background(dataset, seed: int | None = 0) -> threading.Thread:
+    """Compute the UMAP layout in a thread; open pages move their points when it lands."""
+    def work() -> None:
+        try:
+            dataset.compute_nd_embedding(method="umap", seed=seed, progress=False)
+            log.info("UMAP layout ready")
+        except Exception:  # the PCA map stays usable
+            log.exception("UMAP layout failed; keeping the PCA layout")
+
+    thread = threading.Thread(target=work, name="hover-audio-umap", daemon=True)
+    thread.start()
+    return thread
+
+
+def serve(handle: Callable, port: int = 5006, host: str = "127.0.0.1",
+          show: bool = False) -> None:
+    """Serve ``handle`` until interrupted, printing its URL."""
+    server = make_server(handle, port=port, host=host)
+    server.start()
+    url = f"http://{host}:{server.port}/"
+    print(f"hover-audio: annotator at {url}  (Ctrl+C to stop)", flush=True)
+    if show:
+        server.io_loop.add_callback(server.show, "/")
+    try:
+        server.io_loop.start()
+    except KeyboardInterrupt:
+        print("hover-audio: stopped; every acknowledged label is saved", flush=True)
