@@ -51,3 +51,20 @@ def serve(handle: Callable, port: int = 5006, host: str = "127.0.0.1",
         server.io_loop.start()
     except KeyboardInterrupt:
         print("hover-audio: stopped; every acknowledged label is saved", flush=True)
+
+
+_SHARED: dict = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared(name: str, factory: Callable):
+    """One object per process for every session, e.g. the dataset of a ``bokeh serve`` app.
+
+    ``bokeh serve app.py`` runs the script once per browser session; build the
+    dataset through ``shared("my-data", lambda: AudioDataset.load("ws"))`` so every
+    session labels the same dataset (and sees the others' labels live).
+    """
+    with _SHARED_LOCK:
+        if name not in _SHARED:
+            _SHARED[name] = factory()
+        return _SHARED[name]

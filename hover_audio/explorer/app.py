@@ -363,7 +363,7 @@ channel.ticket = channel.ticket + 1;
             self.source.data.update(x=x, y=y)
             return
         if len(event.positions):
-            self.source.patch(label_patches(self.dataset, event.positions))
+            self.source.patch(label_patches(self.dataset, event.positions, event.columns))
         self.population_source.data = self._population_data()
         self.selection_source.data = self._selection_data(self._previous_selection)
         order = self.dataset.label_order

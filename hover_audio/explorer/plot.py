@@ -21,12 +21,13 @@ TOOLTIPS = [  # Bokeh inserts these fields as text: file names and labels are es
 
 def build_map(source: ColumnDataSource, width: int = 760, height: int = 620):
     """The scatter figure and its renderers by subset (legend click hides a subset)."""
+    lasso = LassoSelectTool(continuous=False)
     plot = figure(
         width=width, height=height, output_backend="webgl", title="Map: hover or tap to listen",
         name="map",
-        tools=[PanTool(), WheelZoomTool(), LassoSelectTool(continuous=False),
-               PolySelectTool(), BoxSelectTool(), TapTool(behavior="inspect"), ResetTool()],
-        active_drag="auto", active_scroll=None, toolbar_location="above",
+        tools=[lasso, PolySelectTool(), BoxSelectTool(), PanTool(), WheelZoomTool(),
+               TapTool(behavior="inspect"), ResetTool()],
+        active_drag=lasso, active_scroll="auto", toolbar_location="above",
     )
     plot.xaxis.visible = plot.yaxis.visible = False
     plot.grid.visible = False

@@ -74,14 +74,17 @@ def source_data(dataset) -> dict:
     }
 
 
-def label_patches(dataset, positions) -> dict:
-    """``source.patch`` arguments for the label/subset/colour of ``positions``."""
+def label_patches(dataset, positions, columns=(LABEL, SUBSET)) -> dict:
+    """``source.patch`` arguments for the changed ``columns`` of ``positions`` only."""
     order = dataset.label_order
     positions = [int(p) for p in positions]
-    labels = dataset.column(LABEL)[positions]
-    subsets = dataset.column(SUBSET)[positions]
-    return {
-        "label": [(p, str(label)) for p, label in zip(positions, labels)],
-        "subset": [(p, str(subset)) for p, subset in zip(positions, subsets)],
-        "color": [(p, label_color(str(label), order)) for p, label in zip(positions, labels)],
-    }
+    patches = {}
+    if LABEL in columns:
+        labels = dataset.column(LABEL)[positions]
+        patches["label"] = [(p, str(label)) for p, label in zip(positions, labels)]
+        patches["color"] = [(p, label_color(str(label), order))
+                            for p, label in zip(positions, labels)]
+    if SUBSET in columns:
+        subsets = dataset.column(SUBSET)[positions]
+        patches["subset"] = [(p, str(subset)) for p, subset in zip(positions, subsets)]
+    return patches

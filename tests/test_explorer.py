@@ -1,0 +1,190 @@
+"""The annotator's Python side on real Bokeh documents: patches, sessions, layouts."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from bokeh.document import Document
+from bokeh.protocol import Protocol
+
+from hover_audio import AudioDataset
+from hover_audio.explorer.app import Annotator, annotator_handle
+from hover_audio.explorer.source import ABSTAIN_COLOR, display_name, label_color
+
+
+def synthetic(rows: int, seed: int = 0) -> AudioDataset:
+    rng = np.random.default_rng(seed)
+    subsets = np.where(np.arange(rows) % 10 == 0, "train", "raw")
+    labels = np.where(subsets == "train", np.where(np.arange(rows) % 20 == 0, "cat", "dog"),
+                      "ABSTAIN")
+    ds = AudioDataset.from_pandas(pd.DataFrame(
+        {"audio": [f"/clips/Track {i}.wav" for i in range(rows)], "label": labels,
+         "SUBSET": subsets}))
+    ds.vectors = rng.normal(size=(rows, 16)).astype(np.float32)
+    ds.compute_nd_embedding(method="pca", progress=False)
+    return ds
+
+
+class Page:
+    """A document with an annotator, run the way the server runs it (ticks run at once)."""
+
+    def __init__(self, dataset):
+        self.doc = Document()
+        self.doc.add_next_tick_callback = lambda callback: callback()  # no IO loop here
+        self.events = []
+        self.annotator = Annotator(dataset)
+        self.annotator.attach(self.doc)
+        self.doc.on_change(self.events.append)
+
+    def select(self, rows):
+        self.annotator.source.selected.indices = list(rows)
+
+    def sent_bytes(self) -> int:
+        """Size of the PATCH-DOC message(s) the server would send for the recorded events."""
+        total = 0
+        for event in self.events:
+            message = Protocol().create("PATCH-DOC", [event])
+            total += len(message.header_json) + len(message.metadata_json) + len(message.content_json)
+            total += sum(len(buffer.to_bytes()) for buffer in message.buffers)
+        return total
+
+
+@pytest.fixture(scope="module")
+def big():
+    return synthetic(10_000)
+
+
+def test_labeling_k_points_sends_o_k_bytes(big):
+    page = Page(big)
+    sizes = {}
+    for k in (10, 100, 1000):
+        rows = list(range(1, 1 + 10 * k, 10))[:k]
+        page.select(rows)
+        page.events.clear()
+        page.annotator.labeling["label"].value = f"bird{k}"
+        page.annotator.apply_label(None)
+        patches = [e for e in page.events if type(e).__name__ == "ColumnsPatchedEvent"]
+        assert patches, "labels must reach the page as patches"
+        sizes[k] = page.sent_bytes()
+        assert set(np.asarray(page.annotator.source.data["label"])[rows]) == {f"bird{k}"}
+    whole = len(json.dumps({"label": page.annotator.source.data["label"],
+                            "color": page.annotator.source.data["color"]}))
+    assert sizes[10] < 6_000 < whole  # a few rows, not the 10k-row source
+    per_row = (sizes[1000] - sizes[100]) / 900
+    assert per_row < 150  # grows linearly with k (label, colour, selection table row) ...
+    assert sizes[1000] < whole / 2  # ... and stays well below a resend
+
+
+def test_every_open_page_follows_a_label_made_in_another(big):
+    first, second = Page(big), Page(big)
+    assert first.annotator.source is not second.annotator.source  # one document each
+    first.select([3, 5])
+    first.annotator.apply_label("owl")
+    for page in (first, second):
+        data = page.annotator.source.data
+        assert data["label"][3] == data["label"][5] == "owl"
+        assert data["color"][3] == label_color("owl", big.label_order)
+        population = page.annotator.population_source.data
+        assert population["raw"][population["label"].index("owl")] == 2
+    second.annotator.undo()
+    assert first.annotator.source.data["label"][3] == "ABSTAIN"
+    assert first.annotator.source.data["color"][3] == ABSTAIN_COLOR
+
+
+def test_commit_errors_are_messages_and_change_nothing(big):
+    page = Page(big)
+    page.select([7])  # an ABSTAIN raw row
+    page.annotator.commit("train")
+    assert "cannot commit" in page.annotator.status.text
+    assert page.annotator.source.data["subset"][7] == "raw"
+
+
+def test_selection_modes_combine_like_hover():
+    page = Page(synthetic(50))
+    annotator = page.annotator
+    modes = ["none", "union", "intersection", "difference"]
+    page.select([1, 2, 3])
+    annotator.labeling["mode"].active = modes.index("union")
+    page.select([3, 4])
+    assert annotator.selected() == [1, 2, 3, 4]
+    annotator.labeling["mode"].active = modes.index("intersection")
+    page.select([2, 3, 9])
+    assert annotator.selected() == [2, 3]
+    annotator.labeling["mode"].active = modes.index("difference")
+    page.select([3])
+    assert annotator.selected() == [2]
+    assert annotator.selection_source.data["index"] == [2]
+
+
+def test_editing_a_label_in_the_selection_table_labels_the_clip():
+    ds = synthetic(30)
+    page = Page(ds)
+    page.select([4, 6])
+    table = dict(page.annotator.selection_source.data)
+    table["label"] = ["frog", table["label"][1]]
+    page.annotator.selection_source.data = table
+    assert ds.to_pandas()["label"][4] == "frog"
+    assert ds.to_pandas()["label"][6] == "ABSTAIN"
+
+
+def test_keyboard_commands_undo_redo_and_label_buttons():
+    ds = synthetic(30)
+    page = Page(ds)
+    page.select([2])
+    page.annotator.channel.command = "label:2:1:0"  # key "2": the second label button
+    assert ds.to_pandas()["label"][2] == ds.label_order[1]
+    page.annotator.channel.command = "undo:2:0"
+    assert ds.to_pandas()["label"][2] == "ABSTAIN"
+    page.annotator.channel.command = "redo:3:0"
+    assert ds.to_pandas()["label"][2] == ds.label_order[1]
+
+
+def test_layout_moves_in_place_keeping_selection_and_labels():
+    ds = synthetic(200)
+    page = Page(ds)
+    page.select([5, 6])
+    page.annotator.apply_label("kept")
+    before = np.array(page.annotator.source.data["x"], dtype=float)
+    source = page.annotator.source
+    ds.compute_nd_embedding(method="umap", n_neighbors=5, progress=False)
+    after = np.array(page.annotator.source.data["x"], dtype=float)
+    assert page.annotator.source is source  # same source: no reload
+    assert not np.allclose(before, after)
+    np.testing.assert_allclose(after, ds.to_pandas()["embed_2d_0"].to_numpy(), rtol=1e-6)
+    assert page.annotator.selected() == [5, 6]
+    assert source.data["label"][5] == "kept"
+
+
+def test_search_shows_results_by_size_and_alpha():
+    ds = synthetic(300)
+    page = Page(ds)
+    page.select([10])
+    page.annotator.search["top_k"].value = 5
+    page.annotator.search["threshold"].value = -1.0
+    page.annotator.search_selection()
+    sizes = np.array(page.annotator.source.data["size"])
+    assert (sizes > sizes.min()).sum() == 5
+    assert len(page.annotator.results) == 5 and 10 not in page.annotator.results
+    page.annotator.select_results()
+    assert sorted(page.annotator.selected()) == sorted(page.annotator.results.tolist())
+
+
+def test_handle_builds_a_fresh_document_per_session():
+    ds = synthetic(20)
+    handle = annotator_handle(ds)
+    first, second = Document(), Document()
+    handle(first)
+    handle(second)
+    ids_first = {model.id for model in first.models}
+    assert not ids_first & {model.id for model in second.models}
+
+
+@pytest.mark.parametrize("key,shown", [
+    ("/a/b/Track 18.wav", "Track 18.wav"),
+    ("https://host/x/Track%2018.wav#t=1,2", "Track 18.wav [1,2]"),
+    ("file:///tmp/%3Cb%3E.wav", "<b>.wav"),
+])
+def test_display_names(key, shown):
+    assert display_name(key) == shown
