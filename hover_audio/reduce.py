@@ -102,7 +102,7 @@ def fit_rows(vectors: np.ndarray, subsets) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(fit), np.flatnonzero(valid & ~fit)
 
 
-def _estimator(method: str, dimension: int, rows: int, seed, options: dict):
+def _estimator(method: str, dimension: int, rows: int, features: int, seed, options: dict):
     if method == "umap" and rows >= MIN_UMAP_ROWS:
         use_numba_cache()
         with warnings.catch_warnings():
@@ -116,7 +116,7 @@ def _estimator(method: str, dimension: int, rows: int, seed, options: dict):
         return umap.UMAP(n_components=dimension, random_state=seed, **settings)
     from sklearn.decomposition import PCA
 
-    return PCA(n_components=min(dimension, rows), random_state=seed)
+    return PCA(n_components=min(dimension, rows, features), random_state=seed)
 
 
 def reduce(vectors: np.ndarray, subsets, method: str = "umap", dimension: int = 2,
@@ -151,7 +151,8 @@ def reduce(vectors: np.ndarray, subsets, method: str = "umap", dimension: int = 
     if len(fitted_rows) == 1:
         coords[fitted_rows] = 0.0
     else:
-        estimator = _estimator(method, dimension, len(fitted_rows), seed, options)
+        estimator = _estimator(method, dimension, len(fitted_rows), scaled.shape[1], seed,
+                               options)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             coords[fitted_rows] = _pad(np.asarray(estimator.fit_transform(scaled),

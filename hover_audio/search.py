@@ -7,13 +7,14 @@ a score of 1 means "the same sound" and 0 "unrelated".
 """
 from __future__ import annotations
 
+import os
 from typing import Callable, Sequence, Union
 
 import numpy as np
 
 from .normalize import Scaler, unit_rows
 
-Query = Union[int, Sequence[int], str, np.ndarray]
+Query = Union[int, Sequence[int], str, os.PathLike, np.ndarray]
 
 
 class SimilarityIndex:
@@ -52,6 +53,10 @@ class SimilarityIndex:
         A query is a row position, a list of positions (their centroid), a key in
         the index, a new file or URL (vectorized), or a raw vector.
         """
+        if isinstance(query, os.PathLike):
+            query = os.fspath(query)
+        if isinstance(query, (list, tuple)) and query and np.asarray(query).dtype.kind == "f":
+            query = np.asarray(query, dtype=np.float32)  # a raw vector, not positions
         if isinstance(query, (int, np.integer)):
             rows = np.array([int(query)])
         elif isinstance(query, str):
@@ -111,5 +116,5 @@ class SimilarityIndex:
     def above(self, query: Query, threshold: float) -> np.ndarray:
         """Positions of the rows scoring at least ``threshold``, best first."""
         scores, _ = self._ranked(query)
-        hits = np.flatnonzero(scores >= threshold)
+        hits = np.flatnonzero(np.isfinite(scores) & (scores >= threshold))
         return hits[np.argsort(-scores[hits], kind="stable")].astype(np.int64)
