@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from . import schema
-from .folder import folder_table, stratified_split
+from .folder import folder_table
 from .history import Change, History, Journal, operation_to_json, replay
 from .schema import ABSTAIN, AUDIO, LABEL, SUBSET, SUBSETS
 from .tables import read_table, write_table
@@ -122,20 +122,7 @@ class AudioDataset:
         :func:`hover_audio.segments.segment` (e.g. ``{"mode": "nonsilent"}``).
         Files are split before they are cut, so one file's clips share a subset.
         """
-        table = folder_table(root)
-        if split:
-            table[SUBSET] = stratified_split(table[LABEL], split, seed=seed)
-        if segment is not None:
-            from .segments import segment as cut
-
-            options = {"window": float(segment)} if isinstance(segment, (int, float)) else segment
-            table, problems = cut(table, **options)
-            if len(problems):
-                warnings.warn(
-                    f"{len(problems)} file(s) could not be segmented and were left out: "
-                    + "; ".join(problems["message"].head(5)),
-                    stacklevel=2,
-                )
+        table = folder_table(root, split=split, seed=seed, segment=segment)
         return cls.from_pandas(table)
 
     @classmethod
@@ -335,18 +322,12 @@ class AudioDataset:
         hover_audio.reduce.LayoutReducer
             ``coords``, ``estimator`` and ``transform(new_vectors)``.
         """
-        from .reduce import LayoutStore, stored_reduce
+        from .reduce import layout_store, stored_reduce
 
         if self._vectors is None or (vectorizer is not None and vectorizer is not self.vectorizer):
             self.vectorize(vectorizer, progress=options.pop("progress", True))
         options.pop("progress", None)
-        if self._workspace is not None:
-            store = LayoutStore(self._workspace.folder / "layouts")
-        else:
-            from .cache import default_cache_dir
-
-            store = LayoutStore(default_cache_dir() / "layouts")
-        reducer = stored_reduce(store, self._vectors, self._table[SUBSET].to_numpy(),
+        reducer = stored_reduce(layout_store(self.workspace), self._vectors, self._table[SUBSET].to_numpy(),
                                 method or "umap", dimension, seed, **options)
         columns = tuple(f"embed_{dimension}d_{i}" for i in range(dimension))
         with self._mutex:
@@ -402,6 +383,8 @@ class AudioDataset:
             dataset.label_order = list(meta.get("label_order", dataset.label_order))
             dataset.history = History.from_json(meta.get("history"))
             if dataset._vectors is not None:
+                from .features import rebuild_vectorizer
+
                 dataset.vectorizer = rebuild_vectorizer(meta.get("vectorizer"))
             dataset._seq = int(meta.get("journal_seq", 0))
             dataset._seq = replay(Journal(folder / JOURNAL).entries(), dataset.history,
@@ -504,32 +487,14 @@ class AudioDataset:
             "journal_seq": self._seq,
             "label_order": self.label_order,
             "history": self.history.to_json(),
-            "vectorizer": describe_vectorizer(self.vectorizer),
+            "vectorizer": _describe(self.vectorizer),
         }
 
 
-def describe_vectorizer(vectorizer) -> dict | None:
-    """What a workspace remembers of the vectorizer: enough to rebuild ours."""
-    from .features import FEATURES_VERSION, MFCCVectorizer
+def _describe(vectorizer):
+    from .features import describe_vectorizer
 
-    if type(vectorizer) is not MFCCVectorizer:
-        return None
-    params = vectorizer.params()
-    params.pop("version")
-    cache_dir = None if vectorizer.cache_dir is None else str(vectorizer.cache_dir)
-    return {"class": "MFCCVectorizer", "version": FEATURES_VERSION, "params": params,
-            "cache_dir": cache_dir, "cache": bool(vectorizer.cache)}
-
-
-def rebuild_vectorizer(description: dict | None):
-    """The vectorizer a workspace describes, or None (a user callable, another version)."""
-    from .features import FEATURES_VERSION, MFCCVectorizer
-
-    if not description or description.get("class") != "MFCCVectorizer" \
-            or description.get("version") != FEATURES_VERSION:
-        return None
-    return MFCCVectorizer(**description["params"], cache_dir=description.get("cache_dir"),
-                          cache=description.get("cache", True))
+    return describe_vectorizer(vectorizer)
 
 
 SupervisableAudioDataset = AudioDataset

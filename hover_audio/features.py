@@ -247,3 +247,23 @@ class MFCCVectorizer:
 
         return vectorize_many(self, keys, workers=workers, progress=progress,
                               client=client, **options)
+
+
+def describe_vectorizer(vectorizer) -> dict | None:
+    """What a workspace remembers of the vectorizer: enough to rebuild ours."""
+    if type(vectorizer) is not MFCCVectorizer:
+        return None
+    params = vectorizer.params()
+    params.pop("version")
+    cache_dir = None if vectorizer.cache_dir is None else str(vectorizer.cache_dir)
+    return {"class": "MFCCVectorizer", "version": FEATURES_VERSION, "params": params,
+            "cache_dir": cache_dir, "cache": bool(vectorizer.cache)}
+
+
+def rebuild_vectorizer(description: dict | None):
+    """The vectorizer a workspace describes, or None (a user callable, another version)."""
+    if not description or description.get("class") != "MFCCVectorizer" \
+            or description.get("version") != FEATURES_VERSION:
+        return None
+    return MFCCVectorizer(**description["params"], cache_dir=description.get("cache_dir"),
+                          cache=description.get("cache", True))

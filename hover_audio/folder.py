@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 import zlib
 from pathlib import Path
 from typing import Mapping
@@ -35,12 +36,32 @@ def find_audio_files(root: str | os.PathLike) -> list[Path]:
     return found
 
 
-def folder_table(root: str | os.PathLike) -> pd.DataFrame:
+def folder_table(root: str | os.PathLike, split: Mapping[str, float] | None = None,
+                 seed: int = 0, segment=None) -> pd.DataFrame:
     """One row per audio file under ``root``: label from the first-level subfolder.
 
-    Files directly under ``root`` are ``ABSTAIN``. Every row starts in ``raw`` when
-    unlabeled, else in ``train``.
+    Files directly under ``root`` are ``ABSTAIN`` in ``raw``; labeled files go to
+    ``train``, or to subsets by :func:`stratified_split` with ``split``. With
+    ``segment`` (a window in seconds, or options of
+    :func:`hover_audio.segments.segment`) each file becomes one row per clip, after
+    the split, so one file's clips share a subset.
     """
+    table = _files_table(root)
+    if split:
+        table[SUBSET] = stratified_split(table[LABEL], split, seed=seed)
+    if segment is None:
+        return table
+    from .segments import segment as cut
+
+    options = {"window": float(segment)} if isinstance(segment, (int, float)) else segment
+    table, problems = cut(table, **options)
+    if len(problems):
+        warnings.warn(f"{len(problems)} file(s) could not be segmented and were left out: "
+                      + "; ".join(problems["message"].head(5)), stacklevel=3)
+    return table
+
+
+def _files_table(root: str | os.PathLike) -> pd.DataFrame:
     root = Path(root).absolute()
     rows = []
     for path in find_audio_files(root):

@@ -201,6 +201,15 @@ class LayoutStore:
         atomic_write(self.folder / f"{key}.npy", write)
 
 
+def layout_store(workspace: Path | None) -> LayoutStore:
+    """Layouts live in the workspace; a dataset without one keeps them under custom_cache/."""
+    if workspace is not None:
+        return LayoutStore(Path(workspace) / "layouts")
+    from .cache import default_cache_dir
+
+    return LayoutStore(default_cache_dir() / "layouts")
+
+
 def stored_reduce(store: LayoutStore | None, vectors: np.ndarray, subsets, method: str = "umap",
                   dimension: int = 2, seed: int | None = 0, **options) -> LayoutReducer:
     """:func:`reduce`, reusing a layout stored for the same vectors and parameters.
