@@ -32,7 +32,7 @@ class ChangeEvent:
 
     positions: np.ndarray
     columns: tuple
-    kind: str  # "do", "undo", "redo", or "layout" (new map coordinates)
+    kind: str  # "do", "undo", "redo", "layout" (new coordinates) or "derived" (predictions)
 
 
 class AudioDataset:
@@ -337,6 +337,22 @@ class AudioDataset:
                 self._workspace.snapshot(self._table, self._meta(), self._vectors)
         self._notify(ChangeEvent(np.arange(len(self._table)), columns, "layout"))
         return reducer
+
+    def set_derived(self, columns: Mapping[str, np.ndarray | list]) -> None:
+        """Write columns computed from the data (predictions, quality flags).
+
+        They are not labels: they are not journaled or undone, and are saved with
+        the next snapshot. Open pages are told with a "derived" change event.
+        """
+        with self._mutex:
+            for name, values in columns.items():
+                if name in (AUDIO, LABEL, SUBSET):
+                    raise ValueError(f"{name!r} changes only through operations")
+                if len(values) != len(self._table):
+                    raise ValueError(f"column {name!r}: {len(values)} values for "
+                                     f"{len(self._table)} rows")
+                self._table[name] = values
+        self._notify(ChangeEvent(np.arange(len(self._table)), tuple(columns), "derived"))
 
     def similarity_index(self, vectorizer=None):
         """A :class:`~hover_audio.search.SimilarityIndex` over this dataset's vectors."""

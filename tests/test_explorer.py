@@ -30,11 +30,11 @@ def synthetic(rows: int, seed: int = 0) -> AudioDataset:
 class Page:
     """A document with an annotator, run the way the server runs it (ticks run at once)."""
 
-    def __init__(self, dataset):
+    def __init__(self, dataset, panels=()):
         self.doc = Document()
         self.doc.add_next_tick_callback = lambda callback: callback()  # no IO loop here
         self.events = []
-        self.annotator = Annotator(dataset)
+        self.annotator = Annotator(dataset, panels=panels)
         self.annotator.attach(self.doc)
         self.doc.on_change(self.events.append)
 

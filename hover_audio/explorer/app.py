@@ -40,7 +40,7 @@ class Annotator:
     """
 
     def __init__(self, dataset, search_index=None, title: str = "hover-audio",
-                 linked: bool = False):
+                 linked: bool = False, panels=()):
         self.dataset = dataset
         self.keys = dataset.keys
         self._search_index = search_index or dataset.similarity_index
@@ -52,7 +52,9 @@ class Annotator:
         self.results = np.zeros(0, dtype=np.int64)
         self._previous_selection: list[int] = []
         self._setting_selection = False
+        self.refresh_hooks = []  # panels' own reactions to dataset changes
         self._build()
+        self.panels = [panel(self) for panel in panels]
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
@@ -82,7 +84,7 @@ class Annotator:
         self._connect()
         self.labeling["label"].completions = list(self.dataset.label_order)
         labeling, search = self.labeling, self.search
-        controls = column(
+        self.controls = controls = column(
             Div(text=f"<b>{widgets.html.escape(self.title)}</b>"),
             row(self.sound["unlock"], self.sound["hover_play"], self.sound["volume"]),
             row(labeling["label"], labeling["apply"]),
@@ -358,6 +360,10 @@ channel.ticket = channel.ticket + 1;
         self.doc.add_next_tick_callback(partial(self._refresh, event))
 
     def _refresh(self, event) -> None:
+        for hook in self.refresh_hooks:
+            hook(event)
+        if event.kind == "derived":
+            return
         if event.kind == "layout":
             x, y = xy(self.dataset.to_pandas())
             self.source.data.update(x=x, y=y)
@@ -394,7 +400,8 @@ channel.ticket = channel.ticket + 1;
         }
 
 
-def annotator_handle(dataset, title: str = "hover-audio annotator", linked: bool = False):
+def annotator_handle(dataset, title: str = "hover-audio annotator", linked: bool = False,
+                     panels=()):
     """A Bokeh app handle ``handle(doc)``: each call builds a fresh annotator document."""
     cache = {}
 
@@ -405,7 +412,8 @@ def annotator_handle(dataset, title: str = "hover-audio annotator", linked: bool
         return cache["index"]
 
     def handle(doc) -> None:
-        Annotator(dataset, search_index=search_index, title=title, linked=linked).attach(doc)
+        Annotator(dataset, search_index=search_index, title=title, linked=linked,
+                  panels=panels).attach(doc)
 
     handle.dataset = dataset
     return handle

@@ -36,3 +36,20 @@ def linked_annotator(dataset, title: str = "hover-audio linked annotator"):
 
     _prepare(dataset)
     return annotator_handle(dataset, title=title, linked=True)
+
+
+def active_learning(dataset, title: str = "hover-audio active learning"):
+    """The annotator with a model in the loop (hover's recipe name).
+
+    A logistic regression on the scaled vectors, trained on ``train`` and scored
+    on ``dev``: a Train button (and optional refit after each label action),
+    predictions (label, probability, margin) as columns and as a view coloured
+    by predicted label with alpha by confidence, "accept predictions above a
+    threshold for the selection", and label-quality flags (suspect labels,
+    near-duplicates, outliers) that filter the selection.
+    """
+    from .explorer.app import annotator_handle
+    from .explorer.model_panel import ModelPanel
+
+    _prepare(dataset)
+    return annotator_handle(dataset, title=title, panels=(ModelPanel,))

@@ -1,0 +1,84 @@
+"""The active-learning panel on real Bokeh documents, over the embedded demo."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hover_audio.demo import load_dataset
+from hover_audio.explorer.model_panel import ModelPanel
+from hover_audio.features import MFCCVectorizer
+
+from .test_explorer import Page
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    ds = load_dataset()
+    ds.vectorize(MFCCVectorizer(cache_dir=tmp_path_factory.mktemp("cache")), progress=False)
+    ds.compute_nd_embedding(method="pca", progress=False)
+    return ds
+
+
+class ModelPage(Page):
+    """A page of the active-learning recipe."""
+
+    def __init__(self, dataset):
+        super().__init__(dataset, panels=(ModelPanel,))
+        self.panel = self.annotator.panels[0]
+
+
+def test_train_predict_and_accept_above_threshold(demo):
+    page, other = ModelPage(demo), ModelPage(demo)
+    page.panel.fit()
+    assert "dev accuracy" in page.panel.summary.text
+    table = demo.to_pandas()
+    raw = table[table["SUBSET"] == "raw"]
+    accuracy = (raw["pred_label"] == raw["true_label"]).mean()
+    assert accuracy > 0.8
+    # both pages show the predictions: colour by predicted label, alpha by confidence
+    for each in (page, other):
+        data = each.annotator.source.data
+        assert data["pred_label"][raw.index[0]] == raw["pred_label"].iloc[0]
+        assert 0.15 <= data["pred_alpha"][raw.index[0]] <= 1.0
+    page.panel.view.active = 1
+    glyph = page.annotator.renderers["raw"].glyph
+    assert glyph.fill_color == "pred_color" or getattr(glyph.fill_color, "field", None) == "pred_color"
+    rows = raw.index[:40].tolist()
+    page.select(rows)
+    page.panel.threshold.value = 0.9
+    page.panel.accept_predictions()
+    after = demo.to_pandas().loc[rows]
+    sure = after["pred_probability"] >= 0.9
+    assert (after.loc[sure, "label"] == after.loc[sure, "pred_label"]).all()
+    assert (after.loc[~sure, "label"] == "ABSTAIN").all()
+    assert "accepted" in page.annotator.status.text
+    if sure.any():
+        demo.undo()  # leave the shared demo as it was
+
+
+def test_quality_flags_filter_the_selection(demo):
+    page = ModelPage(demo)
+    page.panel.find_problems()
+    assert "suspect" in page.annotator.status.text
+    table = demo.to_pandas()
+    assert {"suspect_label", "suggested", "duplicate_of", "outlier"} <= set(table.columns)
+    page.panel.select_flagged("outlier")
+    assert set(page.annotator.selected()) == set(np.flatnonzero(table["outlier"].to_numpy(bool)))
+    modes = ["none", "union", "intersection", "difference"]
+    page.annotator.labeling["mode"].active = modes.index("intersection")
+    page.select([0, 1, 2] + page.annotator.selected()[:2])
+    page.panel.select_flagged("outlier")
+    assert len(page.annotator.selected()) <= 5
+
+
+def test_training_without_two_classes_is_a_message():
+    import pandas as pd
+
+    from hover_audio import AudioDataset
+
+    ds = AudioDataset.from_pandas(pd.DataFrame({"audio": [f"c{i}.wav" for i in range(6)]}))
+    ds.vectors = np.random.default_rng(0).normal(size=(6, 4)).astype(np.float32)
+    ds.compute_nd_embedding(method="pca", progress=False)
+    page = ModelPage(ds)
+    page.panel.fit()
+    assert "cannot train" in page.annotator.status.text
