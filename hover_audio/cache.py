@@ -72,8 +72,11 @@ def _looks_damaged(path: Path) -> bool:
         return False
     with open(path, "rb") as f:
         header = f.read(100)
-    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
-        return True
+    if not header.startswith(b"SQLite format 3\x00"[:len(header)]) or (
+            len(header) >= 16 and not header.startswith(b"SQLite format 3\x00")):
+        return True  # SQLite writes its first page whole: no magic means garbage
+    if len(header) < 100 or path.with_name(path.name + "-shm").exists():
+        return False  # being written, or open in another process: let SQLite judge
     wal = path.with_name(path.name + "-wal")
     if wal.exists() and wal.stat().st_size > 0:
         return False  # committed pages may still live in the WAL; let SQLite judge
