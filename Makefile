@@ -26,8 +26,8 @@ $(VENV)/.installed: setup.cfg pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-$(VENV)/.installed-test: setup.cfg pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+$(VENV)/.installed-test: setup.cfg pyproject.toml binder/notebook-requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]' -r binder/notebook-requirements.txt
 	touch $@ $(VENV)/.installed
 
 # Debian packages: installed only when missing, and only when we are root.

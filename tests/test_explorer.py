@@ -188,3 +188,16 @@ def test_handle_builds_a_fresh_document_per_session():
 ])
 def test_display_names(key, shown):
     assert display_name(key) == shown
+
+
+@pytest.mark.parametrize("recipe", ["simple_annotator", "linked_annotator", "active_learning"])
+def test_recipes_build_documents_by_their_hover_paths(recipe):
+    import importlib
+
+    ds = synthetic(40)
+    for module in ("hover_audio.recipes", "hover_audio.recipes.stable"):
+        handle = getattr(importlib.import_module(module), recipe)(ds)
+        doc = Document()
+        handle(doc)
+        assert doc.get_model_by_name("clips") is not None
+        assert doc.get_model_by_name("map") is not None

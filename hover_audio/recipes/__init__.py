@@ -24,7 +24,7 @@ def simple_annotator(dataset, title: str = "hover-audio annotator"):
         An :class:`~hover_audio.dataset.AudioDataset`; vectorized and mapped (PCA)
         first when it has no coordinates yet.
     """
-    from .explorer.app import annotator_handle
+    from ..explorer.app import annotator_handle
 
     _prepare(dataset)
     return annotator_handle(dataset, title=title)
@@ -32,7 +32,7 @@ def simple_annotator(dataset, title: str = "hover-audio annotator"):
 
 def linked_annotator(dataset, title: str = "hover-audio linked annotator"):
     """hover's linked annotator: the annotator with the search results view beside it."""
-    from .explorer.app import annotator_handle
+    from ..explorer.app import annotator_handle
 
     _prepare(dataset)
     return annotator_handle(dataset, title=title, linked=True)
@@ -48,8 +48,8 @@ def active_learning(dataset, title: str = "hover-audio active learning"):
     threshold for the selection", and label-quality flags (suspect labels,
     near-duplicates, outliers) that filter the selection.
     """
-    from .explorer.app import annotator_handle
-    from .explorer.model_panel import ModelPanel
+    from ..explorer.app import annotator_handle
+    from ..explorer.model_panel import ModelPanel
 
     _prepare(dataset)
     return annotator_handle(dataset, title=title, panels=(ModelPanel,))
