@@ -60,6 +60,8 @@ def cached_rows(vectorizer, jobs: Sequence[Job]) -> tuple[np.ndarray, np.ndarray
     cache = open_cache(vectorizer)
     empty = np.zeros(0, dtype=np.int64), np.zeros((0, vectorizer.dim), dtype=np.float32)
     if cache is None or not jobs:
+        if cache is not None:
+            cache.close()
         return (*empty, list(jobs))
     from .sources import SourceError, local_path, parse_key
 
@@ -82,6 +84,7 @@ def cached_rows(vectorizer, jobs: Sequence[Job]) -> tuple[np.ndarray, np.ndarray
             else cache_key(digests[path], start, end, channel)
             for _, path, start, end, channel in located]
     found, matrix = cache.get_matrix(keys, vectorizer.dim)
+    cache.close()  # no open database handle may cross the fork into workers
     hits = np.fromiter((entry[0] for entry in located), dtype=np.int64, count=len(located))
     hits, matrix = hits[found], matrix[found]
     if len(hits) == len(jobs):

@@ -82,7 +82,6 @@ class Annotator:
         self.sound["volume"].js_on_change("value", js.set_volume(self.sound["volume"]))
         self.selection_source.selected.js_on_change("indices", self._play_table_row())
         self._connect()
-        self.labeling["label"].completions = list(self.dataset.label_order)
         labeling, search = self.labeling, self.search
         self.controls = controls = column(
             Div(text=f"<b>{widgets.html.escape(self.title)}</b>"),
@@ -375,7 +374,6 @@ channel.ticket = channel.ticket + 1;
         order = self.dataset.label_order
         if len(self.label_buttons.children) < min(LABEL_BUTTONS, len(order)):
             self.label_buttons.children = self._label_buttons()
-        self.labeling["label"].completions = list(order)
 
     def _population_data(self) -> dict:
         table = self.dataset.population()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import html
 
 from bokeh.models import (
-    AutocompleteInput, Button, CheckboxGroup, ColumnDataSource, DataTable, Div, FileInput,
+    Button, CheckboxGroup, CustomJS, ColumnDataSource, DataTable, Div, FileInput,
     HTMLTemplateFormatter, NumberFormatter, RadioButtonGroup, Slider, Spinner, StringEditor,
     TableColumn, TextInput,
 )
@@ -26,9 +26,9 @@ def say(div: Div, message: str, error: bool = False) -> None:
 
 def label_controls() -> dict:
     return {
-        "label": AutocompleteInput(title="Label", placeholder="type a label, then Apply",
-                                   completions=[], case_sensitive=False, min_characters=1,
-                                   restrict=False, width=220),
+        # a plain text box: an autocomplete box would swap a typed prefix ("seve")
+        # for a known label ("seven"); the known labels are offered as buttons instead
+        "label": TextInput(title="Label", placeholder="type a label, then Apply", width=220),
         "apply": Button(label="Apply", button_type="primary", width=90),
         "mode": RadioButtonGroup(labels=list(SELECTION_MODES), active=0),
         "undo": Button(label="Undo (Ctrl+Z)", width=120),
@@ -61,14 +61,26 @@ def search_controls() -> dict:
     }
 
 
+def redraw_on_change(table: DataTable) -> DataTable:
+    """Redraw ``table`` whenever its data changes.
+
+    Bokeh 3.9's DataTable redraws when its view's row indices change, so new data
+    with the same number of rows (new counts, a relabeled selection) would not show.
+    """
+    redraw = CustomJS(args=dict(table=table), code="table.view.change.emit();")
+    table.source.js_on_change("data", redraw)
+    table.source.js_on_change("patching", redraw)
+    return table
+
+
 def population_table(source: ColumnDataSource) -> DataTable:
     swatch = HTMLTemplateFormatter(
         template='<span style="color:<%= color %>;font-size:1.2em">&#9632;</span> <%- label %>')
     columns = [TableColumn(field="label", title="label", formatter=swatch, width=150)]
     columns += [TableColumn(field=subset, title=subset, width=55) for subset in SUBSETS]
     columns.append(TableColumn(field="total", title="total", width=55))
-    return DataTable(source=source, columns=columns, width=440, height=220, index_position=None,
-                     sortable=True, editable=False)
+    return redraw_on_change(DataTable(source=source, columns=columns, width=440, height=330,
+                                      index_position=None, sortable=True, editable=False))
 
 
 def selection_table(source: ColumnDataSource) -> DataTable:
@@ -80,5 +92,5 @@ def selection_table(source: ColumnDataSource) -> DataTable:
         TableColumn(field="score", title="score", formatter=NumberFormatter(format="0.000"),
                     width=60),
     ]
-    return DataTable(source=source, columns=columns, width=520, height=260, editable=True,
-                     index_position=None, selectable=True)
+    return redraw_on_change(DataTable(source=source, columns=columns, width=520, height=260,
+                                      editable=True, index_position=None, selectable=True))
