@@ -52,7 +52,7 @@ def open_attached(path: str, workspace: str | None):
 
 
 def run_annotator(dataset, args: argparse.Namespace, title: str) -> int:
-    from .recipes import simple_annotator
+    from . import recipes
     from .server import improve_layout_in_background, serve
 
     if dataset.vectors is None:
@@ -65,8 +65,9 @@ def run_annotator(dataset, args: argparse.Namespace, title: str) -> int:
         dataset.compute_nd_embedding(method="pca")  # a map at once; UMAP follows
     if not args.no_umap:
         improve_layout_in_background(dataset)
-    serve(simple_annotator(dataset, title=title), port=args.port, host=args.host,
-          show=args.show)
+    recipe = {"simple": recipes.simple_annotator, "linked": recipes.linked_annotator,
+              "active": recipes.active_learning}[args.recipe]
+    serve(recipe(dataset, title=title), port=args.port, host=args.host, show=args.show)
     dataset.close()
     return 0
 
@@ -147,6 +148,9 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--show", action="store_true", help="open a browser tab")
     parser.add_argument("--no-umap", action="store_true", help="keep the fast PCA map")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--recipe", choices=("simple", "linked", "active"), default="simple",
+                        help="simple annotator (default), linked (with a finder view), or "
+                             "active (a model in the loop)")
 
 
 def build_parser() -> argparse.ArgumentParser:
