@@ -171,7 +171,7 @@ class AudioDataset:
 
     def population(self) -> pd.DataFrame:
         """Counts of rows per label (``ABSTAIN`` first) and subset."""
-        counts = pd.crosstab(self._table[LABEL], self._table[SUBSET])
+        counts = self._table.value_counts([LABEL, SUBSET]).unstack(fill_value=0)
         labels = [ABSTAIN] + sorted(set(self._table[LABEL]) - {ABSTAIN})
         table = counts.reindex(index=labels, columns=list(SUBSETS), fill_value=0).astype(int)
         table.index.name, table.columns.name = LABEL, None
@@ -331,9 +331,12 @@ class AudioDataset:
                                 method or "umap", dimension, seed, **options)
         columns = tuple(f"embed_{dimension}d_{i}" for i in range(dimension))
         with self._mutex:
+            unchanged = all(name in self._table.columns and np.array_equal(
+                self._table[name].to_numpy(dtype=np.float32), reducer.coords[:, i], equal_nan=True)
+                for i, name in enumerate(columns))
             for i, name in enumerate(columns):
                 self._table[name] = reducer.coords[:, i]
-            if self._workspace is not None:
+            if self._workspace is not None and not unchanged:
                 self._workspace.snapshot(self._table, self._meta(), self._vectors)
         self._notify(ChangeEvent(np.arange(len(self._table)), columns, "layout"))
         return reducer

@@ -80,7 +80,8 @@ def population_table(source: ColumnDataSource) -> DataTable:
     columns += [TableColumn(field=subset, title=subset, width=55) for subset in SUBSETS]
     columns.append(TableColumn(field="total", title="total", width=55))
     return redraw_on_change(DataTable(source=source, columns=columns, width=440, height=330,
-                                      index_position=None, sortable=True, editable=False))
+                                      index_position=None, sortable=True, editable=False,
+                                      reorderable=False))
 
 
 def selection_table(source: ColumnDataSource) -> DataTable:
@@ -93,4 +94,5 @@ def selection_table(source: ColumnDataSource) -> DataTable:
                     width=60),
     ]
     return redraw_on_change(DataTable(source=source, columns=columns, width=520, height=260,
-                                      editable=True, index_position=None, selectable=True))
+                                      editable=True, index_position=None, selectable=True,
+                                      reorderable=False))
