@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import soundfile
 
-import audio_corpus as corpus
-from audio_corpus import peak_frequency, rms
+from . import audio_corpus as corpus
+from .audio_corpus import peak_frequency, rms
 from hover_audio.decode import DecodeError, decode
 
 FREEDESKTOP_PACKAGE = "sound-theme-freedesktop"

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import audio_corpus as corpus
+from . import audio_corpus as corpus
 from hover_audio import AudioDataset
 from hover_audio.segments import fixed_windows, frame_levels, nonsilent_regions, segment
 
