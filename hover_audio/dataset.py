@@ -5,7 +5,6 @@ import logging
 import os
 import threading
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
@@ -14,10 +13,11 @@ import pandas as pd
 
 from . import schema
 from .folder import folder_table
-from .history import Change, History, Journal, operation_to_json, replay
+from .history import Change, ChangeEvent, History, Journal, operation_to_json, replay
 from .schema import ABSTAIN, AUDIO, LABEL, SUBSET, SUBSETS
 from .tables import read_table, write_table
 from .workspace import JOURNAL, Workspace, read_snapshot
+from .dataset_vectors import VectorsMixin
 
 log = logging.getLogger(__name__)
 
@@ -26,16 +26,7 @@ class DuplicateKeysWarning(UserWarning):
     """Input rows shared a key; all but one of each were dropped by ``dedup()``."""
 
 
-@dataclass(frozen=True)
-class ChangeEvent:
-    """What an operation changed: row positions (in ``to_pandas()`` order) and columns."""
-
-    positions: np.ndarray
-    columns: tuple
-    kind: str  # "do", "undo", "redo", "layout" (new coordinates) or "derived" (predictions)
-
-
-class AudioDataset:
+class AudioDataset(VectorsMixin):
     """Clips keyed by path or URL, in subsets raw/train/dev/test, with labels.
 
     Build one with :meth:`from_pandas`, :meth:`from_folder`, :meth:`from_file` or
@@ -285,85 +276,6 @@ class AudioDataset:
             if self._workspace is not None:
                 self._workspace.snapshot(self._table, self._meta(), self._vectors)
             return report
-
-    def vectorize(self, vectorizer=None, **options) -> pd.DataFrame:
-        """Compute ``vectors`` for every row; returns the report of failed clips.
-
-        ``vectorizer`` is an :class:`~hover_audio.features.MFCCVectorizer` (the
-        default) or any callable ``key -> vector``. Failed rows get NaN vectors and
-        a ``vector_error`` message; they are left out of the map. ``options`` go to
-        ``transform`` (``workers``, ``progress``, ``client``).
-        """
-        from .pipeline import vectorize_table
-
-        if vectorizer is None:
-            from .features import MFCCVectorizer
-
-            vectorizer = MFCCVectorizer()
-        matrix, report, errors = vectorize_table(self._table, vectorizer, **options)
-        self.vectorizer = vectorizer
-        with self._mutex:
-            self._table["vector_error"] = errors
-            self.vectors = matrix
-        return report
-
-    def compute_nd_embedding(self, vectorizer=None, method: str | None = "umap",
-                             dimension: int = 2, seed: int | None = 0, **options):
-        """Map the vectors to ``dimension`` coordinates (hover's signature).
-
-        Vectorizes first when there are no vectors yet (or ``vectorizer`` is not
-        the one that made them); fits on raw+train+dev and transforms test;
-        writes columns ``embed_{dimension}d_{i}`` (NaN for failed clips). The
-        layout is stored (in the workspace, else under ``custom_cache/``) and
-        reused while the vectors and parameters are the same.
-
-        Returns
-        -------
-        hover_audio.reduce.LayoutReducer
-            ``coords``, ``estimator`` and ``transform(new_vectors)``.
-        """
-        from .reduce import layout_store, stored_reduce
-
-        if self._vectors is None or (vectorizer is not None and vectorizer is not self.vectorizer):
-            self.vectorize(vectorizer, progress=options.pop("progress", True))
-        options.pop("progress", None)
-        reducer = stored_reduce(layout_store(self.workspace), self._vectors, self._table[SUBSET].to_numpy(),
-                                method or "umap", dimension, seed, **options)
-        columns = tuple(f"embed_{dimension}d_{i}" for i in range(dimension))
-        with self._mutex:
-            unchanged = all(name in self._table.columns and np.array_equal(
-                self._table[name].to_numpy(dtype=np.float32), reducer.coords[:, i], equal_nan=True)
-                for i, name in enumerate(columns))
-            for i, name in enumerate(columns):
-                self._table[name] = reducer.coords[:, i]
-            if self._workspace is not None and not unchanged:
-                self._workspace.snapshot(self._table, self._meta(), self._vectors)
-        self._notify(ChangeEvent(np.arange(len(self._table)), columns, "layout"))
-        return reducer
-
-    def set_derived(self, columns: Mapping[str, np.ndarray | list]) -> None:
-        """Write columns computed from the data (predictions, quality flags).
-
-        They are not labels: they are not journaled or undone, and are saved with
-        the next snapshot. Open pages are told with a "derived" change event.
-        """
-        with self._mutex:
-            for name, values in columns.items():
-                if name in (AUDIO, LABEL, SUBSET):
-                    raise ValueError(f"{name!r} changes only through operations")
-                if len(values) != len(self._table):
-                    raise ValueError(f"column {name!r}: {len(values)} values for "
-                                     f"{len(self._table)} rows")
-                self._table[name] = values
-        self._notify(ChangeEvent(np.arange(len(self._table)), tuple(columns), "derived"))
-
-    def similarity_index(self, vectorizer=None):
-        """A :class:`~hover_audio.search.SimilarityIndex` over this dataset's vectors."""
-        from .search import SimilarityIndex
-
-        if self._vectors is None:
-            raise ValueError("no vectors yet: call vectorize() or compute_nd_embedding() first")
-        return SimilarityIndex(self._vectors, self.keys, vectorizer or self.vectorizer)
 
     def on_change(self, callback: Callable[[ChangeEvent], None]) -> Callable[[], None]:
         """Call ``callback(event)`` after every change; returns a function to stop."""

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
+
 DEFAULT_DEPTH = 200
 
 
@@ -181,3 +183,12 @@ def replay(entries: Iterator[dict], history: History, apply, after: int = 0) -> 
             apply(op, True)
         last = seq
     return last
+
+
+@dataclass(frozen=True)
+class ChangeEvent:
+    """What an operation changed: row positions (in ``to_pandas()`` order) and columns."""
+
+    positions: np.ndarray
+    columns: tuple
+    kind: str  # "do", "undo", "redo", "layout" (new coordinates) or "derived" (predictions)

@@ -18,10 +18,12 @@ from bokeh.events import DocumentReady, MouseMove, Tap
 from bokeh.layouts import column, row
 from bokeh.models import Button, ColumnDataSource, Div
 
-from ..schema import ABSTAIN, AUDIO
+from ..schema import AUDIO
 from . import playback as js
 from . import widgets
-from .source import BASE_SIZE, label_color, label_patches, source_data, xy
+from .source import (
+    BASE_SIZE, label_color, label_patches, population_data, selection_data, source_data, xy,
+)
 
 log = logging.getLogger(__name__)
 DECODERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hover-audio-clips")
@@ -290,9 +292,9 @@ channel.ticket = channel.ticket + 1;
         rows, labels = new.get("index", []), new.get("label", [])
         current = self.dataset.column("label")
         edits = {}
-        for row, label in zip(rows, labels):
-            if isinstance(label, str) and label.strip() and label != current[row]:
-                edits.setdefault(label.strip(), []).append(self.keys[row])
+        for position, label in zip(rows, labels):
+            if isinstance(label, str) and label.strip() and label != current[position]:
+                edits.setdefault(label.strip(), []).append(self.keys[position])
         for label, keys in edits.items():
             self._act(lambda: self.dataset.set_labels(keys, label), f"labeled {{}} clip(s) '{label}'")
 
@@ -376,26 +378,10 @@ channel.ticket = channel.ticket + 1;
             self.label_buttons.children = self._label_buttons()
 
     def _population_data(self) -> dict:
-        table = self.dataset.population()
-        order = self.dataset.label_order
-        data = {"label": list(table.index), "color": [label_color(l, order) for l in table.index]}
-        for subset in table.columns:
-            data[subset] = table[subset].tolist()
-        data["total"] = table.sum(axis=1).tolist()
-        return data
+        return population_data(self.dataset)
 
     def _selection_data(self, rows) -> dict:
-        rows = [int(i) for i in rows]
-        names = self.source.data["name"]
-        scores = self.source.data["score"]
-        labels, subsets = self.dataset.column("label"), self.dataset.column("SUBSET")
-        return {
-            "index": rows,
-            "name": [names[i] for i in rows],
-            "label": [str(labels[i]) for i in rows],
-            "subset": [str(subsets[i]) for i in rows],
-            "score": [float(scores[i]) for i in rows],
-        }
+        return selection_data(self.dataset, self.source, rows)
 
 
 def annotator_handle(dataset, title: str = "hover-audio annotator", linked: bool = False,

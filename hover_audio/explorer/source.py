@@ -88,3 +88,29 @@ def label_patches(dataset, positions, columns=(LABEL, SUBSET)) -> dict:
         subsets = dataset.column(SUBSET)[positions]
         patches["subset"] = [(p, str(subset)) for p, subset in zip(positions, subsets)]
     return patches
+
+
+def population_data(dataset) -> dict:
+    """The population table: label (with its colour) x subset counts and totals."""
+    table = dataset.population()
+    order = dataset.label_order
+    data = {"label": list(table.index),
+            "color": [label_color(label, order) for label in table.index]}
+    for subset in table.columns:
+        data[subset] = table[subset].tolist()
+    data["total"] = table.sum(axis=1).tolist()
+    return data
+
+
+def selection_data(dataset, source, rows) -> dict:
+    """The selection table: the selected rows' names, labels, subsets and search scores."""
+    rows = [int(i) for i in rows]
+    names, scores = source.data["name"], source.data["score"]
+    labels, subsets = dataset.column(LABEL), dataset.column(SUBSET)
+    return {
+        "index": rows,
+        "name": [names[i] for i in rows],
+        "label": [str(labels[i]) for i in rows],
+        "subset": [str(subsets[i]) for i in rows],
+        "score": [float(scores[i]) for i in rows],
+    }
