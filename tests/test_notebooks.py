@@ -117,19 +117,31 @@ def autoload_url(nb) -> str:
 
 
 def open_session(url: str) -> dict:
-    """Open a session of the app at ``url`` as a browser tab would; describe its document."""
+    """Open a session of the app at ``url`` as a browser tab would; describe its document.
+
+    It runs in a thread of its own: bokeh.client runs an event loop, and another test
+    module's Playwright (sync API) may already run one in this thread.
+    """
     import importlib
+    from concurrent.futures import ThreadPoolExecutor
 
     from bokeh.client import pull_session
 
     importlib.import_module("hover_audio.explorer.app")  # defines the app's custom Bokeh models
 
-    with pull_session(url=url) as session:
-        document = session.document
-        clips = document.select_one({"name": "clips"})
-        assert clips is not None, "the annotator's document has no clips source"
-        return {"roots": len(document.roots), "clips": len(clips.data["index"]),
-                "on_map": int(np.isfinite(np.asarray(clips.data["x"], dtype=float)).sum())}
+    def describe() -> dict:
+        import asyncio
+
+        asyncio.set_event_loop(asyncio.new_event_loop())
+        with pull_session(url=url) as session:
+            document = session.document
+            clips = document.select_one({"name": "clips"})
+            assert clips is not None, "the annotator's document has no clips source"
+            return {"roots": len(document.roots), "clips": len(clips.data["index"]),
+                    "on_map": int(np.isfinite(np.asarray(clips.data["x"], dtype=float)).sum())}
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(describe).result(timeout=120)
 
 
 def all_outputs(nb) -> str:
