@@ -202,3 +202,12 @@ def test_recipes_build_documents_by_their_hover_paths(recipe):
         handle(doc)
         assert doc.get_model_by_name("clips") is not None
         assert doc.get_model_by_name("map") is not None
+
+
+def test_tooltip_durations_come_from_ranges_when_there_is_no_duration_column():
+    from hover_audio.explorer.source import source_data
+
+    ds = AudioDataset.from_pandas(pd.DataFrame({
+        "audio": ["/a.wav#t=1.5,2.25", "/b.wav", "/c.wav"],
+        "start": [None, None, 3.0], "end": [None, None, 4.5]}))
+    assert source_data(ds)["duration"] == ["0.75 s", "?", "1.50 s"]

@@ -119,6 +119,8 @@ class Annotator:
         return finder
 
     def _label_buttons(self) -> list:
+        if not self.dataset.label_order:  # a Row needs a child
+            return [Div(text="<i>labels you apply get buttons here (keys 1-9)</i>")]
         buttons = []
         for number, label in enumerate(self.dataset.label_order[:LABEL_BUTTONS], start=1):
             button = Button(label=f"{number}: {label}", width=100, name=f"label-button-{number}",
@@ -374,7 +376,8 @@ channel.ticket = channel.ticket + 1;
         self.population_source.data = self._population_data()
         self.selection_source.data = self._selection_data(self._previous_selection)
         order = self.dataset.label_order
-        if len(self.label_buttons.children) < min(LABEL_BUTTONS, len(order)):
+        shown = [child for child in self.label_buttons.children if isinstance(child, Button)]
+        if len(shown) < min(LABEL_BUTTONS, len(order)):
             self.label_buttons.children = self._label_buttons()
 
     def _population_data(self) -> dict:

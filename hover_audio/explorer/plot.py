@@ -15,7 +15,7 @@ TOOLTIPS = [  # Bokeh inserts these fields as text: file names and labels are es
     ("file", "@name"),
     ("label", "@label"),
     ("subset", "@subset"),
-    ("duration", "@duration{0.00} s"),
+    ("duration", "@duration"),
 ]
 
 

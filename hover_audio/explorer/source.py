@@ -49,14 +49,34 @@ def xy(table, dimension: int = 2) -> tuple[np.ndarray, np.ndarray]:
     return missing, missing.copy()
 
 
+def clip_durations(table) -> np.ndarray:
+    """Seconds per row: a ``duration`` column, else the range (columns or ``#t=``), else NaN."""
+    if "duration" in table.columns:
+        return table["duration"].to_numpy(dtype=float)
+    from ..sources import SourceError, parse_key
+
+    starts = table["start"] if "start" in table.columns else [None] * len(table)
+    ends = table["end"] if "end" in table.columns else [None] * len(table)
+    durations = np.full(len(table), np.nan)
+    for row, (key, start, end) in enumerate(zip(table[AUDIO], starts, ends)):
+        if "#t=" not in key and (end is None or end != end):
+            continue
+        try:
+            ref = parse_key(key, start, end)
+        except SourceError:
+            continue
+        if ref.end is not None:
+            durations[row] = ref.end - (ref.start or 0.0)
+    return durations
+
+
 def source_data(dataset) -> dict:
     """The columns of the page's source, derived from the dataset table."""
     table = dataset.to_pandas()
     order = dataset.label_order
     labels = table[LABEL].astype(str).tolist()
     x, y = xy(table)
-    durations = (table["duration"].to_numpy(dtype=float) if "duration" in table.columns
-                 else np.full(len(table), np.nan))
+    durations = clip_durations(table)
     failed = (table["vector_error"].notna().to_numpy() if "vector_error" in table.columns
               else np.zeros(len(table), dtype=bool))
     return {
@@ -67,7 +87,7 @@ def source_data(dataset) -> dict:
         "subset": table[SUBSET].astype(str).tolist(),
         "color": [label_color(label, order) for label in labels],
         "name": [display_name(key) for key in table[AUDIO].astype(str)],
-        "duration": durations,
+        "duration": [f"{d:.2f} s" if np.isfinite(d) else "?" for d in durations],
         "size": np.full(len(table), BASE_SIZE),
         "alpha": np.where(failed, 0.0, 0.85),
         "score": np.full(len(table), np.nan),
