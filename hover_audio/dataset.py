@@ -13,11 +13,12 @@ import pandas as pd
 
 from . import schema
 from .folder import folder_table
-from .history import Change, ChangeEvent, History, Journal, operation_to_json, replay
+from .history import Change, ChangeEvent, History, operation_to_json
 from .schema import ABSTAIN, AUDIO, LABEL, SUBSET, SUBSETS
-from .tables import read_table, write_table
-from .workspace import JOURNAL, Workspace, read_snapshot
+from .tables import read_table
+from .workspace import Workspace
 from .dataset_vectors import VectorsMixin
+from .dataset_workspace import WorkspaceMixin
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ class DuplicateKeysWarning(UserWarning):
     """Input rows shared a key; all but one of each were dropped by ``dedup()``."""
 
 
-class AudioDataset(VectorsMixin):
+class AudioDataset(WorkspaceMixin, VectorsMixin):
     """Clips keyed by path or URL, in subsets raw/train/dev/test, with labels.
 
     Build one with :meth:`from_pandas`, :meth:`from_folder`, :meth:`from_file` or
@@ -283,68 +284,6 @@ class AudioDataset(VectorsMixin):
         return lambda: self._listeners.remove(callback) if callback in self._listeners else None
 
     # -------------------------------------------------------------- persistence
-    def save(self, folder: str | os.PathLike | None = None, overwrite: bool = False) -> Path:
-        """Write a workspace and attach this dataset to it.
-
-        With no ``folder``, checkpoint the attached workspace (a fresh snapshot
-        and an empty journal). Saving to a new folder detaches from the old one.
-        """
-        with self._mutex:
-            if folder is not None and Path(folder).absolute() != self.workspace:
-                workspace = Workspace.create(Path(folder).absolute(), overwrite)
-                self.close()
-                self._workspace = workspace
-            if self._workspace is None:
-                raise ValueError("this dataset is not attached to a workspace: save(folder)")
-            self._workspace.checkpoint(self._table, self._meta(), self._vectors)
-            return self._workspace.folder
-
-    @classmethod
-    def load(cls, folder: str | os.PathLike, attach: bool = True) -> "AudioDataset":
-        """Open a workspace: its snapshot plus every journaled operation.
-
-        With ``attach=False`` the workspace is only read: nothing is locked and
-        later operations are not journaled.
-        """
-        folder = Path(folder).absolute()
-        workspace = Workspace.attach(folder) if attach else None
-        try:
-            table, meta, vectors = read_snapshot(folder)
-            dataset = cls(table, vectors)
-            dataset.label_order = list(meta.get("label_order", dataset.label_order))
-            dataset.history = History.from_json(meta.get("history"))
-            if dataset._vectors is not None:
-                from .features import rebuild_vectorizer
-
-                dataset.vectorizer = rebuild_vectorizer(meta.get("vectorizer"))
-            dataset._seq = int(meta.get("journal_seq", 0))
-            dataset._seq = replay(Journal(folder / JOURNAL).entries(), dataset.history,
-                                  dataset._apply, after=dataset._seq)
-        except BaseException:
-            if workspace is not None:
-                workspace.close()
-            raise
-        if workspace is not None:
-            workspace.journal.open()
-            dataset._workspace = workspace
-        return dataset
-
-    def export(self, path: str | os.PathLike) -> Path:
-        """Write the table to ``.csv``, ``.json`` or ``.parquet`` (by suffix), atomically."""
-        return write_table(self.to_pandas(), path)
-
-    def close(self) -> None:
-        """Detach from the workspace (everything acknowledged is already on disk)."""
-        if self._workspace is not None:
-            self._workspace.close()
-            self._workspace = None
-
-    def __enter__(self) -> "AudioDataset":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
     # ----------------------------------------------------------------- internal
     @staticmethod
     def _identities(table: pd.DataFrame) -> list[str]:

@@ -67,8 +67,8 @@ class Annotator:
         self.sound = widgets.sound_controls()
         self.labeling = widgets.label_controls()
         self.search = widgets.search_controls()
-        self.population_source = ColumnDataSource(self._population_data(), name="population")
-        self.selection_source = ColumnDataSource(self._selection_data([]), name="selection")
+        self.population_source = ColumnDataSource(population_data(self.dataset), name="population")
+        self.selection_source = ColumnDataSource(selection_data(self.dataset, self.source, []), name="selection")
         self.population = widgets.population_table(self.population_source)
         self.selection = widgets.selection_table(self.selection_source)
         self.remove = Button(label="Remove from selection", width=180)
@@ -270,7 +270,7 @@ channel.ticket = channel.ticket + 1;
         if result != sorted(new):
             self._set_selection(result)
         self._previous_selection = result
-        self.selection_source.data = self._selection_data(result)
+        self.selection_source.data = selection_data(self.dataset, self.source, result)
 
     def _set_selection(self, rows) -> None:
         self._setting_selection = True
@@ -279,7 +279,7 @@ channel.ticket = channel.ticket + 1;
         finally:
             self._setting_selection = False
         self._previous_selection = sorted(int(i) for i in rows)
-        self.selection_source.data = self._selection_data(self._previous_selection)
+        self.selection_source.data = selection_data(self.dataset, self.source, self._previous_selection)
 
     def remove_from_selection(self) -> None:
         picked = self.selection_source.selected.indices
@@ -310,7 +310,7 @@ channel.ticket = channel.ticket + 1;
         alpha[~np.isfinite(scores)] = 0.0
         self.source.data.update(size=size, alpha=alpha, score=scores)
         widgets.say(self.status, f"{len(best)} result(s)")
-        self.selection_source.data = self._selection_data(self._previous_selection)
+        self.selection_source.data = selection_data(self.dataset, self.source, self._previous_selection)
 
     def _search(self, query) -> None:
         try:
@@ -373,19 +373,12 @@ channel.ticket = channel.ticket + 1;
             return
         if len(event.positions):
             self.source.patch(label_patches(self.dataset, event.positions, event.columns))
-        self.population_source.data = self._population_data()
-        self.selection_source.data = self._selection_data(self._previous_selection)
+        self.population_source.data = population_data(self.dataset)
+        self.selection_source.data = selection_data(self.dataset, self.source, self._previous_selection)
         order = self.dataset.label_order
         shown = [child for child in self.label_buttons.children if isinstance(child, Button)]
         if len(shown) < min(LABEL_BUTTONS, len(order)):
             self.label_buttons.children = self._label_buttons()
-
-    def _population_data(self) -> dict:
-        return population_data(self.dataset)
-
-    def _selection_data(self, rows) -> dict:
-        return selection_data(self.dataset, self.source, rows)
-
 
 def annotator_handle(dataset, title: str = "hover-audio annotator", linked: bool = False,
                      panels=()):
