@@ -62,7 +62,7 @@ def run_annotator(dataset, args: argparse.Namespace, title: str) -> int:
         if len(failed):
             print(f"hover-audio: {len(failed)} clip(s) could not be read; they are left off "
                   "the map (see the vector_error column)")
-    if "embed_2d_0" not in dataset.to_pandas().columns:
+    if "embed_2d_0" not in dataset.columns:
         dataset.compute_nd_embedding(method="pca")  # a map at once; UMAP follows
     if not args.no_umap:
         improve_layout_in_background(dataset)

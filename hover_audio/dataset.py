@@ -136,6 +136,11 @@ class AudioDataset(WorkspaceMixin, VectorsMixin):
         """A copy of the table: ``audio``, ``label``, ``SUBSET`` and every other column."""
         return self._table.copy()
 
+    @property
+    def columns(self) -> list[str]:
+        """The table's column names, without copying the table."""
+        return list(self._table.columns)
+
     def column(self, name: str) -> np.ndarray:
         """The values of one column, in row order (read-only; change them through operations)."""
         values = self._table[name].to_numpy()

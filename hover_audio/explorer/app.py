@@ -22,7 +22,8 @@ from ..schema import AUDIO
 from . import playback as js
 from . import widgets
 from .source import (
-    BASE_SIZE, label_color, label_patches, population_data, selection_data, source_data, xy,
+    BASE_SIZE, default_marks, label_color, label_patches, population_data, selection_data,
+    source_data, xy,
 )
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,6 @@ class Annotator:
         self.title = title
         self.linked = linked
         self.source = ColumnDataSource(source_data(dataset), name="clips")
-        self._column_names = set(dataset.to_pandas().columns)
         self.channel = js.AudioChannel()
         self.results = np.zeros(0, dtype=np.int64)
         self._previous_selection: list[int] = []
@@ -184,7 +184,7 @@ channel.ticket = channel.ticket + 1;
 
     def _clip_args(self, row: int) -> tuple:
         def value(name):
-            if name not in self._column_names:
+            if name not in self.dataset.columns:
                 return None
             item = self.dataset.column(name)[row]
             return None if item is None or (isinstance(item, float) and np.isnan(item)) else item
@@ -354,9 +354,8 @@ channel.ticket = channel.ticket + 1;
         self._set_selection([i for i in self.selected() if i in keep])
 
     def clear_search(self) -> None:
-        data = source_data(self.dataset)
         self.results = np.zeros(0, dtype=np.int64)
-        self.source.data.update(size=data["size"], alpha=data["alpha"], score=data["score"])
+        self.source.data.update(default_marks(self.dataset))
 
     # ----------------------------------------------------------- dataset sync
     def _on_dataset_change(self, event) -> None:
@@ -368,7 +367,7 @@ channel.ticket = channel.ticket + 1;
         if event.kind == "derived":
             return
         if event.kind == "layout":
-            x, y = xy(self.dataset.to_pandas())
+            x, y = xy(self.dataset)
             self.source.data.update(x=x, y=y)
             return
         if len(event.positions):

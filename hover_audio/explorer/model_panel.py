@@ -113,12 +113,12 @@ class ModelPanel:
         self._show_predictions()
 
     def _show_predictions(self) -> None:
-        table = self.annotator.dataset.to_pandas()
-        if "pred_label" not in table.columns:
+        dataset = self.annotator.dataset
+        if "pred_label" not in dataset.columns:
             return
-        order = self.annotator.dataset.label_order
-        labels = [label if isinstance(label, str) else "" for label in table["pred_label"]]
-        probability = table["pred_probability"].to_numpy(dtype=float)
+        order = dataset.label_order
+        labels = [label if isinstance(label, str) else "" for label in dataset.column("pred_label")]
+        probability = dataset.column("pred_probability").astype(float)
         self.annotator.source.data.update(
             pred_label=labels,
             pred_color=[label_color(label, order) if label else ABSTAIN_COLOR for label in labels],

@@ -40,13 +40,25 @@ def display_name(key: str) -> str:
     return f"{name} [{fragment}]" if fragment else name
 
 
-def xy(table, dimension: int = 2) -> tuple[np.ndarray, np.ndarray]:
+def xy(dataset, dimension: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """The map coordinates of each row (NaN where there are none yet)."""
-    columns = [f"embed_{dimension}d_{i}" for i in range(2)]
-    if all(column in table.columns for column in columns):
-        return (table[columns[0]].to_numpy(dtype=float), table[columns[1]].to_numpy(dtype=float))
-    missing = np.full(len(table), np.nan)
+    names = [f"embed_{dimension}d_{i}" for i in range(2)]
+    if all(name in dataset.columns for name in names):
+        return tuple(dataset.column(name).astype(float) for name in names)
+    missing = np.full(len(dataset), np.nan)
     return missing, missing.copy()
+
+
+def default_marks(dataset) -> dict:
+    """Size, alpha and search score of every point when no search is shown.
+
+    Points whose clip failed are transparent: they have no place on the map.
+    """
+    failed = (np.array([value is not None and value == value
+                        for value in dataset.column("vector_error")])
+              if "vector_error" in dataset.columns else np.zeros(len(dataset), dtype=bool))
+    return {"size": np.full(len(dataset), BASE_SIZE), "alpha": np.where(failed, 0.0, 0.85),
+            "score": np.full(len(dataset), np.nan)}
 
 
 def clip_durations(table) -> np.ndarray:
@@ -75,10 +87,8 @@ def source_data(dataset) -> dict:
     table = dataset.to_pandas()
     order = dataset.label_order
     labels = table[LABEL].astype(str).tolist()
-    x, y = xy(table)
+    x, y = xy(dataset)
     durations = clip_durations(table)
-    failed = (table["vector_error"].notna().to_numpy() if "vector_error" in table.columns
-              else np.zeros(len(table), dtype=bool))
     return {
         "index": np.arange(len(table)),
         "x": x,
@@ -88,9 +98,7 @@ def source_data(dataset) -> dict:
         "color": [label_color(label, order) for label in labels],
         "name": [display_name(key) for key in table[AUDIO].astype(str)],
         "duration": [f"{d:.2f} s" if np.isfinite(d) else "?" for d in durations],
-        "size": np.full(len(table), BASE_SIZE),
-        "alpha": np.where(failed, 0.0, 0.85),
-        "score": np.full(len(table), np.nan),
+        **default_marks(dataset),
     }
 
 

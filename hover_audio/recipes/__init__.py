@@ -11,7 +11,7 @@ def _prepare(dataset) -> None:
     """Make sure the map has coordinates: vectors, then a layout, as hover requires."""
     if dataset.vectors is None:
         dataset.vectorize(progress=False)
-    if "embed_2d_0" not in dataset.to_pandas().columns:
+    if "embed_2d_0" not in dataset.columns:
         dataset.compute_nd_embedding(method="pca")
 
 
