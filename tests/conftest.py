@@ -1,9 +1,14 @@
 """Shared fixtures: small clip tables with awkward values."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
+
+FREEDESKTOP_PACKAGE = "sound-theme-freedesktop"
+FREEDESKTOP_SOUNDS = Path("/usr/share/sounds/freedesktop/stereo")
 
 
 @pytest.fixture
@@ -27,3 +32,13 @@ def awkward_table() -> pd.DataFrame:
             "checked": [True, False, True, True, False, False],
         }
     )
+
+
+@pytest.fixture(scope="session")
+def freedesktop() -> Path:
+    assert FREEDESKTOP_SOUNDS.is_dir(), (
+        f"{FREEDESKTOP_SOUNDS} is missing: install the Debian package "
+        f"{FREEDESKTOP_PACKAGE!r} (apt-get install {FREEDESKTOP_PACKAGE}; it is in the "
+        "Makefile's APT_PACKAGES_TEST)"
+    )
+    return FREEDESKTOP_SOUNDS

@@ -7,18 +7,16 @@ from __future__ import annotations
 
 import subprocess
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile
 
 from . import audio_corpus as corpus
+from .conftest import FREEDESKTOP_PACKAGE
 from .audio_corpus import peak_frequency, rms
 from hover_audio.decode import DecodeError, decode
 
-FREEDESKTOP_PACKAGE = "sound-theme-freedesktop"
-FREEDESKTOP_SOUNDS = Path("/usr/share/sounds/freedesktop/stereo")
 
 TONE_RMS = corpus.AMPLITUDE / np.sqrt(2)
 
@@ -35,15 +33,6 @@ FFMPEG_ONLY = {"aac.m4a", "lavfi_sine.m4a", "stereo.m4a", "steps.m4a", "long.m4a
 def audio(tmp_path_factory) -> dict:
     return corpus.write_corpus(tmp_path_factory.mktemp("corpus"))
 
-
-@pytest.fixture(scope="session")
-def freedesktop() -> Path:
-    assert FREEDESKTOP_SOUNDS.is_dir(), (
-        f"{FREEDESKTOP_SOUNDS} is missing: install the Debian package "
-        f"{FREEDESKTOP_PACKAGE!r} (apt-get install {FREEDESKTOP_PACKAGE}; it is in the "
-        "Makefile's APT_PACKAGES_TEST)"
-    )
-    return FREEDESKTOP_SOUNDS
 
 
 def freq_tolerance(clip_or_sr, n: int) -> float:

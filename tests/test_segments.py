@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
+
 
 import numpy as np
 import pandas as pd
@@ -12,8 +12,6 @@ from . import audio_corpus as corpus
 from hover_audio import AudioDataset
 from hover_audio.segments import fixed_windows, frame_levels, nonsilent_regions, segment
 
-FREEDESKTOP_PACKAGE = "sound-theme-freedesktop"
-FREEDESKTOP_SOUNDS = Path("/usr/share/sounds/freedesktop/stereo")
 
 
 
@@ -31,15 +29,6 @@ def files(tmp_path_factory) -> dict:
         **corpus.write_broken(root / "broken"),
     }
 
-
-@pytest.fixture(scope="session")
-def freedesktop() -> Path:
-    assert FREEDESKTOP_SOUNDS.is_dir(), (
-        f"{FREEDESKTOP_SOUNDS} is missing: install the Debian package "
-        f"{FREEDESKTOP_PACKAGE!r} (apt-get install {FREEDESKTOP_PACKAGE}; it is in the "
-        "Makefile's APT_PACKAGES_TEST)"
-    )
-    return FREEDESKTOP_SOUNDS
 
 
 def table_of(*paths, **columns) -> pd.DataFrame:
