@@ -13,6 +13,7 @@ import urllib.request
 import pytest
 
 from .conftest import DIGITS, free_port
+from .test_annotator import POINT_JS, READY
 
 DATASET = textwrap.dedent(
     """
@@ -91,21 +92,10 @@ def launch(tmp_path):
 
 
 def play_row(page, row: int) -> list:
-    page.wait_for_function(
-        "() => window.Bokeh && Bokeh.documents.length && "
-        "Bokeh.documents[0].get_model_by_name('clips')")
+    page.wait_for_function(READY)
     page.get_by_role("button", name="Enable sound").click()
     page.wait_for_function("() => window.hoverAudioUnlocked === true")
-    position = page.evaluate(
-        """(i) => { const doc = Bokeh.documents[0]; const plot = doc.get_model_by_name('map');
-        function find(v, id) { if (v.model.id === id) return v;
-          for (const c of (v.child_views || [])) { const f = find(c, id); if (f) return f; }
-          return null; }
-        let v = null; for (const r of Bokeh.index.roots) { v = find(r, plot.id); if (v) break; }
-        const src = doc.get_model_by_name('clips');
-        const rect = v.canvas_view.el.getBoundingClientRect();
-        return {x: rect.left + v.frame.x_scale.compute(src.data.x[i]),
-                y: rect.top + v.frame.y_scale.compute(src.data.y[i])}; }""", row)
+    position = page.evaluate(POINT_JS, row)
     page.mouse.move(position["x"] - 40, position["y"] - 40)
     page.mouse.move(position["x"], position["y"], steps=4)
     page.wait_for_function(f"() => (window.hoverAudioPlayed || []).includes({row})")
