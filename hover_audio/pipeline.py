@@ -36,13 +36,25 @@ class Outcome(NamedTuple):
     message: str | None = None
 
 
+_CACHES: dict = {}
+
+
 def open_cache(vectorizer):
-    """The vectorizer's cache, or None when it has caching turned off."""
+    """The vectorizer's cache, or None when it has caching turned off.
+
+    One cache object per folder and namespace in a process, so calling a
+    vectorizer key by key (hover's style) does not reopen the database each time;
+    the object reopens its connection itself after a fork.
+    """
     if not getattr(vectorizer, "cache", False):
         return None
-    from .cache import VectorCache
+    from .cache import VectorCache, default_cache_dir
 
-    return VectorCache(vectorizer.cache_dir, namespace=vectorizer.fingerprint)
+    folder = vectorizer.cache_dir if vectorizer.cache_dir is not None else default_cache_dir()
+    place = (str(Path(folder).absolute()), vectorizer.fingerprint)
+    if place not in _CACHES:
+        _CACHES[place] = VectorCache(folder, namespace=vectorizer.fingerprint)
+    return _CACHES[place]
 
 
 def cache_key(digest: str, start, end, channel) -> str:

@@ -48,11 +48,19 @@ class LayoutReducer:
 
     method: str
     dimension: int
-    scaler: Scaler
+    scaler: Scaler | None  # None until first needed, for a layout loaded from a store
     coords: np.ndarray
     estimator: object = None
     fit_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     fitted: np.ndarray | None = None  # the scaled vectors of fit_rows
+    source: np.ndarray | None = None  # the vectors, to fit ``scaler`` on first use
+
+    def _ensure_scaler(self) -> None:
+        """Fit the scaler (and scale the fit rows) only when new vectors must be placed."""
+        if self.scaler is None:
+            rows = self.source[self.fit_rows] if len(self.fit_rows) else self.source
+            self.scaler = Scaler.fit(rows)
+            self.fitted = self.scaler.transform(self.source[self.fit_rows])
 
     def transform(self, vectors: np.ndarray) -> np.ndarray:
         """Place new vectors on the map (NaN rows stay NaN)."""
@@ -60,6 +68,7 @@ class LayoutReducer:
         out = np.full((len(vectors), self.dimension), np.nan, dtype=np.float32)
         valid = np.isfinite(vectors).all(axis=1)
         if valid.any():
+            self._ensure_scaler()
             out[valid] = self._place(self.scaler.transform(vectors[valid]))
         return out
 
@@ -220,11 +229,9 @@ def stored_reduce(store: LayoutStore | None, vectors: np.ndarray, subsets, metho
     key = layout_key(vectors, subsets, method, dimension, seed, options)
     coords = store.get(key) if store is not None else None
     if coords is not None and coords.shape == (len(vectors), dimension):
-        vectors = np.asarray(vectors, dtype=np.float32)
         fitted_rows, _ = fit_rows(vectors, subsets)
-        scaler = Scaler.fit(vectors[fitted_rows]) if len(fitted_rows) else Scaler.fit(vectors)
-        return LayoutReducer(method, dimension, scaler, coords, fit_rows=fitted_rows,
-                             fitted=scaler.transform(vectors[fitted_rows]))
+        return LayoutReducer(method, dimension, None, coords, fit_rows=fitted_rows,
+                             source=np.asarray(vectors, dtype=np.float32))
     reducer = reduce(vectors, subsets, method, dimension, seed, **options)
     if store is not None:
         store.put(key, reducer.coords)
