@@ -7,7 +7,7 @@ For N = 10k and 100k synthetic clips (``--quick``: 2k and 10k) a child process
 ``/bench/clip_{i}.wav``, no files: playback is not measured; seeded 32-dim float32
 vectors in 20 clusters; SUBSET 50% raw / 30% train / 10% dev / 10% test, the
 non-raw rows labeled with one of 10 classes; ``compute_nd_embedding(method="pca")``)
-and serves ``annotator_handle(ds)`` with ``hover_audio.server.make_server`` on
+and serves ``annotator_handle(ds)`` with ``hover_audio.app.server.make_server`` on
 127.0.0.1. Headless Debian Chromium, driven by Playwright, then measures:
 
 1. load: ``page.goto`` -> the "clips" source exists, the document is idle and the
@@ -96,11 +96,11 @@ def trivial_handle(doc) -> None:
 
 def child_serve(kind: str, n: int, port: int) -> None:
     """Build the document's data, serve it, print one JSON line, run until killed."""
-    from hover_audio.server import make_server
+    from hover_audio.app.server import make_server
 
     start = time.perf_counter()
     if kind == "app":
-        from hover_audio.explorer.app import annotator_handle
+        from hover_audio.app.explorer.annotator import annotator_handle
 
         dataset = build_dataset(n)
         handle = annotator_handle(dataset)

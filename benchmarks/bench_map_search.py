@@ -11,17 +11,17 @@ from a seeded mixture of 20 Gaussian clusters with unequal dimension scales; sub
 are 50% raw, 30% train, 10% dev, 10% test.
 
 Sections, each with its reference measured in the same run:
-  1. ``reduce()`` to 2-D, PCA and UMAP, for N = 1k, 10k, 100k (130-dim): time and
+  1. ``fit_layout()`` to 2-D, PCA and UMAP, for N = 1k, 10k, 100k (130-dim): time and
      peak memory. Reference: ``sklearn.decomposition.PCA`` on the same data.
      ``seed=0`` children have BLAS/OpenMP pinned to one thread (UMAP is then
      single-threaded anyway); ``seed=None`` children use every core. UMAP children
-     first run a warm-up (tiny fits through ``reduce``: the exact path used below
+     first run a warm-up (tiny fits through ``fit_layout``: the exact path used below
      4096 rows and the NNDescent path used above), reported separately; the first
      two UMAP children run in sequence on an empty numba cache to show what the
      cache saves. Target: UMAP on 100k rows finishes on this machine.
   2. Reopening a 100k-row workspace whose layout is stored: ``AudioDataset.load``
      plus a second ``compute_nd_embedding`` that must reuse it (no estimator, no
-     ``reduce`` call). Reference: ``np.load`` of the workspace's vectors.npy.
+     ``fit_layout`` call). Reference: ``np.load`` of the workspace's vectors.npy.
      Target < 1 s.
   3. ``SimilarityIndex``: build time and memory, median latency of 50
      ``top_k(position, 10)`` queries, N = 10k, 100k, 1M, 64-dim, all cores.
@@ -262,11 +262,11 @@ def child_reduce(args: dict) -> dict:
         start = time.perf_counter()
         import importlib
 
-        reduce_module = importlib.import_module("hover_audio.reduce")
-        from hover_audio.reduce import LayoutReducer, reduce
+        layout_module = importlib.import_module("hover_audio.maps.layout")
+        from hover_audio.maps.layout import LayoutReducer, fit_layout
 
         if method == "umap":
-            reduce_module.use_numba_cache()  # what reduce() does before it imports umap
+            layout_module.use_numba_cache()  # what fit_layout() does before it imports umap
             numba_dir = Path(os.environ["NUMBA_CACHE_DIR"])
             out["numba_cache_dir"] = str(numba_dir)
             out["cache_files_before"] = files_under(numba_dir)
@@ -283,20 +283,20 @@ def child_reduce(args: dict) -> dict:
             for label in ("exact", "approx", "exact again", "approx again"):
                 options = {"force_approximation_algorithm": True} if "approx" in label else {}
                 start = time.perf_counter()
-                reduce(*data[label.split()[0]], "umap", 2, seed, **options)
+                fit_layout(*data[label.split()[0]], "umap", 2, seed, **options)
                 warm[label] = time.perf_counter() - start
             out["warmup"] = warm
             out["cache_files_after"] = files_under(numba_dir)
         else:
             out["import_s"] = time.perf_counter() - start
             start = time.perf_counter()
-            reduce(tiny, tiny_subsets, "pca", 2, seed)  # sklearn's lazy imports
+            fit_layout(tiny, tiny_subsets, "pca", 2, seed)  # sklearn's lazy imports
             out["warmup"] = {"tiny": time.perf_counter() - start}
         timers = Timers()
         timers.wrap(LayoutReducer, "transform", "place test rows")
 
         def step():
-            return reduce(vectors, subsets, method, 2, seed).coords
+            return fit_layout(vectors, subsets, method, 2, seed).coords
 
     child_peak = maxrss_mb()
     coords, wall, cpu, before, peak = measure(step)
@@ -315,7 +315,7 @@ def child_reopen_setup(args: dict) -> dict:
     import pandas as pd
 
     from hover_audio import AudioDataset
-    from hover_audio.schema import ABSTAIN
+    from hover_audio.dataset.schema import ABSTAIN
 
     rows = args["rows"]
     vectors, subsets, cluster = synthetic(rows, MAP_DIM)
@@ -344,25 +344,25 @@ def child_reopen_setup(args: dict) -> dict:
 def child_reopen(args: dict) -> dict:
     """Reopen the workspace and ask for the same map again (must reuse the stored layout)."""
     start = time.perf_counter()
-    import hover_audio.dataset as dataset_module
-    import hover_audio.reduce as reduce_module
-    import hover_audio.workspace as workspace_module
+    import hover_audio.dataset.embedding as embedding_module
+    import hover_audio.dataset.store as store_module
+    import hover_audio.maps.layout as layout_module
     from hover_audio import AudioDataset
 
     import_s = time.perf_counter() - start
     folder = Path(args["workspace"])
     start = time.perf_counter()
-    reference = np.load(folder / workspace_module.VECTORS)
+    reference = np.load(folder / store_module.VECTORS)
     npy_s = time.perf_counter() - start
 
     timers = Timers()
-    timers.wrap(dataset_module, "read_snapshot", "load: read_snapshot (parquet + npy)")
-    timers.wrap(dataset_module.Workspace, "attach", "load: Workspace.attach (lock, journal)")
-    timers.wrap(reduce_module, "stored_reduce", "map: stored_reduce")
-    timers.wrap(reduce_module, "layout_key", "map: layout_key (hash of the vectors)")
-    timers.wrap(reduce_module.LayoutStore, "get", "map: LayoutStore.get")
-    timers.wrap(reduce_module, "reduce", "map: reduce (must not run)")
-    timers.wrap(workspace_module.Workspace, "snapshot", "map: Workspace.snapshot (rewrite)")
+    timers.wrap(store_module, "read_snapshot", "load: read_snapshot (parquet + npy)")
+    timers.wrap(store_module.Workspace, "attach", "load: Workspace.attach (lock, journal)")
+    timers.wrap(embedding_module, "stored_layout", "map: stored_layout")
+    timers.wrap(layout_module, "layout_key", "map: layout_key (hash of the vectors)")
+    timers.wrap(layout_module.LayoutStore, "get", "map: LayoutStore.get")
+    timers.wrap(layout_module, "fit_layout", "map: fit_layout (must not run)")
+    timers.wrap(store_module.Workspace, "snapshot", "map: Workspace.snapshot (rewrite)")
 
     start = time.perf_counter()
     dataset = AudioDataset.load(folder)
@@ -373,7 +373,7 @@ def child_reopen(args: dict) -> dict:
     stored = np.load(args["coords"])
     checks = {
         "estimator is None": reducer.estimator is None,
-        "reduce() not called": timers.calls["map: reduce (must not run)"] == 0,
+        "fit_layout() not called": timers.calls["map: fit_layout (must not run)"] == 0,
         "coords equal the stored layout": bool(np.array_equal(reducer.coords, stored,
                                                               equal_nan=True)),
         "vectors equal vectors.npy": bool(np.array_equal(dataset.vectors, reference)),
@@ -389,7 +389,7 @@ def child_search(args: dict) -> dict:
     rows = args["rows"]
     vectors, _, cluster = synthetic(rows, SEARCH_DIM)
     start = time.perf_counter()
-    from hover_audio.search import SimilarityIndex
+    from hover_audio.maps.search import SimilarityIndex
 
     import_s = time.perf_counter() - start
     index, build_s, build_cpu, before, peak = measure(lambda: SimilarityIndex(vectors))
@@ -429,8 +429,8 @@ def child_search(args: dict) -> dict:
 
 def child_demo_ours(args: dict) -> dict:
     """The demo vectorized by MFCCVectorizer (defaults), searched by ds.similarity_index()."""
-    from hover_audio.demo import load_dataset
-    from hover_audio.features import MFCCVectorizer
+    from hover_audio.dataset.demo import load_dataset
+    from hover_audio.vectors.mfcc import MFCCVectorizer
 
     dataset = load_dataset()
     start = time.perf_counter()
@@ -531,7 +531,7 @@ def bench_reduce(quick: bool, cores: dict, pinned: dict) -> dict:
     run("pca", largest, None, cores)
     run("umap", largest, None, cores)
 
-    print(f"\n== 1. reduce(vectors, subsets, method, 2, seed): {MAP_DIM}-dim float32, "
+    print(f"\n== 1. fit_layout(vectors, subsets, method, 2, seed): {MAP_DIM}-dim float32, "
           f"{CLUSTERS} Gaussian clusters, subsets raw/train/dev/test "
           + "/".join(f"{int(v * 100)}" for v in SUBSET_SHARES.values()) + "%")
     print("fit on raw+train+dev, test rows placed by the fitted estimator (place s, included);"
@@ -743,7 +743,7 @@ def plain_cosine(matrix: np.ndarray, truth: np.ndarray):
 
 def our_scaling(matrix: np.ndarray, truth: np.ndarray):
     """The same two figures with SimilarityIndex (per-dimension scaling, then cosine)."""
-    from hover_audio.search import SimilarityIndex
+    from hover_audio.maps.search import SimilarityIndex
 
     index = SimilarityIndex(matrix)
     precision = [(truth[index.top_k(row, K)] == truth[row]).mean() for row in range(len(matrix))]

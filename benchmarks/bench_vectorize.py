@@ -3,7 +3,7 @@
 Usage: ``python benchmarks/bench_vectorize.py [FOLDER] [--quick]``
 
 Without FOLDER the embedded demo clips (1000 files) are used; with FOLDER, every
-audio file under it (``hover_audio.folder.find_audio_files``). kNN accuracy always
+audio file under it (``hover_audio.dataset.folder.find_audio_files``). kNN accuracy always
 uses the demo. Every timed part runs in a fresh child process (this script with
 ``--child``) with OMP/OpenBLAS/MKL pinned to one thread, and reports JSON on stdout.
 
@@ -131,7 +131,7 @@ def child_hover(args: dict) -> dict:
 
 def child_ours(args: dict) -> dict:
     """``MFCCVectorizer(...).transform`` on a fresh cache; writes the matrix to args['out']."""
-    from hover_audio.features import MFCCVectorizer
+    from hover_audio.vectors.mfcc import MFCCVectorizer
 
     paths = read_list(args["paths"])
     vectorizer = MFCCVectorizer(cache_dir=args["cache_dir"], **args.get("params", {}))
@@ -146,7 +146,7 @@ def child_ours(args: dict) -> dict:
 
 def child_warm(args: dict) -> dict:
     """np.load of the vectors (reference), then transform on the warm cache."""
-    from hover_audio.features import MFCCVectorizer
+    from hover_audio.vectors.mfcc import MFCCVectorizer
 
     paths = read_list(args["paths"])
     start = time.perf_counter()
@@ -173,8 +173,8 @@ def child_profile(args: dict) -> dict:
     import io
     import pstats
 
-    from hover_audio.features import MFCCVectorizer
-    from hover_audio.pipeline import make_jobs, run_jobs
+    from hover_audio.vectors.mfcc import MFCCVectorizer
+    from hover_audio.vectors.jobs import make_jobs, run_jobs
 
     paths = read_list(args["paths"])[: args["count"]]
     vectorizer = MFCCVectorizer(cache_dir=args["cache_dir"])
@@ -237,10 +237,10 @@ def machine_facts(blas: list[dict]) -> None:
 
 def clip_paths(folder: str | None) -> list[str]:
     if folder is None:
-        from hover_audio.demo import load_dataset
+        from hover_audio.dataset.demo import load_dataset
 
         return list(load_dataset().to_pandas()["audio"])
-    from hover_audio.folder import find_audio_files
+    from hover_audio.dataset.folder import find_audio_files
 
     paths = [str(path.absolute()) for path in find_audio_files(folder)]
     if not paths:
@@ -300,8 +300,8 @@ def bench_throughput(paths: list[str], quick: bool, tmp: Path) -> dict:
 
 def fill_cache(count: int, tmp: Path) -> tuple[list[str], Path, Path, dict]:
     """100k tiny distinct files, their vectors in the cache (under the pipeline's keys) and a .npy."""
-    from hover_audio.cache import VectorCache
-    from hover_audio.features import MFCCVectorizer
+    from hover_audio.vectors.cache import VectorCache
+    from hover_audio.vectors.mfcc import MFCCVectorizer
 
     vectorizer = MFCCVectorizer()
     folder, cache_dir = tmp / "warm_files", tmp / "warm_cache"
@@ -383,7 +383,7 @@ def knn_accuracy(train_x, train_y, test_x, test_y) -> float:
 
 def bench_knn(throughput: dict, on_demo: bool, tmp: Path) -> None:
     """(d) kNN accuracy on the demo: train subset -> test subset."""
-    from hover_audio.demo import load_dataset
+    from hover_audio.dataset.demo import load_dataset
 
     table = load_dataset().to_pandas()
     train, test = table[table["SUBSET"] == "train"], table[table["SUBSET"] == "test"]

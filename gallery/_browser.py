@@ -55,7 +55,7 @@ def app(command: list, tmp: Path, port: int = 0):
     (tmp / "cache").mkdir(exist_ok=True)
     with open(log_path, "w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "hover_audio.cli", *map(str, command), "--port", str(port),
+            [sys.executable, "-m", "hover_audio.app.cli", *map(str, command), "--port", str(port),
              "--no-umap", "--quiet"],
             cwd=tmp, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             env=dict(os.environ, HOVER_AUDIO_CACHE=str(tmp / "cache"), PYTHONUNBUFFERED="1"))

@@ -34,7 +34,7 @@ def make_recording(path: Path, pieces: int = 28) -> list:
     import soundfile
     import soxr
 
-    from hover_audio.demo import demo_table
+    from hover_audio.dataset.demo import demo_table
 
     assert any(b.SOUNDS.glob("*.oga")), f"no {b.SOUNDS}: apt-get install sound-theme-freedesktop"
     rng = np.random.default_rng(3)

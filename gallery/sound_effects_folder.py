@@ -28,7 +28,7 @@ def make_library(folder: Path) -> dict:
     import soundfile
     import soxr
 
-    from hover_audio.demo import demo_table
+    from hover_audio.dataset.demo import demo_table
 
     sounds = b.SOUNDS
     assert any(sounds.glob("*.oga")), f"no {sounds}: apt-get install sound-theme-freedesktop"

@@ -1,7 +1,13 @@
 """hover-audio: label audio in bulk by listening to an embedding map.
 
-The public names are imported on first use, so ``import hover_audio`` stays fast
-and heavy libraries load only where they are needed.
+The package reads as the data flow, each layer using only those before it::
+
+    common -> audio -> vectors -> maps -> dataset -> model -> app
+
+(see ``docs/architecture.md``). The public names below are imported on first
+use, so ``import hover_audio`` stays fast and heavy libraries load only where
+they are needed. hover's module paths work too: ``hover_audio.core.dataset``
+and ``hover_audio.recipes.stable``.
 """
 from __future__ import annotations
 
@@ -10,12 +16,27 @@ import importlib
 __version__ = "0.1.0.dev0"
 
 _EXPORTS = {
-    "AudioDataset": ".dataset",
-    "SupervisableAudioDataset": ".dataset",
-    "DuplicateKeysWarning": ".dataset",
-    "ChangeEvent": ".dataset",
-    "ABSTAIN": ".schema",
-    "SUBSETS": ".schema",
+    "AudioDataset": ".dataset.audio_dataset",
+    "SupervisableAudioDataset": ".dataset.audio_dataset",
+    "DuplicateKeysWarning": ".dataset.audio_dataset",
+    "ChangeEvent": ".dataset.history",
+    "ABSTAIN": ".dataset.schema",
+    "SUBSETS": ".dataset.schema",
+    "Vectorizer": ".vectors.contract",
+    "AudioVectorizer": ".vectors.contract",
+    "CallableVectorizer": ".vectors.contract",
+    "as_vectorizer": ".vectors.contract",
+    "MFCCVectorizer": ".vectors.mfcc",
+    "VectorCache": ".vectors.cache",
+    "SimilarityIndex": ".maps.search",
+    "LayoutReducer": ".maps.layout",
+    "AudioModel": ".model.classifier",
+    "fit": ".model.classifier",
+    "SourceError": ".audio.sources",
+    "DecodeError": ".audio.decode",
+    "simple_annotator": ".app.recipes",
+    "linked_annotator": ".app.recipes",
+    "active_learning": ".app.recipes",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -118,7 +118,7 @@ def main(argv: list[str]) -> int:
             log_path = cache / f"demo-{attempt}.log"
             with open(log_path, "w") as log:
                 process = subprocess.Popen(
-                    [sys.executable, "-m", "hover_audio.cli", "demo", "--fresh", "--port",
+                    [sys.executable, "-m", "hover_audio.app.cli", "demo", "--fresh", "--port",
                      str(port), "--no-umap", "--quiet"],
                     cwd=cache,
                     env=dict(os.environ, HOVER_AUDIO_CACHE=str(cache), PYTHONUNBUFFERED="1"),

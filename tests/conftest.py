@@ -1,6 +1,13 @@
-"""Shared fixtures: small clip tables with awkward values."""
+"""Shared fixtures: small clip tables with awkward values, and a hermetic test session.
+
+Every cache the package keeps (vectors, layouts, default workspaces, numba's JIT
+cache) goes to a temporary folder for the session, and the session fails if any
+test left a file in the checkout.
+"""
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +16,45 @@ import pytest
 
 FREEDESKTOP_PACKAGE = "sound-theme-freedesktop"
 FREEDESKTOP_SOUNDS = Path("/usr/share/sounds/freedesktop/stereo")
+REPO = Path(__file__).resolve().parents[1]
+# made by running the suite itself, not by a test
+RUN_ARTIFACTS = (".pytest_cache", "__pycache__", ".venv", ".egg-info")
+
+
+def checkout_files() -> set[str] | None:
+    """Untracked, ignored and modified paths of the checkout (None outside a git checkout)."""
+    try:
+        done = subprocess.run(["git", "status", "--porcelain", "--ignored", "--untracked-files=all"],
+                              cwd=REPO, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode != 0:
+        return None
+    paths = {line[3:] for line in done.stdout.splitlines() if line.strip()}
+    return {path for path in paths if not any(part in path for part in RUN_ARTIFACTS)}
+
+
+def pytest_sessionstart(session):
+    base = Path(session.config._tmp_path_factory.getbasetemp()) / "hermetic"
+    base.mkdir(parents=True, exist_ok=True)
+    os.environ["HOVER_AUDIO_CACHE"] = str(base / "hover_audio_cache")
+    os.environ["NUMBA_CACHE_DIR"] = str(base / "numba")
+    session.config._checkout_before = checkout_files()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    before = getattr(session.config, "_checkout_before", None)
+    after = checkout_files()
+    if before is None or after is None:
+        return
+    left = sorted(after - before)
+    if left:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        message = ("tests wrote into the checkout (they must write only under temporary "
+                   "folders):\n  " + "\n  ".join(left[:20]))
+        if reporter is not None:
+            reporter.write_line(message, red=True)
+        session.exitstatus = 1
 
 
 @pytest.fixture

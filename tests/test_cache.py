@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hover_audio.cache import (
+from hover_audio.vectors.cache import (
     DB_NAME,
     CacheCorruptedWarning,
     CacheDirError,
@@ -150,7 +150,7 @@ def test_forked_child_opens_its_own_connection(tmp_path):
 def test_sigkill_during_puts_keeps_returned_puts(tmp_path):
     script = textwrap.dedent(f"""
         import numpy as np
-        from hover_audio.cache import VectorCache
+        from hover_audio.vectors.cache import VectorCache
         cache = VectorCache({str(tmp_path)!r}, "ns")
         i = 0
         while True:

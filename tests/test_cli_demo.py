@@ -9,8 +9,8 @@ import pandas as pd
 import soundfile
 
 from hover_audio import ABSTAIN, AudioDataset
-from hover_audio.cli import main
-from hover_audio.demo import DATA_DIR, load_dataset
+from hover_audio.app.cli import main
+from hover_audio.dataset.demo import DATA_DIR, load_dataset
 
 HEAVY = ("librosa", "umap", "numba", "bokeh", "sklearn", "torch")
 
@@ -19,7 +19,8 @@ def test_import_loads_no_heavy_library():
     code = (
         "import sys, hover_audio\n"
         "from hover_audio import AudioDataset, SupervisableAudioDataset\n"
-        "from hover_audio import cli, demo\n"
+        "from hover_audio.app import cli\n"
+        "from hover_audio.dataset import demo\n"
         f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -15,7 +15,7 @@ import soundfile
 from . import audio_corpus as corpus
 from .conftest import FREEDESKTOP_PACKAGE
 from .audio_corpus import peak_frequency, rms
-from hover_audio.decode import DecodeError, decode
+from hover_audio.audio.decode import DecodeError, decode
 
 
 TONE_RMS = corpus.AMPLITUDE / np.sqrt(2)

@@ -10,8 +10,8 @@ from bokeh.document import Document
 from bokeh.protocol import Protocol
 
 from hover_audio import AudioDataset
-from hover_audio.explorer.app import Annotator, annotator_handle
-from hover_audio.explorer.source import ABSTAIN_COLOR, display_name, label_color
+from hover_audio.app.explorer.annotator import Annotator, annotator_handle
+from hover_audio.app.explorer.page_data import ABSTAIN_COLOR, display_name, label_color
 
 
 def synthetic(rows: int, seed: int = 0) -> AudioDataset:
@@ -205,7 +205,7 @@ def test_recipes_build_documents_by_their_hover_paths(recipe):
 
 
 def test_tooltip_durations_come_from_ranges_when_there_is_no_duration_column():
-    from hover_audio.explorer.source import source_data
+    from hover_audio.app.explorer.page_data import source_data
 
     ds = AudioDataset.from_pandas(pd.DataFrame({
         "audio": ["/a.wav#t=1.5,2.25", "/b.wav", "/c.wav"],

@@ -10,8 +10,8 @@ import pytest
 import soundfile
 
 from hover_audio import AudioDataset
-from hover_audio.folder import safe_name, write_label_tree
-from hover_audio.tables import read_table
+from hover_audio.dataset.label_tree import safe_name, write_label_tree
+from hover_audio.dataset.table_files import read_table
 
 SR = 16000
 

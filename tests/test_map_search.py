@@ -18,11 +18,11 @@ import pandas as pd
 import pytest
 import soundfile
 
-import hover_audio.reduce as reduce_module
+import hover_audio.maps.layout as layout_module
 from hover_audio import AudioDataset
-from hover_audio.features import MFCCVectorizer
-from hover_audio.reduce import FIT_SUBSETS, LayoutStore, reduce, stored_reduce
-from hover_audio.search import SimilarityIndex
+from hover_audio.vectors.mfcc import MFCCVectorizer
+from hover_audio.maps.layout import FIT_SUBSETS, LayoutStore, fit_layout, stored_layout
+from hover_audio.maps.search import SimilarityIndex
 
 CLUSTERS = 4
 
@@ -95,9 +95,9 @@ def unattached_cache(tmp_path, monkeypatch):
 def no_refit(monkeypatch):
     """Make any new fit fail: proves a layout was reused, not recomputed."""
     def refuse(*args, **kwargs):
-        raise AssertionError("reduce() was called: the stored layout was not reused")
+        raise AssertionError("fit_layout() was called: the stored layout was not reused")
 
-    monkeypatch.setattr(reduce_module, "reduce", refuse)
+    monkeypatch.setattr(layout_module, "fit_layout", refuse)
 
 
 # ====================================================== reduce: hover semantics
@@ -107,7 +107,7 @@ def umap_map():
     vectors, labels = clustered(per=30)
     subsets = mixed_subsets(labels)
     vectors[[1, 34, 62]] = np.nan  # failed clips: a raw, a test and a train row
-    reducer = reduce(vectors, subsets, "umap", 2, seed=0)
+    reducer = fit_layout(vectors, subsets, "umap", 2, seed=0)
     return vectors, subsets, labels, reducer
 
 
@@ -131,14 +131,14 @@ def test_umap_fits_raw_train_dev_and_places_test_rows_on_the_map(umap_map):
 
 def test_umap_is_reproducible_with_a_seed(umap_map):
     vectors, subsets, _, reducer = umap_map
-    again = reduce(vectors, subsets, "umap", 2, seed=0)
+    again = fit_layout(vectors, subsets, "umap", 2, seed=0)
     np.testing.assert_array_equal(again.coords, reducer.coords)
 
 
 def test_umap_in_three_dimensions():
     vectors, labels = clustered(per=15, seed=3)
     subsets = mixed_subsets(labels)
-    reducer = reduce(vectors, subsets, "umap", dimension=3, seed=0)
+    reducer = fit_layout(vectors, subsets, "umap", dimension=3, seed=0)
     assert reducer.coords.shape == (len(vectors), 3)
     assert finite_rows(reducer.coords).all()
 
@@ -163,9 +163,9 @@ def test_umap_transform_places_new_vectors_and_keeps_nan(umap_map):
 def test_stored_umap_layout_places_a_copy_of_a_fitted_row_near_it(umap_map, tmp_path, no_refit):
     vectors, subsets, labels, reducer = umap_map
     store = LayoutStore(tmp_path / "layouts")
-    key = reduce_module.layout_key(vectors, subsets, "umap", 2, 0, {})
+    key = layout_module.layout_key(vectors, subsets, "umap", 2, 0, {})
     store.put(key, reducer.coords)
-    loaded = stored_reduce(store, vectors, subsets, "umap", 2, 0)  # no_refit: must not fit
+    loaded = stored_layout(store, vectors, subsets, "umap", 2, 0)  # no_refit: must not fit
     assert loaded.estimator is None
     np.testing.assert_array_equal(loaded.coords, reducer.coords)
     cents = centroids(reducer.coords, labels, reducer.fit_rows)
@@ -185,7 +185,7 @@ def test_stored_umap_layout_places_a_copy_of_a_fitted_row_near_it(umap_map, tmp_
 def test_pca_test_rows_are_transformed_not_fitted():
     vectors, labels = clustered(per=20, seed=1)
     subsets = mixed_subsets(labels)
-    base = reduce(vectors, subsets, "pca", 2, seed=0)
+    base = fit_layout(vectors, subsets, "pca", 2, seed=0)
     fit = np.isin(subsets, FIT_SUBSETS)
     np.testing.assert_array_equal(base.fit_rows, np.flatnonzero(fit))
     assert finite_rows(base.coords).all()
@@ -200,13 +200,13 @@ def test_pca_test_rows_are_transformed_not_fitted():
     extra = rng.normal(0, 1e5, size=(25, vectors.shape[1])).astype(np.float32)
     changed = np.vstack([changed, extra])
     changed_subsets = np.concatenate([subsets, np.array(["test"] * 25, dtype=object)])
-    other = reduce(changed, changed_subsets, "pca", 2, seed=0)
+    other = fit_layout(changed, changed_subsets, "pca", 2, seed=0)
     np.testing.assert_array_equal(other.fit_rows, base.fit_rows)
     np.testing.assert_array_equal(other.coords[fit.nonzero()[0]], base.coords[fit])
     assert finite_rows(other.coords).all()
 
     # control: had those outliers been fitted (in raw) the map would have moved
-    fitted_outliers = reduce(changed, np.where(changed_subsets == "test", "raw", changed_subsets),
+    fitted_outliers = fit_layout(changed, np.where(changed_subsets == "test", "raw", changed_subsets),
                              "pca", 2, seed=0)
     assert not np.allclose(fitted_outliers.coords[fit.nonzero()[0]], base.coords[fit])
 
@@ -214,11 +214,11 @@ def test_pca_test_rows_are_transformed_not_fitted():
 def test_nan_rows_get_nan_and_do_not_change_the_fit():
     vectors, labels = clustered(per=10, seed=2)
     subsets = mixed_subsets(labels)
-    clean = reduce(vectors, subsets, "pca", 2, seed=0)
+    clean = fit_layout(vectors, subsets, "pca", 2, seed=0)
     broken = np.vstack([vectors, np.full((3, vectors.shape[1]), np.nan, np.float32)])
     broken[0, 4] = np.nan  # one NaN value is enough to fail a row
     broken_subsets = np.concatenate([subsets, np.array(["raw", "train", "test"], dtype=object)])
-    reducer = reduce(broken, broken_subsets, "pca", 2, seed=0)
+    reducer = fit_layout(broken, broken_subsets, "pca", 2, seed=0)
     assert np.isnan(reducer.coords[[0, -3, -2, -1]]).all()
     assert finite_rows(reducer.coords).sum() == len(broken) - 4
     assert 0 not in reducer.fit_rows and len(broken) - 3 not in reducer.fit_rows
@@ -226,14 +226,14 @@ def test_nan_rows_get_nan_and_do_not_change_the_fit():
     fewer = vectors.copy()
     fewer[0] = np.nan
     np.testing.assert_array_equal(reducer.coords[:len(vectors)],
-                                  reduce(fewer, subsets, "pca", 2, seed=0).coords)
+                                  fit_layout(fewer, subsets, "pca", 2, seed=0).coords)
     assert not np.isnan(clean.coords).any()
 
 
 @pytest.mark.parametrize("method", ["pca", "umap"])
 def test_all_rows_nan_give_nan_coords_without_error(method):
     vectors = np.full((6, 8), np.nan, np.float32)
-    reducer = reduce(vectors, ["raw", "raw", "train", "dev", "test", "test"], method, 2, seed=0)
+    reducer = fit_layout(vectors, ["raw", "raw", "train", "dev", "test", "test"], method, 2, seed=0)
     assert reducer.coords.shape == (6, 2) and np.isnan(reducer.coords).all()
     assert len(reducer.fit_rows) == 0
     assert np.isnan(reducer.transform(vectors[:2])).all()
@@ -242,8 +242,8 @@ def test_all_rows_nan_give_nan_coords_without_error(method):
 def test_pca_is_reproducible_and_three_dimensional():
     vectors, labels = clustered(per=10, seed=4)
     subsets = mixed_subsets(labels)
-    first = reduce(vectors, subsets, "pca", 3, seed=0)
-    second = reduce(vectors, subsets, "pca", 3, seed=0)
+    first = fit_layout(vectors, subsets, "pca", 3, seed=0)
+    second = fit_layout(vectors, subsets, "pca", 3, seed=0)
     assert first.coords.shape == (len(vectors), 3) and finite_rows(first.coords).all()
     np.testing.assert_array_equal(first.coords, second.coords)
 
@@ -254,7 +254,7 @@ def test_pca_is_reproducible_and_three_dimensional():
 def test_invalid_method_or_dimension_raises(method, dimension):
     vectors, labels = clustered(per=5)
     with pytest.raises(ValueError):
-        reduce(vectors, ["raw"] * len(vectors), method, dimension)
+        fit_layout(vectors, ["raw"] * len(vectors), method, dimension)
 
 
 @pytest.mark.parametrize("method,rows,features,dimension", [
@@ -264,7 +264,7 @@ def test_invalid_method_or_dimension_raises(method, dimension):
 ])
 def test_fewer_features_than_dimension(method, rows, features, dimension):
     vectors = np.random.default_rng(0).normal(size=(rows, features)).astype(np.float32)
-    reducer = reduce(vectors, ["raw"] * rows, method, dimension, seed=0)
+    reducer = fit_layout(vectors, ["raw"] * rows, method, dimension, seed=0)
     assert reducer.coords.shape == (rows, dimension)
     assert finite_rows(reducer.coords).all()
 
@@ -273,7 +273,7 @@ def test_fewer_features_than_dimension(method, rows, features, dimension):
 @pytest.mark.parametrize("method", ["umap", "pca"])
 @pytest.mark.parametrize("dimension", [2, 3])
 def test_no_rows_at_all(method, dimension):
-    reducer = reduce(np.zeros((0, 8), np.float32), [], method, dimension)
+    reducer = fit_layout(np.zeros((0, 8), np.float32), [], method, dimension)
     assert reducer.coords.shape == (0, dimension)
     assert len(reducer.fit_rows) == 0
 
@@ -282,7 +282,7 @@ def test_no_rows_at_all(method, dimension):
 @pytest.mark.parametrize("dimension", [2, 3])
 def test_fewer_rows_than_umap_neighbours(rows, dimension):
     vectors = np.random.default_rng(rows).normal(size=(rows, 8)).astype(np.float32)
-    reducer = reduce(vectors, ["raw"] * rows, "umap", dimension, seed=0)
+    reducer = fit_layout(vectors, ["raw"] * rows, "umap", dimension, seed=0)
     assert reducer.coords.shape == (rows, dimension)
     assert finite_rows(reducer.coords).all()
     np.testing.assert_array_equal(reducer.fit_rows, np.arange(rows))
@@ -297,7 +297,7 @@ def test_tiny_fit_subsets_with_test_rows(method, fit_count, test_count):
     rows = fit_count + test_count
     vectors = np.random.default_rng(rows).normal(size=(rows, 8)).astype(np.float32)
     subsets = ["train"] * fit_count + ["test"] * test_count
-    reducer = reduce(vectors, subsets, method, 2, seed=0)
+    reducer = fit_layout(vectors, subsets, method, 2, seed=0)
     assert reducer.coords.shape == (rows, 2)
     assert finite_rows(reducer.coords).all()
     expected_fit = np.arange(rows) if fit_count == 0 else np.arange(fit_count)
@@ -306,19 +306,19 @@ def test_tiny_fit_subsets_with_test_rows(method, fit_count, test_count):
 
 def test_empty_subsets_are_fine():
     vectors, labels = clustered(per=6, seed=6)
-    only_raw = reduce(vectors, ["raw"] * len(vectors), "pca", 2)  # no train, dev, test
-    only_dev_test = reduce(vectors, ["dev"] * 20 + ["test"] * 4, "pca", 2)  # no raw, train
+    only_raw = fit_layout(vectors, ["raw"] * len(vectors), "pca", 2)  # no train, dev, test
+    only_dev_test = fit_layout(vectors, ["dev"] * 20 + ["test"] * 4, "pca", 2)  # no raw, train
     assert finite_rows(only_raw.coords).all() and finite_rows(only_dev_test.coords).all()
     np.testing.assert_array_equal(only_dev_test.fit_rows, np.arange(20))
     # test rows whose vectors all failed: an empty set to place
     broken = vectors.copy()
     broken[20:] = np.nan
-    reducer = reduce(broken, ["raw"] * 20 + ["test"] * 4, "pca", 2)
+    reducer = fit_layout(broken, ["raw"] * 20 + ["test"] * 4, "pca", 2)
     assert finite_rows(reducer.coords[:20]).all() and np.isnan(reducer.coords[20:]).all()
 
 
 def test_single_row_and_one_fit_row():
-    one = reduce(np.ones((1, 4), np.float32), ["raw"], "umap", 2)
+    one = fit_layout(np.ones((1, 4), np.float32), ["raw"], "umap", 2)
     assert one.coords.shape == (1, 2) and finite_rows(one.coords).all()
     assert finite_rows(one.transform(np.zeros((2, 4), np.float32))).all()
 
@@ -343,9 +343,9 @@ def test_compute_nd_embedding_writes_columns_and_stores_the_layout(saved, monkey
     assert len(layout_files(layouts)) == 1
 
     def refuse(*args, **kwargs):
-        raise AssertionError("reduce() was called: the stored layout was not reused")
+        raise AssertionError("fit_layout() was called: the stored layout was not reused")
 
-    monkeypatch.setattr(reduce_module, "reduce", refuse)
+    monkeypatch.setattr(layout_module, "fit_layout", refuse)
     start = time.perf_counter()
     again = ds.compute_nd_embedding(progress=False)
     elapsed = time.perf_counter() - start
@@ -425,7 +425,7 @@ def test_reopened_workspace_keeps_the_map_without_recomputing(tmp_path, monkeypa
     def refuse(*args, **kwargs):
         raise AssertionError("recomputed")
 
-    monkeypatch.setattr(reduce_module, "reduce", refuse)
+    monkeypatch.setattr(layout_module, "fit_layout", refuse)
     reopened = AudioDataset.load(folder)
     try:
         table = reopened.to_pandas()
@@ -647,7 +647,7 @@ def test_query_by_pathlib_path(demo):
 # ================================================================ demo quality
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    from hover_audio.demo import load_dataset
+    from hover_audio.dataset.demo import load_dataset
 
     tmp = tmp_path_factory.mktemp("demo")
     ds = load_dataset()

@@ -16,13 +16,13 @@ import pandas as pd
 import pytest
 import soundfile
 
-import hover_audio.model as model_module
+import hover_audio.model.quality as quality_module
 from hover_audio import AudioDataset
-from hover_audio.demo import load_dataset
-from hover_audio.features import MFCCVectorizer
+from hover_audio.dataset.demo import load_dataset
+from hover_audio.vectors.mfcc import MFCCVectorizer
 from hover_audio.model import (AudioModel, fit, flag_columns, label_issues, near_duplicates,
                                outliers)
-from hover_audio.sources import SourceError
+from hover_audio.audio.sources import SourceError
 
 SR = 16000
 DIGITS = sorted(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])
@@ -230,7 +230,7 @@ def test_near_duplicates_find_the_planted_copies(planted):
 def test_near_duplicates_in_chunks_match_one_block(planted, monkeypatch):
     dataset = planted[0]
     whole = near_duplicates(dataset, threshold=0.9)
-    monkeypatch.setattr(model_module, "CHUNK", 37)
+    monkeypatch.setattr(quality_module, "CHUNK", 37)
     chunked = near_duplicates(dataset, threshold=0.9)
     pd.testing.assert_frame_equal(whole, chunked)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hover_audio.demo import load_dataset
-from hover_audio.explorer.model_panel import ModelPanel
-from hover_audio.features import MFCCVectorizer
+from hover_audio.dataset.demo import load_dataset
+from hover_audio.app.explorer.model_panel import ModelPanel
+from hover_audio.vectors.mfcc import MFCCVectorizer
 
 from .test_explorer import Page
 

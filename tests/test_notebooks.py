@@ -43,8 +43,8 @@ def kernel_env(tmp_path_factory):
 
     A ``python3`` kernel spec naming ``sys.executable`` is put first on JUPYTER_PATH,
     so the notebooks run in this venv whatever other kernels are installed; Jupyter's
-    and IPython's runtime files go to a temporary folder. numba's JIT cache is shared
-    (``custom_cache/numba`` of the repository) so only the first run compiles librosa.
+    and IPython's runtime files go to a temporary folder. numba's JIT cache is the
+    session's (see conftest.py), so only the first kernel compiles librosa.
     """
     home = tmp_path_factory.mktemp("jupyter")
     spec = home / "data" / "kernels" / "python3"
@@ -58,8 +58,7 @@ def kernel_env(tmp_path_factory):
     patch.setenv("JUPYTER_PATH", str(home / "data"))
     patch.setenv("JUPYTER_RUNTIME_DIR", str(home / "runtime"))
     patch.setenv("IPYTHONDIR", str(home / "ipython"))
-    patch.setenv("NUMBA_CACHE_DIR", os.environ.get("NUMBA_CACHE_DIR")
-                 or str(ROOT / "custom_cache" / "numba"))
+    patch.setenv("NUMBA_CACHE_DIR", os.environ["NUMBA_CACHE_DIR"])
     for name in ("HOVER_AUDIO_CACHE", "JUPYTER_BOKEH_EXTERNAL_URL"):
         patch.delenv(name, raising=False)
     from jupyter_client.kernelspec import KernelSpecManager
@@ -127,7 +126,7 @@ def open_session(url: str) -> dict:
 
     from bokeh.client import pull_session
 
-    importlib.import_module("hover_audio.explorer.app")  # defines the app's custom Bokeh models
+    importlib.import_module("hover_audio.app.explorer.annotator")  # defines the app's custom Bokeh models
 
     def describe() -> dict:
         import asyncio
@@ -256,7 +255,7 @@ def test_folder_to_labels(tmp_path, kernel_env):
     assert len(table) == state["tree_rows"] == len(library)
     assert set(table["action"]) == {"linked"} and state["actions"] == ["linked"]
     assert sorted(table["path"]) == sorted(f"{k}/{n}" for k, names in folders.items() for n in names)
-    listing = cell_output(nb, "from hover_audio.folder import write_label_tree")
+    listing = cell_output(nb, "from hover_audio.dataset.label_tree import write_label_tree")
     for kind in KINDS:
         assert f"{kind}/ ({population[kind]}):" in listing
     assert Path(state["workspace"]) == cache / "sfx_workspace"
@@ -317,7 +316,7 @@ class HoverGuideRun:
     """
 
     def __init__(self, folder: Path, env: dict):
-        from hover_audio.demo import DATA_DIR
+        from hover_audio.dataset.demo import DATA_DIR
 
         self.folder, self.env, self.process = folder, env, None
         self.server = http.server.ThreadingHTTPServer(

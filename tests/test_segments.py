@@ -1,4 +1,4 @@
-"""Cutting recordings into clips: fixed windows, non-silent regions, segment(), from_folder."""
+"""Cutting recordings into clips: fixed windows, non-silent regions, segment_table(), from_folder."""
 from __future__ import annotations
 
 import warnings
@@ -10,7 +10,8 @@ import pytest
 
 from . import audio_corpus as corpus
 from hover_audio import AudioDataset
-from hover_audio.segments import fixed_windows, frame_levels, nonsilent_regions, segment
+from hover_audio.audio.segments import fixed_windows, frame_levels, nonsilent_regions
+from hover_audio.dataset.folder import segment_table
 
 
 
@@ -113,7 +114,7 @@ def test_fixed_windows_full_windows_survive_min_duration_equal_to_window():
 
 
 def test_segment_window_of_a_tenth_cuts_every_tenth(files):
-    clips, report = segment(table_of(files["one"]), window=0.1)  # min_duration 0.1 default
+    clips, report = segment_table(table_of(files["one"]), window=0.1)  # min_duration 0.1 default
     assert report.empty
     assert len(clips) == 10  # got 3: (0, .1), (.1, .2), (.2, .3)
 
@@ -196,10 +197,10 @@ def test_nonsilent_padding_never_goes_below_zero():
     assert nonsilent_regions(levels)[0][0] == 0.0
 
 
-# ------------------------------------------------------------------ segment()
+# ------------------------------------------------------------------ segment_table()
 def test_segment_fixed_keeps_columns_and_reports_the_broken_file(files):
     table = table_of(files["five"], files["garbage"], speaker=["ann", "bo"], take=[1, 2])
-    clips, report = segment(table, window=2.0)
+    clips, report = segment_table(table, window=2.0)
     assert list(clips.columns) == ["audio", "speaker", "take", "source", "start", "end"]
     five = str(files["five"])
     assert list(clips["audio"]) == [f"{five}#t=0,2", f"{five}#t=2,4", f"{five}#t=4,5"]
@@ -217,7 +218,7 @@ def test_segment_fixed_keeps_columns_and_reports_the_broken_file(files):
 def test_segment_reports_every_broken_file_with_its_kind(files, mode):
     broken = ["empty", "header_only", "garbage", "text_mp3", "bad_fmt_channels", "bad_fmt_tag"]
     table = table_of(files["three_tones"], *(files[key] for key in broken))
-    clips, report = segment(table, mode=mode, window=2.0)
+    clips, report = segment_table(table, mode=mode, window=2.0)
     assert set(clips["source"]) == {str(files["three_tones"])}
     assert list(report["key"]) == [str(files[key]) for key in broken]
     assert list(report["kind"]) == ["empty"] + ["decode"] * (len(broken) - 1)
@@ -226,14 +227,14 @@ def test_segment_reports_every_broken_file_with_its_kind(files, mode):
 
 
 def test_segment_truncated_file_uses_what_is_there(files):
-    clips, report = segment(table_of(files["truncated_data"]), window=0.125)
+    clips, report = segment_table(table_of(files["truncated_data"]), window=0.125)
     assert report.empty
     assert len(clips) == 2  # 0.25 s present of the 1 s the header claims
     assert clips["end"].max() == pytest.approx(corpus.TRUNCATED_KEPT / corpus.TRUNCATED_SR)
 
 
 def test_segment_nonsilent_finds_the_three_tones(files):
-    clips, report = segment(table_of(files["three_tones"], label=["birds"]), mode="nonsilent")
+    clips, report = segment_table(table_of(files["three_tones"], label=["birds"]), mode="nonsilent")
     assert report.empty
     assert_regions(list(zip(clips["start"], clips["end"])),
                    [(start, end) for start, end, _ in corpus.THREE_TONES])
@@ -244,7 +245,7 @@ def test_segment_nonsilent_finds_the_three_tones(files):
 @pytest.mark.parametrize("name", ["m4a", "mp3"])
 def test_segment_compressed_files(files, name):
     for mode in ("fixed", "nonsilent"):
-        clips, report = segment(table_of(files[name]), mode=mode, window=1.0)
+        clips, report = segment_table(table_of(files[name]), mode=mode, window=1.0)
         assert report.empty, report
         assert clips["start"].iloc[0] == pytest.approx(0.0, abs=0.06)
         assert clips["end"].iloc[-1] == pytest.approx(corpus.SECONDS, abs=0.06)
@@ -253,11 +254,11 @@ def test_segment_compressed_files(files, name):
 
 
 def test_segment_empty_table_and_bad_mode(files):
-    clips, report = segment(table_of())
+    clips, report = segment_table(table_of())
     assert clips.empty and report.empty
     assert list(clips.columns) == ["audio", "source", "start", "end"]
     with pytest.raises(ValueError, match="mode"):
-        segment(table_of(files["five"]), mode="silence")
+        segment_table(table_of(files["five"]), mode="silence")
 
 
 # ------------------------------------------------------------------ from_folder
@@ -316,7 +317,7 @@ def test_from_folder_nonsilent_segments(tmp_path):
 
 # ------------------------------------------------------------------ real recordings (Debian)
 def test_busy_tone_recording_has_three_bursts(freedesktop):
-    clips, report = segment(table_of(freedesktop / "phone-outgoing-busy.oga"),
+    clips, report = segment_table(table_of(freedesktop / "phone-outgoing-busy.oga"),
                             mode="nonsilent")
     assert report.empty
     starts, ends = clips["start"].to_numpy(), clips["end"].to_numpy()
@@ -326,9 +327,9 @@ def test_busy_tone_recording_has_three_bursts(freedesktop):
 
 
 def test_alarm_clock_recording_has_six_rings(freedesktop):
-    clips, report = segment(table_of(freedesktop / "alarm-clock-elapsed.oga"),
+    clips, report = segment_table(table_of(freedesktop / "alarm-clock-elapsed.oga"),
                             mode="nonsilent")
     assert report.empty and len(clips) == 6
-    fixed, _ = segment(table_of(freedesktop / "alarm-clock-elapsed.oga"), window=2.0)
+    fixed, _ = segment_table(table_of(freedesktop / "alarm-clock-elapsed.oga"), window=2.0)
     assert list(fixed["end"])[:3] == [2.0, 4.0, 6.0]
     assert fixed["end"].iloc[-1] == pytest.approx(294128 / 48000, abs=1e-6)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hover_audio.sources import (
+from hover_audio.audio.sources import (
     ClipRef,
     SourceError,
     fetch,

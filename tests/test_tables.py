@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from hover_audio import AudioDataset
-from hover_audio.tables import read_table
+from hover_audio.dataset.table_files import read_table
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".json", ".parquet"])

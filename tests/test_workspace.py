@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from hover_audio import AudioDataset
-from hover_audio.workspace import JOURNAL, TABLE, VECTORS, atomic_write
+from hover_audio.dataset.store import JOURNAL, TABLE, VECTORS, atomic_write
 
 
 def small_dataset(rows: int = 20) -> AudioDataset:

@@ -1,55 +1,10 @@
-"""hover-compatible recipes: functions of a dataset that return a Bokeh app handle.
+"""hover's module path for recipes (``hover.recipes``): the annotator apps of ``hover_audio.app.recipes``.
 
-A handle is a function ``handle(doc)``; use it with ``bokeh serve`` (call it on
-``curdoc()``), an embedded ``bokeh.server.server.Server({'/app': handle})``, or
-Jupyter's ``bokeh.io.show(handle, notebook_url=...)``. Playback works in all three.
+A recipe is a function of a dataset that returns a Bokeh app handle ``handle(doc)``;
+use it with ``bokeh serve`` (call it on ``curdoc()``), an embedded
+``bokeh.server.server.Server({'/app': handle})``, or Jupyter's
+``bokeh.io.show(handle, notebook_url=...)``.
 """
-from __future__ import annotations
+from ..app.recipes import active_learning, linked_annotator, simple_annotator
 
-
-def _prepare(dataset) -> None:
-    """Make sure the map has coordinates: vectors, then a layout, as hover requires."""
-    if dataset.vectors is None:
-        dataset.vectorize(progress=False)
-    if "embed_2d_0" not in dataset.columns:
-        dataset.compute_nd_embedding(method="pca")
-
-
-def simple_annotator(dataset, title: str = "hover-audio annotator"):
-    """The annotator: a map you listen to, label boxes, search and tables.
-
-    Parameters
-    ----------
-    dataset
-        An :class:`~hover_audio.dataset.AudioDataset`; vectorized and mapped (PCA)
-        first when it has no coordinates yet.
-    """
-    from ..explorer.app import annotator_handle
-
-    _prepare(dataset)
-    return annotator_handle(dataset, title=title)
-
-
-def linked_annotator(dataset, title: str = "hover-audio linked annotator"):
-    """hover's linked annotator: the annotator with the search results view beside it."""
-    from ..explorer.app import annotator_handle
-
-    _prepare(dataset)
-    return annotator_handle(dataset, title=title, linked=True)
-
-
-def active_learning(dataset, title: str = "hover-audio active learning"):
-    """The annotator with a model in the loop (hover's recipe name).
-
-    A logistic regression on the scaled vectors, trained on ``train`` and scored
-    on ``dev``: a Train button (and optional refit after each label action),
-    predictions (label, probability, margin) as columns and as a view coloured
-    by predicted label with alpha by confidence, "accept predictions above a
-    threshold for the selection", and label-quality flags (suspect labels,
-    near-duplicates, outliers) that filter the selection.
-    """
-    from ..explorer.app import annotator_handle
-    from ..explorer.model_panel import ModelPanel
-
-    _prepare(dataset)
-    return annotator_handle(dataset, title=title, panels=(ModelPanel,))
+__all__ = ["simple_annotator", "linked_annotator", "active_learning"]

@@ -87,7 +87,7 @@ class AppServer:
 
     def start(self, timeout: float = 90.0) -> "AppServer":
         self.port = free_port()
-        command = [sys.executable, "-m", "hover_audio.cli", "serve", str(self.target),
+        command = [sys.executable, "-m", "hover_audio.app.cli", "serve", str(self.target),
                    "--port", str(self.port), "--no-umap", "--quiet", *self.extra]
         if self.workspace is not None:
             command[5:5] = ["--workspace", str(self.workspace)]

@@ -20,7 +20,7 @@ DATASET = textwrap.dedent(
     import glob
     import pandas as pd
     from hover_audio import AudioDataset
-    from hover_audio.features import MFCCVectorizer
+    from hover_audio.vectors.mfcc import MFCCVectorizer
 
     def build():
         files = sorted(glob.glob({digits!r} + "/*.flac"))[:30]
@@ -49,7 +49,7 @@ BOKEH_SERVE_APP = DATASET + textwrap.dedent(
     """
     from bokeh.io import curdoc
     from hover_audio.recipes import simple_annotator
-    from hover_audio.server import shared
+    from hover_audio.app.server import shared
 
     simple_annotator(shared("contexts-test", build))(curdoc())
     """

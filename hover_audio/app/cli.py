@@ -1,0 +1,201 @@
+"""The ``hover-audio`` command line. Heavy imports happen inside the commands."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _open_dataset(path: str):
+    from ..dataset.audio_dataset import AudioDataset
+    from ..dataset.store import is_workspace
+
+    target = Path(path)
+    if target.is_dir():
+        if is_workspace(target):
+            return AudioDataset.load(target, attach=False)
+        return AudioDataset.from_folder(target)
+    return AudioDataset.from_file(target)
+
+
+def workspace_for(path) -> "Path":
+    """The default workspace of a folder or table: the same path finds it again."""
+    import hashlib
+
+    from ..common.paths import default_cache_dir
+
+    source = Path(path).absolute()
+    tag = hashlib.sha1(str(source).encode()).hexdigest()[:8]
+    return default_cache_dir() / "workspaces" / f"{source.stem or 'root'}-{tag}"
+
+
+def open_attached(path: str, workspace: str | None):
+    """Open a workspace, or a folder/table attached to a (new or earlier) workspace."""
+    from ..dataset.audio_dataset import AudioDataset
+    from ..dataset.store import is_workspace
+
+    source = Path(path)
+    if source.is_dir() and is_workspace(source):
+        return AudioDataset.load(source)
+    target = Path(workspace) if workspace else workspace_for(source)
+    if is_workspace(target):
+        print(f"hover-audio: reopening workspace {target}")
+        return AudioDataset.load(target)
+    dataset = _open_dataset(path)
+    dataset.save(target)
+    print(f"hover-audio: workspace {target}")
+    return dataset
+
+
+def run_annotator(dataset, args: argparse.Namespace, title: str) -> int:
+    from . import recipes
+    from .server import improve_layout_in_background, serve
+
+    if dataset.vectors is None:
+        report = dataset.vectorize(progress=not args.quiet)
+        failed = report[report["kind"] != "truncated"]
+        if len(failed):
+            print(f"hover-audio: {len(failed)} clip(s) could not be read; they are left off "
+                  "the map (see the vector_error column)")
+    if "embed_2d_0" not in dataset.columns:
+        dataset.compute_nd_embedding(method="pca")  # a map at once; UMAP follows
+    if not args.no_umap:
+        improve_layout_in_background(dataset)
+    recipe = {"simple": recipes.simple_annotator, "linked": recipes.linked_annotator,
+              "active": recipes.active_learning}[args.recipe]
+    serve(recipe(dataset, title=title), port=args.port, host=args.host, show=args.show)
+    dataset.close()
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    dataset = open_attached(args.path, args.workspace)
+    return run_annotator(dataset, args, title=f"hover-audio: {args.path}")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ..dataset.audio_dataset import AudioDataset
+    from ..dataset.demo import load_dataset
+    from ..dataset.store import is_workspace
+
+    target = workspace_for("hover-audio-demo")
+    if is_workspace(target) and not args.fresh:
+        dataset = AudioDataset.load(target)
+    else:
+        dataset = load_dataset(seed=args.seed)
+        dataset.save(target, overwrite=True)
+    print(f"hover-audio demo: {dataset!r}")
+    print(dataset.population().to_string())
+    if args.no_serve:
+        dataset.close()
+        return 0
+    return run_annotator(dataset, args, title="hover-audio demo: spoken digits")
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    dataset = _open_dataset(args.path)
+    print(repr(dataset))
+    print(dataset.population().to_string())
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    dataset = _open_dataset(args.source)
+    written = dataset.export(args.destination)
+    print(f"wrote {len(dataset)} rows to {written}")
+    return 0
+
+
+def cmd_vectorize(args: argparse.Namespace) -> int:
+    from ..dataset.store import is_workspace
+    from ..vectors.mfcc import MFCCVectorizer
+
+    source = Path(args.path)
+    if source.is_dir() and is_workspace(source):
+        from ..dataset.audio_dataset import AudioDataset
+
+        dataset = AudioDataset.load(source)
+    else:
+        dataset = _open_dataset(args.path)
+        target = Path(args.workspace) if args.workspace else None
+        if target is not None:
+            dataset.save(target)
+    vectorizer = MFCCVectorizer(cache_dir=args.cache_dir)
+    report = dataset.vectorize(vectorizer, workers=args.workers, progress=not args.quiet)
+    failed = report[report["kind"] != "truncated"]
+    print(f"vectorized {len(dataset) - len(failed)} of {len(dataset)} clips "
+          f"({vectorizer.dim} dimensions); {len(failed)} failed")
+    for row in failed.head(20).itertuples():
+        print(f"  {row.kind}: {row.message}")
+    if len(failed) > 20:
+        print(f"  ... and {len(failed) - 20} more")
+    if dataset.workspace is None:
+        print("(no --workspace given: the vectors are cached but not saved in a workspace)")
+    dataset.close()
+    return 0
+
+
+def _server_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", type=int, default=5006, help="port (default 5006; 0: any)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to bind (default 127.0.0.1: this machine only)")
+    parser.add_argument("--show", action="store_true", help="open a browser tab")
+    parser.add_argument("--no-umap", action="store_true", help="keep the fast PCA map")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--recipe", choices=("simple", "linked", "active"), default="simple",
+                        help="simple annotator (default), linked (with a finder view), or "
+                             "active (a model in the loop)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hover-audio",
+        description="Label audio in bulk by listening to an embedding map.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    serve = commands.add_parser("serve", help="open the annotator on a folder, table or workspace")
+    serve.add_argument("path", help="audio folder, .csv/.json/.parquet table, or workspace")
+    serve.add_argument("--workspace", help="where labels are saved (default: under custom_cache/)")
+    _server_options(serve)
+    serve.set_defaults(run=cmd_serve)
+    demo = commands.add_parser("demo", help="open the annotator on the embedded spoken digits")
+    demo.add_argument("--seed", type=int, default=0, help="seed of the demo split")
+    demo.add_argument("--fresh", action="store_true", help="start over (forget demo labels)")
+    demo.add_argument("--no-serve", action="store_true", help="only print the population")
+    _server_options(demo)
+    demo.set_defaults(run=cmd_demo)
+    info = commands.add_parser(
+        "info", help="show the label x subset counts of a workspace, table or folder"
+    )
+    info.add_argument("path", help="workspace folder, audio folder, or .csv/.json/.parquet")
+    info.set_defaults(run=cmd_info)
+    vectorize = commands.add_parser(
+        "vectorize", help="compute (and cache) the vectors of a workspace, folder or table")
+    vectorize.add_argument("path", help="workspace folder, audio folder, or table file")
+    vectorize.add_argument("--workspace", help="save a new workspace here (folder/table input)")
+    vectorize.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    vectorize.add_argument("--cache-dir", default=None, help="vector cache (default: custom_cache/)")
+    vectorize.add_argument("--quiet", action="store_true", help="no progress bar")
+    vectorize.set_defaults(run=cmd_vectorize)
+    export = commands.add_parser("export", help="write a workspace/table/folder as a table")
+    export.add_argument("source", help="workspace folder, audio folder, or table file")
+    export.add_argument("destination", help="output .csv, .json or .parquet")
+    export.set_defaults(run=cmd_export)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    try:
+        return args.run(args)
+    except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError) as error:
+        print(f"hover-audio: error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,392 @@
+"""One annotator document: the map, playback, labeling, search and tables, wired up.
+
+Every browser tab gets its own document and models (hover 0.8.1 shared models
+between documents and broke on the second tab); all of them read and patch the
+one dataset, and each applies the dataset's change events to its own source.
+"""
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+
+import numpy as np
+from bokeh.events import DocumentReady, MouseMove, Tap
+from bokeh.layouts import column, row
+from bokeh.models import Button, ColumnDataSource, Div
+
+from ...audio.wav import clip_wav
+from ...common.values import optional_number
+from ...dataset.schema import AUDIO, RANGE_COLUMNS
+from . import playback_js as js
+from . import widgets
+from .page_data import (
+    BASE_SIZE, default_marks, label_color, label_patches, population_data, selection_data,
+    source_data, xy,
+)
+
+log = logging.getLogger(__name__)
+DECODERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hover-audio-clips")
+LABEL_BUTTONS = 9
+
+
+class Annotator:
+    """The models and callbacks of one document over a shared dataset.
+
+    Parameters
+    ----------
+    dataset
+        The :class:`~hover_audio.dataset.AudioDataset`; every action goes to it.
+    search_index
+        A callable returning the (shared) similarity index, built on first use.
+    """
+
+    def __init__(self, dataset, search_index=None, title: str = "hover-audio",
+                 linked: bool = False, panels=()):
+        self.dataset = dataset
+        self.keys = dataset.keys
+        self._search_index = search_index or dataset.similarity_index
+        self.title = title
+        self.linked = linked
+        self.source = ColumnDataSource(source_data(dataset), name="clips")
+        self.channel = js.AudioChannel()
+        self.results = np.zeros(0, dtype=np.int64)
+        self._previous_selection: list[int] = []
+        self._setting_selection = False
+        self.refresh_hooks = []  # panels' own reactions to dataset changes
+        self._build()
+        self.panels = [panel(self) for panel in panels]
+
+    # ------------------------------------------------------------------ layout
+    def _build(self) -> None:
+        from .plot import build_map
+
+        self.plot, self.renderers, self.playing = build_map(self.source)
+        self.status = widgets.status_div()
+        self.sound = widgets.sound_controls()
+        self.labeling = widgets.label_controls()
+        self.search = widgets.search_controls()
+        self.population_source = ColumnDataSource(population_data(self.dataset), name="population")
+        self.selection_source = ColumnDataSource(selection_data(self.dataset, self.source, []), name="selection")
+        self.population = widgets.population_table(self.population_source)
+        self.selection = widgets.selection_table(self.selection_source)
+        self.remove = Button(label="Remove from selection", width=180)
+        self.label_buttons = row(*self._label_buttons(), width=460,
+                                 styles={"flex-wrap": "wrap", "gap": "4px"})
+        self.plot.js_on_event(MouseMove, js.hover_request(
+            self.channel, self.sound["hover_play"], self.source, self.plot, self.renderers))
+        self.plot.js_on_event(Tap, js.tap_request(self.channel, self.source, self.plot,
+                                                  self.renderers))
+        self.channel.js_on_change("served", js.play_answer(
+            self.channel, self.source, self.playing, self.sound["volume"], self.status))
+        self.sound["unlock"].js_on_click(js.unlock_sound(self.sound["unlock"]))
+        self.sound["volume"].js_on_change("value", js.set_volume(self.sound["volume"]))
+        self.selection_source.selected.js_on_change("indices", self._play_table_row())
+        self._connect()
+        labeling, search = self.labeling, self.search
+        self.controls = controls = column(
+            Div(text=f"<b>{widgets.html.escape(self.title)}</b>"),
+            row(self.sound["unlock"], self.sound["hover_play"], self.sound["volume"]),
+            row(labeling["label"], labeling["apply"]),
+            self.label_buttons,
+            Div(text="selection mode"), labeling["mode"],
+            row(*labeling["commits"].values()),
+            row(labeling["undo"], labeling["redo"]),
+            self.status,
+            Div(text="<b>Search by example</b>"),
+            search["like"], row(search["query"], search["go"]), search["upload"],
+            row(search["top_k"], search["threshold"]),
+            row(search["select"], search["filter"], search["clear"]),
+            self.population,
+        )
+        maps = column(self.plot, self._finder()) if self.linked else self.plot
+        self.layout = column(row(maps, controls), row(self.selection, column(self.remove)))
+
+    def _finder(self):
+        """hover's linked view: the same points (linked pan/zoom/selection) by search score."""
+        from bokeh.palettes import Viridis256
+        from bokeh.plotting import figure
+        from bokeh.transform import linear_cmap
+
+        finder = figure(width=self.plot.width, height=320, output_backend="webgl",
+                        x_range=self.plot.x_range, y_range=self.plot.y_range,
+                        tools="pan,wheel_zoom,lasso_select,box_select,reset",
+                        title="Finder: colour = similarity to the last search")
+        finder.xaxis.visible = finder.yaxis.visible = False
+        finder.scatter("x", "y", source=self.source, size=5, line_color=None,
+                       color=linear_cmap("score", Viridis256, -1.0, 1.0, nan_color="#dddddd"))
+        return finder
+
+    def _label_buttons(self) -> list:
+        if not self.dataset.label_order:  # a Row needs a child
+            return [Div(text="<i>labels you apply get buttons here (keys 1-9)</i>")]
+        buttons = []
+        for number, label in enumerate(self.dataset.label_order[:LABEL_BUTTONS], start=1):
+            button = Button(label=f"{number}: {label}", width=100, name=f"label-button-{number}",
+                            styles={"border-left": f"6px solid {label_color(label, self.dataset.label_order)}"})
+            button.on_click(partial(self.apply_label, label))
+            buttons.append(button)
+        return buttons
+
+    def _play_table_row(self):
+        from bokeh.models import CustomJS
+
+        return CustomJS(args=dict(table=self.selection_source, channel=self.channel), code="""
+const picked = table.selected.indices;
+if (!picked.length) { return; }
+channel.request = table.data.index[picked[0]];
+channel.ticket = channel.ticket + 1;
+""")
+
+    def _connect(self) -> None:
+        self.channel.on_change("ticket", self._on_request)
+        self.channel.on_change("command", self._on_command)
+        self.source.selected.on_change("indices", self._on_selection)
+        self.labeling["apply"].on_click(lambda: self.apply_label(None))
+        self.labeling["undo"].on_click(self.undo)
+        self.labeling["redo"].on_click(self.redo)
+        for subset, button in self.labeling["commits"].items():
+            button.on_click(partial(self.commit, subset))
+        self.search["like"].on_click(self.search_selection)
+        self.search["go"].on_click(self.search_typed)
+        self.search["upload"].on_change("value", self._on_upload)
+        self.search["select"].on_click(self.select_results)
+        self.search["filter"].on_click(self.filter_selection)
+        self.search["clear"].on_click(self.clear_search)
+        self.remove.on_click(self.remove_from_selection)
+        self.selection_source.on_change("data", self._on_table_edit)
+
+    def attach(self, doc) -> None:
+        """Put this annotator in ``doc`` and follow the dataset until the session ends."""
+        self.doc = doc
+        doc.title = self.title
+        doc.add_root(self.layout)
+        doc.add_root(self.channel)
+        doc.js_on_event(DocumentReady, js.keyboard(self.channel))
+        stop = self.dataset.on_change(self._on_dataset_change)
+        doc.on_session_destroyed(lambda context: stop())
+
+    # ---------------------------------------------------------------- playback
+    def _on_request(self, attr, old, new) -> None:
+        row = int(self.channel.request)
+        if not 0 <= row < len(self.keys):
+            return
+        table_row = self._clip_args(row)
+        future = DECODERS.submit(self._encode, row, table_row)
+        future.add_done_callback(self._deliver)
+
+    def _deliver(self, done) -> None:
+        try:
+            self.doc.add_next_tick_callback(partial(self._answer, *done.result()))
+        except Exception:  # the session closed while the clip was decoding
+            log.debug("dropped a clip for a closed session", exc_info=True)
+
+    def _clip_args(self, row: int) -> tuple:
+        start, end, channel = (
+            optional_number(self.dataset.column(name)[row], cast) if name in self.dataset.columns
+            else None for name, cast in zip(RANGE_COLUMNS, (float, float, int)))
+        return str(self.dataset.column(AUDIO)[row]), start, end, channel
+
+    @staticmethod
+    def _encode(row: int, clip: tuple) -> tuple:
+        try:
+            return row, base64.b64encode(clip_wav(*clip)).decode("ascii"), ""
+        except Exception as error:  # a broken clip is a message, never a crash
+            return row, "", str(error)
+
+    def _answer(self, row: int, payload: str, error: str) -> None:
+        if error:
+            widgets.say(self.status, f"cannot play: {error}", error=True)
+            return
+        self.channel.update(answered=row, payload=payload)
+        self.channel.served = self.channel.served + 1
+
+    # ---------------------------------------------------------------- labeling
+    def selected(self) -> list[int]:
+        return list(self.source.selected.indices)
+
+    def apply_label(self, label: str | None = None) -> None:
+        label = (label if label is not None else self.labeling["label"].value or "").strip()
+        rows = self.selected()
+        if not label:
+            widgets.say(self.status, "type a label first", error=True)
+            return
+        if not rows:
+            widgets.say(self.status, "select some points first (lasso, box or polygon)", True)
+            return
+        self._act(lambda: self.dataset.set_labels([self.keys[i] for i in rows], label),
+                  f"labeled {{}} clip(s) '{label}'")
+
+    def commit(self, subset: str) -> None:
+        rows = self.selected()
+        if not rows:
+            widgets.say(self.status, "select some points first", error=True)
+            return
+        self._act(lambda: self.dataset.commit([self.keys[i] for i in rows], subset),
+                  f"moved {{}} clip(s) to {subset}")
+
+    def undo(self) -> None:
+        self._act(self.dataset.undo, "undid {} change(s)")
+
+    def redo(self) -> None:
+        self._act(self.dataset.redo, "redid {} change(s)")
+
+    def _act(self, operation, message: str) -> None:
+        try:
+            changed = operation()
+        except (ValueError, KeyError) as error:
+            widgets.say(self.status, str(error), error=True)
+            return
+        widgets.say(self.status, message.format(changed))
+
+    def _on_command(self, attr, old, new) -> None:
+        parts = (new or "").split(":")
+        if parts[0] == "undo":
+            self.undo()
+        elif parts[0] == "redo":
+            self.redo()
+        elif parts[0] == "label" and len(parts) > 1 and parts[1].isdigit():
+            number = int(parts[1])
+            if 1 <= number <= min(LABEL_BUTTONS, len(self.dataset.label_order)):
+                self.apply_label(self.dataset.label_order[number - 1])
+
+    def _on_selection(self, attr, old, new) -> None:
+        if self._setting_selection:
+            return
+        mode = widgets.SELECTION_MODES[self.labeling["mode"].active]
+        previous, current = set(self._previous_selection), set(new)
+        combined = {"none": current, "union": previous | current,
+                    "intersection": previous & current, "difference": previous - current}[mode]
+        result = sorted(combined)
+        if result != sorted(new):
+            self._set_selection(result)
+        self._previous_selection = result
+        self.selection_source.data = selection_data(self.dataset, self.source, result)
+
+    def _set_selection(self, rows) -> None:
+        self._setting_selection = True
+        try:
+            self.source.selected.indices = [int(i) for i in rows]
+        finally:
+            self._setting_selection = False
+        self._previous_selection = sorted(int(i) for i in rows)
+        self.selection_source.data = selection_data(self.dataset, self.source, self._previous_selection)
+
+    def remove_from_selection(self) -> None:
+        picked = self.selection_source.selected.indices
+        if not picked:
+            widgets.say(self.status, "pick rows in the selection table first", error=True)
+            return
+        drop = {self.selection_source.data["index"][i] for i in picked}
+        self.selection_source.selected.indices = []
+        self._set_selection([i for i in self.selected() if i not in drop])
+
+    def _on_table_edit(self, attr, old, new) -> None:
+        rows, labels = new.get("index", []), new.get("label", [])
+        current = self.dataset.column("label")
+        edits = {}
+        for position, label in zip(rows, labels):
+            if isinstance(label, str) and label.strip() and label != current[position]:
+                edits.setdefault(label.strip(), []).append(self.keys[position])
+        for label, keys in edits.items():
+            self._act(lambda: self.dataset.set_labels(keys, label), f"labeled {{}} clip(s) '{label}'")
+
+    # ------------------------------------------------------------------ search
+    def _show_results(self, scores: np.ndarray, best: np.ndarray) -> None:
+        hit = np.zeros(len(scores), dtype=bool)
+        hit[best] = True
+        self.results = best
+        size = np.where(hit, BASE_SIZE + 6.0, BASE_SIZE)
+        alpha = np.where(hit, 1.0, 0.15)
+        alpha[~np.isfinite(scores)] = 0.0
+        self.source.data.update(size=size, alpha=alpha, score=scores)
+        widgets.say(self.status, f"{len(best)} result(s)")
+        self.selection_source.data = selection_data(self.dataset, self.source, self._previous_selection)
+
+    def _search(self, query) -> None:
+        try:
+            index = self._search_index()
+            scores = index.scores(query)
+            best = index.top_k(query, int(self.search["top_k"].value or 10))
+        except Exception as error:  # bad query, or a new file that cannot be read
+            widgets.say(self.status, f"search failed: {error}", error=True)
+            return
+        best = best[scores[best] >= float(self.search["threshold"].value)]
+        self._show_results(scores, best)
+
+    def search_selection(self) -> None:
+        rows = self.selected()
+        if not rows:
+            widgets.say(self.status, "select one or more points to search by", error=True)
+            return
+        self._search(rows)
+
+    def search_typed(self) -> None:
+        query = (self.search["query"].value or "").strip()
+        if query:
+            self._search(query)
+
+    def _on_upload(self, attr, old, new) -> None:
+        if not new:
+            return
+        suffix = os.path.splitext(self.search["upload"].filename or "")[1] or ".wav"
+        with tempfile.NamedTemporaryFile(suffix=suffix, delete=False) as handle:
+            handle.write(base64.b64decode(new))
+        try:
+            self._search(handle.name)
+        finally:
+            os.unlink(handle.name)
+
+    def select_results(self) -> None:
+        self._set_selection(self.results.tolist())
+
+    def filter_selection(self) -> None:
+        keep = set(self.results.tolist())
+        self._set_selection([i for i in self.selected() if i in keep])
+
+    def clear_search(self) -> None:
+        self.results = np.zeros(0, dtype=np.int64)
+        self.source.data.update(default_marks(self.dataset))
+
+    # ----------------------------------------------------------- dataset sync
+    def _on_dataset_change(self, event) -> None:
+        self.doc.add_next_tick_callback(partial(self._refresh, event))
+
+    def _refresh(self, event) -> None:
+        for hook in self.refresh_hooks:
+            hook(event)
+        if event.kind == "derived":
+            return
+        if event.kind == "layout":
+            x, y = xy(self.dataset)
+            self.source.data.update(x=x, y=y)
+            return
+        if len(event.positions):
+            self.source.patch(label_patches(self.dataset, event.positions, event.columns))
+        self.population_source.data = population_data(self.dataset)
+        self.selection_source.data = selection_data(self.dataset, self.source, self._previous_selection)
+        order = self.dataset.label_order
+        shown = [child for child in self.label_buttons.children if isinstance(child, Button)]
+        if len(shown) < min(LABEL_BUTTONS, len(order)):
+            self.label_buttons.children = self._label_buttons()
+
+def annotator_handle(dataset, title: str = "hover-audio annotator", linked: bool = False,
+                     panels=()):
+    """A Bokeh app handle ``handle(doc)``: each call builds a fresh annotator document."""
+    cache = {}
+
+    def search_index():
+        vectors = dataset.vectors
+        if cache.get("vectors") is not vectors:
+            cache["index"], cache["vectors"] = dataset.similarity_index(), vectors
+        return cache["index"]
+
+    def handle(doc) -> None:
+        Annotator(dataset, search_index=search_index, title=title, linked=linked,
+                  panels=panels).attach(doc)
+
+    handle.dataset = dataset
+    return handle

@@ -1,0 +1,144 @@
+"""The page's view of the dataset: one ColumnDataSource, and patches that keep it true.
+
+The dataset is the single source of truth. A session builds its source once from
+the dataset, then applies each :class:`~hover_audio.dataset.ChangeEvent` as a
+``source.patch`` of the changed rows only (O(k) bytes for k rows).
+"""
+from __future__ import annotations
+
+import os
+from urllib.parse import unquote, urlsplit
+
+import numpy as np
+
+from ...audio.sources import SourceError, parse_key
+from ...dataset.schema import ABSTAIN, AUDIO, LABEL, SUBSET, range_columns
+
+ABSTAIN_COLOR = "#b4b4b4"
+# colour-blind-friendly first (Okabe-Ito), then Tableau-style extras; a label keeps
+# its colour for the life of a workspace because label_order only ever grows
+PALETTE = (
+    "#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000",
+    "#8c564b", "#17becf", "#bcbd22", "#7f7f7f", "#9467bd", "#e377c2", "#2ca02c", "#ff7f0e",
+    "#1f77b4", "#d62728", "#393b79", "#637939",
+)
+MARKERS = {"raw": "circle", "train": "square", "dev": "triangle", "test": "diamond"}
+BASE_SIZE = 7.0
+
+
+def label_color(label: str, label_order: list[str]) -> str:
+    """The stable colour of a label (grey for ABSTAIN)."""
+    if label == ABSTAIN or label not in label_order:
+        return ABSTAIN_COLOR
+    return PALETTE[label_order.index(label) % len(PALETTE)]
+
+
+def display_name(key: str) -> str:
+    """A short name for a clip key: the file name (URL-decoded) plus its range."""
+    base, _, fragment = key.partition("#t=")
+    path = urlsplit(base).path if "://" in base else base
+    name = unquote(os.path.basename(path.rstrip("/"))) or base
+    return f"{name} [{fragment}]" if fragment else name
+
+
+def xy(dataset, dimension: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """The map coordinates of each row (NaN where there are none yet)."""
+    names = [f"embed_{dimension}d_{i}" for i in range(2)]
+    if all(name in dataset.columns for name in names):
+        return tuple(dataset.column(name).astype(float) for name in names)
+    missing = np.full(len(dataset), np.nan)
+    return missing, missing.copy()
+
+
+def default_marks(dataset) -> dict:
+    """Size, alpha and search score of every point when no search is shown.
+
+    Points whose clip failed are transparent: they have no place on the map.
+    """
+    failed = (np.array([value is not None and value == value
+                        for value in dataset.column("vector_error")])
+              if "vector_error" in dataset.columns else np.zeros(len(dataset), dtype=bool))
+    return {"size": np.full(len(dataset), BASE_SIZE), "alpha": np.where(failed, 0.0, 0.85),
+            "score": np.full(len(dataset), np.nan)}
+
+
+def clip_durations(table) -> np.ndarray:
+    """Seconds per row: a ``duration`` column, else the range (columns or ``#t=``), else NaN."""
+    if "duration" in table.columns:
+        return table["duration"].to_numpy(dtype=float)
+    ranges = range_columns(table, ("start", "end"))
+    starts = ranges["start"] or [None] * len(table)
+    ends = ranges["end"] or [None] * len(table)
+    durations = np.full(len(table), np.nan)
+    for row, (key, start, end) in enumerate(zip(table[AUDIO], starts, ends)):
+        if "#t=" not in key and (end is None or end != end):
+            continue
+        try:
+            ref = parse_key(key, start, end)
+        except SourceError:
+            continue
+        if ref.end is not None:
+            durations[row] = ref.end - (ref.start or 0.0)
+    return durations
+
+
+def source_data(dataset) -> dict:
+    """The columns of the page's source, derived from the dataset table."""
+    table = dataset.to_pandas()
+    order = dataset.label_order
+    labels = table[LABEL].astype(str).tolist()
+    x, y = xy(dataset)
+    durations = clip_durations(table)
+    return {
+        "index": np.arange(len(table)),
+        "x": x,
+        "y": y,
+        "label": labels,
+        "subset": table[SUBSET].astype(str).tolist(),
+        "color": [label_color(label, order) for label in labels],
+        "name": [display_name(key) for key in table[AUDIO].astype(str)],
+        "duration": [f"{d:.2f} s" if np.isfinite(d) else "?" for d in durations],
+        **default_marks(dataset),
+    }
+
+
+def label_patches(dataset, positions, columns=(LABEL, SUBSET)) -> dict:
+    """``source.patch`` arguments for the changed ``columns`` of ``positions`` only."""
+    order = dataset.label_order
+    positions = [int(p) for p in positions]
+    patches = {}
+    if LABEL in columns:
+        labels = dataset.column(LABEL)[positions]
+        patches["label"] = [(p, str(label)) for p, label in zip(positions, labels)]
+        patches["color"] = [(p, label_color(str(label), order))
+                            for p, label in zip(positions, labels)]
+    if SUBSET in columns:
+        subsets = dataset.column(SUBSET)[positions]
+        patches["subset"] = [(p, str(subset)) for p, subset in zip(positions, subsets)]
+    return patches
+
+
+def population_data(dataset) -> dict:
+    """The population table: label (with its colour) x subset counts and totals."""
+    table = dataset.population()
+    order = dataset.label_order
+    data = {"label": list(table.index),
+            "color": [label_color(label, order) for label in table.index]}
+    for subset in table.columns:
+        data[subset] = table[subset].tolist()
+    data["total"] = table.sum(axis=1).tolist()
+    return data
+
+
+def selection_data(dataset, source, rows) -> dict:
+    """The selection table: the selected rows' names, labels, subsets and search scores."""
+    rows = [int(i) for i in rows]
+    names, scores = source.data["name"], source.data["score"]
+    labels, subsets = dataset.column(LABEL), dataset.column(SUBSET)
+    return {
+        "index": rows,
+        "name": [names[i] for i in rows],
+        "label": [str(labels[i]) for i in rows],
+        "subset": [str(subsets[i]) for i in rows],
+        "score": [float(scores[i]) for i in rows],
+    }

@@ -1,0 +1,59 @@
+"""The map: one scatter renderer per subset over the shared source, with its tools."""
+from __future__ import annotations
+
+from bokeh.models import (
+    BoxSelectTool, CDSView, ColumnDataSource, CustomJS, GroupFilter, HoverTool,
+    LassoSelectTool, Legend, LegendItem, PanTool, PolySelectTool, ResetTool, TapTool,
+    WheelZoomTool,
+)
+from bokeh.plotting import figure
+
+from ...dataset.schema import SUBSETS
+from .page_data import MARKERS
+
+TOOLTIPS = [  # Bokeh inserts these fields as text: file names and labels are escaped
+    ("file", "@name"),
+    ("label", "@label"),
+    ("subset", "@subset"),
+    ("duration", "@duration"),
+]
+
+
+def build_map(source: ColumnDataSource, width: int = 760, height: int = 620):
+    """The scatter figure and its renderers by subset (legend click hides a subset)."""
+    lasso = LassoSelectTool(continuous=False)
+    plot = figure(
+        width=width, height=height, output_backend="webgl", title="Map: hover or tap to listen",
+        name="map",
+        tools=[lasso, PolySelectTool(), BoxSelectTool(), PanTool(), WheelZoomTool(),
+               TapTool(behavior="inspect"), ResetTool()],
+        active_drag=lasso, active_scroll="auto", toolbar_location="above",
+    )
+    plot.xaxis.visible = plot.yaxis.visible = False
+    plot.grid.visible = False
+    renderers, items = {}, []
+    for subset in SUBSETS:
+        view = CDSView(filter=GroupFilter(column_name="subset", group=subset))
+        renderers[subset] = plot.scatter(
+            "x", "y", source=source, view=view, marker=MARKERS[subset], size="size",
+            fill_color="color", line_color="color", fill_alpha="alpha", line_alpha="alpha",
+            selection_line_color="#222222", selection_line_width=1.5,
+            nonselection_fill_alpha=0.25, nonselection_line_alpha=0.25, name=f"map-{subset}",
+        )
+        # the legend shows a neutral marker per subset (colours mean labels, not subsets);
+        # hiding it from the legend hides the subset's points
+        key = plot.scatter([float("nan")], [float("nan")], marker=MARKERS[subset], size=9,
+                           color="#666666")
+        key.js_on_change("visible", CustomJS(args=dict(points=renderers[subset]),
+                                             code="points.visible = cb_obj.visible;"))
+        items.append(LegendItem(label=subset, renderers=[key]))
+    legend = Legend(items=items, click_policy="hide", location="top_left",
+                    title="subset (click to hide)")
+    plot.add_layout(legend)
+    hover = HoverTool(renderers=list(renderers.values()), tooltips=TOOLTIPS)
+    plot.add_tools(hover)
+    plot.toolbar.active_inspect = [hover]
+    playing = ColumnDataSource({"x": [], "y": []}, name="playing")
+    plot.scatter("x", "y", source=playing, marker="circle", size=20, fill_alpha=0.0,
+                 line_color="#d62728", line_width=3)
+    return plot, renderers, playing

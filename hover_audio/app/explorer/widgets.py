@@ -1,0 +1,98 @@
+"""The controls beside the map: label box, selection, commit, undo, search, tables."""
+from __future__ import annotations
+
+import html
+
+from bokeh.models import (
+    Button, CheckboxGroup, CustomJS, ColumnDataSource, DataTable, Div, FileInput,
+    HTMLTemplateFormatter, NumberFormatter, RadioButtonGroup, Slider, Spinner, StringEditor,
+    TableColumn, TextInput,
+)
+
+from ...dataset.schema import SUBSETS
+
+SELECTION_MODES = ("none", "union", "intersection", "difference")  # hover's names
+
+
+def status_div() -> Div:
+    return Div(text="", width=420, styles={"color": "#444", "min-height": "1.2em"})
+
+
+def say(div: Div, message: str, error: bool = False) -> None:
+    """Show a message; the text is escaped (it may hold file names and labels)."""
+    color = "#b00020" if error else "#225522"
+    div.text = f'<span style="color:{color}">{html.escape(message)}</span>'
+
+
+def label_controls() -> dict:
+    return {
+        # a plain text box: an autocomplete box would swap a typed prefix ("seve")
+        # for a known label ("seven"); the known labels are offered as buttons instead
+        "label": TextInput(title="Label", placeholder="type a label, then Apply", width=220),
+        "apply": Button(label="Apply", button_type="primary", width=90),
+        "mode": RadioButtonGroup(labels=list(SELECTION_MODES), active=0),
+        "undo": Button(label="Undo (Ctrl+Z)", width=120),
+        "redo": Button(label="Redo (Ctrl+Y)", width=120),
+        "commits": {subset: Button(label=f"→ {subset}", width=80) for subset in SUBSETS},
+    }
+
+
+def sound_controls() -> dict:
+    return {
+        "unlock": Button(label="Enable sound", button_type="warning", width=130),
+        "hover_play": CheckboxGroup(labels=["play on hover"], active=[0]),
+        "volume": Slider(title="volume", start=0.0, end=1.0, step=0.05, value=0.8, width=160),
+    }
+
+
+def search_controls() -> dict:
+    return {
+        "like": Button(label="More like the selection", width=190),
+        "query": TextInput(title="…or a file path / URL", placeholder="/path/to/clip.wav",
+                           width=300),
+        "go": Button(label="Search", width=80),
+        "upload": FileInput(accept="audio/*", multiple=False, width=300),
+        "top_k": Spinner(title="top k", low=1, high=10000, step=10, value=50, width=90),
+        "threshold": Slider(title="min score", start=-1.0, end=1.0, step=0.01, value=0.3,
+                            width=200),
+        "select": Button(label="Select results", width=130),
+        "filter": Button(label="Keep only results in selection", width=220),
+        "clear": Button(label="Clear search", width=110),
+    }
+
+
+def redraw_on_change(table: DataTable) -> DataTable:
+    """Redraw ``table`` whenever its data changes.
+
+    Bokeh 3.9's DataTable redraws when its view's row indices change, so new data
+    with the same number of rows (new counts, a relabeled selection) would not show.
+    """
+    redraw = CustomJS(args=dict(table=table), code="table.view.change.emit();")
+    table.source.js_on_change("data", redraw)
+    table.source.js_on_change("patching", redraw)
+    return table
+
+
+def population_table(source: ColumnDataSource) -> DataTable:
+    swatch = HTMLTemplateFormatter(
+        template='<span style="color:<%= color %>;font-size:1.2em">&#9632;</span> <%- label %>')
+    columns = [TableColumn(field="label", title="label", formatter=swatch, width=150)]
+    columns += [TableColumn(field=subset, title=subset, width=55) for subset in SUBSETS]
+    columns.append(TableColumn(field="total", title="total", width=55))
+    return redraw_on_change(DataTable(source=source, columns=columns, width=440, height=330,
+                                      index_position=None, sortable=True, editable=False,
+                                      reorderable=False))
+
+
+def selection_table(source: ColumnDataSource) -> DataTable:
+    columns = [
+        TableColumn(field="name", title="file (select a row to play)", width=210),
+        TableColumn(field="label", title="label (double-click to edit)", editor=StringEditor(),
+                    width=140),
+        TableColumn(field="subset", title="subset", width=60),
+        TableColumn(field="score", title="score", formatter=NumberFormatter(format="0.000"),
+                    width=60),
+    ]
+    return redraw_on_change(DataTable(source=source, columns=columns, width=520, height=260,
+                                      editable=True, index_position=None, selectable=True,
+                                      reorderable=False))

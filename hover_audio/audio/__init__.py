@@ -1,0 +1,9 @@
+"""Layer 1, audio: clip keys -> bytes or files -> decoded samples; segments; WAVs to play.
+
+- ``sources``: parse keys (paths, ``file://``, ``http(s)://``, ``#t=`` ranges) and fetch them.
+- ``decode``: samples of a range of a file (soundfile, ffmpeg as the fallback).
+- ``segments``: where the clips of a long recording are (fixed windows, non-silent regions).
+- ``wav``: a clip as 16-bit WAV bytes, for playback in a browser.
+
+Nothing here knows about tables, vectors or labels.
+"""

@@ -1,0 +1,218 @@
+"""Bytes or a file -> mono float32 samples: soundfile first, ffmpeg as the fallback.
+
+Only the requested range is decoded (by seeking), and at most ``max_duration``
+seconds of it, so one hour-long file cannot stall a batch.
+"""
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+FFMPEG_TIMEOUT = 120.0
+# libsndfile's seek in these codecs can land hundreds of samples late (libsndfile
+# issue 885); a start up to EXACT_SKIP_SECONDS in is reached by decoding and
+# discarding instead, a later one through ffmpeg (which seeks exactly).
+LOSSY_SUBTYPES = ("VORBIS", "OPUS", "MPEG_LAYER_I", "MPEG_LAYER_II", "MPEG_LAYER_III")
+EXACT_SKIP_SECONDS = 120.0
+
+
+KINDS = ("decode", "empty", "range")
+
+
+class DecodeError(Exception):
+    """A clip could not be decoded. ``kind`` is one of ``KINDS``."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+
+    def __reduce__(self):  # keep the kind when sent between processes
+        return (type(self), (self.kind, str(self)))
+
+
+class Audio(NamedTuple):
+    """Decoded samples (mono float32), their rate, and whether the cap cut them."""
+
+    samples: np.ndarray
+    sr: int
+    truncated: bool
+
+
+def decode(
+    source: Path | bytes,
+    *,
+    start: float | None = None,
+    end: float | None = None,
+    channel: int | None = None,
+    max_duration: float | None = None,
+    name: str | None = None,
+) -> Audio:
+    """Decode ``source`` (a file path or its bytes) to mono float32 at its native rate.
+
+    Parameters
+    ----------
+    start, end
+        The range to decode, in seconds (None: from the beginning / to the end).
+    channel
+        Keep this channel (0-based) instead of mixing all channels down.
+    max_duration
+        Decode at most this many seconds; ``truncated`` tells when it cut.
+    name
+        How to call the clip in error messages (default: the path).
+    """
+    name = name or (str(source) if isinstance(source, Path) else "<bytes>")
+    size = source.stat().st_size if isinstance(source, Path) else len(source)
+    if size == 0:
+        raise DecodeError("empty", f"{name}: empty file (0 bytes)")
+    try:
+        audio = _decode_soundfile(source, start, end, channel, max_duration, name)
+    except DecodeError:
+        raise
+    except _UseFfmpeg:
+        audio = _decode_ffmpeg(source, start, end, channel, max_duration, name)
+    except Exception as soundfile_error:  # libsndfile does not know the format
+        if shutil.which("ffmpeg") is None:
+            raise DecodeError("decode", f"{name}: cannot decode: {soundfile_error}") from None
+        audio = _decode_ffmpeg(source, start, end, channel, max_duration, name)
+    samples = audio.samples
+    if samples.size == 0:
+        where = f" in range {start or 0:g}-{'end' if end is None else f'{end:g}'} s" if (
+            start or end is not None) else ""
+        raise DecodeError("empty", f"{name}: no audio samples{where}")
+    if not np.isfinite(samples).all():  # float files can hold NaN/inf
+        samples = np.nan_to_num(samples, nan=0.0, posinf=1.0, neginf=-1.0)
+    return Audio(np.ascontiguousarray(samples, dtype=np.float32), audio.sr, audio.truncated)
+
+
+def _frames_wanted(sr: int, start, end, max_duration, total: int | None):
+    first = int(round((start or 0.0) * sr))
+    last = total if end is None else int(round(end * sr))
+    if total is not None and last is not None:
+        last = min(last, total)
+    count = None if last is None else max(0, last - first)
+    truncated = False
+    if max_duration is not None:
+        cap = int(max_duration * sr)
+        if count is None or count > cap:
+            truncated = count is None or count > cap
+            count = cap
+    return first, count, truncated
+
+
+def _mix(frames: np.ndarray, channel: int | None, name: str = "") -> np.ndarray:
+    if channel is not None:
+        if not 0 <= channel < frames.shape[1]:
+            raise DecodeError(
+                "decode", f"{name}: channel {channel} requested, file has {frames.shape[1]}"
+            )
+        return frames[:, channel]
+    return frames.mean(axis=1) if frames.shape[1] > 1 else frames[:, 0]
+
+
+class _UseFfmpeg(Exception):
+    """This range is better decoded by ffmpeg."""
+
+
+def _decode_soundfile(source, start, end, channel, max_duration, name) -> Audio:
+    import soundfile
+
+    handle = source if isinstance(source, Path) else io.BytesIO(source)
+    with soundfile.SoundFile(handle) as sound:
+        sr, total = sound.samplerate, sound.frames
+        known_total = total if 0 < total < 2**62 else None
+        first, count, truncated = _frames_wanted(sr, start, end, max_duration, known_total)
+        if known_total is not None and first >= known_total and (start or 0) > 0:
+            raise DecodeError(
+                "range",
+                f"{name}: range starts at {start:g} s, after the end ({known_total / sr:g} s)",
+            )
+        skip = 0
+        if first and sound.subtype in LOSSY_SUBTYPES:
+            if first > EXACT_SKIP_SECONDS * sr and shutil.which("ffmpeg"):
+                raise _UseFfmpeg()
+            # one read from the start: libsndfile also decodes its own MP3s
+            # wrongly when they are read in several pieces
+            skip, first = first, 0
+        if first:
+            sound.seek(first)
+        wanted = -1 if count is None else skip + count
+        frames = sound.read(wanted, dtype="float32", always_2d=True)[skip:]
+        truncated = truncated and len(frames) >= (count or 0)
+        return Audio(_mix(frames, channel, name), sr, truncated)
+
+
+_STREAM = re.compile(rb"Audio: [^\n]*?(\d+) Hz, ([^,\n]+)")
+_DURATION = re.compile(rb"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
+_LAYOUTS = {"mono": 1, "stereo": 2, "2.1": 3, "3.0": 3, "3.0(back)": 3, "quad": 4, "4.0": 4,
+            "4.1": 5, "5.0": 5, "5.0(side)": 5, "5.1": 6, "5.1(side)": 6, "6.0": 6, "6.1": 7,
+            "7.0": 7, "7.1": 8, "7.1(wide)": 8, "octagonal": 8, "downmix": 2}
+
+
+def _channels(layout: bytes) -> int | None:
+    text = layout.decode(errors="replace").strip()
+    if text in _LAYOUTS:
+        return _LAYOUTS[text]
+    match = re.match(r"(\d+) channels", text)
+    return int(match.group(1)) if match else None
+
+
+def _decode_ffmpeg(source, start, end, channel, max_duration, name) -> Audio:
+    with tempfile.TemporaryDirectory(prefix="hover-audio-") as scratch:
+        if isinstance(source, Path):
+            path = str(source)
+        else:
+            path = os.path.join(scratch, "clip")
+            with open(path, "wb") as handle:
+                handle.write(source)
+        command = ["ffmpeg", "-nostdin", "-hide_banner", "-v", "info"]
+        if start:
+            command += ["-ss", f"{start:.6f}"]
+        command += ["-i", path, "-map", "0:a:0", "-vn"]
+        wanted = None if end is None else end - (start or 0.0)
+        capped = max_duration is not None and (wanted is None or wanted > max_duration)
+        if capped:
+            wanted = max_duration
+        if wanted is not None:
+            command += ["-t", f"{wanted:.6f}"]
+        command += ["-f", "f32le", "-acodec", "pcm_f32le", "pipe:1"]
+        try:
+            done = subprocess.run(command, capture_output=True, timeout=FFMPEG_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            raise DecodeError("decode", f"{name}: ffmpeg took over {FFMPEG_TIMEOUT:g} s") from None
+    streams = _STREAM.findall(done.stderr)
+    if done.returncode != 0 or not streams:
+        detail = done.stderr.decode(errors="replace").strip().splitlines()
+        reason = detail[-1] if detail else f"ffmpeg exit code {done.returncode}"
+        reason = reason.removeprefix(f"{path}: ")
+        raise DecodeError("decode", f"{name}: cannot decode: {reason}")
+    sr, count = int(streams[-1][0]), _channels(streams[-1][1])  # the output stream
+    if count is None:
+        raise DecodeError("decode", f"{name}: unknown channel layout {streams[-1][1]!r}")
+    samples = np.frombuffer(done.stdout, dtype="<f4")
+    frames = samples[: len(samples) // count * count].reshape(-1, count)
+    if not len(frames) and start:
+        duration = _DURATION.search(done.stderr)
+        total = (float(duration.group(1)) * 3600 + float(duration.group(2)) * 60
+                 + float(duration.group(3))) if duration else None
+        if total is not None and start >= total:
+            raise DecodeError("range",
+                              f"{name}: range starts at {start:g} s, after the end ({total:g} s)")
+    truncated = capped and len(frames) >= int(max_duration * sr) - 1
+    return Audio(_mix(frames, channel, name), sr, truncated)
+
+
+def resample(samples: np.ndarray, sr: int, target_sr: int) -> np.ndarray:
+    """Resample with soxr (high quality); a no-op when the rates agree."""
+    if sr == target_sr:
+        return samples
+    import soxr
+
+    return soxr.resample(samples, sr, target_sr, quality="HQ").astype(np.float32, copy=False)

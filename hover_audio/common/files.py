@@ -1,0 +1,51 @@
+"""Writing files so that readers see either the old one or the new one, never half."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
+    """Call ``write(tmp_path)`` then move the result over ``path`` in one step.
+
+    The temporary file lives beside ``path`` (same file system), is flushed to
+    disk before the rename, and the folder entry is flushed after it, so a crash
+    leaves either the old file or the new one.
+    """
+    path = Path(path)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    try:
+        write(tmp)
+        with open(tmp, "rb") as written:
+            os.fsync(written.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    fsync_dir(path.parent)
+
+
+def fsync_dir(folder: Path) -> None:
+    """Flush a folder's entries (a rename in it) to disk, where the platform allows."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory handles
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def save_npy(path: str | os.PathLike, array) -> None:
+    """Write ``array`` as float32 ``.npy`` to ``path`` (use inside :func:`atomic_write`)."""
+    import numpy as np
+
+    with open(path, "wb") as handle:
+        np.save(handle, np.asarray(array, dtype=np.float32))

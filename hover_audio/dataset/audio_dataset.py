@@ -1,0 +1,397 @@
+"""AudioDataset: the one table of clips, its subsets, labels, history and workspace.
+
+The dataset is a facade over collaborators, each with one job:
+:class:`~hover_audio.dataset.clip_table.ClipTable` (the table in memory),
+:class:`~hover_audio.dataset.history.History` (undo/redo),
+:class:`~hover_audio.dataset.store.Workspace` (the folder it persists to) and
+:class:`~hover_audio.dataset.embedding.DatasetEmbedding` (vectors, layout, search).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Callable, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from ..vectors.contract import describe, rebuild
+from . import schema
+from .clip_table import ClipTable
+from .embedding import DatasetEmbedding
+from .folder import folder_table
+from .history import ChangeEvent, History, Operation, operation_to_json, replay
+from .schema import ABSTAIN, AUDIO, LABEL, SUBSET, SUBSETS
+from .schema import DuplicateKeysWarning  # noqa: F401 (its public home is here too)
+from .store import Workspace, read_workspace
+from .table_files import read_table, write_table
+
+log = logging.getLogger(__name__)
+
+
+class AudioDataset:
+    """Clips keyed by path or URL, in subsets raw/train/dev/test, with labels.
+
+    Build one with :meth:`from_pandas`, :meth:`from_folder`, :meth:`from_file` or
+    :meth:`load`. The dataset is the single source of truth: views (``dfs``,
+    ``to_pandas()``) are copies, and every change goes through :meth:`set_labels`
+    and :meth:`commit`, which can be undone and, once the dataset is saved to a
+    workspace, are journaled to disk before they return.
+    """
+
+    def __init__(self, table: pd.DataFrame, vectors=None):
+        self._mutex = threading.RLock()
+        self._clips = ClipTable(table)
+        self._workspace: Workspace | None = None
+        self._vectors = None
+        self.vectors = vectors
+        self.label_order: list[str] = self._clips.initial_label_order()
+        self.history = History()
+        self.vectorizer = None  # what made ``vectors``, for queries by new files
+        self._seq = 0
+        self._listeners: list[Callable[[ChangeEvent], None]] = []
+        self._embedding = DatasetEmbedding(self)
+
+    # ----------------------------------------------------------------- building
+    @classmethod
+    def from_pandas(cls, df: pd.DataFrame, feature_key: str = AUDIO, label_key: str = LABEL,
+                    subset_key: str = SUBSET) -> "AudioDataset":
+        """Build a dataset from a DataFrame, as hover does.
+
+        No ``subset_key`` column puts every row in ``raw``; no ``label_key``
+        column labels every row ``ABSTAIN``. Other columns are kept untouched.
+        Rows sharing a key are resolved by :meth:`dedup` with a warning.
+
+        Raises
+        ------
+        ValueError
+            Naming each bad row: empty or missing key, unknown subset,
+            missing or non-string label.
+        """
+        dataset = cls(schema.normalize_table(df, feature_key, label_key, subset_key))
+        dropped = dataset.dedup()
+        dataset.label_order = dataset._clips.initial_label_order()
+        schema.warn_about_import(dropped, dataset._clips.frame, stacklevel=3)
+        return dataset
+
+    @classmethod
+    def from_folder(cls, root: str | os.PathLike, split: Mapping[str, float] | None = None,
+                    seed: int = 0, segment: float | Mapping | None = None) -> "AudioDataset":
+        """Build a dataset from the audio files under ``root``.
+
+        The label of a file is the name of its first-level subfolder; files
+        directly under ``root`` are ``ABSTAIN`` in ``raw``. Labeled files go to
+        ``train``, or, with ``split={"train": .8, "dev": .1, "test": .1}``, to
+        subsets by a seeded split stratified by label.
+
+        ``segment`` cuts each file into clips (rows with ``#t=`` ranges): a number
+        is a window length in seconds; a dict is passed to
+        :func:`~hover_audio.dataset.folder.segment_table` (e.g. ``{"mode": "nonsilent"}``).
+        Files are split before they are cut, so one file's clips share a subset.
+        """
+        return cls.from_pandas(folder_table(root, split=split, seed=seed, segment=segment))
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike) -> "AudioDataset":
+        """Read a table written by :meth:`export` (``.csv``, ``.json``, ``.parquet``)."""
+        return cls.from_pandas(read_table(path))
+
+    # ------------------------------------------------------------------ reading
+    def __len__(self) -> int:
+        return len(self._clips)
+
+    def __repr__(self) -> str:
+        counts = self._clips.counts()
+        parts = ", ".join(f"{name} {int(counts.get(name, 0))}" for name in SUBSETS)
+        where = f"; workspace {self.workspace}" if self._workspace else ""
+        return f"AudioDataset({len(self)} clips: {parts}{where})"
+
+    def to_pandas(self) -> pd.DataFrame:
+        """A copy of the table: ``audio``, ``label``, ``SUBSET`` and every other column."""
+        return self._clips.frame.copy()
+
+    @property
+    def columns(self) -> list[str]:
+        """The table's column names, without copying the table."""
+        return self._clips.columns
+
+    def column(self, name: str) -> np.ndarray:
+        """The values of one column, in row order (read-only; change them through operations)."""
+        return self._clips.column(name)
+
+    @property
+    def keys(self) -> list[str]:
+        """The identity of each row: its ``audio`` key, plus ``#t=`` when ranged by columns."""
+        return list(self._clips.ids)
+
+    @property
+    def dfs(self) -> dict[str, pd.DataFrame]:
+        """Subset name -> a copy of that subset's rows (as hover's ``dataset.dfs``)."""
+        return self._clips.subsets()
+
+    @property
+    def classes(self) -> list[str]:
+        """Sorted labels seen in train/dev/test, ``ABSTAIN`` excluded."""
+        return self._clips.classes()
+
+    def population(self) -> pd.DataFrame:
+        """Counts of rows per label (``ABSTAIN`` first) and subset."""
+        return self._clips.population()
+
+    @property
+    def vectors(self) -> np.ndarray | None:
+        """Float32 vectors aligned with the rows of ``to_pandas()``, or None."""
+        return self._vectors
+
+    @vectors.setter
+    def vectors(self, value) -> None:
+        if value is not None:
+            value = np.asarray(value, dtype=np.float32)
+            if value.ndim != 2 or value.shape[0] != len(self._clips):
+                raise ValueError(f"vectors must be a (rows, dim) matrix with {len(self._clips)} "
+                                 f"rows, got shape {value.shape}")
+        with self._mutex:
+            self._vectors = value
+            self._snapshot()
+
+    @property
+    def workspace(self) -> Path | None:
+        """The folder this dataset is attached to, or None."""
+        return self._workspace.folder if self._workspace else None
+
+    def positions(self, keys: Iterable[str] | str, missing: str = "raise") -> np.ndarray:
+        """Row positions of ``keys``.
+
+        ``missing="raise"`` raises KeyError naming the unknown keys; ``"skip"``
+        gives -1 for each of them.
+        """
+        return self._clips.positions(keys, missing)
+
+    # --------------------------------------------------------------- operations
+    def set_labels(self, keys: Iterable[str] | str, label: str) -> int:
+        """Label the rows ``keys``; returns how many rows changed.
+
+        ``ABSTAIN`` may only be given to ``raw`` rows (commit others to raw first).
+        """
+        label = schema.check_label(label)
+        with self._mutex:
+            positions = self.positions(keys)
+            if label == ABSTAIN:
+                outside = self._clips.column(SUBSET)[positions] != "raw"
+                if outside.any():
+                    bad = self._clips.ids[positions[outside]]
+                    raise ValueError(f"cannot set {ABSTAIN} on {len(bad)} row(s) outside raw; "
+                                     f"commit them to raw first: {list(bad[:10])}")
+            return self._do(self._clips.change(LABEL, positions, label))
+
+    def commit(self, keys: Iterable[str] | str, subset: str) -> int:
+        """Move the rows ``keys`` to ``subset``; returns how many rows moved.
+
+        Raises
+        ------
+        ValueError
+            When an ``ABSTAIN`` row would enter train/dev/test (listing the keys).
+        """
+        subset = schema.check_subset(subset)
+        with self._mutex:
+            positions = self.positions(keys)
+            if subset != "raw":
+                unlabeled = self._clips.column(LABEL)[positions] == ABSTAIN
+                if unlabeled.any():
+                    bad = self._clips.ids[positions[unlabeled]]
+                    raise ValueError(f"cannot commit {len(bad)} {ABSTAIN} row(s) to {subset}; "
+                                     f"label them first: {list(bad[:10])}")
+            return self._do(self._clips.change(SUBSET, positions, subset))
+
+    def undo(self) -> int:
+        """Revert the last operation; returns how many rows changed (0: nothing to undo)."""
+        with self._mutex:
+            op = self.history.pop_undo()
+            return 0 if op is None else self._record("undo", op, forward=False)
+
+    def redo(self) -> int:
+        """Re-apply the last undone operation; returns how many rows changed."""
+        with self._mutex:
+            op = self.history.pop_redo()
+            return 0 if op is None else self._record("redo", op, forward=True)
+
+    def dedup(self) -> pd.DataFrame:
+        """Keep one row per key: test > dev > train > raw, then the later row.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The dropped rows (``position``, key, subset, label) with the
+            ``kept_subset`` and ``kept_label`` of the row that won.
+        """
+        with self._mutex:
+            kept, report = self._clips.keep()
+            if kept is not None:
+                if self._vectors is not None:
+                    self._vectors = self._vectors[kept]
+                self._snapshot()
+            return report
+
+    def set_derived(self, columns: Mapping[str, np.ndarray | list], kind: str = "derived") -> None:
+        """Write columns computed from the data (predictions, quality flags, layouts).
+
+        They are not labels: they are not journaled or undone, and are saved with
+        the next snapshot. Open pages are told with a ``kind`` change event
+        ("derived", or "layout" for map coordinates).
+        """
+        with self._mutex:
+            self._clips.write_columns(columns)
+        self._notify(ChangeEvent(np.arange(len(self)), tuple(columns), kind))
+
+    def on_change(self, callback: Callable[[ChangeEvent], None]) -> Callable[[], None]:
+        """Call ``callback(event)`` after every change; returns a function to stop."""
+        self._listeners.append(callback)
+        return lambda: self._listeners.remove(callback) if callback in self._listeners else None
+
+    # ------------------------------------------------------ vectors, map, search
+    def vectorize(self, vectorizer=None, **options) -> pd.DataFrame:
+        """Compute ``vectors`` for every row; returns the report of failed clips.
+
+        ``vectorizer`` is any :class:`~hover_audio.vectors.Vectorizer` (default
+        :class:`~hover_audio.vectors.MFCCVectorizer`) or a callable ``key -> vector``
+        (hover's style). Failed rows get NaN vectors and a ``vector_error`` message;
+        they are left off the map. ``options`` go to ``transform`` (``workers``,
+        ``progress``, ``client``).
+        """
+        return self._embedding.vectorize(vectorizer, **options)
+
+    def compute_nd_embedding(self, vectorizer=None, method: str | None = "umap",
+                             dimension: int = 2, seed: int | None = 0, **options):
+        """Map the vectors to ``dimension`` coordinates (hover's signature).
+
+        Vectorizes first when there are no vectors yet (or ``vectorizer`` is not
+        the one that made them); fits on raw+train+dev and transforms test;
+        writes columns ``embed_{dimension}d_{i}`` (NaN for failed clips). The
+        layout is stored (in the workspace, else under ``custom_cache/``) and
+        reused while the vectors and parameters are the same.
+
+        Returns
+        -------
+        hover_audio.maps.layout.LayoutReducer
+            ``coords``, ``estimator`` and ``transform(new_vectors)``.
+        """
+        return self._embedding.compute_nd_embedding(vectorizer, method, dimension, seed,
+                                                    **options)
+
+    def similarity_index(self, vectorizer=None):
+        """A :class:`~hover_audio.maps.search.SimilarityIndex` over this dataset's vectors."""
+        return self._embedding.similarity_index(vectorizer)
+
+    # -------------------------------------------------------------- persistence
+    def save(self, folder: str | os.PathLike | None = None, overwrite: bool = False) -> Path:
+        """Write a workspace and attach this dataset to it.
+
+        With no ``folder``, checkpoint the attached workspace (a fresh snapshot
+        and an empty journal). Saving to a new folder detaches from the old one.
+        """
+        with self._mutex:
+            if folder is not None and Path(folder).absolute() != self.workspace:
+                workspace = Workspace.create(Path(folder).absolute(), overwrite)
+                self.close()
+                self._workspace = workspace
+            if self._workspace is None:
+                raise ValueError("this dataset is not attached to a workspace: save(folder)")
+            self._workspace.checkpoint(self._clips.frame, self._meta(), self._vectors)
+            return self._workspace.folder
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike, attach: bool = True) -> "AudioDataset":
+        """Open a workspace: its snapshot plus every journaled operation.
+
+        With ``attach=False`` the workspace is only read: nothing is locked and
+        later operations are not journaled.
+        """
+        folder = Path(folder).absolute()
+        workspace = Workspace.attach(folder) if attach else None
+        try:
+            saved = read_workspace(folder)
+            dataset = cls(saved.table, saved.vectors)
+            dataset._restore(saved.meta, saved.entries)
+        except BaseException:
+            if workspace is not None:
+                workspace.close()
+            raise
+        if workspace is not None:
+            workspace.journal.open()
+            dataset._workspace = workspace
+        return dataset
+
+    def export(self, path: str | os.PathLike) -> Path:
+        """Write the table to ``.csv``, ``.json`` or ``.parquet`` (by suffix), atomically."""
+        return write_table(self.to_pandas(), path)
+
+    def close(self) -> None:
+        """Detach from the workspace (everything acknowledged is already on disk)."""
+        if self._workspace is not None:
+            self._workspace.close()
+            self._workspace = None
+
+    def __enter__(self) -> "AudioDataset":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------- internal
+    def _do(self, op: Operation) -> int:
+        if not op:
+            return 0
+        changed = self._record("do", op, forward=True)
+        self.history.record(op)
+        return changed
+
+    def _record(self, kind: str, op: Operation, forward: bool) -> int:
+        positions = self._apply(op, forward)
+        self._seq += 1
+        if self._workspace is not None:
+            entry = {"seq": self._seq, "op": kind}
+            if kind == "do":
+                entry["changes"] = operation_to_json(op)
+            try:
+                self._workspace.append(entry)
+            except BaseException:
+                self._apply(op, not forward)
+                self._seq -= 1
+                raise
+        self._notify(ChangeEvent(positions, tuple(change.column for change in op), kind))
+        return len(positions)
+
+    def _apply(self, op: Operation, forward: bool) -> np.ndarray:
+        positions, labels = self._clips.apply(op, forward)
+        self.label_order.extend(sorted(labels - set(self.label_order)))
+        return positions
+
+    def _restore(self, meta: dict, entries) -> None:
+        """Take the state a snapshot holds, then replay the journal after it."""
+        self.label_order = list(meta.get("label_order", self.label_order))
+        self.history = History.from_json(meta.get("history"))
+        if self._vectors is not None:
+            self.vectorizer = rebuild(meta.get("vectorizer"))
+        self._seq = replay(entries, self.history, self._apply,
+                           after=int(meta.get("journal_seq", 0)))
+
+    def _snapshot(self) -> None:
+        if self._workspace is not None:
+            self._workspace.snapshot(self._clips.frame, self._meta(), self._vectors)
+
+    def _notify(self, event: ChangeEvent) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:  # a broken view must never break labeling
+                log.exception("change listener %r failed", listener)
+
+    def _meta(self) -> dict:
+        return {"journal_seq": self._seq, "label_order": self.label_order,
+                "history": self.history.to_json(), "vectorizer": describe(self.vectorizer)}
+
+
+SupervisableAudioDataset = AudioDataset
+"""hover's name for :class:`AudioDataset`."""

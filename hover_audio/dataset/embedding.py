@@ -1,0 +1,72 @@
+"""The vector side of a dataset: vectors for its rows, their layout, search over them.
+
+:class:`DatasetEmbedding` is a collaborator of
+:class:`~hover_audio.dataset.AudioDataset`. It works through the dataset's public
+interface only (``keys``, ``column``, ``columns``, ``vectors``, ``vectorizer``,
+``set_derived``, ``workspace``, ``save``), so the table stays the dataset's.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..maps.layout import LayoutReducer, layout_store, stored_layout
+from ..maps.search import SimilarityIndex
+from ..vectors import as_vectorizer, default_vectorizer
+from .schema import RANGE_COLUMNS, SUBSET
+
+VECTOR_ERROR = "vector_error"
+
+
+class DatasetEmbedding:
+    """Vectorize a dataset, lay it out and search it (see the dataset's methods)."""
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+
+    def _range(self, name: str):
+        return self.dataset.column(name) if name in self.dataset.columns else None
+
+    def vectorize(self, vectorizer=None, **options) -> pd.DataFrame:
+        dataset = self.dataset
+        vectorizer = default_vectorizer() if vectorizer is None else as_vectorizer(vectorizer)
+        starts, ends, channels = (self._range(name) for name in RANGE_COLUMNS)
+        matrix, report = vectorizer.transform(dataset.keys, starts=starts, ends=ends,
+                                              channels=channels, **options)
+        errors = np.full(len(dataset), None, dtype=object)
+        failed = report[report["kind"] != "truncated"]
+        if len(failed):
+            errors[failed["row"].to_numpy(dtype=int)] = (
+                failed["kind"] + ": " + failed["message"]).to_numpy()
+        dataset.vectorizer = vectorizer
+        dataset.set_derived({VECTOR_ERROR: errors})
+        dataset.vectors = matrix
+        return report
+
+    def compute_nd_embedding(self, vectorizer=None, method: str | None = "umap",
+                             dimension: int = 2, seed: int | None = 0,
+                             **options) -> LayoutReducer:
+        dataset = self.dataset
+        progress = options.pop("progress", True)
+        current = dataset.vectorizer
+        if dataset.vectors is None or (vectorizer is not None and not (
+                current is not None and current.wraps(vectorizer))):
+            self.vectorize(vectorizer, progress=progress)
+        reducer = stored_layout(layout_store(dataset.workspace), dataset.vectors,
+                                dataset.column(SUBSET), method or "umap", dimension, seed,
+                                **options)
+        columns = [f"embed_{dimension}d_{i}" for i in range(dimension)]
+        unchanged = all(name in dataset.columns and np.array_equal(
+            dataset.column(name).astype(np.float32), reducer.coords[:, i], equal_nan=True)
+            for i, name in enumerate(columns))
+        dataset.set_derived({name: reducer.coords[:, i] for i, name in enumerate(columns)},
+                            kind="layout")
+        if dataset.workspace is not None and not unchanged:
+            dataset.save()
+        return reducer
+
+    def similarity_index(self, vectorizer=None) -> SimilarityIndex:
+        dataset = self.dataset
+        if dataset.vectors is None:
+            raise ValueError("no vectors yet: call vectorize() or compute_nd_embedding() first")
+        return SimilarityIndex(dataset.vectors, dataset.keys, vectorizer or dataset.vectorizer)

@@ -1,0 +1,164 @@
+"""A folder of audio files -> a clip table: labels from subfolders, seeded splits, segments."""
+from __future__ import annotations
+
+import os
+import warnings
+import zlib
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from ..audio.segments import spans
+from ..common.values import format_number
+from .schema import ABSTAIN, AUDIO, LABEL, SUBSET
+
+AUDIO_EXTENSIONS = frozenset(
+    {".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc", ".m4a"}
+)
+
+
+def find_audio_files(root: str | os.PathLike) -> list[Path]:
+    """Return the audio files under ``root``, recursively, in a stable sorted order.
+
+    Hidden files and folders (``.git``, macOS ``._name`` resource forks) are skipped.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise NotADirectoryError(f"not a folder: {root}")
+    found = []
+    for folder, subfolders, files in os.walk(root):
+        subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
+        for name in sorted(files):
+            if name.startswith("."):
+                continue
+            if os.path.splitext(name)[1].lower() in AUDIO_EXTENSIONS:
+                found.append(Path(folder) / name)
+    return found
+
+
+def folder_table(root: str | os.PathLike, split: Mapping[str, float] | None = None,
+                 seed: int = 0, segment=None) -> pd.DataFrame:
+    """One row per audio file under ``root``: label from the first-level subfolder.
+
+    Files directly under ``root`` are ``ABSTAIN`` in ``raw``; labeled files go to
+    ``train``, or to subsets by :func:`stratified_split` with ``split``. With
+    ``segment`` (a window in seconds, or options of :func:`segment_table`) each
+    file becomes one row per clip, after the split, so one file's clips share a subset.
+    """
+    table = _files_table(root)
+    if split:
+        table[SUBSET] = stratified_split(table[LABEL], split, seed=seed)
+    if segment is None:
+        return table
+    options = {"window": float(segment)} if isinstance(segment, (int, float)) else segment
+    table, problems = segment_table(table, **options)
+    if len(problems):
+        warnings.warn(f"{len(problems)} file(s) could not be segmented and were left out: "
+                      + "; ".join(problems["message"].head(5)), stacklevel=3)
+    return table
+
+
+def _files_table(root: str | os.PathLike) -> pd.DataFrame:
+    root = Path(root).absolute()
+    rows = []
+    for path in find_audio_files(root):
+        relative = path.relative_to(root)
+        label = relative.parts[0] if len(relative.parts) > 1 else ABSTAIN
+        rows.append(
+            {
+                AUDIO: str(path),
+                LABEL: label,
+                SUBSET: "raw" if label == ABSTAIN else "train",
+            }
+        )
+    return pd.DataFrame(rows, columns=[AUDIO, LABEL, SUBSET])
+
+
+def stratified_split(
+    labels: pd.Series, fractions: Mapping[str, float], seed: int = 0
+) -> pd.Series:
+    """Assign each labeled row to a subset, per label, with a seeded shuffle.
+
+    Parameters
+    ----------
+    labels
+        The label of each row; ``ABSTAIN`` rows stay in ``raw``.
+    fractions
+        Subset name -> fraction of each label's rows, e.g.
+        ``{"train": 0.8, "dev": 0.1, "test": 0.1}``. Fractions summing to less
+        than one leave the rest of each label in ``raw`` (label kept).
+    seed
+        Seed of the shuffle. Each label is shuffled by its own stream, so adding
+        a class never reshuffles the others.
+
+    Returns
+    -------
+    pandas.Series
+        The subset of each row, aligned with ``labels``.
+    """
+    for name, value in fractions.items():
+        if name not in ("train", "dev", "test"):
+            raise ValueError(f"split: unknown subset {name!r} (use train, dev, test)")
+        if not 0 <= float(value) <= 1:
+            raise ValueError(f"split: fraction for {name!r} must be in [0, 1], got {value!r}")
+    total = sum(float(value) for value in fractions.values())
+    if total > 1 + 1e-9:
+        raise ValueError(f"split: fractions sum to {total:g} > 1")
+    subsets = pd.Series("raw", index=labels.index, dtype=object)
+    names = list(fractions)
+    bounds = np.cumsum([float(fractions[name]) for name in names])
+    for label, members in labels.groupby(labels, sort=True).groups.items():
+        if label == ABSTAIN:
+            continue
+        stream = np.random.default_rng([seed, zlib.crc32(str(label).encode())])
+        order = stream.permutation(np.asarray(members))
+        cuts = np.rint(bounds * len(order)).astype(int)
+        start = 0
+        for name, stop in zip(names, cuts):
+            subsets.loc[order[start:stop]] = name
+            start = stop
+    return subsets
+
+
+def segment_table(table: pd.DataFrame, mode: str = "fixed", window: float = 5.0,
+                  hop: float | None = None, top_db: float = 35.0, min_duration: float = 0.1
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Replace each row of ``table`` (one file per row) by one row per clip of it.
+
+    Each clip's ``audio`` key is its file plus a ``#t=START,END`` media fragment
+    (which browsers honour when playing), with ``source``, ``start`` and ``end``
+    columns beside it.
+
+    Parameters
+    ----------
+    mode, window, hop, top_db, min_duration
+        How to cut: see :func:`hover_audio.audio.segments.spans` ("fixed"
+        windows of ``window`` s every ``hop`` s, or "nonsilent" regions).
+
+    Returns
+    -------
+    (clips, report)
+        ``clips`` keeps every column of ``table`` and adds ``source``, ``start``,
+        ``end``; ``report`` lists files that could not be read (key, kind, message).
+    """
+    if mode not in ("fixed", "nonsilent"):
+        raise ValueError(f"segment mode must be 'fixed' or 'nonsilent', got {mode!r}")
+    rows, problems = [], []
+    for _, row in table.iterrows():
+        path = Path(row[AUDIO])
+        try:
+            found = spans(path, mode, window=window, hop=hop, top_db=top_db,
+                          min_duration=min_duration)
+        except Exception as error:  # one unreadable file never stops the others
+            problems.append((row[AUDIO], getattr(error, "kind", "decode"), str(error)))
+            continue
+        for start, end in found:
+            clip = row.to_dict()
+            clip.update({AUDIO: f"{path}#t={format_number(start)},{format_number(end)}",
+                         "source": str(path), "start": start, "end": end})
+            rows.append(clip)
+    columns = list(table.columns) + ["source", "start", "end"]
+    report = pd.DataFrame(problems, columns=["key", "kind", "message"])
+    return pd.DataFrame(rows, columns=columns), report

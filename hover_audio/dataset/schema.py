@@ -1,0 +1,188 @@
+"""Column names, subsets and the validation of a clip table.
+
+Every part of hover-audio speaks about one table with one row per clip. This
+module names its required columns and checks a table at the edge, so that the
+rest of the code can trust it.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+from ..audio.sources import clip_id
+from ..common.values import is_missing
+
+ABSTAIN = "ABSTAIN"
+AUDIO = "audio"
+LABEL = "label"
+SUBSET = "SUBSET"
+SUBSETS = ("raw", "train", "dev", "test")
+# dedup priority: a key found in several subsets is kept in the highest one
+SUBSET_PRIORITY = {"raw": 0, "train": 1, "dev": 2, "test": 3}
+REQUIRED_COLUMNS = (AUDIO, LABEL, SUBSET)
+RANGE_COLUMNS = ("start", "end", "channel")  # optional: a range (seconds) and channel of a file
+MAX_REPORTED = 10
+
+
+class DuplicateKeysWarning(UserWarning):
+    """Input rows shared a key; all but one of each were dropped by ``dedup()``."""
+
+
+def warn_about_import(dropped: pd.DataFrame, table: pd.DataFrame, stacklevel: int = 2) -> None:
+    """Warn about rows an import dropped as duplicates, and ABSTAIN rows outside raw."""
+    if len(dropped):
+        examples = ", ".join(repr(key) for key in dropped[AUDIO].unique()[:5])
+        warnings.warn(f"{len(dropped)} duplicate row(s) dropped (kept by priority "
+                      f"test > dev > train > raw, then the later row): {examples}",
+                      DuplicateKeysWarning, stacklevel=stacklevel + 1)
+    unlabeled = table[(table[SUBSET] != "raw") & (table[LABEL] == ABSTAIN)]
+    if len(unlabeled):
+        warnings.warn(f"{len(unlabeled)} row(s) in train/dev/test are {ABSTAIN}, e.g. "
+                      f"{unlabeled[AUDIO].iloc[0]!r}; label them or commit them to raw",
+                      stacklevel=stacklevel + 1)
+
+
+def range_columns(table: pd.DataFrame, names=RANGE_COLUMNS) -> dict[str, list | None]:
+    """The optional range/channel columns of a table: name -> values (None when absent).
+
+    Examples
+    --------
+    >>> range_columns(pd.DataFrame({"audio": ["a.wav"], "end": [2.0]}))
+    {'start': None, 'end': [2.0], 'channel': None}
+    """
+    return {name: table[name].tolist() if name in table.columns else None for name in names}
+
+
+def row_ids(table: pd.DataFrame) -> list[str]:
+    """The identity of each row: its key, plus ``#t=`` when ranged by start/end columns."""
+    ranges = range_columns(table, ("start", "end"))
+    if ranges["start"] is None and ranges["end"] is None:
+        return list(table[AUDIO])
+    count = len(table)
+    starts, ends = ranges["start"] or [None] * count, ranges["end"] or [None] * count
+    return [clip_id(*row) for row in zip(table[AUDIO], starts, ends)]
+
+
+def _describe(position: int, index_label) -> str:
+    if index_label == position:
+        return f"row {position}"
+    return f"row {position} (index {index_label!r})"
+
+
+def check_values(rows: Iterable[tuple[int, object, object, object, object]]) -> None:
+    """Validate (position, index_label, key, label, subset) tuples.
+
+    Raises
+    ------
+    ValueError
+        Naming up to ten offending rows and what is wrong with each.
+    """
+    problems = []
+    for position, index_label, key, label, subset in rows:
+        where = _describe(position, index_label)
+        if is_missing(key) or (isinstance(key, str) and not key.strip()):
+            problems.append(f"{where}: empty key in column '{AUDIO}' ({key!r})")
+        elif not isinstance(key, str):
+            problems.append(f"{where}: key must be a string (a path or URL), got {key!r}")
+        if is_missing(label):
+            problems.append(
+                f"{where}: missing label; use '{ABSTAIN}' for clips not labeled yet"
+            )
+        elif not isinstance(label, str):
+            problems.append(
+                f"{where}: label must be a string, got {type(label).__name__} {label!r}"
+            )
+        elif not label.strip():
+            problems.append(f"{where}: empty label; use '{ABSTAIN}' for clips not labeled yet")
+        if subset not in SUBSET_PRIORITY:
+            problems.append(
+                f"{where}: unknown subset {subset!r} (expected one of {', '.join(SUBSETS)})"
+            )
+    if problems:
+        shown = problems[:MAX_REPORTED]
+        more = len(problems) - len(shown)
+        suffix = f"\n  ... and {more} more problem(s)" if more else ""
+        raise ValueError(
+            f"invalid clip table: {len(problems)} problem(s):\n  "
+            + "\n  ".join(shown)
+            + suffix
+        )
+
+
+def check_label(label) -> str:
+    """Validate one label given by a user or the UI and return it."""
+    if not isinstance(label, str) or not label.strip():
+        raise ValueError(f"a label must be a non-empty string, got {label!r}")
+    return label
+
+
+def check_subset(subset) -> str:
+    """Validate one subset name and return it."""
+    if subset not in SUBSET_PRIORITY:
+        raise ValueError(f"unknown subset {subset!r} (expected one of {', '.join(SUBSETS)})")
+    return subset
+
+
+def normalize_table(df: pd.DataFrame, feature_key: str = AUDIO, label_key: str = LABEL,
+                    subset_key: str = SUBSET) -> pd.DataFrame:
+    """A validated copy of ``df`` with columns ``audio``, ``label``, ``SUBSET`` first.
+
+    Missing label/subset columns default to ``ABSTAIN``/``raw``; the three
+    columns become plain text; other columns keep their order and types.
+    """
+    if feature_key not in df.columns:
+        raise ValueError(f"no column {feature_key!r} (the audio key) in {list(df.columns)}")
+    table = df.reset_index(drop=True)
+    renames = {feature_key: AUDIO, label_key: LABEL, subset_key: SUBSET}
+    for source, target in renames.items():
+        if source != target and source in table.columns and target in table.columns:
+            raise ValueError(f"columns {source!r} and {target!r} would both become {target!r}")
+    table = table.rename(columns={k: v for k, v in renames.items() if k in table.columns})
+    if LABEL not in table.columns:
+        table[LABEL] = ABSTAIN
+    if SUBSET not in table.columns:
+        table[SUBSET] = "raw"
+    rest = [column for column in table.columns if column not in REQUIRED_COLUMNS]
+    table = table[list(REQUIRED_COLUMNS) + rest]
+    for column in REQUIRED_COLUMNS:  # plain text columns, whatever came in
+        dtype = table[column].dtype
+        if not pd.api.types.is_string_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype):
+            table[column] = table[column].astype(object)
+    check_values(
+        (position, index_label, key, label, subset)
+        for position, (index_label, key, label, subset) in enumerate(
+            zip(df.index, table[AUDIO], table[LABEL], table[SUBSET])
+        )
+    )
+    return table
+
+
+DEDUP_COLUMNS = ["position", AUDIO, SUBSET, LABEL, "kept_subset", "kept_label"]
+
+
+def dedup_rows(table: pd.DataFrame, ids: pd.Index) -> tuple[np.ndarray, pd.DataFrame]:
+    """Which rows to keep, one per identity: test > dev > train > raw, then the later row.
+
+    Returns
+    -------
+    (keep, dropped)
+        Sorted positions to keep, and a report of the dropped rows with the
+        subset and label of the row that won over each.
+    """
+    frame = pd.DataFrame({"id": ids, "priority": table[SUBSET].map(SUBSET_PRIORITY).to_numpy(),
+                          "position": np.arange(len(table))})
+    ordered = frame.sort_values(["priority", "position"], kind="stable")
+    winners = ordered.groupby("id", sort=False).tail(1).set_index("id")["position"]
+    keep = np.sort(winners.to_numpy())
+    dropped = np.setdiff1d(np.arange(len(table)), keep)
+    won = winners.loc[ids[dropped]].to_numpy()
+    subsets, labels = table[SUBSET].to_numpy(), table[LABEL].to_numpy()
+    report = pd.DataFrame(
+        {"position": dropped, AUDIO: ids[dropped], SUBSET: subsets[dropped],
+         LABEL: labels[dropped], "kept_subset": subsets[won], "kept_label": labels[won]},
+        columns=DEDUP_COLUMNS,
+    )
+    return keep, report

@@ -1,0 +1,229 @@
+"""Vectors -> a 2-D (or n-D) layout: UMAP or PCA, with hover's subset semantics.
+
+The reducer is fitted on raw+train+dev and *transforms* test, so test points land
+on the map the others made (hover 0.8.1 left every test row NaN). Rows whose
+vector failed stay NaN and are left off the map. Tiny inputs work: fewer rows
+than neighbours, one row, an empty subset.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..common.files import atomic_write, save_npy
+from ..common.paths import default_cache_dir
+from .scaling import Scaler
+
+METHODS = ("umap", "pca")
+FIT_SUBSETS = ("raw", "train", "dev")
+MIN_UMAP_ROWS = 5  # below this UMAP has no neighbourhood to speak of: PCA instead
+
+
+def use_numba_cache(cache_dir: str | os.PathLike | None = None) -> None:
+    """Keep numba's JIT cache under ``custom_cache/numba`` so a second process reuses it."""
+    if "NUMBA_CACHE_DIR" not in os.environ:
+        folder = Path(cache_dir) if cache_dir else default_cache_dir() / "numba"
+        folder.mkdir(parents=True, exist_ok=True)
+        os.environ["NUMBA_CACHE_DIR"] = str(folder.absolute())
+
+
+@dataclass
+class LayoutReducer:
+    """A fitted reduction: coordinates of the rows and a way to place new vectors.
+
+    Attributes
+    ----------
+    coords
+        ``(rows, dimension)`` float32; NaN where the vector failed.
+    estimator
+        The fitted ``umap.UMAP`` or ``sklearn.decomposition.PCA`` (None when the
+        layout was loaded from a store, or for a single row).
+    """
+
+    method: str
+    dimension: int
+    scaler: Scaler | None  # None until first needed, for a layout loaded from a store
+    coords: np.ndarray
+    estimator: object = None
+    fit_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    fitted: np.ndarray | None = None  # the scaled vectors of fit_rows
+    source: np.ndarray | None = None  # the vectors, to fit ``scaler`` on first use
+
+    def _ensure_scaler(self) -> None:
+        """Fit the scaler (and scale the fit rows) only when new vectors must be placed."""
+        if self.scaler is None:
+            rows = self.source[self.fit_rows] if len(self.fit_rows) else self.source
+            self.scaler = Scaler.fit(rows)
+            self.fitted = self.scaler.transform(self.source[self.fit_rows])
+
+    def transform(self, vectors: np.ndarray) -> np.ndarray:
+        """Place new vectors on the map (NaN rows stay NaN)."""
+        vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
+        out = np.full((len(vectors), self.dimension), np.nan, dtype=np.float32)
+        valid = np.isfinite(vectors).all(axis=1)
+        if valid.any():
+            self._ensure_scaler()
+            out[valid] = self._place(self.scaler.transform(vectors[valid]))
+        return out
+
+    def _place(self, scaled: np.ndarray) -> np.ndarray:
+        placed = None
+        if self.estimator is not None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                placed = np.asarray(self.estimator.transform(scaled), dtype=np.float32)
+            placed = _pad(placed, self.dimension)
+        if placed is None or not np.isfinite(placed).all():
+            fallback = self._neighbours(scaled)
+            placed = fallback if placed is None else np.where(np.isfinite(placed), placed, fallback)
+        return placed
+
+    def _neighbours(self, scaled: np.ndarray, k: int = 5) -> np.ndarray:
+        """Mean position of the nearest fitted rows: a placement that never fails."""
+        if self.fitted is None or len(self.fit_rows) == 0:
+            return np.zeros((len(scaled), self.dimension), dtype=np.float32)
+        from sklearn.neighbors import NearestNeighbors
+
+        index = NearestNeighbors(n_neighbors=min(k, len(self.fitted))).fit(self.fitted)
+        nearest = index.kneighbors(scaled, return_distance=False)
+        return self.coords[self.fit_rows][nearest].mean(axis=1).astype(np.float32)
+
+
+def _pad(coords: np.ndarray, dimension: int) -> np.ndarray:
+    if coords.shape[1] >= dimension:
+        return coords[:, :dimension]
+    return np.hstack([coords, np.zeros((len(coords), dimension - coords.shape[1]), np.float32)])
+
+
+def fit_rows(vectors: np.ndarray, subsets) -> tuple[np.ndarray, np.ndarray]:
+    """Rows to fit on (valid raw+train+dev; all valid rows if there are none) and to place."""
+    valid = np.isfinite(vectors).all(axis=1)
+    subsets = np.asarray(subsets, dtype=object)
+    fit = valid & np.isin(subsets, FIT_SUBSETS)
+    if not fit.any():
+        fit = valid
+    return np.flatnonzero(fit), np.flatnonzero(valid & ~fit)
+
+
+def _estimator(method: str, dimension: int, rows: int, features: int, seed, options: dict):
+    if method == "umap" and rows >= MIN_UMAP_ROWS:
+        use_numba_cache()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # umap's import-time chatter
+            import umap
+        settings = {"n_neighbors": 15, "metric": "cosine", "min_dist": 0.1}
+        settings.update(options)
+        settings["n_neighbors"] = max(2, min(int(settings["n_neighbors"]), rows - 1))
+        if rows <= max(dimension + 2, 20):
+            settings.setdefault("init", "random")  # spectral init needs a real graph
+        return umap.UMAP(n_components=dimension, random_state=seed, **settings)
+    from sklearn.decomposition import PCA
+
+    return PCA(n_components=min(dimension, rows, features), random_state=seed)
+
+
+def fit_layout(vectors: np.ndarray, subsets, method: str = "umap", dimension: int = 2,
+               seed: int | None = 0, **options) -> LayoutReducer:
+    """Fit a map of ``vectors`` on raw+train+dev and place test rows with it.
+
+    Parameters
+    ----------
+    vectors
+        ``(rows, dim)``; NaN rows (failed clips) get NaN coordinates.
+    subsets
+        The subset of each row.
+    method
+        "umap" (umap-learn; ``options`` go to ``umap.UMAP``) or "pca".
+    seed
+        Makes the layout reproducible (UMAP then runs single-threaded);
+        None lets UMAP use every core.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if dimension < 1:
+        raise ValueError(f"dimension must be at least 1, got {dimension}")
+    vectors = np.asarray(vectors, dtype=np.float32)
+    fitted_rows, placed_rows = fit_rows(vectors, subsets)
+    scaler = Scaler.fit(vectors[fitted_rows]) if len(fitted_rows) else Scaler.fit(vectors)
+    coords = np.full((len(vectors), dimension), np.nan, dtype=np.float32)
+    reducer = LayoutReducer(method, dimension, scaler, coords, fit_rows=fitted_rows)
+    if len(fitted_rows) == 0:
+        return reducer
+    scaled = scaler.transform(vectors[fitted_rows])
+    reducer.fitted = scaled
+    if len(fitted_rows) == 1:
+        coords[fitted_rows] = 0.0
+    else:
+        estimator = _estimator(method, dimension, len(fitted_rows), scaled.shape[1], seed,
+                               options)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            coords[fitted_rows] = _pad(np.asarray(estimator.fit_transform(scaled),
+                                                  dtype=np.float32), dimension)
+        reducer.estimator = estimator
+    if len(placed_rows):
+        coords[placed_rows] = reducer.transform(vectors[placed_rows])
+    return reducer
+
+
+def layout_key(vectors: np.ndarray, subsets, method: str, dimension: int, seed,
+               options: dict) -> str:
+    """A name for a layout: changes whenever the vectors, the fit rows or a parameter do."""
+    digest = hashlib.blake2b(digest_size=16)
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    digest.update(str(vectors.shape).encode())
+    digest.update(vectors.tobytes())
+    digest.update(np.isin(np.asarray(subsets, dtype=object), FIT_SUBSETS).tobytes())
+    params = {"method": method, "dimension": dimension, "seed": seed, "options": options}
+    digest.update(json.dumps(params, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
+class LayoutStore:
+    """Layouts (coordinates) on disk, one ``.npy`` per :func:`layout_key`."""
+
+    def __init__(self, folder: str | os.PathLike):
+        self.folder = Path(folder)
+
+    def get(self, key: str) -> np.ndarray | None:
+        path = self.folder / f"{key}.npy"
+        try:
+            return np.load(path)
+        except (OSError, ValueError):
+            return None
+
+    def put(self, key: str, coords: np.ndarray) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        atomic_write(self.folder / f"{key}.npy", lambda tmp: save_npy(tmp, coords))
+
+
+def layout_store(workspace: Path | None) -> LayoutStore:
+    """Layouts live in the workspace; a dataset without one keeps them under custom_cache/."""
+    if workspace is not None:
+        return LayoutStore(Path(workspace) / "layouts")
+    return LayoutStore(default_cache_dir() / "layouts")
+
+
+def stored_layout(store: LayoutStore | None, vectors: np.ndarray, subsets, method: str = "umap",
+                  dimension: int = 2, seed: int | None = 0, **options) -> LayoutReducer:
+    """:func:`fit_layout`, reusing a layout stored for the same vectors and parameters.
+
+    A reused layout comes back without its estimator; new vectors are then
+    placed by their nearest fitted neighbours.
+    """
+    key = layout_key(vectors, subsets, method, dimension, seed, options)
+    coords = store.get(key) if store is not None else None
+    if coords is not None and coords.shape == (len(vectors), dimension):
+        fitted_rows, _ = fit_rows(vectors, subsets)
+        return LayoutReducer(method, dimension, None, coords, fit_rows=fitted_rows,
+                             source=np.asarray(vectors, dtype=np.float32))
+    reducer = fit_layout(vectors, subsets, method, dimension, seed, **options)
+    if store is not None:
+        store.put(key, reducer.coords)
+    return reducer

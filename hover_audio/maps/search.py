@@ -1,0 +1,122 @@
+"""Search by example: cosine similarity over scaled, unit-length vectors.
+
+hover compared raw MFCC means, where one dimension (loudness) dominates and every
+clip looks alike (its default threshold matched all 2000 digits for every query).
+Here each dimension is put on a common scale first, then rows are normalized, so
+a score of 1 means "the same sound" and 0 "unrelated".
+"""
+from __future__ import annotations
+
+import os
+from typing import Callable, Sequence, Union
+
+import numpy as np
+import pandas as pd
+
+from .scaling import Scaler, unit_rows
+
+Query = Union[int, Sequence[int], str, os.PathLike, np.ndarray]
+
+
+class SimilarityIndex:
+    """Cosine scores of every row against a query.
+
+    Parameters
+    ----------
+    vectors
+        ``(rows, dim)`` float32; NaN rows (failed clips) are never returned.
+    keys
+        The key of each row, so a query can name a clip.
+    vectorizer
+        ``key -> vector`` for queries that are new files or URLs.
+    """
+
+    def __init__(self, vectors: np.ndarray, keys: Sequence[str] | None = None,
+                 vectorizer: Callable[[str], np.ndarray] | None = None):
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2:
+            raise ValueError(f"vectors must be a (rows, dim) matrix, got shape {vectors.shape}")
+        self.valid = np.isfinite(vectors).all(axis=1)
+        self.scaler = Scaler.fit(vectors[self.valid])
+        unit = unit_rows(self.scaler.transform(vectors))
+        unit[~self.valid] = 0.0
+        self.unit = np.ascontiguousarray(unit, dtype=np.float32)
+        self.keys = list(keys) if keys is not None else None
+        self._key_index = pd.Index(self.keys if self.keys is not None else [])
+        self.vectorizer = vectorizer
+
+    def __len__(self) -> int:
+        return len(self.unit)
+
+    def query_vector(self, query: Query) -> tuple[np.ndarray, np.ndarray]:
+        """The unit vector of ``query`` and the rows it names (excluded from results).
+
+        A query is a row position, a list of positions (their centroid), a key in
+        the index, a new file or URL (vectorized), or a raw vector.
+        """
+        if isinstance(query, os.PathLike):
+            query = os.fspath(query)
+        if isinstance(query, (list, tuple)) and query and np.asarray(query).dtype.kind == "f":
+            query = np.asarray(query, dtype=np.float32)  # a raw vector, not positions
+        if isinstance(query, (int, np.integer)):
+            rows = np.array([int(query)])
+        elif isinstance(query, str):
+            found = self._key_index.get_indexer([query])
+            if found[0] >= 0:
+                rows = found.astype(np.int64)
+            else:
+                return self._outside(self._vectorize(query)), np.zeros(0, dtype=np.int64)
+        elif isinstance(query, np.ndarray) and query.dtype.kind == "f":
+            return self._outside(query), np.zeros(0, dtype=np.int64)
+        else:
+            rows = np.unique(np.asarray(list(query), dtype=np.int64))
+        if len(rows) == 0:
+            raise ValueError("empty query: select at least one row")
+        if rows.min() < 0 or rows.max() >= len(self.unit):
+            raise IndexError(f"row positions must be in [0, {len(self.unit)}), got {rows.tolist()}")
+        usable = rows[self.valid[rows]]
+        if len(usable) == 0:
+            raise ValueError(f"no vector for row(s) {rows.tolist()[:10]} (their clips failed)")
+        centroid = self.unit[usable].mean(axis=0)
+        return unit_rows(centroid[None, :])[0], rows
+
+    def _vectorize(self, key: str) -> np.ndarray:
+        if self.vectorizer is None:
+            raise KeyError(f"{key!r} is not in the index and no vectorizer was given")
+        return np.asarray(self.vectorizer(key), dtype=np.float32)
+
+    def _outside(self, vector: np.ndarray) -> np.ndarray:
+        vector = np.asarray(vector, dtype=np.float32).ravel()
+        if vector.shape != (self.unit.shape[1],) or not np.isfinite(vector).all():
+            raise ValueError(f"query vector must be finite with {self.unit.shape[1]} values")
+        return unit_rows(self.scaler.transform(vector[None, :]))[0]
+
+    def scores(self, query: Query) -> np.ndarray:
+        """Cosine score of every row (NaN where the clip failed)."""
+        vector, _ = self.query_vector(query)
+        scores = self.unit @ vector
+        scores[~self.valid] = np.nan
+        return scores
+
+    def _ranked(self, query: Query) -> tuple[np.ndarray, np.ndarray]:
+        vector, rows = self.query_vector(query)
+        scores = self.unit @ vector
+        scores[~self.valid] = -np.inf
+        scores[rows] = -np.inf
+        return scores, rows
+
+    def top_k(self, query: Query, k: int = 10) -> np.ndarray:
+        """Positions of the ``k`` best rows, best first (never the query, never a failed row)."""
+        scores, _ = self._ranked(query)
+        candidates = int(np.isfinite(scores).sum())
+        k = max(0, min(int(k), candidates))
+        if k == 0:
+            return np.zeros(0, dtype=np.int64)
+        best = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+        return best[np.argsort(-scores[best], kind="stable")][:k].astype(np.int64)
+
+    def above(self, query: Query, threshold: float) -> np.ndarray:
+        """Positions of the rows scoring at least ``threshold``, best first."""
+        scores, _ = self._ranked(query)
+        hits = np.flatnonzero(np.isfinite(scores) & (scores >= threshold))
+        return hits[np.argsort(-scores[hits], kind="stable")].astype(np.int64)

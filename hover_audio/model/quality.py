@@ -1,0 +1,138 @@
+"""Checks of the data itself: suspect labels, near-duplicates, outliers.
+
+:func:`label_issues` finds labels out-of-fold predictions disagree with,
+:func:`near_duplicates` clips that sound the same, :func:`outliers` clips far from
+all others; :func:`flag_columns` gathers them per row.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..dataset.schema import SUBSET
+from ..maps.scaling import Scaler
+from .classifier import AudioModel, checkable, classifier
+
+SEED = 0
+CHUNK = 2048  # rows compared at once: CHUNK x rows float32 scores in memory
+
+
+def label_issues(dataset, folds: int = 5, C: float = 1.0) -> pd.DataFrame:
+    """Labeled rows whose label disagrees with out-of-fold predictions, most suspect first.
+
+    Probabilities come from ``cross_val_predict`` over the labeled train and dev
+    rows (a shuffled, seeded ``StratifiedKFold``; fewer folds when a class has
+    fewer rows; classes with a single row are left out). Each class ``j`` gets a
+    threshold ``t_j``, the mean probability of ``j`` over rows labeled ``j``. A
+    row is suspect when its label's probability is below that label's threshold
+    and another class reaches its own threshold; ``suggested`` is the most
+    probable such class and ``score`` is ``p(suggested) - p(label)``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``audio`` (the row key), ``label``, ``suggested``, ``score``, ``subset``,
+        ``position``: suspects only, highest score first.
+    """
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    positions, labels = checkable(dataset)
+    classes, counts = np.unique(labels, return_counts=True)
+    classes = classes.tolist()
+    if len(classes) < 2:
+        raise ValueError(f"label_issues needs 2+ classes with 2+ labeled train/dev rows each; "
+                         f"found {classes}")
+    splits = int(max(2, min(folds, counts.min())))
+    vectors = Scaler.fit(dataset.vectors[positions]).transform(dataset.vectors[positions])
+    cv = StratifiedKFold(n_splits=splits, shuffle=True, random_state=SEED)
+    proba = cross_val_predict(classifier(C, 1000), vectors, labels, cv=cv, method="predict_proba")
+    given = np.array([classes.index(label) for label in labels], dtype=np.int64)
+    thresholds = np.array([proba[given == j, j].mean() for j in range(len(classes))])
+    rows = np.arange(len(labels))
+    confident = proba >= thresholds
+    confident[rows, given] = False
+    suggested = np.argmax(np.where(confident, proba, -np.inf), axis=1)
+    suspect = (proba[rows, given] < thresholds[given]) & confident.any(axis=1)
+    score = proba[rows, suggested] - proba[rows, given]
+    table = pd.DataFrame({
+        "audio": np.asarray(dataset.keys, dtype=object)[positions], "label": labels,
+        "suggested": np.asarray(classes, dtype=object)[suggested], "score": score,
+        "subset": dataset.column(SUBSET)[positions], "position": positions,
+    })[suspect]
+    return table.sort_values(["score", "position"], ascending=[False, True], ignore_index=True)
+
+
+def near_duplicates(dataset, threshold: float = 0.98) -> pd.DataFrame:
+    """Pairs of rows whose cosine score (as in search) is at least ``threshold``.
+
+    Rows are compared ``CHUNK`` at a time, so memory stays ``CHUNK x rows``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``position_a < position_b``, ``audio_a``, ``audio_b``, ``score``; highest first.
+    """
+    index = dataset.similarity_index()  # unit rows, zero for failed clips
+    unit, valid = index.unit, index.valid
+    none = np.zeros(0, dtype=np.int64)
+    found_a, found_b, scores = [none], [none], [np.zeros(0, dtype=np.float32)]
+    for start in range(0, len(unit), CHUNK):
+        block = unit[start:start + CHUNK] @ unit[start:].T  # columns: rows from ``start`` on
+        rows, cols = np.nonzero(block >= threshold)
+        a, b = rows + start, cols + start
+        keep = (b > a) & valid[a] & valid[b]
+        found_a.append(a[keep])
+        found_b.append(b[keep])
+        scores.append(block[rows[keep], cols[keep]])
+    a, b = np.concatenate(found_a).astype(np.int64), np.concatenate(found_b).astype(np.int64)
+    keys = np.asarray(dataset.keys, dtype=object)
+    table = pd.DataFrame({"position_a": a, "position_b": b, "audio_a": keys[a],
+                          "audio_b": keys[b], "score": np.concatenate(scores).astype(np.float64)})
+    return table.sort_values(["score", "position_a", "position_b"],
+                             ascending=[False, True, True], ignore_index=True)
+
+
+def outliers(dataset, k: int = 10, quantile: float = 0.99) -> pd.Series:
+    """Rows far from every other: mean cosine distance to the ``k`` nearest neighbours
+    above the ``quantile`` of that statistic over all rows (failed rows: False)."""
+    index = dataset.similarity_index()  # unit rows, zero for failed clips
+    unit, valid = index.unit, index.valid
+    flags = pd.Series(False, index=pd.RangeIndex(len(unit)), name="outlier")
+    usable = np.flatnonzero(valid)
+    k = min(int(k), len(usable) - 1)
+    if k < 1:
+        return flags
+    others = unit[usable]
+    distance = np.zeros(len(usable))
+    for start in range(0, len(usable), CHUNK):
+        block = others[start:start + CHUNK] @ others.T
+        block[np.arange(len(block)), np.arange(start, start + len(block))] = -np.inf  # not itself
+        nearest = -np.partition(-block, k - 1, axis=1)[:, :k]
+        distance[start:start + len(block)] = 1.0 - nearest.mean(axis=1)
+    flags.iloc[usable] = distance > np.quantile(distance, quantile)
+    return flags
+
+
+def flag_columns(dataset, model: AudioModel | None = None) -> pd.DataFrame:
+    """Per dataset row: ``suspect_label``, ``suggested``, ``duplicate_of``, ``outlier``.
+
+    ``duplicate_of`` is the first row a row nearly duplicates (-1 if none, and for
+    that first row itself). Without 2 classes of 2+ labeled rows no label is
+    suspect. With ``model``, its ``pred_label``, ``pred_probability`` and
+    ``pred_margin`` columns are added.
+    """
+    count = len(dataset)
+    flags = pd.DataFrame({"suspect_label": np.zeros(count, dtype=bool),
+                          "suggested": np.full(count, None, dtype=object),
+                          "duplicate_of": np.full(count, -1, dtype=np.int64),
+                          "outlier": outliers(dataset).to_numpy(dtype=bool)})
+    if len(set(checkable(dataset)[1])) >= 2:
+        issues = label_issues(dataset)
+        flags.loc[issues["position"], "suspect_label"] = True
+        flags.loc[issues["position"], "suggested"] = issues["suggested"].to_numpy()
+    pairs = near_duplicates(dataset)
+    first = pairs.groupby("position_b")["position_a"].min()
+    flags.loc[first.index, "duplicate_of"] = first.to_numpy(dtype=np.int64)
+    if model is not None:
+        flags = pd.concat([flags, model.predictions()], axis=1)
+    return flags

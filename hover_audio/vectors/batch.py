@@ -1,0 +1,140 @@
+"""A batch of keys -> ``(matrix, report)``: the cache answers first, runners do the rest.
+
+:func:`vectorize_many` is what :meth:`AudioVectorizer.transform
+<hover_audio.vectors.contract.AudioVectorizer.transform>` runs: the bulk cache path
+for unchanged local files, then the remaining jobs on a runner (this process,
+worker processes or a Dask cluster), then every failure as a report row.
+:func:`call_each` runs a plain ``key -> vector`` callable the same way, in this process.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..audio.sources import SourceError, local_path, parse_key
+from ..common.progress import progress_bar
+from .jobs import Job, Outcome, cache_key, make_jobs, open_cache
+from .runners import run_parallel
+
+REPORT_COLUMNS = ["row", "key", "kind", "message"]
+
+
+def cached_rows(vectorizer, jobs: Sequence[Job]) -> tuple[np.ndarray, np.ndarray, list[Job]]:
+    """Answer from the cache, in bulk, the jobs on unchanged local files hashed before.
+
+    Returns ``(rows, vectors, remaining)``: the batch rows found, their vectors
+    (one matrix) and the jobs still to run. No file is read, so a warm library
+    of 100,000 clips loads in about a second.
+    """
+    cache = open_cache(vectorizer)
+    empty = np.zeros(0, dtype=np.int64), np.zeros((0, vectorizer.dim), dtype=np.float32)
+    if cache is None or not jobs:
+        if cache is not None:
+            cache.close()
+        return (*empty, list(jobs))
+    located = []  # (job index, path, start, end, channel)
+    for at, job in enumerate(jobs):
+        if job.start is None and job.end is None and "#" not in job.key \
+                and "://" not in job.key:  # a plain path: nothing to parse
+            located.append((at, job.key, None, None, job.channel))
+            continue
+        try:
+            ref = parse_key(job.key, job.start, job.end, job.channel)
+            path = local_path(ref.location)
+        except SourceError:
+            continue  # reported by the worker
+        if path is not None:
+            located.append((at, str(path), ref.start, ref.end, ref.channel))
+    digests = cache.known_hashes([entry[1] for entry in located])
+    located = [entry for entry in located if entry[1] in digests]
+    keys = [digests[path] + "|||" if start is None and end is None and channel is None
+            else cache_key(digests[path], start, end, channel)
+            for _, path, start, end, channel in located]
+    found, matrix = cache.get_matrix(keys, vectorizer.dim)
+    cache.close()  # no open database handle may cross the fork into workers
+    hits = np.fromiter((entry[0] for entry in located), dtype=np.int64, count=len(located))
+    hits, matrix = hits[found], matrix[found]
+    if len(hits) == len(jobs):
+        return np.arange(len(jobs)), matrix, []
+    done = set(hits.tolist())
+    rows = np.fromiter((jobs[at].row for at in hits), dtype=np.int64, count=len(hits))
+    return rows, matrix, [job for at, job in enumerate(jobs) if at not in done]
+
+
+def collect(outcomes: Sequence[Outcome], count: int, dim: int | None,
+            matrix: np.ndarray | None = None) -> tuple:
+    """Stack outcomes into ``(matrix, report)``: NaN rows and report rows for failures.
+
+    ``matrix``, when given, already holds some rows (from the cache).
+    """
+    if dim is None:
+        dims = {len(o.vector) for o in outcomes if o.vector is not None}
+        dim = dims.pop() if len(dims) == 1 else None
+    if matrix is None:
+        matrix = np.full((count, dim or 0), np.nan, dtype=np.float32)
+    plain = [o for o in outcomes if o.kind is None and o.vector is not None
+             and dim is not None and len(o.vector) == dim]
+    if plain:  # the common case, in one step
+        matrix[[o.row for o in plain]] = np.stack([o.vector for o in plain])
+    rows = []
+    for outcome in outcomes:
+        if outcome.kind is None and dim is not None and outcome.vector is not None \
+                and len(outcome.vector) == dim:
+            continue
+        vector = outcome.vector
+        if vector is not None and dim is not None and np.shape(vector) != (dim,):
+            outcome = Outcome(outcome.row, None, "dimension",
+                              f"vector of shape {np.shape(vector)}, expected ({dim},)")
+            vector = None
+        if vector is not None:
+            matrix[outcome.row] = vector
+        if outcome.kind is not None:
+            rows.append((outcome.row, None, outcome.kind, outcome.message))
+    report = pd.DataFrame(rows, columns=REPORT_COLUMNS).sort_values("row", ignore_index=True)
+    return matrix, report
+
+
+def call_each(function: Callable, jobs: Sequence[Job], progress: bool) -> list[Outcome]:
+    """Run a user's ``key -> vector`` callable (e.g. wrapped in wrappy.memoize) on every job."""
+    outcomes = []
+    for job in progress_bar(jobs, progress, "vectorizing"):
+        try:
+            vector = np.asarray(function(job.key), dtype=np.float32).ravel()
+            if not np.isfinite(vector).all():
+                outcomes.append(Outcome(job.row, None, "nonfinite",
+                                        f"{job.key}: the vectorizer returned NaN or inf"))
+            else:
+                outcomes.append(Outcome(job.row, vector))
+        except Exception as error:  # a user's function may raise anything
+            outcomes.append(Outcome(job.row, None, "error",
+                                    f"{job.key}: {type(error).__name__}: {error}"))
+    return outcomes
+
+
+def vectorize_many(vectorizer, keys: Sequence[str], *, workers: int | None = None,
+                   progress: bool = True, client=None, starts=None, ends=None,
+                   channels=None) -> tuple[np.ndarray, pd.DataFrame]:
+    """Vectors of ``keys`` by an audio vectorizer, as ``(matrix, report)``.
+
+    ``matrix`` is float32, one row per key, NaN where a key failed; ``report``
+    has one row (``row``, ``key``, ``kind``, ``message``) per failure or warning.
+    """
+    keys = list(keys)
+    jobs = make_jobs(keys, starts, ends, channels)
+    # answer what the cache knows here; this also creates the database before
+    # workers could race to create it
+    rows, vectors, jobs = cached_rows(vectorizer, jobs)
+    matrix = np.full((len(keys), vectorizer.dim), np.nan, dtype=np.float32)
+    matrix[rows] = vectors
+    outcomes = run_parallel(vectorizer, jobs, workers=workers, progress=progress, client=client)
+    return finish(outcomes, keys, vectorizer.dim, matrix)
+
+
+def finish(outcomes: Sequence[Outcome], keys: list, dim: int | None,
+           matrix: np.ndarray | None = None) -> tuple[np.ndarray, pd.DataFrame]:
+    """:func:`collect` the outcomes and name each report row's key."""
+    matrix, report = collect(outcomes, len(keys), dim, matrix)
+    report["key"] = [keys[row] for row in report["row"]]
+    return matrix, report

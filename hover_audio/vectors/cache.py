@@ -1,0 +1,366 @@
+"""On-disk store of feature vectors, keyed by audio content and vectorizer parameters.
+
+Vectors live in one SQLite database, ``<cache_dir>/vectors.sqlite3``, in WAL mode so
+that several processes can read and write at once. A *namespace* (the vectorizer's
+fingerprint) separates vectors computed with different parameters. Every write is
+one committed transaction; a damaged database is moved aside and replaced by an
+empty one, with a warning, never an error.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import threading
+import time
+import warnings
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+from ..common.paths import default_cache_dir
+
+DB_NAME = "vectors.sqlite3"
+BUSY_TIMEOUT_S = 30.0
+_CHUNK = 900  # keys per ``IN (...)`` query, below SQLite's oldest variable limit
+_SCAN_ABOVE = 5000  # more keys than this: scan the table instead of probing
+_DTYPE = np.dtype("<f4")
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS vectors (namespace TEXT NOT NULL, key TEXT NOT NULL,"
+    " dim INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (namespace, key)) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS file_hashes (path TEXT NOT NULL PRIMARY KEY,"
+    " size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, hash TEXT NOT NULL)",
+)
+# Connections inherited through fork() must never be used or closed by the child;
+# keeping a reference here stops the garbage collector from closing them.
+_INHERITED: list[sqlite3.Connection] = []
+
+
+class CacheDirError(OSError):
+    """The cache folder cannot be created or written."""
+
+
+class CacheCorruptedWarning(RuntimeWarning):
+    """A damaged cache database was moved aside and replaced by an empty one."""
+
+
+def content_hash(data: bytes) -> str:
+    """Return the 32-hex-digit BLAKE2b hash of ``data``."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def _is_corrupt(exc: sqlite3.DatabaseError) -> bool:
+    """Tell whether an SQLite error means the database file is damaged."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    message = str(exc).lower()
+    return (name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB"))
+            or "not a database" in message or "malformed" in message)
+
+
+def _looks_damaged(path: Path) -> bool:
+    """Check the header of a closed database file: wrong magic, or shorter than it claims."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return False
+    if size == 0:  # SQLite treats an empty file as a new database
+        return False
+    with open(path, "rb") as f:
+        header = f.read(100)
+    if not header.startswith(b"SQLite format 3\x00"[:len(header)]) or (
+            len(header) >= 16 and not header.startswith(b"SQLite format 3\x00")):
+        return True  # SQLite writes its first page whole: no magic means garbage
+    if len(header) < 100 or path.with_name(path.name + "-shm").exists():
+        return False  # being written, or open in another process: let SQLite judge
+    wal = path.with_name(path.name + "-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        return False  # committed pages may still live in the WAL; let SQLite judge
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    page_count = int.from_bytes(header[28:32], "big")
+    count_is_valid = header[24:28] == header[92:96]
+    return count_is_valid and size < page_size * page_count
+
+
+def _to_blob(vector: np.ndarray) -> tuple[int, bytes]:
+    """Return ``(dim, float32 bytes)`` of a 1-D vector."""
+    array = np.ascontiguousarray(vector, dtype=_DTYPE)
+    if array.ndim != 1:
+        raise ValueError(f"a cached vector must be 1-D, got shape {array.shape}")
+    return array.shape[0], array.tobytes()
+
+
+def _from_blob(dim: int, data: bytes) -> np.ndarray | None:
+    """Return the vector stored in ``data``, or None if its length does not match ``dim``."""
+    if dim < 0 or len(data) != dim * _DTYPE.itemsize:
+        return None
+    return np.frombuffer(data, dtype=_DTYPE).copy()
+
+
+def _select_in(con: sqlite3.Connection, select: str, column: str, values: list,
+               params: tuple = ()) -> list[tuple]:
+    """Rows of ``select`` whose ``column`` is in ``values``.
+
+    Few values: ``IN (...)`` queries; many: one scan, filtered here (a sequential
+    read of the table beats thousands of index probes).
+    """
+    if len(values) > _SCAN_ABOVE:
+        wanted = set(values)
+        return [row for row in con.execute(select, params) if row[0] in wanted]
+    rows = []
+    joiner = " AND " if " WHERE " in select else " WHERE "
+    for start in range(0, len(values), _CHUNK):
+        chunk = values[start:start + _CHUNK]
+        marks = ",".join("?" * len(chunk))
+        rows += con.execute(f"{select}{joiner}{column} IN ({marks})", [*params, *chunk]).fetchall()
+    return rows
+
+
+def _use_wal(con: sqlite3.Connection) -> None:
+    """Switch to WAL mode, waiting while another process creates the same database."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            if con.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                con.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:  # the busy handler does not cover this pragma
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+class VectorCache:
+    """Vectors of one namespace in ``<cache_dir>/vectors.sqlite3``.
+
+    Parameters
+    ----------
+    cache_dir
+        Folder of the database, created when missing; defaults to `default_cache_dir`.
+    namespace
+        Fingerprint of the vectorizer and its parameters; namespaces never mix.
+    """
+
+    def __init__(self, cache_dir: str | os.PathLike | None = None, namespace: str = "default"):
+        folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        self.cache_dir = folder.expanduser().absolute()
+        self.namespace = str(namespace)
+        self.path = self.cache_dir / DB_NAME
+        self._con: sqlite3.Connection | None = None
+        self._pid: int | None = None
+        self._lock = threading.RLock()
+        try:
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CacheDirError(f"cannot create the vector cache folder {self.cache_dir}: {exc}") from exc
+        if not os.access(self.cache_dir, os.W_OK | os.X_OK):
+            raise CacheDirError(f"the vector cache folder {self.cache_dir} is not writable")
+        try:
+            self._connection()
+        except sqlite3.Error as exc:
+            raise CacheDirError(f"cannot open the vector cache in {self.cache_dir}: {exc}") from exc
+
+    def _connect(self) -> sqlite3.Connection:
+        con = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                              check_same_thread=False)
+        try:
+            con.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            _use_wal(con)
+            con.execute("PRAGMA synchronous = NORMAL")
+            con.execute("BEGIN IMMEDIATE")
+            for statement in _SCHEMA:
+                con.execute(statement)
+            con.execute("COMMIT")
+        except BaseException:
+            con.close()
+            raise
+        return con
+
+    def _open(self) -> sqlite3.Connection:
+        if _looks_damaged(self.path):
+            self._move_aside("its header is invalid or the file is truncated")
+        try:
+            return self._connect()
+        except sqlite3.DatabaseError as exc:
+            if not _is_corrupt(exc):
+                raise
+            self._move_aside(str(exc))
+            return self._connect()
+
+    def _check_pid(self) -> None:
+        """In a forked child, forget (but never use or close) the parent's connection and lock."""
+        if self._pid != os.getpid():
+            if self._con is not None:
+                _INHERITED.append(self._con)
+            self._con, self._pid, self._lock = None, os.getpid(), threading.RLock()
+
+    def _connection(self) -> sqlite3.Connection:
+        self._check_pid()
+        if self._con is None:
+            self._con = self._open()
+        return self._con
+
+    def _move_aside(self, reason: str) -> None:
+        """Rename the damaged database (and its -wal/-shm files) and warn."""
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+        stamp = time.strftime("%Y%m%dT%H%M%S") + f"-{time.time_ns() % 10**9:09d}"
+        target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        for suffix in ("", "-wal", "-shm"):
+            source = self.path.with_name(self.path.name + suffix)
+            try:
+                os.replace(source, target.with_name(target.name + suffix))
+            except FileNotFoundError:  # absent, or another process moved it first
+                pass
+        warnings.warn(f"vector cache {self.path} is damaged ({reason}); moved it to {target}"
+                      " and started an empty cache", CacheCorruptedWarning, stacklevel=4)
+
+    def _run(self, action: Callable[[sqlite3.Connection], object]) -> object:
+        """Run ``action(connection)``; on corruption, start a fresh database and run it again."""
+        self._check_pid()
+        with self._lock:
+            try:
+                return action(self._connection())
+            except sqlite3.DatabaseError as exc:
+                if not _is_corrupt(exc):
+                    raise
+                self._move_aside(str(exc))
+                return action(self._connection())
+
+    @staticmethod
+    def _write(con: sqlite3.Connection, sql: str, rows: list[tuple]) -> None:
+        """Run ``sql`` for every row in one committed transaction."""
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            con.executemany(sql, rows)
+            con.execute("COMMIT")
+        except BaseException:
+            if con.in_transaction:
+                con.execute("ROLLBACK")
+            raise
+
+    def file_hash(self, path: str | os.PathLike) -> str:
+        """Return the content hash of a local file, memoized by (path, size, mtime_ns)."""
+        path = os.path.abspath(os.fspath(path))
+        before = os.stat(path)
+        row = self._run(lambda con: con.execute(
+            "SELECT size, mtime_ns, hash FROM file_hashes WHERE path = ?", (path,)).fetchone())
+        if row is not None and row[0] == before.st_size and row[1] == before.st_mtime_ns:
+            return row[2]
+        digest = hashlib.blake2b(digest_size=16)
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        value = digest.hexdigest()
+        after = os.stat(path)
+        if (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns):
+            self._run(lambda con: self._write(
+                con, "INSERT OR REPLACE INTO file_hashes VALUES (?, ?, ?, ?)",
+                [(path, before.st_size, before.st_mtime_ns, value)]))
+        return value
+
+    def known_hashes(self, paths: Sequence[str]) -> dict[str, str]:
+        """Memoized content hashes of local files that did not change since, in bulk.
+
+        Files never hashed, changed (size or mtime) or missing are left out; no
+        file is read. Keys of the result are the paths as given.
+        """
+        stats = {}
+        for given in paths:
+            try:
+                info = os.stat(given)
+            except OSError:
+                continue
+            absolute = given if os.path.isabs(given) else os.path.abspath(given)
+            stats[absolute] = (given, info.st_size, info.st_mtime_ns)
+        rows = self._run(lambda con: _select_in(
+            con, "SELECT path, size, mtime_ns, hash FROM file_hashes", "path", list(stats)))
+        known = {}
+        for path, size, mtime_ns, value in rows:
+            given, now_size, now_mtime = stats.get(path, (None, -1, -1))
+            if (size, mtime_ns) == (now_size, now_mtime):
+                known[given] = value
+        return known
+
+    def get(self, key: str) -> np.ndarray | None:
+        """Return the vector stored under ``key``, or None."""
+        return self.get_many([key]).get(key)
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        """Return ``{key: vector}`` for the keys found; missing keys are left out."""
+        wanted = list(dict.fromkeys(keys))
+        rows = self._run(lambda con: _select_in(
+            con, "SELECT key, dim, data FROM vectors WHERE namespace = ?", "key", wanted,
+            (self.namespace,)))
+        found, bad = {}, []
+        for key, dim, data in rows:
+            vector = _from_blob(dim, data)
+            if vector is None:
+                bad.append((self.namespace, key))
+            else:
+                found[key] = vector
+        if bad:
+            self._run(lambda con: self._write(
+                con, "DELETE FROM vectors WHERE namespace = ? AND key = ?", bad))
+        return found
+
+    def get_matrix(self, keys: Sequence[str], dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """Vectors of ``keys`` as one ``(len(keys), dim)`` float32 matrix, in bulk.
+
+        Returns ``(found, matrix)``: a boolean mask of the keys found and the
+        matrix, NaN in the rows not found (or stored with another length).
+        """
+        position = {key: at for at, key in enumerate(keys)}
+        rows = self._run(lambda con: _select_in(
+            con, "SELECT key, dim, data FROM vectors WHERE namespace = ?", "key",
+            list(position), (self.namespace,)))
+        good = [(position[key], data) for key, stored_dim, data in rows
+                if stored_dim == dim and len(data) == dim * _DTYPE.itemsize]
+        found = np.zeros(len(keys), dtype=bool)
+        matrix = np.full((len(keys), dim), np.nan, dtype=np.float32)
+        if good:
+            at = np.fromiter((row for row, _ in good), dtype=np.int64, count=len(good))
+            block = np.frombuffer(b"".join(data for _, data in good), dtype=_DTYPE)
+            matrix[at] = block.reshape(len(good), dim)
+            found[at] = True
+        return found, matrix
+
+    def put(self, key: str, vector: np.ndarray) -> None:
+        """Store ``vector`` (as float32) under ``key``; committed before returning."""
+        self.put_many([(key, vector)])
+
+    def put_many(self, items: Iterable[tuple[str, np.ndarray]]) -> None:
+        """Store many ``(key, vector)`` pairs in one transaction."""
+        rows = [(self.namespace, str(key), *_to_blob(vector)) for key, vector in items]
+        if rows:
+            self._run(lambda con: self._write(
+                con, "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?)", rows))
+
+    def __len__(self) -> int:
+        return self._run(lambda con: con.execute(
+            "SELECT count(*) FROM vectors WHERE namespace = ?", (self.namespace,)).fetchone()[0])
+
+    def clear(self) -> None:
+        """Delete every vector of this namespace."""
+        self._run(lambda con: self._write(
+            con, "DELETE FROM vectors WHERE namespace = ?", [(self.namespace,)]))
+
+    def close(self) -> None:
+        """Close this process's connection; the cache reopens it on next use."""
+        self._check_pid()
+        with self._lock:
+            if self._con is not None:
+                self._con.close()
+            self._con = None
+
+    def __getstate__(self) -> dict:  # paths and names only: each process opens its own connection
+        return {"cache_dir": self.cache_dir, "namespace": self.namespace, "path": self.path}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._con, self._pid, self._lock = None, None, threading.RLock()
+
+    def __repr__(self) -> str:
+        return f"VectorCache({str(self.cache_dir)!r}, namespace={self.namespace!r})"
