@@ -53,6 +53,7 @@ def pytest_sessionfinish(session, exitstatus):
         message = ("tests wrote into the checkout (they must write only under temporary "
                    "folders):\n  " + "\n  ".join(left[:20]))
         if reporter is not None:
+            reporter.write("\n")
             reporter.write_line(message, red=True)
         session.exitstatus = 1
 
