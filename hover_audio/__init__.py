@@ -32,6 +32,7 @@ _EXPORTS = {
     "LayoutReducer": ".maps.layout",
     "AudioModel": ".model.classifier",
     "fit": ".model.classifier",
+    "compare": ".model.compare",
     "SourceError": ".audio.sources",
     "DecodeError": ".audio.decode",
     "simple_annotator": ".app.recipes",

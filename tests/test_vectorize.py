@@ -96,21 +96,60 @@ def test_same_sound_at_other_rates_gives_a_similar_vector(vectorizer):
 
 
 def test_dim_follows_parameters():
-    assert MFCCVectorizer(n_mfcc=20, stats=("mean",), segments=1).dim == 20
-    assert MFCCVectorizer(n_mfcc=20, stats=("mean", "std", "max"), segments=3).dim == 120
-    assert MFCCVectorizer(stats=("mean", "std")).dim == 130  # 13 coefficients, 8 segments
+    assert MFCCVectorizer(n_mfcc=20, stats=("mean",), whole_stats=(), segments=1).dim == 20
+    assert MFCCVectorizer(n_mfcc=20, stats=("mean", "std", "max"), whole_stats=(),
+                          segments=3, shape_mfcc=10).dim == 90
+    # the default: 30 coefficients x (2 active + 3 whole-clip statistics) + 8 x 12 shape
+    assert MFCCVectorizer().dim == 30 * 5 + 8 * 12 == 246
     for samples in (tone(300, 1.0), np.zeros(10, dtype=np.float32)):
-        assert MFCCVectorizer(n_mfcc=20, segments=3).vector(samples, SR).shape == (100,)
+        vector = MFCCVectorizer(n_mfcc=20, segments=3).vector(samples, SR)
+        assert vector.shape == (20 * 5 + 3 * 12,) and np.isfinite(vector).all()
     with pytest.raises(ValueError, match="stats"):
         MFCCVectorizer(stats=("median",))
     with pytest.raises(ValueError, match="n_mfcc"):
         MFCCVectorizer(n_mfcc=80, n_mels=40)
 
 
+def test_aspects_weigh_the_timbre_and_shape_blocks():
+    vectorizer = MFCCVectorizer()
+    aspects = vectorizer.aspects()
+    assert list(aspects) == ["overall", "timbre", "shape"]
+    timbre, shape = slice(0, 150), slice(150, 246)
+    for name, share in (("overall", 0.09), ("timbre", 0.0), ("shape", 0.85)):
+        weights = aspects[name]
+        assert weights.shape == (246,) and (weights >= 0).all()
+        # each block's share of the squared length of a vector of ones
+        assert np.sum(weights[shape] ** 2) == pytest.approx(share, abs=1e-6)
+        assert np.sum(weights[timbre] ** 2) == pytest.approx(1 - share, abs=1e-6)
+    assert MFCCVectorizer(segments=1).aspects() == {"overall": None}  # no shape block
+
+
+def cosine(a, b) -> float:
+    return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def test_timbre_ignores_when_the_sound_happens_and_shape_does_not():
+    """A tone then silence, and silence then the same tone: the same timbre, other shapes."""
+    early = np.concatenate([tone(600, 0.3), np.zeros(int(0.3 * SR), np.float32)])
+    early += np.random.default_rng(0).normal(0, 1e-4, len(early)).astype(np.float32)
+    late = early[::-1].copy()
+    t = np.arange(int(0.4 * SR)) / SR
+    glide = (0.5 * np.sin(2 * np.pi * (300 * t + 1500 * t**2))).astype(np.float32)  # 300->1500 Hz
+    vectorizer = MFCCVectorizer()
+    a, b, c = (vectorizer.vector(x, SR) for x in (early, late, glide))
+    timbre, shape = slice(0, 60), slice(150, 246)  # the activity-weighted statistics
+    assert cosine(a[timbre], b[timbre]) > 0.99
+    d = vectorizer.vector(glide[::-1].copy(), SR)
+    # a rising glide and a falling one: alike in timbre, unlike in shape
+    assert cosine(c[timbre], d[timbre]) > 0.95
+    assert cosine(c[shape], d[shape]) < -0.3
+
+
 def test_fingerprint_changes_with_every_parameter_that_matters():
     base = MFCCVectorizer()
     assert base.fingerprint == MFCCVectorizer().fingerprint
     for change in ({"n_mfcc": 20}, {"sr": 16000}, {"stats": ("mean",)}, {"segments": 2},
+                   {"whole_stats": ("mean",)}, {"shape_mfcc": 6}, {"trim_db": 30.0},
                    {"hop": 0.02}, {"max_duration": 5.0}, {"trim_db": None}):
         assert MFCCVectorizer(**change).fingerprint != base.fingerprint, change
     assert MFCCVectorizer(cache_dir="/elsewhere").fingerprint == base.fingerprint

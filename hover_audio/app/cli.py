@@ -5,60 +5,44 @@ import argparse
 import sys
 from pathlib import Path
 
-
-def _open_dataset(path: str):
-    from ..dataset.audio_dataset import AudioDataset
-    from ..dataset.store import is_workspace
-
-    target = Path(path)
-    if target.is_dir():
-        if is_workspace(target):
-            return AudioDataset.load(target, attach=False)
-        return AudioDataset.from_folder(target)
-    return AudioDataset.from_file(target)
+from .cli_compare import add_compare_commands
+from .opening import open_attached, open_dataset, workspace_for
 
 
-def workspace_for(path) -> "Path":
-    """The default workspace of a folder or table: the same path finds it again."""
-    import hashlib
+def chosen_vectorizer(args: argparse.Namespace, **params):
+    """The vectorizer named by ``--vectorizer`` (default: the registry's default)."""
+    from ..vectors import registry
 
-    from ..common.paths import default_cache_dir
-
-    source = Path(path).absolute()
-    tag = hashlib.sha1(str(source).encode()).hexdigest()[:8]
-    return default_cache_dir() / "workspaces" / f"{source.stem or 'root'}-{tag}"
+    return registry.make(getattr(args, "vectorizer", None) or registry.DEFAULT, **params)
 
 
-def open_attached(path: str, workspace: str | None):
-    """Open a workspace, or a folder/table attached to a (new or earlier) workspace."""
-    from ..dataset.audio_dataset import AudioDataset
-    from ..dataset.store import is_workspace
+def _needs_vectors(dataset, args: argparse.Namespace) -> bool:
+    """No vectors yet, or ``--vectorizer`` names another class than the one that made them."""
+    from ..vectors import registry
 
-    source = Path(path)
-    if source.is_dir() and is_workspace(source):
-        return AudioDataset.load(source)
-    target = Path(workspace) if workspace else workspace_for(source)
-    if is_workspace(target):
-        print(f"hover-audio: reopening workspace {target}")
-        return AudioDataset.load(target)
-    dataset = _open_dataset(path)
-    dataset.save(target)
-    print(f"hover-audio: workspace {target}")
-    return dataset
+    if dataset.vectors is None:
+        return True
+    if not getattr(args, "vectorizer", None):
+        return False
+    wanted = registry.vectorizer_class(args.vectorizer)
+    return type(dataset.vectorizer) is not wanted
 
 
 def run_annotator(dataset, args: argparse.Namespace, title: str) -> int:
     from . import recipes
     from .server import improve_layout_in_background, serve
 
-    if dataset.vectors is None:
-        report = dataset.vectorize(progress=not args.quiet)
+    if _needs_vectors(dataset, args):
+        vectorizer = chosen_vectorizer(args)
+        print(f"hover-audio: vectors by {vectorizer!r}")
+        report = dataset.vectorize(vectorizer, progress=not args.quiet)
         failed = report[report["kind"] != "truncated"]
         if len(failed):
             print(f"hover-audio: {len(failed)} clip(s) could not be read; they are left off "
                   "the map (see the vector_error column)")
-    if "embed_2d_0" not in dataset.columns:
         dataset.compute_nd_embedding(method="pca")  # a map at once; UMAP follows
+    elif "embed_2d_0" not in dataset.columns:
+        dataset.compute_nd_embedding(method="pca")
     if not args.no_umap:
         improve_layout_in_background(dataset)
     recipe = {"simple": recipes.simple_annotator, "linked": recipes.linked_annotator,
@@ -93,14 +77,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    dataset = _open_dataset(args.path)
+    dataset = open_dataset(args.path)
     print(repr(dataset))
     print(dataset.population().to_string())
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    dataset = _open_dataset(args.source)
+    dataset = open_dataset(args.source)
     written = dataset.export(args.destination)
     print(f"wrote {len(dataset)} rows to {written}")
     return 0
@@ -108,7 +92,6 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_vectorize(args: argparse.Namespace) -> int:
     from ..dataset.store import is_workspace
-    from ..vectors.mfcc import MFCCVectorizer
 
     source = Path(args.path)
     if source.is_dir() and is_workspace(source):
@@ -116,11 +99,11 @@ def cmd_vectorize(args: argparse.Namespace) -> int:
 
         dataset = AudioDataset.load(source)
     else:
-        dataset = _open_dataset(args.path)
+        dataset = open_dataset(args.path)
         target = Path(args.workspace) if args.workspace else None
         if target is not None:
             dataset.save(target)
-    vectorizer = MFCCVectorizer(cache_dir=args.cache_dir)
+    vectorizer = chosen_vectorizer(args, cache_dir=args.cache_dir)
     report = dataset.vectorize(vectorizer, workers=args.workers, progress=not args.quiet)
     failed = report[report["kind"] != "truncated"]
     print(f"vectorized {len(dataset) - len(failed)} of {len(dataset)} clips "
@@ -145,6 +128,13 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--recipe", choices=("simple", "linked", "active"), default="simple",
                         help="simple annotator (default), linked (with a finder view), or "
                              "active (a model in the loop)")
+    _vectorizer_option(parser)
+
+
+def _vectorizer_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--vectorizer", metavar="NAME", default=None,
+                        help="vectors by this registered vectorizer (default mfcc; "
+                             "`hover-audio vectorizers` lists them)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -176,7 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     vectorize.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     vectorize.add_argument("--cache-dir", default=None, help="vector cache (default: custom_cache/)")
     vectorize.add_argument("--quiet", action="store_true", help="no progress bar")
+    _vectorizer_option(vectorize)
     vectorize.set_defaults(run=cmd_vectorize)
+    add_compare_commands(commands)
     export = commands.add_parser("export", help="write a workspace/table/folder as a table")
     export.add_argument("source", help="workspace folder, audio folder, or table file")
     export.add_argument("destination", help="output .csv, .json or .parquet")
@@ -192,8 +184,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.run(args)
-    except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError) as error:
+    except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError,
+            ImportError) as error:  # ImportError: a vectorizer's extra is missing
         print(f"hover-audio: error: {error}", file=sys.stderr)
+        return 1
+    except KeyError as error:  # an unknown name (vectorizer, key)
+        print(f"hover-audio: error: {error.args[0]}", file=sys.stderr)
         return 1
 
 

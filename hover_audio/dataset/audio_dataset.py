@@ -147,11 +147,7 @@ class AudioDataset:
 
     @vectors.setter
     def vectors(self, value) -> None:
-        if value is not None:
-            value = np.asarray(value, dtype=np.float32)
-            if value.ndim != 2 or value.shape[0] != len(self._clips):
-                raise ValueError(f"vectors must be a (rows, dim) matrix with {len(self._clips)} "
-                                 f"rows, got shape {value.shape}")
+        value = self._clips.check_vectors(value)
         with self._mutex:
             self._vectors = value
             self._snapshot()
@@ -162,11 +158,7 @@ class AudioDataset:
         return self._workspace.folder if self._workspace else None
 
     def positions(self, keys: Iterable[str] | str, missing: str = "raise") -> np.ndarray:
-        """Row positions of ``keys``.
-
-        ``missing="raise"`` raises KeyError naming the unknown keys; ``"skip"``
-        gives -1 for each of them.
-        """
+        """Row positions of ``keys``; unknown keys raise KeyError (``missing="skip"``: -1)."""
         return self._clips.positions(keys, missing)
 
     # --------------------------------------------------------------- operations
@@ -208,14 +200,12 @@ class AudioDataset:
     def undo(self) -> int:
         """Revert the last operation; returns how many rows changed (0: nothing to undo)."""
         with self._mutex:
-            op = self.history.pop_undo()
-            return 0 if op is None else self._record("undo", op, forward=False)
+            return self._step("undo", self.history.pop_undo(), forward=False)
 
     def redo(self) -> int:
         """Re-apply the last undone operation; returns how many rows changed."""
         with self._mutex:
-            op = self.history.pop_redo()
-            return 0 if op is None else self._record("redo", op, forward=True)
+            return self._step("redo", self.history.pop_redo(), forward=True)
 
     def dedup(self) -> pd.DataFrame:
         """Keep one row per key: test > dev > train > raw, then the later row.
@@ -263,14 +253,16 @@ class AudioDataset:
         return self._embedding.vectorize(vectorizer, **options)
 
     def compute_nd_embedding(self, vectorizer=None, method: str | None = "umap",
-                             dimension: int = 2, seed: int | None = 0, **options):
+                             dimension: int = 2, seed: int | None = 0,
+                             aspect: str | None = None, **options):
         """Map the vectors to ``dimension`` coordinates (hover's signature).
 
         Vectorizes first when there are no vectors yet (or ``vectorizer`` is not
         the one that made them); fits on raw+train+dev and transforms test;
         writes columns ``embed_{dimension}d_{i}`` (NaN for failed clips). The
         layout is stored (in the workspace, else under ``custom_cache/``) and
-        reused while the vectors and parameters are the same.
+        reused while the vectors and parameters are the same. ``aspect`` (one
+        of :meth:`aspects`, default "overall") says what near means on the map.
 
         Returns
         -------
@@ -278,11 +270,17 @@ class AudioDataset:
             ``coords``, ``estimator`` and ``transform(new_vectors)``.
         """
         return self._embedding.compute_nd_embedding(vectorizer, method, dimension, seed,
-                                                    **options)
+                                                    aspect, **options)
 
-    def similarity_index(self, vectorizer=None):
-        """A :class:`~hover_audio.maps.search.SimilarityIndex` over this dataset's vectors."""
-        return self._embedding.similarity_index(vectorizer)
+    def similarity_index(self, vectorizer=None, aspect: str | None = None):
+        """A :class:`~hover_audio.maps.search.SimilarityIndex` over this dataset's vectors;
+        ``aspect`` (see :meth:`aspects`) says what "more like this" means."""
+        return self._embedding.similarity_index(vectorizer, aspect)
+
+    def aspects(self) -> list[str]:
+        """What "similar" can mean for the vectors: "overall" first, e.g. "timbre" (same
+        voice or instrument), "shape" (same word or gesture)."""
+        return self._embedding.aspects()
 
     # -------------------------------------------------------------- persistence
     def save(self, folder: str | os.PathLike | None = None, overwrite: bool = False) -> Path:
@@ -340,6 +338,9 @@ class AudioDataset:
         self.close()
 
     # ----------------------------------------------------------------- internal
+    def _step(self, kind: str, op: Operation | None, forward: bool) -> int:
+        return 0 if op is None else self._record(kind, op, forward)
+
     def _do(self, op: Operation) -> int:
         if not op:
             return 0

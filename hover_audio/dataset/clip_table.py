@@ -102,6 +102,16 @@ class ClipTable:
         rows = np.unique(np.concatenate(touched)) if touched else np.array([], dtype=int)
         return rows, labels - {ABSTAIN}
 
+    def check_vectors(self, vectors) -> np.ndarray | None:
+        """``vectors`` as a float32 (rows, dim) matrix, or None; ValueError for another shape."""
+        if vectors is None:
+            return None
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape[0] != len(self.frame):
+            raise ValueError(f"vectors must be a (rows, dim) matrix with {len(self.frame)} "
+                             f"rows, got shape {vectors.shape}")
+        return vectors
+
     def write_columns(self, columns: Mapping[str, object]) -> None:
         """Set derived columns (not the key, label or subset), checking their lengths."""
         for name, values in columns.items():

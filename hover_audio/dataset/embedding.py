@@ -13,6 +13,7 @@ import pandas as pd
 from ..maps.layout import LayoutReducer, layout_store, stored_layout
 from ..maps.search import SimilarityIndex
 from ..vectors import as_vectorizer, default_vectorizer
+from ..vectors.contract import aspect_weights
 from .schema import RANGE_COLUMNS, SUBSET
 
 VECTOR_ERROR = "vector_error"
@@ -44,7 +45,7 @@ class DatasetEmbedding:
         return report
 
     def compute_nd_embedding(self, vectorizer=None, method: str | None = "umap",
-                             dimension: int = 2, seed: int | None = 0,
+                             dimension: int = 2, seed: int | None = 0, aspect: str | None = None,
                              **options) -> LayoutReducer:
         dataset = self.dataset
         progress = options.pop("progress", True)
@@ -52,9 +53,10 @@ class DatasetEmbedding:
         if dataset.vectors is None or (vectorizer is not None and not (
                 current is not None and current.wraps(vectorizer))):
             self.vectorize(vectorizer, progress=progress)
+        weights = aspect_weights(dataset.vectorizer, aspect)
         reducer = stored_layout(layout_store(dataset.workspace), dataset.vectors,
                                 dataset.column(SUBSET), method or "umap", dimension, seed,
-                                **options)
+                                weights, **options)
         columns = [f"embed_{dimension}d_{i}" for i in range(dimension)]
         unchanged = all(name in dataset.columns and np.array_equal(
             dataset.column(name).astype(np.float32), reducer.coords[:, i], equal_nan=True)
@@ -65,8 +67,14 @@ class DatasetEmbedding:
             dataset.save()
         return reducer
 
-    def similarity_index(self, vectorizer=None) -> SimilarityIndex:
+    def similarity_index(self, vectorizer=None, aspect: str | None = None) -> SimilarityIndex:
         dataset = self.dataset
         if dataset.vectors is None:
             raise ValueError("no vectors yet: call vectorize() or compute_nd_embedding() first")
-        return SimilarityIndex(dataset.vectors, dataset.keys, vectorizer or dataset.vectorizer)
+        vectorizer = vectorizer or dataset.vectorizer
+        return SimilarityIndex(dataset.vectors, dataset.keys, vectorizer,
+                               aspect_weights(vectorizer, aspect))
+
+    def aspects(self) -> list[str]:
+        vectorizer = self.dataset.vectorizer
+        return list(vectorizer.aspects()) if vectorizer is not None else ["overall"]

@@ -54,12 +54,13 @@ class LayoutReducer:
     fit_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     fitted: np.ndarray | None = None  # the scaled vectors of fit_rows
     source: np.ndarray | None = None  # the vectors, to fit ``scaler`` on first use
+    weights: np.ndarray | None = None  # the aspect's weights, for ``scaler``
 
     def _ensure_scaler(self) -> None:
         """Fit the scaler (and scale the fit rows) only when new vectors must be placed."""
         if self.scaler is None:
             rows = self.source[self.fit_rows] if len(self.fit_rows) else self.source
-            self.scaler = Scaler.fit(rows)
+            self.scaler = Scaler.fit(rows, self.weights)
             self.fitted = self.scaler.transform(self.source[self.fit_rows])
 
     def transform(self, vectors: np.ndarray) -> np.ndarray:
@@ -129,7 +130,8 @@ def _estimator(method: str, dimension: int, rows: int, features: int, seed, opti
 
 
 def fit_layout(vectors: np.ndarray, subsets, method: str = "umap", dimension: int = 2,
-               seed: int | None = 0, **options) -> LayoutReducer:
+               seed: int | None = 0, weights: np.ndarray | None = None,
+               **options) -> LayoutReducer:
     """Fit a map of ``vectors`` on raw+train+dev and place test rows with it.
 
     Parameters
@@ -143,6 +145,8 @@ def fit_layout(vectors: np.ndarray, subsets, method: str = "umap", dimension: in
     seed
         Makes the layout reproducible (UMAP then runs single-threaded);
         None lets UMAP use every core.
+    weights
+        Per-dimension weights after scaling (a vectorizer's aspect); None: all alike.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -150,9 +154,10 @@ def fit_layout(vectors: np.ndarray, subsets, method: str = "umap", dimension: in
         raise ValueError(f"dimension must be at least 1, got {dimension}")
     vectors = np.asarray(vectors, dtype=np.float32)
     fitted_rows, placed_rows = fit_rows(vectors, subsets)
-    scaler = Scaler.fit(vectors[fitted_rows]) if len(fitted_rows) else Scaler.fit(vectors)
+    scaler = Scaler.fit(vectors[fitted_rows] if len(fitted_rows) else vectors, weights)
     coords = np.full((len(vectors), dimension), np.nan, dtype=np.float32)
-    reducer = LayoutReducer(method, dimension, scaler, coords, fit_rows=fitted_rows)
+    reducer = LayoutReducer(method, dimension, scaler, coords, fit_rows=fitted_rows,
+                            weights=weights)
     if len(fitted_rows) == 0:
         return reducer
     scaled = scaler.transform(vectors[fitted_rows])
@@ -173,7 +178,7 @@ def fit_layout(vectors: np.ndarray, subsets, method: str = "umap", dimension: in
 
 
 def layout_key(vectors: np.ndarray, subsets, method: str, dimension: int, seed,
-               options: dict) -> str:
+               options: dict, weights: np.ndarray | None = None) -> str:
     """A name for a layout: changes whenever the vectors, the fit rows or a parameter do."""
     digest = hashlib.blake2b(digest_size=16)
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
@@ -181,6 +186,9 @@ def layout_key(vectors: np.ndarray, subsets, method: str, dimension: int, seed,
     digest.update(vectors.tobytes())
     digest.update(np.isin(np.asarray(subsets, dtype=object), FIT_SUBSETS).tobytes())
     params = {"method": method, "dimension": dimension, "seed": seed, "options": options}
+    if weights is not None:
+        params["weights"] = hashlib.blake2b(np.asarray(weights, np.float32).tobytes(),
+                                            digest_size=16).hexdigest()
     digest.update(json.dumps(params, sort_keys=True, default=str).encode())
     return digest.hexdigest()
 
@@ -211,19 +219,20 @@ def layout_store(workspace: Path | None) -> LayoutStore:
 
 
 def stored_layout(store: LayoutStore | None, vectors: np.ndarray, subsets, method: str = "umap",
-                  dimension: int = 2, seed: int | None = 0, **options) -> LayoutReducer:
+                  dimension: int = 2, seed: int | None = 0, weights: np.ndarray | None = None,
+                  **options) -> LayoutReducer:
     """:func:`fit_layout`, reusing a layout stored for the same vectors and parameters.
 
     A reused layout comes back without its estimator; new vectors are then
     placed by their nearest fitted neighbours.
     """
-    key = layout_key(vectors, subsets, method, dimension, seed, options)
+    key = layout_key(vectors, subsets, method, dimension, seed, options, weights)
     coords = store.get(key) if store is not None else None
     if coords is not None and coords.shape == (len(vectors), dimension):
         fitted_rows, _ = fit_rows(vectors, subsets)
         return LayoutReducer(method, dimension, None, coords, fit_rows=fitted_rows,
-                             source=np.asarray(vectors, dtype=np.float32))
-    reducer = fit_layout(vectors, subsets, method, dimension, seed, **options)
+                             source=np.asarray(vectors, dtype=np.float32), weights=weights)
+    reducer = fit_layout(vectors, subsets, method, dimension, seed, weights, **options)
     if store is not None:
         store.put(key, reducer.coords)
     return reducer

@@ -29,15 +29,19 @@ class SimilarityIndex:
         The key of each row, so a query can name a clip.
     vectorizer
         ``key -> vector`` for queries that are new files or URLs.
+    weights
+        Per-dimension weights after scaling: an aspect of the vectorizer
+        (``vectorizer.aspects()["timbre"]``); None weighs all dimensions alike.
     """
 
     def __init__(self, vectors: np.ndarray, keys: Sequence[str] | None = None,
-                 vectorizer: Callable[[str], np.ndarray] | None = None):
+                 vectorizer: Callable[[str], np.ndarray] | None = None,
+                 weights: np.ndarray | None = None):
         vectors = np.asarray(vectors, dtype=np.float32)
         if vectors.ndim != 2:
             raise ValueError(f"vectors must be a (rows, dim) matrix, got shape {vectors.shape}")
         self.valid = np.isfinite(vectors).all(axis=1)
-        self.scaler = Scaler.fit(vectors[self.valid])
+        self.scaler = Scaler.fit(vectors[self.valid], weights)
         unit = unit_rows(self.scaler.transform(vectors))
         unit[~self.valid] = 0.0
         self.unit = np.ascontiguousarray(unit, dtype=np.float32)

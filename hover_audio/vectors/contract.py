@@ -12,7 +12,10 @@ only what :class:`Vectorizer` promises:
 - ``vectorizer.dim``: the length of every vector (None while unknown);
 - ``vectorizer.get_params()``: the constructor's arguments, as in scikit-learn;
 - ``vectorizer.fingerprint``: names the vectors it makes (class, ``version`` and
-  every parameter but the cache settings); the cache keeps them under it.
+  every parameter but the cache settings); the cache keeps them under it;
+- ``vectorizer.aspects()``: name -> per-dimension weights (None: all alike) that
+  say what "similar" means (``overall``, and e.g. ``timbre``, ``shape``); search
+  and maps apply them to the scaled vectors, so aspects need no second decode.
 
 Write a vectorizer by subclassing :class:`AudioVectorizer` and implementing
 ``vector(samples, sr)`` and ``dim``: decoding, ranges, the cache, worker processes
@@ -52,6 +55,7 @@ from ..audio.sources import clip_id
 from .jobs import clip_error, make_jobs
 
 CACHE_SETTINGS = ("cache", "cache_dir")
+DEFAULT_ASPECT = "overall"
 _CLASSES: dict[str, type] = {}  # "module:QualName" -> every Vectorizer class defined so far
 
 
@@ -118,6 +122,14 @@ class Vectorizer(ABC):
     def wraps(self, other) -> bool:
         """True when ``other`` is this vectorizer (or the callable it adapts)."""
         return other is self
+
+    def aspects(self) -> dict[str, np.ndarray | None]:
+        """What "similar" can mean for these vectors: name -> weights per dimension.
+
+        Weights multiply the vectors once each dimension is on a common scale
+        (None: every dimension alike). Every vectorizer has "overall".
+        """
+        return {DEFAULT_ASPECT: None}
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{name}={value!r}" for name, value in self.get_params().items())
@@ -238,6 +250,23 @@ def as_vectorizer(vectorizer) -> Vectorizer:
     if isinstance(vectorizer, Vectorizer):
         return vectorizer
     return CallableVectorizer(vectorizer)
+
+
+def aspect_weights(vectorizer, aspect: str | None = None) -> np.ndarray | None:
+    """The weights of ``aspect`` (default "overall") of ``vectorizer`` (None: no vectorizer).
+
+    Raises
+    ------
+    ValueError
+        For an aspect the vectorizer does not offer, naming those it does.
+    """
+    aspect = aspect or DEFAULT_ASPECT
+    offered = vectorizer.aspects() if vectorizer is not None else {DEFAULT_ASPECT: None}
+    if aspect not in offered:
+        raise ValueError(f"unknown aspect {aspect!r}; these vectors offer "
+                         f"{', '.join(offered)}")
+    weights = offered[aspect]
+    return None if weights is None else np.asarray(weights, dtype=np.float32)
 
 
 def describe(vectorizer) -> dict | None:

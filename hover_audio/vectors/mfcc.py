@@ -15,8 +15,13 @@ import numpy as np
 from ..audio.decode import resample
 from .contract import AudioVectorizer
 
-FEATURES_VERSION = 2
-STATS = ("mean", "std", "min", "max")
+FEATURES_VERSION = 3
+STATS = ("mean", "std", "min", "max", "delta")
+SHAPE_TRIM_DB = 15.0  # the shape is taken over the frames within this of the loudest
+# how the aspects weigh the timbre and shape blocks (shares of the squared norm,
+# after each dimension is put on a common scale); tuned on real drums, speech in
+# five languages and fifteen game voices, not on the demo (benchmarks/bench_vectors.py)
+ASPECT_SHARES = {"overall": 0.09, "timbre": 0.0, "shape": 0.85}
 LOG_FLOOR = 1e-10
 
 
@@ -74,41 +79,87 @@ def active_frames(frames: np.ndarray, trim_db: float | None, n_mels: int) -> np.
     return frames[loud[0]:loud[-1] + 1]
 
 
-def pool(frames: np.ndarray, stats: Sequence[str], segments: int) -> np.ndarray:
-    """Statistics of ``frames`` (time x coefficients), plus their shape over time.
+def activity(frames: np.ndarray, floor_db: float | None, n_mels: int) -> np.ndarray | None:
+    """How much each frame counts: ~1 within ``floor_db`` of the loudest frame, ~0 well below.
 
-    Returns ``stats`` over all frames, then (when ``segments`` > 1) the mean of
-    each of ``segments`` equal parts relative to the overall mean: the coarse time
-    order that whole-clip statistics lose (what distinguishes "one" from "nine").
+    A soft version of trimming (a logistic step 2 dB wide), so a clip's statistics
+    describe the sound rather than the silence or noise around it, without a hard
+    cut that moves with one loud frame. None for ``floor_db=None`` (all frames count).
     """
-    functions = {"mean": np.mean, "std": np.std, "min": np.min, "max": np.max}
-    pooled = [functions[name](frames, axis=0) for name in stats]
-    if segments > 1:
-        relative = frames - frames.mean(axis=0)
-        parts = (np.array_split(relative, segments, axis=0) if len(frames) >= segments
-                 else [relative] * segments)
-        pooled += [part.mean(axis=0) for part in parts]
-    return np.concatenate(pooled)
+    if floor_db is None or len(frames) < 2:
+        return None
+    level = frames[:, 0] / np.sqrt(n_mels)  # mean log-mel level of each frame, dB
+    return 1.0 / (1.0 + np.exp(-(level - (level.max() - floor_db)) / 2.0))
+
+
+def frame_stats(frames: np.ndarray, stats: Sequence[str],
+                weights: np.ndarray | None = None) -> list[np.ndarray]:
+    """Per-coefficient statistics over frames (time x coefficients), optionally weighted.
+
+    "mean" and "std" use ``weights``; "min" and "max" use the frames weighing at
+    least 0.5; "delta" is the mean absolute frame-to-frame change (how fast the
+    sound moves), weighted by the later frame.
+    """
+    w = np.ones(len(frames), np.float32) if weights is None else weights.astype(np.float32)
+    w = w / max(float(w.sum()), 1e-9)
+    mean = w @ frames
+    out = []
+    for name in stats:
+        if name == "mean":
+            out.append(mean)
+        elif name == "std":
+            out.append(np.sqrt(np.maximum(w @ (frames - mean) ** 2, 0.0)))
+        elif name in ("min", "max"):
+            kept = frames[w >= 0.5 * w.max()] if weights is not None else frames
+            out.append(kept.min(axis=0) if name == "min" else kept.max(axis=0))
+        else:  # delta
+            if len(frames) < 2:
+                out.append(np.zeros(frames.shape[1], np.float32))
+                continue
+            later = w[1:] / max(float(w[1:].sum()), 1e-9)
+            out.append(later @ np.abs(np.diff(frames, axis=0)))
+    return out
+
+
+def time_shape(frames: np.ndarray, segments: int) -> np.ndarray:
+    """The mean of ``segments`` equal parts of ``frames``, relative to the overall mean.
+
+    The coarse time order that whole-clip statistics lose (what tells "one" from
+    "nine", or a swell from a hit).
+    """
+    relative = frames - frames.mean(axis=0)
+    parts = (np.array_split(relative, segments, axis=0) if len(frames) >= segments
+             else [relative] * segments)
+    return np.concatenate([part.mean(axis=0) for part in parts])
 
 
 class MFCCVectorizer(AudioVectorizer):
     """Mel-frequency cepstral coefficients pooled into one vector per clip.
 
+    The vector has two blocks. *Timbre*: statistics of ``n_mfcc`` coefficients,
+    ``stats`` over the active part of the clip (frames weighted by how close they
+    are to the loudest, see ``trim_db``) and ``whole_stats`` over every frame; it
+    says who or what makes the sound (voice, instrument, recording). *Shape*: the
+    mean of coefficients 1..``shape_mfcc`` in ``segments`` equal parts of the
+    active region; it says how the sound moves in time (which word, which
+    gesture). :meth:`aspects` weighs the blocks for search and maps.
+
     Parameters
     ----------
     n_mfcc
-        Number of cepstral coefficients per frame.
+        Cepstral coefficients in the timbre block.
     sr
         Reference rate: the filterbank spans up to ``sr / 2`` (or ``fmax``), and
         clips above ``max_native_sr`` are resampled to it.
-    stats
-        Statistics over frames: any of "mean", "std", "min", "max".
-    segments
-        Also pool the mean of this many equal parts of the clip's active region
-        (relative to its overall mean), keeping coarse time order; 1 disables.
+    stats, whole_stats
+        Statistics of the active frames and of all frames: any of "mean",
+        "std", "min", "max", "delta" (mean absolute change between frames).
     trim_db
-        Pool over the active region: from the first to the last frame within
-        this many dB of the loudest (None: every frame).
+        Frames count in ``stats`` by how close they are to the loudest frame:
+        fully within ``trim_db`` dB, hardly at all below (None: every frame alike).
+    segments, shape_mfcc
+        The shape block: ``segments`` parts x ``shape_mfcc`` coefficients
+        (``segments=1``: no shape block).
     n_mels, fmin, fmax, window, hop
         Filterbank size, its range in Hz, and frame length and step in seconds.
     max_duration
@@ -118,9 +169,11 @@ class MFCCVectorizer(AudioVectorizer):
 
     Examples
     --------
-    >>> vectorizer = MFCCVectorizer(segments=1)
-    >>> vectorizer.dim
-    26
+    >>> vectorizer = MFCCVectorizer()
+    >>> vectorizer.dim, sorted(vectorizer.aspects())
+    (246, ['overall', 'shape', 'timbre'])
+    >>> MFCCVectorizer(n_mfcc=32, stats=("mean",), whole_stats=(), trim_db=None, segments=1).dim
+    32
     >>> matrix, report = vectorizer.transform(["a.wav", "b.flac#t=1,2"])  # doctest: +SKIP
     """
 
@@ -128,11 +181,13 @@ class MFCCVectorizer(AudioVectorizer):
 
     def __init__(
         self,
-        n_mfcc: int = 13,
+        n_mfcc: int = 30,
         sr: int = 22050,
         stats: Sequence[str] = ("mean", "std"),
+        whole_stats: Sequence[str] = ("mean", "std", "delta"),
+        trim_db: float | None = 20.0,
         segments: int = 8,
-        trim_db: float | None = 15.0,
+        shape_mfcc: int = 12,
         n_mels: int = 64,
         fmin: float = 20.0,
         fmax: float | None = None,
@@ -143,15 +198,19 @@ class MFCCVectorizer(AudioVectorizer):
         cache_dir=None,
         cache: bool = True,
     ):
-        unknown = [name for name in stats if name not in STATS]
-        if unknown or not stats:
-            raise ValueError(f"stats must be a non-empty subset of {STATS}, got {tuple(stats)}")
-        if n_mfcc < 1 or n_mels < n_mfcc:
-            raise ValueError(f"need 1 <= n_mfcc <= n_mels, got n_mfcc={n_mfcc}, n_mels={n_mels}")
-        if segments < 1 or window <= 0 or hop <= 0 or max_duration <= 0:
-            raise ValueError("segments, window, hop and max_duration must be positive")
-        self.n_mfcc, self.sr, self.stats, self.segments = n_mfcc, sr, tuple(stats), segments
-        self.trim_db, self.n_mels, self.fmin, self.fmax = trim_db, n_mels, fmin, fmax
+        unknown = [name for name in (*stats, *whole_stats) if name not in STATS]
+        if unknown or not (stats or whole_stats):
+            raise ValueError(f"stats and whole_stats must be subsets of {STATS}, not both "
+                             f"empty; got {tuple(stats)}, {tuple(whole_stats)}")
+        if n_mfcc < 1 or n_mels < max(n_mfcc, shape_mfcc + 1):
+            raise ValueError(f"need 1 <= n_mfcc <= n_mels and shape_mfcc < n_mels, got "
+                             f"n_mfcc={n_mfcc}, shape_mfcc={shape_mfcc}, n_mels={n_mels}")
+        if segments < 1 or shape_mfcc < 1 or window <= 0 or hop <= 0 or max_duration <= 0:
+            raise ValueError("segments, shape_mfcc, window, hop and max_duration must be positive")
+        self.n_mfcc, self.sr, self.stats, self.whole_stats = n_mfcc, sr, tuple(stats), \
+            tuple(whole_stats)
+        self.trim_db, self.segments, self.shape_mfcc = trim_db, segments, shape_mfcc
+        self.n_mels, self.fmin, self.fmax = n_mels, fmin, fmax
         self.window, self.hop = window, hop
         self.max_native_sr, self.max_duration = max_native_sr, max_duration
         self.cache_dir, self.cache = cache_dir, cache
@@ -160,7 +219,33 @@ class MFCCVectorizer(AudioVectorizer):
     @property
     def dim(self) -> int:
         """Length of every vector."""
-        return self.n_mfcc * (len(self.stats) + (self.segments if self.segments > 1 else 0))
+        return self._timbre_dim + self._shape_dim
+
+    @property
+    def _timbre_dim(self) -> int:
+        return self.n_mfcc * (len(self.stats) + len(self.whole_stats))
+
+    @property
+    def _shape_dim(self) -> int:
+        return self.segments * self.shape_mfcc if self.segments > 1 else 0
+
+    def aspects(self) -> dict[str, np.ndarray | None]:
+        """Weights per dimension for "overall" (the default), "timbre" and "shape".
+
+        Each block gets a share of a vector's squared length once every dimension
+        is on a common scale: "overall" is mostly timbre with a little shape,
+        "timbre" is timbre only, "shape" mostly shape. Without a shape block
+        there is only "overall".
+        """
+        timbre, shape = self._timbre_dim, self._shape_dim
+        if not shape:
+            return {"overall": None}
+
+        def blend(share: float) -> np.ndarray:
+            return np.concatenate([np.full(timbre, np.sqrt((1.0 - share) / timbre)),
+                                   np.full(shape, np.sqrt(share / shape))]).astype(np.float32)
+
+        return {name: blend(share) for name, share in ASPECT_SHARES.items()}
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
@@ -176,11 +261,15 @@ class MFCCVectorizer(AudioVectorizer):
             norm = float(np.sum(taper**2))
             fmax = self.sr / 2.0 if self.fmax is None else self.fmax
             mel = mel_filterbank(sr, n_window, self.n_mels, self.fmin, fmax) / norm
-            self._bases[sr] = (n_window, hop, taper, mel.T.copy(), dct_matrix(self.n_mfcc, self.n_mels).T.copy())
+            dct = dct_matrix(max(self.n_mfcc, self.shape_mfcc + 1), self.n_mels)
+            self._bases[sr] = (n_window, hop, taper, mel.T.copy(), dct.T.copy())
         return self._bases[sr]
 
     def mfcc(self, samples: np.ndarray, sr: int) -> np.ndarray:
-        """MFCC frames (time x n_mfcc) of mono ``samples`` at rate ``sr``."""
+        """MFCC frames (time x coefficients) of mono ``samples`` at rate ``sr``.
+
+        ``max(n_mfcc, shape_mfcc + 1)`` coefficients, the first being the mean level.
+        """
         if sr > self.max_native_sr:
             samples, sr = resample(samples, sr, self.sr), self.sr
         n_window, hop, taper, mel_t, dct_t = self._basis(sr)
@@ -199,6 +288,12 @@ class MFCCVectorizer(AudioVectorizer):
 
     def vector(self, samples: np.ndarray, sr: int) -> np.ndarray:
         """The pooled vector of decoded ``samples``: always finite, float32."""
-        frames = active_frames(self.mfcc(samples, sr), self.trim_db, self.n_mels)
-        pooled = pool(frames, self.stats, self.segments)
-        return np.nan_to_num(pooled, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+        frames = self.mfcc(samples, sr)
+        timbre = frames[:, :self.n_mfcc]
+        weights = activity(frames, self.trim_db, self.n_mels)
+        pooled = frame_stats(timbre, self.stats, weights) + frame_stats(timbre, self.whole_stats)
+        if self.segments > 1:
+            active = active_frames(frames, SHAPE_TRIM_DB, self.n_mels)
+            pooled.append(time_shape(active[:, 1:self.shape_mfcc + 1], self.segments))
+        vector = np.concatenate(pooled)
+        return np.nan_to_num(vector, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)

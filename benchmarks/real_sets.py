@@ -1,0 +1,161 @@
+"""Evaluation sets of real recordings from Debian packages, labeled from names and folders.
+
+Nobody here made these recordings, so vectors tuned on our synthetic digits are
+judged on sounds they have never seen. Each set is a table ``audio, label``:
+
+===========  ====================================================  =========================
+set          recordings (Debian package)                           label
+===========  ====================================================  =========================
+drums        14 Hydrogen drum kits (hydrogen-drumkits):             instrument from the file
+             acoustic, electronic, 8-bit; WAV/FLAC/AIFF, mono and   name: kick, snare, hihat,
+             stereo, 44.1-48 kHz                                    tom, cymbal, clap, cowbell
+languages    Asterisk PBX prompts (asterisk-core-sounds-*-wav):     language (en, es, fr, it,
+             one speaker per language (en and es: the same woman)   ru)
+voices       Hedgewars voice packs (hedgewars-data): 15 voices      voice pack
+             saying the same game lines, OGG
+lines        the same Hedgewars clips                               the line spoken
+===========  ====================================================  =========================
+
+Packages are fetched with ``apt-get download`` and unpacked with ``dpkg-deb -x``
+into a cache folder (nothing is installed); sets are sampled with a fixed seed and
+a cap per label, so every run measures the same clips.
+
+Usage: ``python benchmarks/real_sets.py [--cache DIR]`` prints the sets' sizes.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+
+PACKAGES = ["hydrogen-drumkits", "hedgewars-data"] + [
+    f"asterisk-core-sounds-{language}-wav" for language in ("en", "es", "fr", "it", "ru")]
+DEFAULT_CACHE = Path(os.environ.get("HOVER_AUDIO_BENCH_DATA",
+                                    Path.home() / ".cache" / "hover-audio-bench"))
+AUDIO = re.compile(r"\.(wav|flac|aiff?|ogg)$", re.IGNORECASE)
+# instrument words in drum sample names, checked in this order (a "tom-hat" is a hat)
+DRUM_WORDS = [
+    ("cowbell", r"cow ?bell"),
+    ("clap", r"clap"),
+    ("hihat", r"hi[-_ ]?hat|hh|hat"),
+    ("cymbal", r"crash|ride|cymbal|china|splash|cym"),
+    ("snare", r"snare|snr|sd\b|rim"),
+    ("kick", r"kick|kik|bd\b|bass ?drum|bassdrum"),
+    ("tom", r"tom"),
+]
+
+
+def fetch(cache: Path = DEFAULT_CACHE) -> Path:
+    """Download and unpack the packages (once); returns the unpacked root."""
+    root = cache / "root"
+    debs = cache / "debs"
+    debs.mkdir(parents=True, exist_ok=True)
+    for package in PACKAGES:
+        marker = cache / f".{package}.unpacked"
+        if marker.exists():
+            continue
+        found = list(debs.glob(f"{package}_*.deb"))
+        if not found:
+            done = subprocess.run(["apt-get", "download", package], cwd=debs,
+                                  capture_output=True, text=True)
+            if done.returncode != 0:  # stale package lists: refresh once and retry
+                subprocess.run(["apt-get", "update", "-qq"], capture_output=True)
+                subprocess.run(["apt-get", "download", package], cwd=debs, check=True,
+                               capture_output=True)
+            found = list(debs.glob(f"{package}_*.deb"))
+        subprocess.run(["dpkg-deb", "-x", str(found[0]), str(root)], check=True)
+        marker.touch()
+    return root
+
+
+def sample(table: pd.DataFrame, per_label: int, seed: int = 0) -> pd.DataFrame:
+    """At most ``per_label`` rows of each label, chosen with ``seed``; sorted by path."""
+    parts = [group.sample(min(len(group), per_label), random_state=seed)
+             for _, group in table.groupby("label", sort=True)]
+    return pd.concat(parts).sort_values("audio", ignore_index=True)
+
+
+# abbreviations kits use as a whole token of the name ("BD_04", "SN4_01", "rc_03")
+DRUM_TOKENS = {"bd": "kick", "kd": "kick", "sn": "snare", "sd": "snare", "sr": "snare",
+               "tm": "tom", "t": "tom", "ht": "tom", "lt": "tom", "ft": "tom",
+               "rd": "cymbal", "rc": "cymbal", "cc": "cymbal", "cr": "cymbal", "cra": "cymbal",
+               "hh": "hihat", "ho": "hihat", "hc": "hihat", "oh": "hihat", "ch": "hihat",
+               "cb": "cowbell", "cp": "clap"}
+
+
+def drum_label(name: str) -> str | None:
+    """The instrument a sample's file name says, or None (percussion we do not label)."""
+    lowered = name.lower()
+    for label, pattern in DRUM_WORDS:
+        if re.search(pattern, lowered):
+            return label
+    for token in re.split(r"[^a-z0-9]+", lowered):
+        label = DRUM_TOKENS.get(token.rstrip("0123456789"))
+        if label:
+            return label
+    return None
+
+
+def drums(root: Path, per_label: int = 80) -> pd.DataFrame:
+    kits = root / "usr/share/hydrogen/data/drumkits"
+    rows = [(str(path), drum_label(path.stem)) for path in sorted(kits.rglob("*"))
+            if AUDIO.search(path.name)]
+    table = pd.DataFrame([row for row in rows if row[1]], columns=["audio", "label"])
+    return sample(table, per_label)
+
+
+def languages(root: Path, per_label: int = 120) -> pd.DataFrame:
+    sounds = root / "usr/share/asterisk/sounds"
+    rows = [(str(path), folder.name.split("_")[0]) for folder in sorted(sounds.iterdir())
+            for path in sorted(folder.rglob("*.wav"))]
+    return sample(pd.DataFrame(rows, columns=["audio", "label"]), per_label)
+
+
+def _voice_clips(root: Path) -> pd.DataFrame:
+    voices = root / "usr/share/games/hedgewars/Data/Sounds/voices"
+    rows = [(str(path), folder.name, path.stem) for folder in sorted(voices.iterdir())
+            for path in sorted(folder.glob("*.ogg"))]
+    return pd.DataFrame(rows, columns=["audio", "voice", "line"])
+
+
+def voices(root: Path, per_label: int = 60) -> pd.DataFrame:
+    clips = _voice_clips(root)
+    return sample(clips.rename(columns={"voice": "label"})[["audio", "label"]], per_label)
+
+
+def lines(root: Path, min_voices: int = 8) -> pd.DataFrame:
+    """Lines spoken in at least ``min_voices`` packs, one row per pack and line."""
+    clips = _voice_clips(root)
+    clips["line"] = clips["line"].str.replace(r"\d+$", "", regex=True)  # Ow1..Ow4: one line
+    clips = clips.drop_duplicates(["voice", "line"])
+    common = clips["line"].value_counts()
+    keep = clips[clips["line"].isin(common[common >= min_voices].index)]
+    return keep.rename(columns={"line": "label"})[["audio", "label"]].reset_index(drop=True)
+
+
+SETS = {"drums": drums, "languages": languages, "voices": voices, "lines": lines}
+
+
+def load_sets(cache: Path = DEFAULT_CACHE, names=None) -> dict[str, pd.DataFrame]:
+    """The evaluation sets by name (fetched first when needed)."""
+    root = fetch(cache)
+    return {name: SETS[name](root) for name in (names or SETS)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+    args = parser.parse_args()
+    for name, table in load_sets(args.cache).items():
+        counts = table["label"].value_counts()
+        print(f"{name:10s} {len(table):5d} clips, {len(counts):3d} labels "
+              f"({counts.min()}-{counts.max()} each)")
+    print(f"data under {args.cache}")
+
+
+if __name__ == "__main__":
+    main()

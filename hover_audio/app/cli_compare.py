@@ -1,0 +1,53 @@
+"""``hover-audio vectorizers`` and ``hover-audio compare``: choosing vectors for your labels."""
+from __future__ import annotations
+
+import argparse
+
+
+def cmd_vectorizers(args: argparse.Namespace) -> int:
+    from ..vectors import registry
+
+    rows = registry.describe_all()
+    width = max(len(row["name"]) for row in rows)
+    for row in rows:
+        state = "installed" if row["installed"] else f"pip install 'hover-audio[{row['extra']}]'"
+        print(f"{row['name']:{width}s}  {state:40s}  {row['description']}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from ..model.compare import compare
+    from .opening import open_dataset
+    from .compare_report import text_table, to_json, write_plot
+
+    dataset = open_dataset(args.path)
+    table = compare(dataset, vectorizers=args.vectorizer or None, aspects=args.aspect or None,
+                    map_method=None if args.no_map else "umap", workers=args.workers,
+                    progress=not (args.quiet or args.json))
+    print(to_json(table) if args.json else text_table(table))
+    if args.plot:
+        written = write_plot(table, args.plot, title=f"hover-audio compare: {args.path}")
+        if not args.json:
+            print(f"wrote {written}")
+    return 0
+
+
+def add_compare_commands(commands) -> None:
+    """Add ``vectorizers`` and ``compare`` to the ``hover-audio`` subcommands."""
+    listing = commands.add_parser("vectorizers", help="list the vectorizers and which are installed")
+    listing.set_defaults(run=cmd_vectorizers)
+    compare = commands.add_parser(
+        "compare", help="which vectors separate your labels best (labeled folder/table/workspace)")
+    compare.add_argument("path", help="labeled audio folder (a subfolder per label), table or "
+                                      "workspace")
+    compare.add_argument("--vectorizer", action="append", metavar="NAME",
+                         help="a vectorizer to measure (repeat; default: every installed one)")
+    compare.add_argument("--aspect", action="append", metavar="NAME",
+                         help="an aspect to measure (repeat; default: all)")
+    compare.add_argument("--plot", metavar="FILE", help="also write a chart (.png or .html)")
+    compare.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    compare.add_argument("--no-map", action="store_true",
+                         help="skip the labeling-effort simulation (no UMAP map)")
+    compare.add_argument("--workers", type=int, default=None, help="processes (default: all)")
+    compare.add_argument("--quiet", action="store_true", help="no progress bar")
+    compare.set_defaults(run=cmd_compare)

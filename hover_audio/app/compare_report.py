@@ -1,0 +1,98 @@
+"""The figures of ``hover-audio compare`` for people: a terminal table, JSON, a PNG or HTML chart."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+
+METRICS = [("precision_at_10", "precision@10", 1.0), ("knn_accuracy", "kNN accuracy", 1.0),
+           ("effort_accuracy", "labels right", 1.0)]
+COLORS = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9"]
+
+
+def text_table(table: pd.DataFrame) -> str:
+    """The comparison as aligned text, best precision@10 first."""
+    if table.empty:
+        return "(nothing to compare)"
+    shown = table.sort_values("precision_at_10", ascending=False).copy()
+    shown["ms_per_clip"] = shown.pop("seconds_per_clip") * 1000.0
+    formats = {"precision_at_10": "{:.3f}", "knn_accuracy": "{:.3f}",
+               "actions_per_100": "{:.1f}", "effort_accuracy": "{:.3f}", "ms_per_clip": "{:.2f}"}
+    for column, pattern in formats.items():
+        shown[column] = [("-" if value != value else pattern.format(value))
+                         for value in shown[column]]
+    return shown.to_string(index=False)
+
+
+def to_json(table: pd.DataFrame) -> str:
+    """One JSON object per row, NaN as null."""
+    records = json.loads(table.to_json(orient="records"))
+    return json.dumps(records, indent=1)
+
+
+def write_plot(table: pd.DataFrame, path: str | os.PathLike, title: str = "") -> Path:
+    """Write the figures as grouped bars: ``.html`` (Bokeh) or ``.png`` (Pillow)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".html", ".png"):
+        raise ValueError(f"{path}: write the plot as .png or .html")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    names = [f"{row.vectorizer} / {row.aspect}" for row in table.itertuples()]
+    if suffix == ".html":
+        _write_html(table, names, path, title)
+    else:
+        _write_png(table, names, path, title)
+    return path
+
+
+def _write_html(table, names, path, title) -> None:
+    from bokeh.embed import file_html
+    from bokeh.models import ColumnDataSource, FactorRange
+    from bokeh.plotting import figure
+    from bokeh.resources import INLINE
+
+    factors = [(name, label) for name in names for _, label, _ in METRICS]
+    values = [float(table.iloc[at][column]) if table.iloc[at][column] == table.iloc[at][column]
+              else 0.0 for at in range(len(names)) for column, _, _ in METRICS]
+    colors = [COLORS[i % len(METRICS)] for i in range(len(factors))]
+    source = ColumnDataSource({"x": factors, "value": values, "color": colors})
+    plot = figure(x_range=FactorRange(*factors), y_range=(0, 1.05), height=420,
+                  width=max(500, 90 * len(factors)), title=title or "hover-audio compare",
+                  tools="hover,save", tooltips=[("", "@x"), ("value", "@value{0.000}")])
+    plot.vbar(x="x", top="value", width=0.9, color="color", source=source)
+    plot.xaxis.major_label_orientation = 1.0
+    path.write_text(file_html(plot, INLINE, title or "hover-audio compare"), encoding="utf-8")
+
+
+def _write_png(table, names, path, title) -> None:
+    from PIL import Image, ImageDraw
+
+    bar, gap, left, top, height = 22, 26, 60, 50, 300
+    width = left + len(names) * (len(METRICS) * bar + gap) + 220
+    image = Image.new("RGB", (max(width, 520), top + height + 150), "white")
+    draw = ImageDraw.Draw(image)
+    draw.text((left, 12), title or "hover-audio compare: share of neighbours / votes / labels right",
+              fill="black")
+    for tick in range(0, 11, 2):
+        y = top + height - tick / 10 * height
+        draw.line([(left - 5, y), (image.width - 200, y)], fill="#dddddd")
+        draw.text((10, y - 6), f"{tick / 10:.1f}", fill="black")
+    for at, name in enumerate(names):
+        x0 = left + at * (len(METRICS) * bar + gap)
+        for m, (column, _, _) in enumerate(METRICS):
+            value = table.iloc[at][column]
+            value = 0.0 if value != value else float(value)
+            x = x0 + m * bar
+            draw.rectangle([x, top + height - value * height, x + bar - 3, top + height],
+                           fill=COLORS[m])
+        draw.text((x0, top + height + 8), name[:28], fill="black")
+        effort = table.iloc[at]["actions_per_100"]
+        if effort == effort:
+            draw.text((x0, top + height + 24), f"{effort:.1f} actions/100", fill="#444444")
+    legend_x = image.width - 190
+    for m, (_, label, _) in enumerate(METRICS):
+        draw.rectangle([legend_x, top + 20 * m, legend_x + 12, top + 20 * m + 12], fill=COLORS[m])
+        draw.text((legend_x + 18, top + 20 * m), label, fill="black")
+    image.save(path, format="PNG")

@@ -1,0 +1,107 @@
+"""Which vectors separate *your* classes best: every vectorizer and aspect on your labels.
+
+:func:`compare` takes a dataset with some labeled clips and reports, per
+vectorizer and aspect, how often a clip's nearest neighbours share its label,
+how well a kNN vote predicts it, how many lasso actions a listener would need to
+label the map, and how long the vectors took.
+"""
+from __future__ import annotations
+
+import time
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+from ..dataset.schema import ABSTAIN, LABEL, SUBSET
+from ..maps.layout import fit_layout
+from ..vectors import registry
+from ..vectors.contract import Vectorizer, aspect_weights, as_vectorizer
+from .evaluation import knn_accuracy, labeling_effort, precision_at_k
+
+COLUMNS = ["vectorizer", "aspect", "clips", "classes", "precision_at_10", "knn_accuracy",
+           "actions_per_100", "effort_accuracy", "seconds_per_clip", "failed"]
+
+
+def _vectorizers(vectorizers) -> list[tuple[str, Vectorizer]]:
+    if vectorizers is None:
+        vectorizers = [name for name in registry.names() if registry.is_installed(name)]
+    chosen = []
+    for item in ([vectorizers] if isinstance(vectorizers, (str, Vectorizer)) else vectorizers):
+        if isinstance(item, str):
+            chosen.append((item, registry.make(item)))
+        else:
+            vectorizer = as_vectorizer(item)
+            chosen.append((type(vectorizer).__name__, vectorizer))
+    return chosen
+
+
+def compare(dataset, vectorizers=None, aspects: Iterable[str] | None = None, *,
+            k: int = 10, folds: int = 5, map_method: str | None = "umap", seed: int = 0,
+            workers: int | None = None, progress: bool = False) -> pd.DataFrame:
+    """Measure vectorizers and their aspects on the labeled clips of ``dataset``.
+
+    Parameters
+    ----------
+    dataset
+        An :class:`~hover_audio.dataset.AudioDataset`; its rows labeled other than
+        ``ABSTAIN`` (any subset) are used, at least two labels.
+    vectorizers
+        Registered names (``hover-audio vectorizers``), vectorizer objects or
+        callables; default: every installed registered vectorizer.
+    aspects
+        Aspects to measure (those a vectorizer lacks are skipped); default: all.
+    k, folds
+        Neighbours for precision@k, folds for the kNN accuracy.
+    map_method
+        How to draw the 2-D map for the labeling effort ("umap" or "pca");
+        None skips the effort (it is the slow part).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per vectorizer and aspect: ``precision_at_10``, ``knn_accuracy``,
+        ``actions_per_100`` and ``effort_accuracy`` (see
+        :func:`~hover_audio.model.evaluation.labeling_effort`), ``seconds_per_clip``
+        (wall time of vectorizing, cache hits included) and ``failed`` clips.
+
+    Raises
+    ------
+    ValueError
+        When fewer than two labels have clips.
+    """
+    from ..dataset.audio_dataset import AudioDataset
+
+    table = dataset.to_pandas()
+    labeled = table[table[LABEL] != ABSTAIN].reset_index(drop=True)
+    if labeled[LABEL].nunique() < 2:
+        raise ValueError(f"compare needs clips of at least 2 labels; found "
+                         f"{sorted(labeled[LABEL].unique())}")
+    wanted = None if aspects is None else list(aspects)
+    rows = []
+    for name, vectorizer in _vectorizers(vectorizers):
+        clips = AudioDataset.from_pandas(labeled.drop(columns=[SUBSET]))
+        start = time.perf_counter()
+        report = clips.vectorize(vectorizer, workers=workers, progress=progress)
+        seconds = (time.perf_counter() - start) / max(1, len(clips))
+        failed = int((report["kind"] != "truncated").sum())
+        vectors, labels = clips.vectors, clips.column(LABEL)
+        for aspect in vectorizer.aspects():
+            if wanted is not None and aspect not in wanted:
+                continue
+            weights = aspect_weights(vectorizer, aspect)
+            effort = {"actions_per_100": np.nan, "accuracy": np.nan}
+            if map_method:
+                coords = fit_layout(vectors, np.full(len(labels), "raw"), map_method, 2, seed,
+                                    weights).coords
+                effort = labeling_effort(coords, labels, seed=seed)
+            rows.append({
+                "vectorizer": name, "aspect": aspect, "clips": len(clips),
+                "classes": int(pd.Series(labels).nunique()),
+                "precision_at_10": precision_at_k(vectors, labels, k, weights),
+                "knn_accuracy": knn_accuracy(vectors, labels, folds, weights=weights, seed=seed),
+                "actions_per_100": effort["actions_per_100"],
+                "effort_accuracy": effort["accuracy"],
+                "seconds_per_clip": seconds, "failed": failed,
+            })
+    return pd.DataFrame(rows, columns=COLUMNS)

@@ -1,0 +1,147 @@
+"""Measuring vectors against labels: precision@k, kNN, labeling effort, compare and its CLI."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hover_audio import AudioDataset, compare
+from hover_audio.app.cli import main
+from hover_audio.dataset.demo import demo_table
+from hover_audio.model.evaluation import knn_accuracy, labeling_effort, precision_at_k
+from hover_audio.vectors import registry
+
+
+def blobs(per_class=40, classes=3, spread=0.05, seed=0):
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(0, 1, (classes, 2)) * 10
+    coords = np.concatenate([center + rng.normal(0, spread, (per_class, 2)) for center in centers])
+    labels = np.repeat([f"c{i}" for i in range(classes)], per_class)
+    return coords.astype(np.float32), labels
+
+
+def test_precision_at_k_matches_a_brute_force_count():
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(60, 5)).astype(np.float32)
+    labels = rng.choice(["a", "b", "c"], 60)
+    from hover_audio.maps.scaling import Scaler, unit_rows
+
+    unit = unit_rows(Scaler.fit(vectors).transform(vectors))
+    similar = unit @ unit.T
+    np.fill_diagonal(similar, -np.inf)
+    nearest = np.argsort(-similar, axis=1)[:, :10]
+    assert precision_at_k(vectors, labels, 10) == pytest.approx(
+        np.mean(labels[nearest] == labels[:, None]))
+    # failed clips (NaN vectors) are left out, not counted as misses
+    vectors[5] = np.nan
+    assert np.isfinite(precision_at_k(vectors, labels, 10))
+
+
+def test_knn_accuracy_is_perfect_on_separate_classes_and_chance_on_noise():
+    coords, labels = blobs()
+    assert knn_accuracy(coords, labels) == 1.0
+    rng = np.random.default_rng(0)
+    noise = rng.normal(size=(300, 8)).astype(np.float32)
+    assert knn_accuracy(noise, rng.choice(["a", "b", "c"], 300)) < 0.5
+
+
+def test_labeling_effort_counts_lasso_actions():
+    coords, labels = blobs(per_class=50, classes=3)
+    clean = labeling_effort(coords, labels, regions=10, seed=0)
+    # ten pure regions: one action each, every label right
+    assert clean["actions"] == 10 and clean["accuracy"] == 1.0 and clean["clips"] == 150
+    assert clean["actions_per_100"] == pytest.approx(100 * 10 / 150)
+    # shuffled labels: regions disagree, are split, and end up labeled clip by clip
+    shuffled = labeling_effort(coords, np.random.default_rng(1).permutation(labels), seed=0)
+    assert shuffled["actions"] > 3 * clean["actions"]
+    # clips without coordinates are left out
+    coords[:10] = np.nan
+    assert labeling_effort(coords, labels, seed=0)["clips"] == 140
+
+
+def test_labeling_effort_of_a_tiny_map():
+    coords = np.array([[0, 0], [1, 1], [2, 2]], dtype=np.float32)
+    result = labeling_effort(coords, ["a", "b", "a"])
+    assert result["actions"] == 2 and result["accuracy"] == 1.0  # clip by clip: 2 labels
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """Three digits of the embedded demo (real decoding), labeled."""
+    table = demo_table()
+    table = table[table["true_label"].isin(["one", "five", "nine"])].groupby("true_label").head(25)
+    return AudioDataset.from_pandas(pd.DataFrame({"audio": table["audio"],
+                                                  "label": table["true_label"]}))
+
+
+def test_compare_reports_every_aspect_of_the_default(digits):
+    table = compare(digits, map_method="pca", workers=1)
+    assert list(table["aspect"]) == ["overall", "timbre", "shape"]
+    assert set(table["vectorizer"]) == {"mfcc"}
+    assert (table["clips"] == 75).all() and (table["classes"] == 3).all()
+    for column in ("precision_at_10", "knn_accuracy", "effort_accuracy"):
+        assert table[column].between(0, 1).all(), column
+    assert (table["seconds_per_clip"] > 0).all() and (table["failed"] == 0).all()
+    by_aspect = table.set_index("aspect")
+    # the labels are words: the shape aspect separates them best
+    assert by_aspect.loc["shape", "precision_at_10"] > by_aspect.loc["timbre", "precision_at_10"]
+    assert by_aspect.loc["shape", "precision_at_10"] > 0.6  # chance: 1/3
+
+
+def test_compare_takes_objects_callables_and_chosen_aspects(digits):
+    from hover_audio import MFCCVectorizer
+
+    table = compare(digits, vectorizers=[MFCCVectorizer(segments=1), lambda key: [len(key), 1.0]],
+                    aspects=["overall"], map_method=None, workers=1)
+    assert list(table["vectorizer"]) == ["MFCCVectorizer", "CallableVectorizer"]
+    assert table["actions_per_100"].isna().all()  # no map asked for
+    with pytest.raises(ValueError, match="at least 2 labels"):
+        compare(AudioDataset.from_pandas(pd.DataFrame({"audio": ["a.wav"], "label": ["x"]})))
+
+
+def write_labeled_folder(root, digits_dataset):
+    import shutil
+
+    for key, label in zip(digits_dataset.keys, digits_dataset.column("label")):
+        folder = root / label
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy(key, folder)
+    return root
+
+
+def test_cli_vectorizers_and_compare(tmp_path, digits, capsys):
+    assert main(["vectorizers"]) == 0
+    listing = capsys.readouterr().out
+    assert "mfcc" in listing and "installed" in listing
+    folder = write_labeled_folder(tmp_path / "labeled", digits)
+    assert main(["compare", str(folder), "--json", "--no-map", "--workers", "1"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [row["aspect"] for row in rows] == ["overall", "timbre", "shape"]
+    assert all(row["actions_per_100"] is None for row in rows)
+    png, html = tmp_path / "figures.png", tmp_path / "figures.html"
+    assert main(["compare", str(folder), "--aspect", "shape", "--no-map", "--quiet",
+                 "--workers", "1", "--plot", str(png)]) == 0
+    out = capsys.readouterr().out
+    assert "shape" in out and "timbre" not in out and f"wrote {png}" in out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 2000
+    assert main(["compare", str(folder), "--no-map", "--quiet", "--workers", "1",
+                 "--plot", str(html)]) == 0
+    assert "Bokeh" in html.read_text() or "bokeh" in html.read_text()
+
+
+def test_cli_names_a_missing_extra_and_an_unknown_vectorizer(tmp_path, digits, capsys,
+                                                             monkeypatch):
+    folder = write_labeled_folder(tmp_path / "labeled", digits)
+    monkeypatch.setitem(registry.REGISTRY, "imaginary", registry.Entry(
+        "hover_audio.vectors.imaginary", "Imaginary", "imaginary",
+        "a vectorizer whose extra is not installed", ("no_such_module_here",)))
+    assert not registry.is_installed("imaginary")
+    assert main(["compare", str(folder), "--vectorizer", "imaginary", "--no-map"]) == 1
+    error = capsys.readouterr().err
+    assert "pip install 'hover-audio[imaginary]'" in error and "no_such_module_here" in error
+    assert main(["vectorizers"]) == 0
+    assert "pip install 'hover-audio[imaginary]'" in capsys.readouterr().out
+    assert main(["vectorize", str(folder), "--vectorizer", "nope", "--quiet"]) == 1
+    assert "unknown vectorizer 'nope'" in capsys.readouterr().err
