@@ -1,0 +1,153 @@
+"""Vector quality on real recordings: precision@10 per set, vectorizer and aspect, vs hover.
+
+For each evaluation set (the embedded demo digits, and the real sets of
+``real_sets.py``: drum kits, speech in five languages, fifteen game voices, the
+same game lines) and each vectorizer/aspect (the default MFCC's ``overall``,
+``timbre``, ``shape``, and every installed pretrained embedder), prints
+precision@10 (the share of a clip's 10 nearest clips, as ``ds.similarity_index()``
+ranks them, that carry its label), beside the reference measured in the same
+run: hover's scheme (its audio guide: ``librosa.load`` + ``mfcc(n_mfcc=32).mean``,
+raw cosine), and the ratio to it. Then the simulated labeling effort on the
+demo map (``hover_audio.model.evaluation.labeling_effort``, 5 seeds).
+
+Targets (issue 11): demo >= 0.80, drums >= 0.80, languages >= 0.78, voices >= 0.45
+with the default; effort on the demo <= 4 actions per 100 clips at >= 95% accuracy.
+
+Usage: ``python benchmarks/bench_vectors.py [--sets demo,drums,...] [--no-effort]``
+(the real sets are fetched with apt-get the first time; see real_sets.py).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import warnings
+from multiprocessing import Pool
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import real_sets  # noqa: E402
+
+TARGETS = {"demo": 0.80, "drums": 0.80, "languages": 0.78, "voices": 0.45}
+
+
+def hover_vector(path: str) -> np.ndarray:
+    """hover's documented audio vectorizer: librosa at 22.05 kHz, mean of 32 MFCCs."""
+    import librosa
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        samples, sr = librosa.load(path, sr=22050, duration=600)
+    if samples.size == 0:
+        return np.full(32, np.nan, np.float32)
+    return librosa.feature.mfcc(y=samples, sr=sr, n_mfcc=32).mean(axis=1).astype(np.float32)
+
+
+def raw_cosine_p10(vectors: np.ndarray, labels: np.ndarray) -> float:
+    valid = np.isfinite(vectors).all(axis=1)
+    unit = vectors[valid] / np.linalg.norm(vectors[valid], axis=1, keepdims=True)
+    kept = labels[valid]
+    similar = unit @ unit.T
+    np.fill_diagonal(similar, -np.inf)
+    nearest = np.argpartition(-similar, 10, axis=1)[:, :10]
+    return float(np.mean(kept[nearest] == kept[:, None]))
+
+
+def load(names) -> dict[str, pd.DataFrame]:
+    sets = {}
+    if "demo" in names:
+        from hover_audio.dataset.demo import demo_table
+
+        demo = demo_table()
+        sets["demo"] = pd.DataFrame({"audio": demo["audio"], "label": demo["true_label"]})
+    real = [name for name in names if name != "demo"]
+    if real:
+        sets.update(real_sets.load_sets(names=real))
+    return sets
+
+
+def vectorizers() -> list[tuple[str, object]]:
+    from hover_audio.vectors import registry
+
+    return [(name, registry.make(name)) for name in registry.names()
+            if registry.is_installed(name)]
+
+
+def measure(sets: dict, cache: Path) -> pd.DataFrame:
+    from hover_audio import AudioDataset
+    from hover_audio.model.evaluation import precision_at_k
+    from hover_audio.vectors.contract import aspect_weights
+
+    rows = []
+    for set_name, table in sets.items():
+        labels = table["label"].to_numpy(dtype=object)
+        start = time.perf_counter()
+        with Pool(os.cpu_count() or 1) as pool:
+            hover = np.stack(pool.map(hover_vector, list(table["audio"]), chunksize=8))
+        hover_s = (time.perf_counter() - start) / len(table)
+        reference = raw_cosine_p10(hover, labels)
+        rows.append({"set": set_name, "vectors": "hover (librosa MFCC-32 mean, raw cosine)",
+                     "p@10": reference, "x hover": 1.0, "ms/clip": 1000 * hover_s})
+        for name, vectorizer in vectorizers():
+            vectorizer.cache_dir = cache
+            ds = AudioDataset.from_pandas(table)
+            start = time.perf_counter()
+            ds.vectorize(vectorizer, progress=False)
+            seconds = (time.perf_counter() - start) / len(table)
+            for aspect in vectorizer.aspects():
+                p10 = precision_at_k(ds.vectors, labels, 10, aspect_weights(vectorizer, aspect))
+                rows.append({"set": set_name, "vectors": f"{name} / {aspect}", "p@10": p10,
+                             "x hover": p10 / reference, "ms/clip": 1000 * seconds})
+        print(f"  measured {set_name} ({len(table)} clips, {table['label'].nunique()} labels)",
+              flush=True)
+    return pd.DataFrame(rows)
+
+
+def effort(seeds: int = 5) -> pd.DataFrame:
+    from hover_audio.dataset.demo import load_dataset
+    from hover_audio.model.evaluation import labeling_effort
+
+    ds = load_dataset()
+    ds.vectorize(progress=False)
+    labels = ds.to_pandas()["true_label"].to_numpy()
+    rows = []
+    for aspect in ds.aspects():
+        coords = ds.compute_nd_embedding(method="umap", aspect=aspect, progress=False).coords
+        runs = [labeling_effort(coords, labels, seed=seed) for seed in range(seeds)]
+        rows.append({"map (demo, UMAP)": f"mfcc / {aspect}",
+                     "actions/100": np.mean([r["actions_per_100"] for r in runs]),
+                     "accuracy": np.mean([r["accuracy"] for r in runs]),
+                     "worst actions/100": max(r["actions_per_100"] for r in runs)})
+    return pd.DataFrame(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sets", default="demo,drums,languages,voices,lines")
+    parser.add_argument("--no-effort", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-vectors-") as tmp:
+        os.environ["HOVER_AUDIO_CACHE"] = tmp  # cold caches: the timings are real
+        sets = load(args.sets.split(","))
+        table = measure(sets, Path(tmp) / "vectors")
+        pd.set_option("display.width", 160)
+        print("\nprecision@10 (reference: hover's scheme on the same clips, same run)")
+        print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+        default = table[table["vectors"] == "mfcc / overall"].set_index("set")["p@10"]
+        print("\ntargets for the default (mfcc / overall):")
+        for name, target in TARGETS.items():
+            if name in default:
+                verdict = "met" if default[name] >= target else "NOT met"
+                print(f"  {name:10s} {default[name]:.3f} >= {target:.2f}: {verdict}")
+        if not args.no_effort and "demo" in sets:
+            print("\nlabeling effort on the demo map (target <= 4 actions/100 at >= 0.95)")
+            print(effort().to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+
+
+if __name__ == "__main__":
+    main()
