@@ -145,3 +145,13 @@ def test_cli_names_a_missing_extra_and_an_unknown_vectorizer(tmp_path, digits, c
     assert "pip install 'hover-audio[imaginary]'" in capsys.readouterr().out
     assert main(["vectorize", str(folder), "--vectorizer", "nope", "--quiet"]) == 1
     assert "unknown vectorizer 'nope'" in capsys.readouterr().err
+
+
+def test_cli_vectorize_with_a_named_vectorizer(tmp_path, digits, capsys):
+    folder = write_labeled_folder(tmp_path / "labeled", digits)
+    workspace = tmp_path / "ws"
+    assert main(["vectorize", str(folder), "--vectorizer", "mfcc", "--workspace", str(workspace),
+                 "--quiet", "--workers", "1"]) == 0
+    assert "(246 dimensions)" in capsys.readouterr().out
+    loaded = AudioDataset.load(workspace, attach=False)
+    assert loaded.vectors.shape == (75, 246) and loaded.aspects() == ["overall", "timbre", "shape"]

@@ -23,6 +23,10 @@ def _needs_vectors(dataset, args: argparse.Namespace) -> bool:
     if dataset.vectors is None:
         return True
     if not getattr(args, "vectorizer", None):
+        if dataset.vectorizer is None:
+            print("hover-audio: the saved vectors were made by a vectorizer this version cannot "
+                  "rebuild (a callable, or an older version): search by new files and aspects "
+                  "are off; --vectorizer mfcc recomputes them")
         return False
     wanted = registry.vectorizer_class(args.vectorizer)
     return type(dataset.vectorizer) is not wanted
