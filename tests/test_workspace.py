@@ -14,7 +14,9 @@ import pandas as pd
 import pytest
 
 from hover_audio import AudioDataset
-from hover_audio.dataset.store import JOURNAL, TABLE, VECTORS, atomic_write
+from hover_audio.common.files import atomic_write
+from hover_audio.dataset.history import decode_line
+from hover_audio.dataset.store import JOURNAL, TABLE, VECTORS
 
 
 def small_dataset(rows: int = 20) -> AudioDataset:
@@ -53,7 +55,7 @@ def test_every_operation_is_on_disk_before_the_call_returns(tmp_path):
     ds.set_labels("clip_003.wav", "frog")
     lines = (tmp_path / "ws" / JOURNAL).read_text().splitlines()
     assert len(lines) == 1
-    entry = json.loads(lines[0])
+    entry = decode_line(lines[0].encode())
     assert entry["op"] == "do"
     assert entry["changes"][0]["keys"] == ["clip_003.wav"]
     assert entry["changes"][0]["new"] == "frog"
@@ -256,13 +258,13 @@ def test_kill_minus_nine_loses_no_acknowledged_operation(tmp_path):
             expected.set_labels(entry[1], entry[2])
         else:
             expected.undo()
+    # the child may have finished operations after the last one we read: those
+    # may or may not be there; every acknowledged one must be
+    extra = sum(1 for line in (folder / JOURNAL).read_text().splitlines() if line.strip())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a torn last line is expected and reported
         restored = AudioDataset.load(folder)
     got, want = labels_of(restored), labels_of(expected)
-    # the child may have finished operations after the last one we read: those
-    # may or may not be there; every acknowledged one must be
-    extra = sum(1 for line in (folder / JOURNAL).read_text().splitlines() if line.strip())
     assert extra >= len(acknowledged)
     if extra == len(acknowledged):
         assert got == want

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import warnings
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
@@ -225,12 +226,8 @@ class AudioDataset:
             return report
 
     def set_derived(self, columns: Mapping[str, np.ndarray | list], kind: str = "derived") -> None:
-        """Write columns computed from the data (predictions, quality flags, layouts).
-
-        They are not labels: they are not journaled or undone, and are saved with
-        the next snapshot. Open pages are told with a ``kind`` change event
-        ("derived", or "layout" for map coordinates).
-        """
+        """Write columns computed from the data (predictions, flags, layouts): not journaled
+        or undone, saved with the next snapshot; pages get a ``kind`` change event."""
         with self._mutex:
             self._clips.write_columns(columns)
         self._notify(ChangeEvent(np.arange(len(self)), tuple(columns), kind))
@@ -244,30 +241,23 @@ class AudioDataset:
     def vectorize(self, vectorizer=None, **options) -> pd.DataFrame:
         """Compute ``vectors`` for every row; returns the report of failed clips.
 
-        ``vectorizer`` is any :class:`~hover_audio.vectors.Vectorizer` (default
-        :class:`~hover_audio.vectors.MFCCVectorizer`) or a callable ``key -> vector``
-        (hover's style). Failed rows get NaN vectors and a ``vector_error`` message;
-        they are left off the map. ``options`` go to ``transform`` (``workers``,
-        ``progress``, ``client``).
+        ``vectorizer``: a :class:`~hover_audio.vectors.Vectorizer` (default MFCC) or a
+        callable ``key -> vector`` (hover's style). Failed rows get NaN vectors and a
+        ``vector_error``; ``options`` go to ``transform`` (``workers``, ``progress``, ``client``).
         """
         return self._embedding.vectorize(vectorizer, **options)
 
     def compute_nd_embedding(self, vectorizer=None, method: str | None = "umap",
                              dimension: int = 2, seed: int | None = 0,
                              aspect: str | None = None, **options):
-        """Map the vectors to ``dimension`` coordinates (hover's signature).
+        """Map the vectors to ``dimension`` coordinates (hover's signature); returns the
+        :class:`~hover_audio.maps.layout.LayoutReducer` (``coords``, ``transform``).
 
-        Vectorizes first when there are no vectors yet (or ``vectorizer`` is not
-        the one that made them); fits on raw+train+dev and transforms test;
-        writes columns ``embed_{dimension}d_{i}`` (NaN for failed clips). The
-        layout is stored (in the workspace, else under ``custom_cache/``) and
-        reused while the vectors and parameters are the same. ``aspect`` (one
-        of :meth:`aspects`, default "overall") says what near means on the map.
-
-        Returns
-        -------
-        hover_audio.maps.layout.LayoutReducer
-            ``coords``, ``estimator`` and ``transform(new_vectors)``.
+        Vectorizes first when there are no vectors yet (or ``vectorizer`` did not
+        make them); fits on raw+train+dev and transforms test; writes columns
+        ``embed_{dimension}d_{i}`` (NaN for failed clips). The layout is stored and
+        reused while vectors and parameters are the same. ``aspect`` (see
+        :meth:`aspects`, default "overall") says what near means on the map.
         """
         return self._embedding.compute_nd_embedding(vectorizer, method, dimension, seed,
                                                     aspect, **options)
@@ -301,17 +291,23 @@ class AudioDataset:
 
     @classmethod
     def load(cls, folder: str | os.PathLike, attach: bool = True) -> "AudioDataset":
-        """Open a workspace: its snapshot plus every journaled operation.
+        """Open a workspace: its snapshot plus every intact journaled operation.
 
-        With ``attach=False`` the workspace is only read: nothing is locked and
-        later operations are not journaled.
+        A damaged journal line costs only its own operation: the journal is kept
+        aside (``journal.damaged-<time>.jsonl``), a warning names it, and an
+        attached workspace is checkpointed at once, so new operations never sit
+        behind the damage. With ``attach=False`` the workspace is only read:
+        nothing is locked or written and later operations are not journaled.
         """
         folder = Path(folder).absolute()
         workspace = Workspace.attach(folder) if attach else None
         try:
             saved = read_workspace(folder)
             dataset = cls(saved.table, saved.vectors)
-            dataset._restore(saved.meta, saved.entries)
+            dataset._restore(saved.meta, saved.journal.entries)
+            if workspace is not None and (saved.journal.damaged or saved.journal.torn):
+                workspace.recover(saved.journal, dataset._clips.frame, dataset._meta(),
+                                  dataset._vectors)
         except BaseException:
             if workspace is not None:
                 workspace.close()
@@ -319,6 +315,9 @@ class AudioDataset:
         if workspace is not None:
             workspace.journal.open()
             dataset._workspace = workspace
+        elif saved.journal.damaged:
+            warnings.warn(f"{folder}: {len(saved.journal.damaged)} damaged journal line(s) "
+                          "skipped; open the workspace attached to repair it", stacklevel=2)
         return dataset
 
     def export(self, path: str | os.PathLike) -> Path:
@@ -326,10 +325,14 @@ class AudioDataset:
         return write_table(self.to_pandas(), path)
 
     def close(self) -> None:
-        """Detach from the workspace (everything acknowledged is already on disk)."""
+        """Checkpoint the workspace (one fresh snapshot, an empty journal) and detach."""
         if self._workspace is not None:
-            self._workspace.close()
-            self._workspace = None
+            with self._mutex:
+                try:
+                    self._workspace.checkpoint(self._clips.frame, self._meta(), self._vectors)
+                finally:
+                    self._workspace.close()
+                    self._workspace = None
 
     def __enter__(self) -> "AudioDataset":
         return self
@@ -352,9 +355,7 @@ class AudioDataset:
         positions = self._apply(op, forward)
         self._seq += 1
         if self._workspace is not None:
-            entry = {"seq": self._seq, "op": kind}
-            if kind == "do":
-                entry["changes"] = operation_to_json(op)
+            entry = {"seq": self._seq, "op": kind, "changes": operation_to_json(op)}
             try:
                 self._workspace.append(entry)
             except BaseException:

@@ -2,9 +2,10 @@
 
 An *operation* is a list of changes; a change sets one column of some rows to one
 new value and remembers each row's old value, so it can be undone. The journal is
-a JSON-lines file: one line per ``do``, ``undo`` or ``redo``, written and flushed
-to disk before the call that made it returns. Replaying the journal on top of a
-snapshot rebuilds both the table and the undo/redo stacks.
+a file of self-checking JSON lines: one line per ``do``, ``undo`` or ``redo``, each
+carrying the changes it made, written and flushed to disk before the call that made
+it returns. Replaying the journal on top of a snapshot rebuilds both the table and
+the undo/redo stacks; a damaged line costs only its own operation.
 """
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ import json
 import os
 import time
 import warnings
+import zlib
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 import numpy as np
 
@@ -96,8 +98,22 @@ class History:
         )
 
 
+class JournalRead(NamedTuple):
+    """What a journal holds: its intact entries, and the lines that were not."""
+
+    entries: list
+    damaged: list  # line numbers (1-based) whose entry failed its check
+    torn: bool  # the last line was cut short (never acknowledged)
+
+
 class Journal:
-    """An append-only JSON-lines file of operations, durable line by line."""
+    """An append-only file of operations, one self-checking line each, durable line by line.
+
+    A line is ``<crc32 of the JSON, 8 hex digits> <JSON entry>``: an entry damaged
+    on disk (a bad sector, a stray edit) fails its check and is skipped on its own,
+    while every intact entry before and after it is still read. Lines written by
+    earlier versions (plain JSON) are read too.
+    """
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
@@ -126,61 +142,93 @@ class Journal:
         """Write one entry and force it to disk before returning."""
         self.open()
         entry = dict(entry, t=round(time.time(), 3))
-        self._file.write(json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n")
+        self._file.write(encode_line(entry))
         self._file.flush()
         os.fsync(self._file.fileno())
 
-    def entries(self) -> Iterator[dict]:
-        """Yield the journal's entries in order.
-
-        A last line cut short by a crash is skipped with a warning; a damaged line
-        elsewhere stops the replay there (what follows cannot be trusted).
-        """
+    def read(self) -> JournalRead:
+        """Every intact entry in order, and where the journal was damaged."""
         if not self.path.exists():
-            return
+            return JournalRead([], [], False)
         with open(self.path, "rb") as handle:
             lines = handle.read().split(b"\n")
         complete, tail = lines[:-1], lines[-1]
+        entries, damaged = [], []
         for number, raw in enumerate(complete, start=1):
             if not raw.strip():
                 continue
-            try:
-                yield json.loads(raw)
-            except ValueError:
-                warnings.warn(
-                    f"{self.path}: line {number} is damaged; "
-                    "operations from there on were not restored",
-                    stacklevel=2,
-                )
-                return
-        if tail.strip():
-            warnings.warn(
-                f"{self.path}: ignoring an incomplete last line "
-                "(an operation interrupted before it was acknowledged)",
-                stacklevel=2,
-            )
+            entry = decode_line(raw)
+            if entry is None:
+                damaged.append(number)
+            else:
+                entries.append(entry)
+        return JournalRead(entries, damaged, bool(tail.strip()))
+
+    def entries(self) -> Iterator[dict]:
+        """Yield the intact entries in order, warning about damaged and torn lines."""
+        found = self.read()
+        if found.damaged:
+            warnings.warn(f"{self.path}: {len(found.damaged)} damaged line(s) skipped "
+                          f"(line {', '.join(map(str, found.damaged[:10]))}); every intact "
+                          "operation before and after them was restored", stacklevel=2)
+        if found.torn:
+            warnings.warn(f"{self.path}: ignoring an incomplete last line "
+                          "(an operation interrupted before it was acknowledged)", stacklevel=2)
+        yield from found.entries
+
+
+def encode_line(entry: dict) -> str:
+    """One journal line: the entry's JSON behind its CRC-32, and a newline."""
+    text = json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
+    return f"{zlib.crc32(text.encode('utf-8')):08x} {text}\n"
+
+
+def decode_line(raw: bytes) -> dict | None:
+    """The entry of one journal line, or None when it is damaged."""
+    raw = raw.rstrip(b"\r")
+    if raw[:1] == b"{":  # written before lines carried a checksum
+        text = raw
+    else:
+        check, _, text = raw.partition(b" ")
+        try:
+            if int(check, 16) != zlib.crc32(text) or len(check) != 8:
+                return None
+        except ValueError:
+            return None
+    try:
+        entry = json.loads(text)
+    except ValueError:
+        return None
+    return entry if isinstance(entry, dict) and isinstance(entry.get("seq"), int) else None
 
 
 def replay(entries: Iterator[dict], history: History, apply, after: int = 0) -> int:
     """Re-apply journal ``entries`` numbered above ``after``; returns the last number.
 
     ``apply(op, forward)`` changes the table; ``history`` is rebuilt alongside,
-    so undo and redo work after a reload as they did before it.
+    so undo and redo work after a reload as they did before it. An entry seen
+    twice (a number not above the last) is skipped. An ``undo``/``redo`` entry
+    carries its changes: when the stacks disagree with it (an entry before it was
+    lost to damage), its own changes are applied and the stacks left alone.
     """
     last = after
     for entry in entries:
         seq = int(entry.get("seq", 0))
         if seq <= last:
-            continue  # already in the snapshot
+            continue  # already in the snapshot, or a duplicate line
         kind = entry.get("op")
-        if kind == "do":
-            op = operation_from_json(entry["changes"])
-            apply(op, True)
-            history.record(op)
-        elif kind == "undo" and (op := history.pop_undo()) is not None:
-            apply(op, False)
-        elif kind == "redo" and (op := history.pop_redo()) is not None:
-            apply(op, True)
+        recorded = operation_from_json(entry["changes"]) if "changes" in entry else None
+        if kind == "do" and recorded is not None:
+            apply(recorded, True)
+            history.record(recorded)
+        elif kind in ("undo", "redo"):
+            stack = history.undo_stack if kind == "undo" else history.redo_stack
+            if stack and (recorded is None or stack[-1] == recorded):
+                op = history.pop_undo() if kind == "undo" else history.pop_redo()
+            else:
+                op = recorded
+            if op is not None:
+                apply(op, kind == "redo")
         last = seq
     return last
 

@@ -14,13 +14,13 @@ import json
 import os
 import warnings
 from pathlib import Path
-from typing import Iterator, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from ..common.files import atomic_write, save_npy
-from .history import Journal
+from .history import Journal, JournalRead
 
 TABLE = "table.parquet"
 VECTORS = "vectors.npy"
@@ -174,6 +174,33 @@ class Workspace:
         atomic_write(self.journal.path, lambda tmp: open(tmp, "w").close())
         self.journal.open()
 
+    def set_aside_journal(self) -> Path:
+        """Copy the journal beside itself as ``journal.damaged-<time>.jsonl`` (never deleted)."""
+        import shutil
+        import time
+
+        stamp = time.strftime("%Y%m%dT%H%M%S") + f"-{time.time_ns() % 10**6:06d}"
+        target = self.folder / f"journal.damaged-{stamp}.jsonl"
+        shutil.copy2(self.journal.path, target)
+        return target
+
+    def recover(self, journal: JournalRead, table: pd.DataFrame, meta: dict, vectors) -> Path:
+        """After replaying a damaged journal: keep it aside, say what was lost, checkpoint.
+
+        ``table``/``meta``/``vectors`` are the state with every intact operation
+        applied; the checkpoint makes it the snapshot, so new operations are
+        appended to an empty, clean journal.
+        """
+        kept = self.set_aside_journal()
+        lost = [f"{len(journal.damaged)} damaged line(s) (line "
+                f"{', '.join(map(str, journal.damaged[:10]))})"] if journal.damaged else []
+        lost += ["an incomplete last line"] if journal.torn else []
+        warnings.warn(f"{self.journal.path}: skipped {' and '.join(lost)}; restored "
+                      f"{len(journal.entries)} intact operation(s); the journal as it was is "
+                      f"kept as {kept}", stacklevel=4)
+        self.checkpoint(table, meta, vectors)
+        return kept
+
     def close(self) -> None:
         self.journal.close()
         self._lock.release()
@@ -185,10 +212,10 @@ class SavedState(NamedTuple):
     table: pd.DataFrame
     meta: dict
     vectors: np.ndarray | None
-    entries: Iterator[dict]
+    journal: JournalRead
 
 
 def read_workspace(folder: Path) -> SavedState:
-    """Read a workspace without locking it: its snapshot, and its journal's entries (lazily)."""
+    """Read a workspace without locking it: its snapshot and its journal's intact entries."""
     table, meta, vectors = read_snapshot(folder)
-    return SavedState(table, meta, vectors, Journal(folder / JOURNAL).entries())
+    return SavedState(table, meta, vectors, Journal(folder / JOURNAL).read())
