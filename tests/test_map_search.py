@@ -741,3 +741,12 @@ def test_demo_beats_hover_raw_cosine_and_scores_spread(demo):
     assert our_pairs.min() < 0 < our_pairs.max()
     # so hover's "score >= 0.9" matches nearly everything, ours a few neighbours
     assert np.mean(hover_pairs >= 0.9) > 0.95 and np.mean(our_pairs >= 0.9) < 0.05
+
+
+def test_top_k_breaks_ties_by_row():
+    vectors = np.tile(np.array([[1.0, 0.0, 0.5]], dtype=np.float32), (30, 1))
+    vectors[::2] += np.array([0.0, 1.0, 0.0], dtype=np.float32)  # two groups of equal rows
+    index = SimilarityIndex(vectors)
+    assert index.top_k(0, 5).tolist() == [2, 4, 6, 8, 10]
+    assert index.top_k(1, 3).tolist() == [3, 5, 7]
+    assert index.above(0, 0.99).tolist() == list(range(2, 30, 2))

@@ -116,8 +116,13 @@ class SimilarityIndex:
         k = max(0, min(int(k), candidates))
         if k == 0:
             return np.zeros(0, dtype=np.int64)
-        best = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
-        return best[np.argsort(-scores[best], kind="stable")][:k].astype(np.int64)
+        if k < len(scores):  # the k best, and every row tied with the k-th
+            kth = np.partition(-scores, k - 1)[k - 1]
+            best = np.flatnonzero(-scores <= kth)
+        else:
+            best = np.arange(len(scores))
+        # best first; ties by row, so the same query always gives the same answer
+        return best[np.lexsort((best, -scores[best]))][:k].astype(np.int64)
 
     def above(self, query: Query, threshold: float) -> np.ndarray:
         """Positions of the rows scoring at least ``threshold``, best first."""

@@ -85,11 +85,15 @@ def near_duplicates(dataset, threshold: float = 0.98) -> pd.DataFrame:
         found_b.append(b[keep])
         scores.append(block[rows[keep], cols[keep]])
     a, b = np.concatenate(found_a).astype(np.int64), np.concatenate(found_b).astype(np.int64)
+    score = np.concatenate(scores).astype(np.float64)
+    # ties (exact copies score 1.0 give or take a rounding of the matrix product,
+    # which depends on the chunking) are broken by row, so the order is the same
+    # however the rows were chunked
+    order = np.lexsort((b, a, -np.round(score, 5)))
     keys = np.asarray(dataset.keys, dtype=object)
-    table = pd.DataFrame({"position_a": a, "position_b": b, "audio_a": keys[a],
-                          "audio_b": keys[b], "score": np.concatenate(scores).astype(np.float64)})
-    return table.sort_values(["score", "position_a", "position_b"],
-                             ascending=[False, True, True], ignore_index=True)
+    return pd.DataFrame({"position_a": a[order], "position_b": b[order],
+                         "audio_a": keys[a[order]], "audio_b": keys[b[order]],
+                         "score": score[order]})
 
 
 def outliers(dataset, k: int = 10, quantile: float = 0.99) -> pd.Series:
