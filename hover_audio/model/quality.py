@@ -70,7 +70,8 @@ def near_duplicates(dataset, threshold: float = 0.98) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        ``position_a < position_b``, ``audio_a``, ``audio_b``, ``score``; highest first.
+        ``position_a < position_b``, ``audio_a``, ``audio_b``, ``score`` (5 decimals);
+        highest first, ties by row.
     """
     index = dataset.similarity_index()  # unit rows, zero for failed clips
     unit, valid = index.unit, index.valid
@@ -89,7 +90,8 @@ def near_duplicates(dataset, threshold: float = 0.98) -> pd.DataFrame:
     # ties (exact copies score 1.0 give or take a rounding of the matrix product,
     # which depends on the chunking) are broken by row, so the order is the same
     # however the rows were chunked
-    order = np.lexsort((b, a, -np.round(score, 5)))
+    score = np.round(score, 5)
+    order = np.lexsort((b, a, -score))
     keys = np.asarray(dataset.keys, dtype=object)
     return pd.DataFrame({"position_a": a[order], "position_b": b[order],
                          "audio_a": keys[a[order]], "audio_b": keys[b[order]],
@@ -97,24 +99,38 @@ def near_duplicates(dataset, threshold: float = 0.98) -> pd.DataFrame:
 
 
 def outliers(dataset, k: int = 10, quantile: float = 0.99) -> pd.Series:
-    """Rows far from every other: mean cosine distance to the ``k`` nearest neighbours
-    above the ``quantile`` of that statistic over all rows (failed rows: False)."""
-    index = dataset.similarity_index()  # unit rows, zero for failed clips
-    unit, valid = index.unit, index.valid
-    flags = pd.Series(False, index=pd.RangeIndex(len(unit)), name="outlier")
-    usable = np.flatnonzero(valid)
-    k = min(int(k), len(usable) - 1)
-    if k < 1:
-        return flags
-    others = unit[usable]
-    distance = np.zeros(len(usable))
-    for start in range(0, len(usable), CHUNK):
-        block = others[start:start + CHUNK] @ others.T
+    """Rows far from every other in some respect (failed rows: False).
+
+    For each aspect of the vectors (``dataset.aspects()``: e.g. a white noise
+    among words stands out by its shape, a hum among hums by nothing), the mean
+    cosine distance of a row to its ``k`` nearest neighbours; a row is an outlier
+    when it is above the top ``1 - quantile`` share in any aspect (that share is
+    split between the aspects, so about ``1 - quantile`` of the rows are flagged).
+    """
+    aspects = dataset.aspects()
+    share = (1.0 - quantile) / len(aspects)
+    flags = pd.Series(False, index=pd.RangeIndex(len(dataset)), name="outlier")
+    for aspect in aspects:
+        index = dataset.similarity_index(aspect=aspect)  # unit rows, zero for failed clips
+        usable = np.flatnonzero(index.valid)
+        k_used = min(int(k), len(usable) - 1)
+        if k_used < 1:
+            return flags
+        distance = _neighbour_distance(index.unit[usable], k_used)
+        far = distance > np.quantile(distance, 1.0 - share)
+        flags.iloc[usable[far]] = True
+    return flags
+
+
+def _neighbour_distance(unit: np.ndarray, k: int) -> np.ndarray:
+    """Mean cosine distance of each unit row to its ``k`` nearest others, CHUNK rows at a time."""
+    distance = np.zeros(len(unit))
+    for start in range(0, len(unit), CHUNK):
+        block = unit[start:start + CHUNK] @ unit.T
         block[np.arange(len(block)), np.arange(start, start + len(block))] = -np.inf  # not itself
         nearest = -np.partition(-block, k - 1, axis=1)[:, :k]
         distance[start:start + len(block)] = 1.0 - nearest.mean(axis=1)
-    flags.iloc[usable] = distance > np.quantile(distance, quantile)
-    return flags
+    return distance
 
 
 def flag_columns(dataset, model: AudioModel | None = None) -> pd.DataFrame:
