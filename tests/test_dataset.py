@@ -369,12 +369,23 @@ def test_set_labels_abstain_on_raw_is_allowed(ds):
     assert labels_of(ds)["a.wav"] == ABSTAIN
 
 
-@pytest.mark.parametrize("label", ["", "   ", None, 3, 1.5, b"dog", ["dog"]])
+@pytest.mark.parametrize("label", ["", "   ", None, 3, 1.5, b"dog", ["dog", "cat"], [None]])
 def test_set_labels_bad_label_raises_and_changes_nothing(ds, label):
     before = ds.to_pandas()
     with pytest.raises(ValueError):
         ds.set_labels(["a.wav"], label)
     pdt.assert_frame_equal(ds.to_pandas(), before)
+
+
+def test_one_label_per_key_is_one_operation_and_one_undo_step(ds):
+    """Accepting predictions sets many labels at once: one action, one Undo."""
+    before = labels_of(ds)
+    assert ds.set_labels(["a.wav", "b.wav", "e.wav"], ["bird", "dog", "cat"]) == 3
+    after = labels_of(ds)
+    assert (after["a.wav"], after["b.wav"], after["e.wav"]) == ("bird", "dog", "cat")
+    assert ds.undo() == 3
+    assert labels_of(ds) == before
+    assert ds.redo() == 3 and labels_of(ds) == after
 
 
 # ---------------------------------------------------------------- commit

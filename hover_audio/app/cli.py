@@ -167,8 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
         "vectorize", help="compute (and cache) the vectors of a workspace, folder or table")
     vectorize.add_argument("path", help="workspace folder, audio folder, or table file")
     vectorize.add_argument("--workspace", help="save a new workspace here (folder/table input)")
-    vectorize.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
-    vectorize.add_argument("--cache-dir", default=None, help="vector cache (default: custom_cache/)")
+    vectorize.add_argument("--workers", type=int, default=None,
+                           help="processes (default: all cores)")
+    vectorize.add_argument("--cache-dir", default=None,
+                           help="vector cache (default: custom_cache/)")
     vectorize.add_argument("--quiet", action="store_true", help="no progress bar")
     _vectorizer_option(vectorize)
     vectorize.set_defaults(run=cmd_vectorize)

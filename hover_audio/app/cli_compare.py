@@ -34,7 +34,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def add_compare_commands(commands) -> None:
     """Add ``vectorizers`` and ``compare`` to the ``hover-audio`` subcommands."""
-    listing = commands.add_parser("vectorizers", help="list the vectorizers and which are installed")
+    listing = commands.add_parser("vectorizers",
+                                  help="list the vectorizers and which are installed")
     listing.set_defaults(run=cmd_vectorizers)
     compare = commands.add_parser(
         "compare", help="which vectors separate your labels best (labeled folder/table/workspace)")

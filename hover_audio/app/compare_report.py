@@ -1,4 +1,4 @@
-"""The figures of ``hover-audio compare`` for people: a terminal table, JSON, a PNG or HTML chart."""
+"""The figures of ``hover-audio compare``: a terminal table, JSON, a PNG or HTML chart."""
 from __future__ import annotations
 
 import json
@@ -73,8 +73,7 @@ def _write_png(table, names, path, title) -> None:
     width = left + len(names) * (len(METRICS) * bar + gap) + 220
     image = Image.new("RGB", (max(width, 520), top + height + 150), "white")
     draw = ImageDraw.Draw(image)
-    draw.text((left, 12), title or "hover-audio compare: share of neighbours / votes / labels right",
-              fill="black")
+    draw.text((left, 12), title or "hover-audio compare", fill="black")
     for tick in range(0, 11, 2):
         y = top + height - tick / 10 * height
         draw.line([(left - 5, y), (image.width - 200, y)], fill="#dddddd")

@@ -1,1 +1,1 @@
-"""hover's ``hover.core`` module paths, as thin aliases of hover-audio's own (``hover_audio.dataset``)."""
+"""hover's ``hover.core`` module paths, as thin aliases of ``hover_audio.dataset``."""

@@ -24,8 +24,7 @@ from .clip_table import ClipTable
 from .embedding import DatasetEmbedding
 from .folder import folder_table
 from .history import ChangeEvent, History, Operation, operation_to_json, replay
-from .schema import ABSTAIN, AUDIO, LABEL, SUBSET, SUBSETS
-from .schema import DuplicateKeysWarning  # noqa: F401 (its public home is here too)
+from .schema import ABSTAIN, AUDIO, LABEL, SUBSET, SUBSETS, DuplicateKeysWarning  # noqa: F401
 from .store import Workspace, read_workspace
 from .table_files import read_table, write_table
 
@@ -36,10 +35,9 @@ class AudioDataset:
     """Clips keyed by path or URL, in subsets raw/train/dev/test, with labels.
 
     Build one with :meth:`from_pandas`, :meth:`from_folder`, :meth:`from_file` or
-    :meth:`load`. The dataset is the single source of truth: views (``dfs``,
-    ``to_pandas()``) are copies, and every change goes through :meth:`set_labels`
-    and :meth:`commit`, which can be undone and, once the dataset is saved to a
-    workspace, are journaled to disk before they return.
+    :meth:`load`. The single source of truth: views (``dfs``, ``to_pandas()``) are
+    copies; every change goes through :meth:`set_labels` and :meth:`commit`, which
+    can be undone and, in a workspace, are journaled before they return.
     """
 
     def __init__(self, table: pd.DataFrame, vectors=None):
@@ -82,15 +80,12 @@ class AudioDataset:
                     seed: int = 0, segment: float | Mapping | None = None) -> "AudioDataset":
         """Build a dataset from the audio files under ``root``.
 
-        The label of a file is the name of its first-level subfolder; files
-        directly under ``root`` are ``ABSTAIN`` in ``raw``. Labeled files go to
-        ``train``, or, with ``split={"train": .8, "dev": .1, "test": .1}``, to
-        subsets by a seeded split stratified by label.
-
-        ``segment`` cuts each file into clips (rows with ``#t=`` ranges): a number
-        is a window length in seconds; a dict is passed to
-        :func:`~hover_audio.dataset.folder.segment_table` (e.g. ``{"mode": "nonsilent"}``).
-        Files are split before they are cut, so one file's clips share a subset.
+        A file's label is its first-level subfolder (files directly under ``root``:
+        ``ABSTAIN`` in ``raw``). Labeled files go to ``train``, or with ``split={"train":
+        .8, "dev": .1, "test": .1}`` to subsets by a seeded split stratified by label.
+        ``segment`` cuts each file into ``#t=`` range rows: a window in seconds, or
+        options of :func:`~hover_audio.dataset.folder.segment_table` (e.g. ``{"mode":
+        "nonsilent"}``); files are split before they are cut, so a file's clips share a subset.
         """
         return cls.from_pandas(folder_table(root, split=split, seed=seed, segment=segment))
 
@@ -163,39 +158,39 @@ class AudioDataset:
         return self._clips.positions(keys, missing)
 
     # --------------------------------------------------------------- operations
-    def set_labels(self, keys: Iterable[str] | str, label: str) -> int:
-        """Label the rows ``keys``; returns how many rows changed.
+    def set_labels(self, keys: Iterable[str] | str, label: str | Iterable[str]) -> int:
+        """Label the rows ``keys``: one ``label`` for all, or one label per key.
 
+        One call is one operation (one undo step), however many labels it sets.
         ``ABSTAIN`` may only be given to ``raw`` rows (commit others to raw first).
+        Returns how many rows changed.
         """
-        label = schema.check_label(label)
+        keys = [keys] if isinstance(keys, str) else list(keys)
+        each = isinstance(label, (list, tuple, np.ndarray, pd.Series))
+        labels = list(label) if each else [label] * len(keys)
+        if len(labels) != len(keys):
+            raise ValueError(f"{len(labels)} labels for {len(keys)} keys")
+        labels = np.array([schema.check_label(value) for value in labels], dtype=object)
         with self._mutex:
             positions = self.positions(keys)
-            if label == ABSTAIN:
-                outside = self._clips.column(SUBSET)[positions] != "raw"
-                if outside.any():
-                    bad = self._clips.ids[positions[outside]]
-                    raise ValueError(f"cannot set {ABSTAIN} on {len(bad)} row(s) outside raw; "
-                                     f"commit them to raw first: {list(bad[:10])}")
-            return self._do(self._clips.change(LABEL, positions, label))
+            self._refuse(positions, (labels == ABSTAIN)
+                         & (self._clips.column(SUBSET)[positions] != "raw"),
+                         f"cannot set {ABSTAIN} on {{}} row(s) outside raw; commit to raw first")
+            op = sum((self._clips.change(LABEL, positions[labels == value], value)
+                      for value in dict.fromkeys(labels)), ())
+            return self._do(op)
 
     def commit(self, keys: Iterable[str] | str, subset: str) -> int:
         """Move the rows ``keys`` to ``subset``; returns how many rows moved.
 
-        Raises
-        ------
-        ValueError
-            When an ``ABSTAIN`` row would enter train/dev/test (listing the keys).
+        Raises ValueError when an ``ABSTAIN`` row would enter train/dev/test (listing the keys).
         """
         subset = schema.check_subset(subset)
         with self._mutex:
             positions = self.positions(keys)
-            if subset != "raw":
-                unlabeled = self._clips.column(LABEL)[positions] == ABSTAIN
-                if unlabeled.any():
-                    bad = self._clips.ids[positions[unlabeled]]
-                    raise ValueError(f"cannot commit {len(bad)} {ABSTAIN} row(s) to {subset}; "
-                                     f"label them first: {list(bad[:10])}")
+            self._refuse(positions, (self._clips.column(LABEL)[positions] == ABSTAIN)
+                         & (subset != "raw"),
+                         f"cannot commit {{}} {ABSTAIN} row(s) to {subset}; label them first")
             return self._do(self._clips.change(SUBSET, positions, subset))
 
     def undo(self) -> int:
@@ -341,6 +336,11 @@ class AudioDataset:
         self.close()
 
     # ----------------------------------------------------------------- internal
+    def _refuse(self, positions: np.ndarray, bad: np.ndarray, message: str) -> None:
+        if bad.any():
+            keys = self._clips.ids[positions[bad]]
+            raise ValueError(f"{message.format(len(keys))}: {list(keys[:10])}")
+
     def _step(self, kind: str, op: Operation | None, forward: bool) -> int:
         return 0 if op is None else self._record(kind, op, forward)
 

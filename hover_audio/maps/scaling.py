@@ -8,7 +8,7 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Scaler:
-    """Center and scale of each dimension, then an optional weight: ``(x - center) / scale * weights``.
+    """Center, scale and weight of each dimension: ``(x - center) / scale * weights``.
 
     ``weights`` come from a vectorizer's aspect (what "similar" means); None
     weighs every dimension alike.

@@ -1,4 +1,4 @@
-"""hover's module path for recipes (``hover.recipes``): the annotator apps of ``hover_audio.app.recipes``.
+"""hover's module path for recipes (``hover.recipes``): aliases of ``hover_audio.app.recipes``.
 
 A recipe is a function of a dataset that returns a Bokeh app handle ``handle(doc)``;
 use it with ``bokeh serve`` (call it on ``curdoc()``), an embedded

@@ -157,9 +157,9 @@ class ModelPanel:
         chosen = table.iloc[rows]
         sure = chosen[chosen["pred_probability"].astype(float) >= self.threshold.value]
         keys = self.annotator.keys
-        total = 0
-        for label, group in sure.groupby("pred_label"):
-            total += self.annotator.dataset.set_labels([keys[i] for i in group.index], label)
+        # one action, one undo step, however many labels it sets
+        total = self.annotator.dataset.set_labels([keys[i] for i in sure.index],
+                                                  sure["pred_label"].astype(str).tolist())
         widgets.say(self.annotator.status,
                     f"accepted {len(sure)} of {len(rows)} prediction(s) "
                     f"(probability ≥ {self.threshold.value:.2f}); {total} label(s) changed")
