@@ -11,4 +11,6 @@ def progress_bar(items, enabled: bool, label: str, total: int | None = None, uni
         return items
     from tqdm.auto import tqdm
 
+    # no monitor thread: a live extra thread makes forking workers unsafe
+    tqdm.monitor_interval = 0
     return tqdm(items, desc=label, total=total, unit=unit)

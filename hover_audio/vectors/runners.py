@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import threading
+import warnings
+from contextlib import contextmanager, nullcontext
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from typing import Sequence
@@ -20,6 +23,7 @@ from .jobs import Job, Outcome, run_jobs
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                     "NUMBA_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
 SMALL_BATCH = 8  # fewer jobs than this per worker are not worth starting processes for
+_WARNED: set = set()
 
 
 def default_workers() -> int:
@@ -69,12 +73,47 @@ def _start_method() -> str:
     """"fork" when it is safe (no other threads), else "forkserver" or "spawn".
 
     Forking a threaded process (a Bokeh server, a Jupyter kernel) can deadlock;
-    the other methods re-import ``__main__``, which needs a script's main guard.
+    the other methods re-import ``__main__`` (see :func:`_main_hidden`).
     """
     methods = multiprocessing.get_all_start_methods()
     if "fork" in methods and threading.active_count() == 1:
         return "fork"
     return "forkserver" if "forkserver" in methods else "spawn"
+
+
+def _in_main_top_level() -> bool:
+    """True when called (through any depth) from the top-level code of a ``__main__`` script.
+
+    A worker started by "spawn" or "forkserver" imports the main script again; a
+    script without ``if __name__ == "__main__":`` would then run its top level,
+    and so this very call, once more in every worker.
+    """
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "<module>" and frame.f_globals.get("__name__") == "__main__":
+            return getattr(sys.modules.get("__main__"), "__file__", None) is not None
+        frame = frame.f_back
+    return False
+
+
+@contextmanager
+def _main_hidden():
+    """Start workers without re-importing the main script (its top level is not guarded)."""
+    main = sys.modules.get("__main__")
+    saved = {name: main.__dict__[name] for name in ("__file__", "__spec__") if name in main.__dict__}
+    main.__dict__.pop("__file__", None)
+    main.__spec__ = None
+    try:
+        yield
+    finally:
+        main.__dict__.pop("__spec__", None)
+        main.__dict__.update(saved)
+
+
+def _warn_once(message: str) -> None:
+    if message not in _WARNED:
+        _WARNED.add(message)
+        warnings.warn(message, RuntimeWarning, stacklevel=4)
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
@@ -84,27 +123,63 @@ def _pool(workers: int) -> ProcessPoolExecutor:
 
 
 def _run_processes(vectorizer, parts, workers, progress, total) -> list[Outcome]:
+    """Run ``parts`` in worker processes; in this process when workers cannot start."""
+    guard = nullcontext()
+    if _start_method() != "fork" and _in_main_top_level():
+        if type(vectorizer).__module__ == "__main__":
+            _warn_once("vectorizing in this process: worker processes would run this script "
+                       "again (no `if __name__ == '__main__':` guard) and the vectorizer is "
+                       "defined in it")
+            return _in_process(vectorizer, parts, progress)
+        guard = _main_hidden()
     outcomes: list[Outcome] = []
-    bar = progress_bar(None, progress, "vectorizing", total=total) if progress else None
     broken: list[Job] = []
-    with _pool(workers) as pool:
-        futures = {pool.submit(run_jobs, vectorizer, part): part for part in parts}
-        for future in as_completed(futures):
-            try:
-                done = future.result()
-            except BrokenProcessPool:  # a worker died: these chunks never finished
-                broken.extend(futures[future])
-                continue
-            outcomes.extend(done)
+    with guard:
+        with _pool(workers) as pool:
+            futures = {}
+            for part in parts:
+                try:
+                    futures[pool.submit(run_jobs, vectorizer, part)] = part
+                except BrokenProcessPool:  # the pool broke while work was being handed out
+                    broken.extend(part)
+            bar = progress_bar(None, progress, "vectorizing", total=total) if progress else None
+            for future in as_completed(futures):
+                try:
+                    done = future.result()
+                except BrokenProcessPool:  # a worker died: these chunks never finished
+                    broken.extend(futures[future])
+                    continue
+                outcomes.extend(done)
+                if bar is not None:
+                    bar.update(len(done))
+        if broken and len(outcomes) == 0 and not _pool_works():
+            _warn_once("worker processes cannot start here; vectorizing in this process")
             if bar is not None:
-                bar.update(len(done))
-    for job in broken:  # one clip at a time, each in a worker of its own
-        outcomes.append(_run_isolated(vectorizer, job))
-        if bar is not None:
-            bar.update(1)
+                bar.close()
+            return _in_process(vectorizer, parts, progress)
+        for job in broken:  # one clip at a time, each in a worker of its own
+            outcomes.append(_run_isolated(vectorizer, job))
+            if bar is not None:
+                bar.update(1)
     if bar is not None:
         bar.close()
     return outcomes
+
+
+def _in_process(vectorizer, parts, progress) -> list[Outcome]:
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        return run_jobs(vectorizer, [job for part in parts for job in part], progress=progress)
+
+
+def _pool_works() -> bool:
+    """Whether a worker process can start and answer at all (not: whether a clip crashes it)."""
+    try:
+        with _pool(1) as pool:
+            return pool.submit(os.getpid).result(timeout=60) > 0
+    except Exception:
+        return False
 
 
 def _run_isolated(vectorizer, job: Job) -> Outcome:
