@@ -1,7 +1,7 @@
 """Shared fixtures: small clip tables with awkward values, and a hermetic test session.
 
-Every cache the package keeps (vectors, layouts, default workspaces, numba's JIT
-cache) goes to a temporary folder for the session, and the session fails if any
+Every cache the package keeps (vectors, layouts, numba's JIT cache) and the
+default workspaces go to a temporary folder for the session, and the session fails if any
 test left a file in the checkout.
 """
 from __future__ import annotations
@@ -39,6 +39,7 @@ def pytest_sessionstart(session):
     base.mkdir(parents=True, exist_ok=True)
     os.environ["HOVER_AUDIO_CACHE"] = str(base / "hover_audio_cache")
     os.environ["NUMBA_CACHE_DIR"] = str(base / "numba")
+    os.environ["HOVER_AUDIO_HOME"] = str(base / "hover_audio_home")  # default workspaces
     session.config._checkout_before = checkout_files()
 
 

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from .cli_compare import add_compare_commands
-from .opening import open_attached, open_dataset, workspace_for
+from .opening import open_attached, open_dataset
 
 
 def chosen_vectorizer(args: argparse.Namespace, **params):
@@ -64,20 +64,38 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from ..dataset.audio_dataset import AudioDataset
     from ..dataset.demo import load_dataset
-    from ..dataset.store import is_workspace
+    from .opening import adopt_legacy, demo_workspace, is_workspace
 
-    target = workspace_for("hover-audio-demo")
+    target = demo_workspace()
+    adopt_legacy("hover-audio-demo", target)
     if is_workspace(target) and not args.fresh:
         dataset = AudioDataset.load(target)
     else:
         dataset = load_dataset(seed=args.seed)
         dataset.save(target, overwrite=True)
-    print(f"hover-audio demo: {dataset!r}")
+    print(f"hover-audio demo: {dataset!r}; labels are saved in {target}")
     print(dataset.population().to_string())
     if args.no_serve:
         dataset.close()
         return 0
     return run_annotator(dataset, args, title="hover-audio demo: spoken digits")
+
+
+def cmd_workspaces(args: argparse.Namespace) -> int:
+    from .opening import list_workspaces
+
+    found = list_workspaces()
+    for item in found:
+        if "error" in item:
+            print(f"{item['workspace']}\n    data: {item['data']}\n    cannot open: "
+                  f"{item['error']}")
+            continue
+        subsets = ", ".join(f"{name} {count}" for name, count in item["subsets"].items())
+        print(f"{item['workspace']}\n    data: {item['data'] or '?'}\n    {item['clips']} clips, "
+              f"{item['labeled']} labeled ({subsets})")
+    if not found:
+        print("no workspaces yet (hover-audio serve FOLDER makes one)")
+    return 0
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -149,7 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     serve = commands.add_parser("serve", help="open the annotator on a folder, table or workspace")
     serve.add_argument("path", help="audio folder, .csv/.json/.parquet table, or workspace")
-    serve.add_argument("--workspace", help="where labels are saved (default: under custom_cache/)")
+    serve.add_argument("--workspace", help="where labels are saved (default: a folder named by "
+                                           "the data's path in the user's data folder)")
     _server_options(serve)
     serve.set_defaults(run=cmd_serve)
     demo = commands.add_parser("demo", help="open the annotator on the embedded spoken digits")
@@ -158,6 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-serve", action="store_true", help="only print the population")
     _server_options(demo)
     demo.set_defaults(run=cmd_demo)
+    listing = commands.add_parser("workspaces", help="list the default workspaces: where "
+                                  "labels are saved, their data and counts")
+    listing.set_defaults(run=cmd_workspaces)
     info = commands.add_parser(
         "info", help="show the label x subset counts of a workspace, table or folder"
     )

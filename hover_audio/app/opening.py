@@ -1,13 +1,26 @@
 """Opening what a command names: a workspace, an audio folder or a table file."""
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import shutil
 from pathlib import Path
+
+from ..common.files import atomic_write
+from ..common.paths import data_dir, default_cache_dir
+
+
+def is_workspace(folder) -> bool:
+    """True when ``folder`` holds a workspace (without importing the dataset layer)."""
+    from ..dataset.store import is_workspace as check
+
+    return check(folder)
 
 
 def open_dataset(path: str):
     """A folder (labels from subfolders), a table file, or a workspace (read only)."""
     from ..dataset.audio_dataset import AudioDataset
-    from ..dataset.store import is_workspace
 
     target = Path(path)
     if target.is_dir():
@@ -17,30 +30,95 @@ def open_dataset(path: str):
     return AudioDataset.from_file(target)
 
 
-def workspace_for(path) -> "Path":
-    """The default workspace of a folder or table: the same path finds it again."""
-    import hashlib
+SOURCE_FILE = "source.json"  # in a default workspace: the data it was made from
 
-    from ..common.paths import default_cache_dir
 
-    source = Path(path).absolute()
+def workspace_for(path) -> Path:
+    """The default workspace of a folder or table, in the user's data folder.
+
+    Named by the data's absolute path, so the same path finds it again from any
+    current directory (see :func:`~hover_audio.common.paths.data_dir`).
+    """
+    return data_dir() / "workspaces" / _workspace_name(path)
+
+
+def legacy_workspace_for(path) -> Path:
+    """Where versions before 0.1 put the default workspace: under the cache folder."""
+    return default_cache_dir() / "workspaces" / _workspace_name(path)
+
+
+def _workspace_name(path) -> str:
+    source = Path(os.path.abspath(path))  # "../data" and "/x/data" are one folder
     tag = hashlib.sha1(str(source).encode()).hexdigest()[:8]
-    return default_cache_dir() / "workspaces" / f"{source.stem or 'root'}-{tag}"
+    return f"{source.stem or 'root'}-{tag}"
 
 
 def open_attached(path: str, workspace: str | None):
-    """Open a workspace, or a folder/table attached to a (new or earlier) workspace."""
+    """Open a workspace, or a folder/table attached to a (new or earlier) workspace.
+
+    Prints where the labels are saved. A default workspace left under the cache
+    folder by an earlier version is moved to the data folder (and said so).
+    """
     from ..dataset.audio_dataset import AudioDataset
-    from ..dataset.store import is_workspace
 
     source = Path(path)
     if source.is_dir() and is_workspace(source):
+        print(f"hover-audio: labels are saved in {source.absolute()}")
         return AudioDataset.load(source)
     target = Path(workspace) if workspace else workspace_for(source)
+    if not workspace:
+        adopt_legacy(source, target)
     if is_workspace(target):
-        print(f"hover-audio: reopening workspace {target}")
+        print(f"hover-audio: reopening workspace {target} (labels are saved there)")
         return AudioDataset.load(target)
     dataset = open_dataset(path)
     dataset.save(target)
-    print(f"hover-audio: workspace {target}")
+    if not workspace:
+        _write_source(target, source)
+    print(f"hover-audio: new workspace {target} (labels are saved there)")
     return dataset
+
+
+def demo_workspace() -> Path:
+    """The workspace of ``hover-audio demo``."""
+    return data_dir() / "workspaces" / "demo"
+
+
+def adopt_legacy(source, target: Path) -> None:
+    """Move the workspace an earlier version kept under the cache folder to ``target``."""
+    source = Path(source)
+    old = legacy_workspace_for(source)
+    if is_workspace(old) and not is_workspace(target):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(old), str(target))
+        _write_source(target, source)
+        print(f"hover-audio: moved the workspace of {source} from {old} to {target}")
+
+
+def _write_source(target: Path, source: Path) -> None:
+    info = {"data": os.path.abspath(source)}
+    atomic_write(target / SOURCE_FILE, lambda tmp: Path(tmp).write_text(json.dumps(info)))
+
+
+def list_workspaces() -> list[dict]:
+    """The default workspaces: folder, data path, clips, labeled clips, per subset counts."""
+    from ..dataset.audio_dataset import AudioDataset
+
+    found = []
+    for folder in sorted((data_dir() / "workspaces").glob("*")):
+        if not is_workspace(folder):
+            continue
+        try:
+            data = json.loads((folder / SOURCE_FILE).read_text()).get("data")
+        except (OSError, ValueError):
+            data = None
+        try:
+            dataset = AudioDataset.load(folder, attach=False)
+        except Exception as error:  # a damaged workspace is listed, not hidden
+            found.append({"workspace": str(folder), "data": data, "error": str(error)})
+            continue
+        labels = dataset.column("label")
+        found.append({"workspace": str(folder), "data": data, "clips": len(dataset),
+                      "labeled": int((labels != "ABSTAIN").sum()),
+                      "subsets": dataset.population().sum().to_dict()})
+    return found
