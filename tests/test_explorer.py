@@ -162,14 +162,15 @@ def test_search_shows_results_by_size_and_alpha():
     ds = synthetic(300)
     page = Page(ds)
     page.select([10])
-    page.annotator.search["top_k"].value = 5
-    page.annotator.search["threshold"].value = -1.0
-    page.annotator.search_selection()
+    search = page.annotator.search
+    search["top_k"].value = 5
+    search["threshold"].value = -1.0
+    search.search_selection().result(timeout=30)  # searches run off the event loop
     sizes = np.array(page.annotator.source.data["size"])
     assert (sizes > sizes.min()).sum() == 5
-    assert len(page.annotator.results) == 5 and 10 not in page.annotator.results
-    page.annotator.select_results()
-    assert sorted(page.annotator.selected()) == sorted(page.annotator.results.tolist())
+    assert len(search.results) == 5 and 10 not in search.results
+    search.select_results()
+    assert sorted(page.annotator.selected()) == sorted(search.results.tolist())
 
 
 def test_handle_builds_a_fresh_document_per_session():
@@ -211,3 +212,70 @@ def test_tooltip_durations_come_from_ranges_when_there_is_no_duration_column():
         "audio": ["/a.wav#t=1.5,2.25", "/b.wav", "/c.wav"],
         "start": [None, None, 3.0], "end": [None, None, 4.5]}))
     assert source_data(ds)["duration"] == ["0.75 s", "?", "1.50 s"]
+
+
+@pytest.fixture(scope="module")
+def digits_page_data():
+    """A dataset vectorized by the default vectorizer (its aspects), over real demo clips."""
+    from hover_audio.dataset.demo import demo_table
+
+    table = demo_table().head(80)
+    ds = AudioDataset.from_pandas(pd.DataFrame({"audio": table["audio"],
+                                                "label": table["true_label"]}))
+    ds.vectorize(progress=False, workers=1)
+    ds.compute_nd_embedding(method="pca", progress=False)
+    return ds
+
+
+def test_search_aspect_scores_are_the_aspects_scores(digits_page_data):
+    ds = digits_page_data
+    page = Page(ds)
+    search = page.annotator.search
+    assert search.aspect.options == ["overall", "timbre", "shape"] and not search.aspect.disabled
+    search["threshold"].value = -1.0
+    page.select([3, 4])
+    search.search_selection().result(timeout=30)
+    np.testing.assert_allclose(page.annotator.source.data["score"],
+                               ds.similarity_index().scores([3, 4]), rtol=1e-5)
+    search.aspect.value = "timbre"  # searches again at once, with the new aspect
+    import time
+
+    for _ in range(300):  # the re-run is in a worker: wait for its scores, boundedly
+        if np.allclose(page.annotator.source.data["score"],
+                       ds.similarity_index(aspect="timbre").scores([3, 4]), rtol=1e-5):
+            break
+        time.sleep(0.05)
+    np.testing.assert_allclose(page.annotator.source.data["score"],
+                               ds.similarity_index(aspect="timbre").scores([3, 4]), rtol=1e-5)
+
+
+def test_map_aspect_is_computed_off_the_loop_and_followed_by_every_page(digits_page_data):
+    import threading
+    import time
+
+    from hover_audio.app.explorer.aspects import map_state
+
+    ds = digits_page_data
+    first, second = Page(ds), Page(ds)
+    before = np.array(first.annotator.source.data["x"], dtype=float)
+    calls = []
+    original = ds.compute_nd_embedding
+
+    def spy(*args, **kwargs):
+        calls.append((threading.current_thread().name, kwargs.get("aspect")))
+        return original(*args, **{**kwargs, "method": "pca"})
+
+    ds.compute_nd_embedding = spy
+    try:
+        first.annotator.map_aspect.select.value = "shape"
+        state = map_state(ds)
+        deadline = time.monotonic() + 60
+        while (state.running or state.aspect != "shape") and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        del ds.compute_nd_embedding
+    assert calls == [("hover-audio-map-aspect", "shape")]  # a worker thread, not the loop
+    after = np.array(first.annotator.source.data["x"], dtype=float)
+    assert not np.allclose(before, after)
+    np.testing.assert_allclose(second.annotator.source.data["x"], after)
+    assert second.annotator.map_aspect.select.value == "shape"  # the other page follows

@@ -29,7 +29,7 @@ class ModelPage(Page):
 
 def test_train_predict_and_accept_above_threshold(demo):
     page, other = ModelPage(demo), ModelPage(demo)
-    page.panel.fit()
+    page.panel.fit().result(timeout=120)
     assert "dev accuracy" in page.panel.summary.text
     table = demo.to_pandas()
     raw = table[table["SUBSET"] == "raw"]
@@ -58,7 +58,7 @@ def test_train_predict_and_accept_above_threshold(demo):
 
 def test_quality_flags_filter_the_selection(demo):
     page = ModelPage(demo)
-    page.panel.find_problems()
+    page.panel.find_problems().result(timeout=120)
     assert "suspect" in page.annotator.status.text
     table = demo.to_pandas()
     assert {"suspect_label", "suggested", "duplicate_of", "outlier"} <= set(table.columns)
@@ -80,5 +80,5 @@ def test_training_without_two_classes_is_a_message():
     ds.vectors = np.random.default_rng(0).normal(size=(6, 4)).astype(np.float32)
     ds.compute_nd_embedding(method="pca", progress=False)
     page = ModelPage(ds)
-    page.panel.fit()
+    page.panel.fit().result(timeout=120)
     assert "cannot train" in page.annotator.status.text

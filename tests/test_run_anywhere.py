@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 
 import hover_audio.vectors.runners as runners
 from hover_audio import AudioDataset, MFCCVectorizer

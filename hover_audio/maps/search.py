@@ -109,9 +109,22 @@ class SimilarityIndex:
         scores[rows] = -np.inf
         return scores, rows
 
+    def search(self, query: Query, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """``(scores(query), top_k(query, k))`` with the query read (a URL fetched) once."""
+        vector, rows = self.query_vector(query)
+        scores = self.unit @ vector
+        scores[~self.valid] = np.nan
+        ranked = np.where(np.isnan(scores), -np.inf, scores)
+        ranked[rows] = -np.inf
+        return scores, self._best(ranked, k)
+
     def top_k(self, query: Query, k: int = 10) -> np.ndarray:
         """Positions of the ``k`` best rows, best first (never the query, never a failed row)."""
         scores, _ = self._ranked(query)
+        return self._best(scores, k)
+
+    @staticmethod
+    def _best(scores: np.ndarray, k: int) -> np.ndarray:
         candidates = int(np.isfinite(scores).sum())
         k = max(0, min(int(k), candidates))
         if k == 0:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from hover_audio.dataset.history import decode_line
+
 from .conftest import DIGITS, MARKUP_NAME, SCRIPT_LABEL
 
 READY = ("() => window.Bokeh && Bokeh.documents.length"
@@ -369,7 +371,7 @@ def test_lasso_and_label(page, server):
     # takes the last rows of other labels leaves it showing the old rows)
     new = journal_lines(server.workspace)[len(journal_before):]
     assert len(new) == 1, new
-    entry = json.loads(new[0])
+    entry = decode_line(new[0].encode())
     assert entry["op"] == "do" and label in json.dumps(entry["changes"])
 
 

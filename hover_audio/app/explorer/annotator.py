@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import base64
 import logging
-import os
-import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
-import numpy as np
 from bokeh.events import DocumentReady, MouseMove, Tap
 from bokeh.layouts import column, row
 from bokeh.models import Button, ColumnDataSource, Div
@@ -23,8 +21,10 @@ from ...common.values import optional_number
 from ...dataset.schema import AUDIO, RANGE_COLUMNS
 from . import playback_js as js
 from . import widgets
+from .aspects import MapAspectControl
+from .search_panel import SearchPanel, finder
 from .page_data import (
-    BASE_SIZE, default_marks, label_color, label_patches, population_data, selection_data,
+    label_color, label_patches, population_data, selection_data,
     source_data, xy,
 )
 
@@ -48,12 +48,12 @@ class Annotator:
                  linked: bool = False, panels=()):
         self.dataset = dataset
         self.keys = dataset.keys
-        self._search_index = search_index or dataset.similarity_index
+        self._search_index = search_index or (
+            lambda aspect=None: dataset.similarity_index(aspect=aspect))
         self.title = title
         self.linked = linked
         self.source = ColumnDataSource(source_data(dataset), name="clips")
         self.channel = js.AudioChannel()
-        self.results = np.zeros(0, dtype=np.int64)
         self._previous_selection: list[int] = []
         self._setting_selection = False
         self.refresh_hooks = []  # panels' own reactions to dataset changes
@@ -68,7 +68,8 @@ class Annotator:
         self.status = widgets.status_div()
         self.sound = widgets.sound_controls()
         self.labeling = widgets.label_controls()
-        self.search = widgets.search_controls()
+        self.search = SearchPanel(self, self._search_index)
+        self.map_aspect = MapAspectControl(self)
         self.population_source = ColumnDataSource(population_data(self.dataset), name="population")
         self.selection_source = ColumnDataSource(selection_data(self.dataset, self.source, []), name="selection")
         self.population = widgets.population_table(self.population_source)
@@ -86,9 +87,10 @@ class Annotator:
         self.sound["volume"].js_on_change("value", js.set_volume(self.sound["volume"]))
         self.selection_source.selected.js_on_change("indices", self._play_table_row())
         self._connect()
-        labeling, search = self.labeling, self.search
+        labeling = self.labeling
         self.controls = controls = column(
-            Div(text=f"<b>{widgets.html.escape(self.title)}</b>"),
+            row(Div(text=f"<b>{widgets.html.escape(self.title)}</b>", width=290),
+                self.map_aspect.select),
             row(self.sound["unlock"], self.sound["hover_play"], self.sound["volume"]),
             row(labeling["label"], labeling["apply"]),
             self.label_buttons,
@@ -96,29 +98,11 @@ class Annotator:
             row(*labeling["commits"].values()),
             row(labeling["undo"], labeling["redo"]),
             self.status,
-            Div(text="<b>Search by example</b>"),
-            search["like"], row(search["query"], search["go"]), search["upload"],
-            row(search["top_k"], search["threshold"]),
-            row(search["select"], search["filter"], search["clear"]),
+            *self.search.widgets(),
             self.population,
         )
-        maps = column(self.plot, self._finder()) if self.linked else self.plot
+        maps = column(self.plot, finder(self)) if self.linked else self.plot
         self.layout = column(row(maps, controls), row(self.selection, column(self.remove)))
-
-    def _finder(self):
-        """hover's linked view: the same points (linked pan/zoom/selection) by search score."""
-        from bokeh.palettes import Viridis256
-        from bokeh.plotting import figure
-        from bokeh.transform import linear_cmap
-
-        finder = figure(width=self.plot.width, height=320, output_backend="webgl",
-                        x_range=self.plot.x_range, y_range=self.plot.y_range,
-                        tools="pan,wheel_zoom,lasso_select,box_select,reset",
-                        title="Finder: colour = similarity to the last search")
-        finder.xaxis.visible = finder.yaxis.visible = False
-        finder.scatter("x", "y", source=self.source, size=5, line_color=None,
-                       color=linear_cmap("score", Viridis256, -1.0, 1.0, nan_color="#dddddd"))
-        return finder
 
     def _label_buttons(self) -> list:
         if not self.dataset.label_order:  # a Row needs a child
@@ -150,12 +134,6 @@ channel.ticket = channel.ticket + 1;
         self.labeling["redo"].on_click(self.redo)
         for subset, button in self.labeling["commits"].items():
             button.on_click(partial(self.commit, subset))
-        self.search["like"].on_click(self.search_selection)
-        self.search["go"].on_click(self.search_typed)
-        self.search["upload"].on_change("value", self._on_upload)
-        self.search["select"].on_click(self.select_results)
-        self.search["filter"].on_click(self.filter_selection)
-        self.search["clear"].on_click(self.clear_search)
         self.remove.on_click(self.remove_from_selection)
         self.selection_source.on_change("data", self._on_table_edit)
 
@@ -262,11 +240,15 @@ channel.ticket = channel.ticket + 1;
                     "intersection": previous & current, "difference": previous - current}[mode]
         result = sorted(combined)
         if result != sorted(new):
-            self._set_selection(result)
+            self.set_selection(result)
         self._previous_selection = result
         self.selection_source.data = selection_data(self.dataset, self.source, result)
 
-    def _set_selection(self, rows) -> None:
+    def refresh_selection_table(self) -> None:
+        self.selection_source.data = selection_data(self.dataset, self.source,
+                                                    self._previous_selection)
+
+    def set_selection(self, rows) -> None:
         self._setting_selection = True
         try:
             self.source.selected.indices = [int(i) for i in rows]
@@ -282,7 +264,7 @@ channel.ticket = channel.ticket + 1;
             return
         drop = {self.selection_source.data["index"][i] for i in picked}
         self.selection_source.selected.indices = []
-        self._set_selection([i for i in self.selected() if i not in drop])
+        self.set_selection([i for i in self.selected() if i not in drop])
 
     def _on_table_edit(self, attr, old, new) -> None:
         rows, labels = new.get("index", []), new.get("label", [])
@@ -293,63 +275,6 @@ channel.ticket = channel.ticket + 1;
                 edits.setdefault(label.strip(), []).append(self.keys[position])
         for label, keys in edits.items():
             self._act(lambda: self.dataset.set_labels(keys, label), f"labeled {{}} clip(s) '{label}'")
-
-    # ------------------------------------------------------------------ search
-    def _show_results(self, scores: np.ndarray, best: np.ndarray) -> None:
-        hit = np.zeros(len(scores), dtype=bool)
-        hit[best] = True
-        self.results = best
-        size = np.where(hit, BASE_SIZE + 6.0, BASE_SIZE)
-        alpha = np.where(hit, 1.0, 0.15)
-        alpha[~np.isfinite(scores)] = 0.0
-        self.source.data.update(size=size, alpha=alpha, score=scores)
-        widgets.say(self.status, f"{len(best)} result(s)")
-        self.selection_source.data = selection_data(self.dataset, self.source, self._previous_selection)
-
-    def _search(self, query) -> None:
-        try:
-            index = self._search_index()
-            scores = index.scores(query)
-            best = index.top_k(query, int(self.search["top_k"].value or 10))
-        except Exception as error:  # bad query, or a new file that cannot be read
-            widgets.say(self.status, f"search failed: {error}", error=True)
-            return
-        best = best[scores[best] >= float(self.search["threshold"].value)]
-        self._show_results(scores, best)
-
-    def search_selection(self) -> None:
-        rows = self.selected()
-        if not rows:
-            widgets.say(self.status, "select one or more points to search by", error=True)
-            return
-        self._search(rows)
-
-    def search_typed(self) -> None:
-        query = (self.search["query"].value or "").strip()
-        if query:
-            self._search(query)
-
-    def _on_upload(self, attr, old, new) -> None:
-        if not new:
-            return
-        suffix = os.path.splitext(self.search["upload"].filename or "")[1] or ".wav"
-        with tempfile.NamedTemporaryFile(suffix=suffix, delete=False) as handle:
-            handle.write(base64.b64decode(new))
-        try:
-            self._search(handle.name)
-        finally:
-            os.unlink(handle.name)
-
-    def select_results(self) -> None:
-        self._set_selection(self.results.tolist())
-
-    def filter_selection(self) -> None:
-        keep = set(self.results.tolist())
-        self._set_selection([i for i in self.selected() if i in keep])
-
-    def clear_search(self) -> None:
-        self.results = np.zeros(0, dtype=np.int64)
-        self.source.data.update(default_marks(self.dataset))
 
     # ----------------------------------------------------------- dataset sync
     def _on_dataset_change(self, event) -> None:
@@ -377,12 +302,18 @@ def annotator_handle(dataset, title: str = "hover-audio annotator", linked: bool
                      panels=()):
     """A Bokeh app handle ``handle(doc)``: each call builds a fresh annotator document."""
     cache = {}
+    lock = threading.Lock()
 
-    def search_index():
+    def search_index(aspect=None):
+        """One index per aspect, shared by the sessions, rebuilt when the vectors change."""
         vectors = dataset.vectors
-        if cache.get("vectors") is not vectors:
-            cache["index"], cache["vectors"] = dataset.similarity_index(), vectors
-        return cache["index"]
+        with lock:
+            if cache.get("vectors") is not vectors:
+                cache.clear()
+                cache["vectors"] = vectors
+            if aspect not in cache:
+                cache[aspect] = dataset.similarity_index(aspect=aspect)
+            return cache[aspect]
 
     def handle(doc) -> None:
         Annotator(dataset, search_index=search_index, title=title, linked=linked,

@@ -6,8 +6,11 @@ all tabs); each page shows them through its own source, told by "derived" events
 from __future__ import annotations
 
 import html
+import logging
 import threading
 import weakref
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 
 import numpy as np
 from bokeh.layouts import column, row
@@ -21,6 +24,11 @@ from .page_data import ABSTAIN_COLOR, label_color
 
 PREDICTION_COLUMNS = ("pred_label", "pred_probability", "pred_margin")
 FLAG_COLUMNS = ("suspect_label", "suggested", "duplicate_of", "outlier")
+
+log = logging.getLogger(__name__)
+# one model job at a time per process: training and checks are CPU-bound, and pages must
+# stay responsive (they run here, never on the event loop)
+MODEL_WORK = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hover-audio-model")
 
 
 class ModelState:
@@ -136,14 +144,32 @@ class ModelPanel:
                                   line_alpha=alpha)
 
     # --------------------------------------------------------------- actions
-    def fit(self) -> None:
-        try:
-            summary = self.state.train()
-        except ValueError as error:
-            widgets.say(self.annotator.status, f"cannot train: {error}", error=True)
-            return
-        widgets.say(self.annotator.status, "model trained")
-        self.summary.text = html.escape(summary)
+    def _in_worker(self, work, done, busy: str) -> Future:
+        """Run ``work()`` in the model thread (never on the event loop), then ``done(result,
+        error)`` on this page's next tick; the page says ``busy`` meanwhile."""
+        widgets.say(self.annotator.status, busy)
+
+        def run() -> None:
+            try:
+                result, error = work(), None
+            except ValueError as problem:  # too few labels, no vectors: a message
+                result, error = None, problem
+            try:
+                self.annotator.doc.add_next_tick_callback(partial(done, result, error))
+            except Exception:  # the page closed meanwhile
+                log.debug("model result for a closed session", exc_info=True)
+
+        return MODEL_WORK.submit(run)
+
+    def fit(self) -> Future:
+        def done(summary, error) -> None:
+            if error is not None:
+                widgets.say(self.annotator.status, f"cannot train: {error}", error=True)
+                return
+            widgets.say(self.annotator.status, "model trained")
+            self.summary.text = html.escape(summary)
+
+        return self._in_worker(self.state.train, done, "training the model…")
 
     def accept_predictions(self) -> None:
         rows = self.annotator.selected()
@@ -164,14 +190,17 @@ class ModelPanel:
                     f"accepted {len(sure)} of {len(rows)} prediction(s) "
                     f"(probability ≥ {self.threshold.value:.2f}); {total} label(s) changed")
 
-    def find_problems(self) -> None:
-        try:
-            self.flags = self.state.check()
-        except ValueError as error:
-            widgets.say(self.annotator.status, f"cannot check: {error}", error=True)
-            return
-        counts = ", ".join(f"{len(rows)} {kind}(s)" for kind, rows in self.flags.items())
-        widgets.say(self.annotator.status, f"found {counts}")
+    def find_problems(self) -> Future:
+        def done(flags, error) -> None:
+            if error is not None:
+                widgets.say(self.annotator.status, f"cannot check: {error}", error=True)
+                return
+            self.flags = flags
+            counts = ", ".join(f"{len(rows)} {kind}(s)" for kind, rows in flags.items())
+            widgets.say(self.annotator.status, f"found {counts}")
+
+        return self._in_worker(self.state.check, done,
+                               "looking for label problems, duplicates and outliers…")
 
     def select_flagged(self, kind: str) -> None:
         if not self.flags:

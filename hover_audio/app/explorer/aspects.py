@@ -1,0 +1,134 @@
+"""The map's aspect: what "near" means on the map of a dataset.
+
+The layout is one pair of columns shared by every tab, so one :class:`MapState`
+per dataset recomputes it in a worker thread (never on the event loop) and every
+tab's selector follows it. (The search aspect is each page's own: ``search_panel``.)
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+
+from bokeh.models import Select
+
+from . import widgets
+
+log = logging.getLogger(__name__)
+_STATES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_STATES_LOCK = threading.Lock()
+MIN_UMAP_ROWS = 20
+
+
+class MapState:
+    """The map aspect of one dataset, and at most one recomputation of it at a time."""
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+        self.aspect = "overall"
+        self.pending: str | None = None  # asked for while another one was computed
+        self.running = False
+        self.lock = threading.Lock()
+        self.pages: "weakref.WeakSet" = weakref.WeakSet()  # every page's control, to follow
+
+    def request(self, aspect: str, done) -> str:
+        """Recompute the layout for ``aspect`` in a thread; ``done(message, error)`` after.
+
+        Returns what happens now: "started", "queued" (another runs; this one
+        follows it) or "current" (already the map's aspect).
+        """
+        with self.lock:
+            if self.running:
+                self.pending = aspect
+                return "queued"
+            if aspect == self.aspect:
+                return "current"
+            self.running = True
+        threading.Thread(target=self._work, args=(aspect, done), daemon=True,
+                         name="hover-audio-map-aspect").start()
+        return "started"
+
+    def _work(self, aspect: str, done) -> None:
+        while True:
+            try:
+                usable = 0 if self.dataset.vectors is None else int(
+                    (self.dataset.vectors == self.dataset.vectors).all(axis=1).sum())
+                method = "umap" if usable >= MIN_UMAP_ROWS else "pca"
+                try:
+                    self.dataset.compute_nd_embedding(method=method, aspect=aspect,
+                                                      progress=False)
+                except ImportError:
+                    method = "pca"
+                    self.dataset.compute_nd_embedding(method=method, aspect=aspect,
+                                                      progress=False)
+                self.aspect = aspect
+                done(f"map: {aspect} ({method.upper()})", False)
+                for page in list(self.pages):
+                    page.follow_later()
+            except Exception as error:  # the old map stays
+                log.exception("map aspect %s failed", aspect)
+                done(f"cannot draw the {aspect} map: {error}", True)
+            with self.lock:
+                aspect, self.pending = self.pending, None
+                if aspect is None or aspect == self.aspect:
+                    self.running = False
+                    return
+
+
+def map_state(dataset) -> MapState:
+    """The one MapState of ``dataset``, shared by its pages."""
+    with _STATES_LOCK:
+        if dataset not in _STATES:
+            _STATES[dataset] = MapState(dataset)
+        return _STATES[dataset]
+
+
+class MapAspectControl:
+    """The map aspect selector of one page; every page of the dataset shows the same."""
+
+    def __init__(self, annotator):
+        self.annotator = annotator
+        offered = annotator.dataset.aspects()
+        self.state = map_state(annotator.dataset)
+        self.select = Select(title="map: near in", value=self.state.aspect, options=offered,
+                             width=150, disabled=len(offered) < 2, name="map-aspect")
+        self._following = False
+        self.select.on_change("value", self._on_choice)
+        self.state.pages.add(self)
+
+    def _on_choice(self, attr, old, new) -> None:
+        if self._following:
+            return
+        doc = self.annotator.doc
+
+        def done(message: str, error: bool) -> None:
+            def show() -> None:
+                widgets.say(self.annotator.status, message, error)
+                self._follow()
+
+            try:
+                doc.add_next_tick_callback(show)
+            except Exception:  # the page closed meanwhile
+                log.debug("map aspect done after the session closed", exc_info=True)
+
+        happening = self.state.request(new, done)
+        widgets.say(self.annotator.status, {
+            "started": f"computing the {new} map…",
+            "queued": f"the {new} map is next (another map is being computed)",
+            "current": f"map: {new}"}[happening])
+
+    def _follow(self) -> None:
+        """Show the dataset's map aspect (another tab may have changed it)."""
+        if self.select.value != self.state.aspect:
+            self._following = True
+            try:
+                self.select.value = self.state.aspect
+            finally:
+                self._following = False
+
+    def follow_later(self) -> None:
+        """Show the dataset's map aspect on this page's next tick (called from any thread)."""
+        try:
+            self.annotator.doc.add_next_tick_callback(self._follow)
+        except Exception:  # no page any more
+            log.debug("map aspect change for a closed session", exc_info=True)

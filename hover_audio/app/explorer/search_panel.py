@@ -1,0 +1,166 @@
+"""Search by example on one page: by the selection, a typed path/URL or an upload.
+
+A search runs in a worker thread (a new file is decoded, a URL fetched, once), so
+no page of any user waits for it; its results come back as sizes and alphas of
+the map's points and scores in the selection table. The aspect selector says what
+"similar" means; changing it searches again.
+"""
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
+
+import numpy as np
+from bokeh.models import Select
+
+from . import widgets
+from .page_data import BASE_SIZE, default_marks
+
+log = logging.getLogger(__name__)
+SEARCHES = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hover-audio-search")
+
+
+class SearchPanel:
+    """The search controls of an :class:`~hover_audio.app.explorer.annotator.Annotator`.
+
+    Parameters
+    ----------
+    annotator
+        The page: its dataset, source, selection, status and document.
+    search_index
+        ``search_index(aspect) -> SimilarityIndex``, shared by the pages.
+    """
+
+    def __init__(self, annotator, search_index):
+        self.annotator = annotator
+        self._index = search_index
+        self.controls = widgets.search_controls()
+        offered = annotator.dataset.aspects()
+        self.aspect = Select(title="similar in", value="overall", options=offered, width=130,
+                             disabled=len(offered) < 2, name="search-aspect")
+        self.results = np.zeros(0, dtype=np.int64)
+        self._last_query = None
+        controls = self.controls
+        controls["like"].on_click(self.search_selection)
+        controls["go"].on_click(self.search_typed)
+        controls["upload"].on_change("value", self._on_upload)
+        controls["select"].on_click(self.select_results)
+        controls["filter"].on_click(self.filter_selection)
+        controls["clear"].on_click(self.clear_search)
+        self.aspect.on_change("value", lambda attr, old, new: self.rerun())
+
+    def __getitem__(self, name: str):
+        return self.controls[name]
+
+    def widgets(self) -> list:
+        """The rows of controls, top to bottom."""
+        from bokeh.layouts import row
+        from bokeh.models import Div
+
+        c = self.controls
+        return [Div(text="<b>Search by example</b>"), row(c["like"], self.aspect),
+                row(c["query"], c["go"]), c["upload"], row(c["top_k"], c["threshold"]),
+                row(c["select"], c["filter"], c["clear"])]
+
+    # ------------------------------------------------------------------ queries
+    def search(self, query, cleanup=None) -> Future:
+        """Search for ``query`` in a worker thread; the page shows the results when done."""
+        self._last_query = query
+        aspect, k = self.aspect.value, int(self.controls["top_k"].value or 10)
+        threshold = float(self.controls["threshold"].value)
+        widgets.say(self.annotator.status, "searching…")
+
+        def work() -> None:
+            try:
+                scores, best = self._index(aspect).search(query, k)
+                found = scores, best[scores[best] >= threshold], None
+            except Exception as error:  # bad query, or a new file that cannot be read
+                found = None, None, error
+            finally:
+                if cleanup is not None:
+                    cleanup()
+            self._later(*found)  # before the future resolves: waiting on it sees the results
+
+        return SEARCHES.submit(work)
+
+    def _later(self, scores, best, error) -> None:
+        try:
+            self.annotator.doc.add_next_tick_callback(partial(self._show, scores, best, error))
+        except Exception:  # the session closed meanwhile
+            log.debug("dropped search results for a closed session", exc_info=True)
+
+    def _show(self, scores, best, error) -> None:
+        annotator = self.annotator
+        if error is not None:
+            widgets.say(annotator.status, f"search failed: {error}", error=True)
+            return
+        hit = np.zeros(len(scores), dtype=bool)
+        hit[best] = True
+        self.results = best
+        alpha = np.where(hit, 1.0, 0.15)
+        alpha[~np.isfinite(scores)] = 0.0
+        annotator.source.data.update(size=np.where(hit, BASE_SIZE + 6.0, BASE_SIZE),
+                                     alpha=alpha, score=scores)
+        widgets.say(annotator.status, f"{len(best)} result(s) ({self.aspect.value})")
+        annotator.refresh_selection_table()
+
+    def rerun(self) -> Future | None:
+        """Search again for the last query (after the aspect changed)."""
+        if self._last_query is not None and len(self.results):
+            return self.search(self._last_query)
+        return None
+
+    def search_selection(self) -> Future | None:
+        rows = self.annotator.selected()
+        if not rows:
+            widgets.say(self.annotator.status, "select one or more points to search by", True)
+            return None
+        return self.search(rows)
+
+    def search_typed(self) -> Future | None:
+        query = (self.controls["query"].value or "").strip()
+        return self.search(query) if query else None
+
+    def _on_upload(self, attr, old, new) -> None:
+        if not new:
+            return
+        suffix = os.path.splitext(self.controls["upload"].filename or "")[1] or ".wav"
+        with tempfile.NamedTemporaryFile(suffix=suffix, delete=False) as handle:
+            handle.write(base64.b64decode(new))
+        self.search(handle.name, cleanup=lambda: os.unlink(handle.name))
+        self._last_query = None  # the file is gone once searched
+
+    # ------------------------------------------------------------------ results
+    def select_results(self) -> None:
+        self.annotator.set_selection(self.results.tolist())
+
+    def filter_selection(self) -> None:
+        keep = set(self.results.tolist())
+        self.annotator.set_selection([i for i in self.annotator.selected() if i in keep])
+
+    def clear_search(self) -> None:
+        self.results = np.zeros(0, dtype=np.int64)
+        self._last_query = None
+        self.annotator.source.data.update(default_marks(self.annotator.dataset))
+
+
+def finder(annotator):
+    """hover's linked view: the same points (linked pan/zoom/selection) by search score."""
+    from bokeh.palettes import Viridis256
+    from bokeh.plotting import figure
+    from bokeh.transform import linear_cmap
+
+    plot = annotator.plot
+    view = figure(width=plot.width, height=320, output_backend="webgl",
+                  x_range=plot.x_range, y_range=plot.y_range,
+                  tools="pan,wheel_zoom,lasso_select,box_select,reset",
+                  title="Finder: colour = similarity to the last search")
+    view.xaxis.visible = view.yaxis.visible = False
+    view.scatter("x", "y", source=annotator.source, size=5, line_color=None,
+                 color=linear_cmap("score", Viridis256, -1.0, 1.0, nan_color="#dddddd"))
+    return view
+

@@ -1,0 +1,56 @@
+"""The aspects in the page: the search aspect changes the results, the map aspect moves the
+points (computed off the event loop), and every tab follows the map's aspect."""
+from __future__ import annotations
+
+from .test_annotator import button, open_app, select_rows, source, status_text
+
+SCORES_JS = """() => Array.from(Bokeh.documents[0].get_model_by_name('clips').data.score)"""
+X_JS = """() => Array.from(Bokeh.documents[0].get_model_by_name('clips').data.x)"""
+
+
+def choose(page, title: str, value: str) -> None:
+    """Pick ``value`` in the drop-down titled ``title``, as a person does."""
+    select = page.locator(f"label:has-text('{title}')").locator("xpath=..").locator("select")
+    select.select_option(value)
+
+
+def test_search_aspect_changes_results_and_map_aspect_moves_points(browser, dataset,
+                                                                    start_server, tmp_path):
+    server = start_server(dataset["table"], tmp_path / "ws")
+    first, second = browser.new_context(), browser.new_context()
+    try:
+        page, other = first.new_page(), second.new_page()
+        for tab in (page, other):
+            tab.set_default_timeout(15_000)
+            open_app(tab, server.url)
+        # search by a selection, "overall", then switch the aspect: new scores at once
+        select_rows(page, [0, 1, 2])
+        button(page, "More like the selection").click()
+        page.wait_for_function(
+            """() => Array.from(Bokeh.documents[0].get_model_by_name('clips').data.score)
+                   .some((s) => Number.isFinite(s))""", timeout=20_000)
+        overall = page.evaluate(SCORES_JS)
+        assert "result(s) (overall)" in status_text(page)
+        choose(page, "similar in", "shape")
+        page.wait_for_function("() => [...Bokeh.documents[0].all_models].some((m) => "
+                               "typeof m.text === 'string' && m.text.includes('(shape)'))",
+                               timeout=20_000)
+        shape = page.evaluate(SCORES_JS)
+        assert shape != overall
+        # the map: another aspect is computed in the server's worker; both tabs move
+        before = page.evaluate(X_JS)
+        choose(page, "map: near in", "timbre")
+        for tab in (page, other):
+            tab.wait_for_function(
+                "(before) => { const x = Array.from(Bokeh.documents[0]"
+                ".get_model_by_name('clips').data.x); return x.some((v, i) => v !== before[i]); }",
+                arg=before, timeout=180_000)
+        page.wait_for_function("() => [...Bokeh.documents[0].all_models].some((m) => "
+                               "typeof m.text === 'string' && m.text.includes('map: timbre'))",
+                               timeout=20_000)
+        other.wait_for_function("""() => [...Bokeh.documents[0].all_models].some((m) =>
+            m.name === 'map-aspect' && m.value === 'timbre')""", timeout=20_000)
+        assert len(source(other, "clips")["x"]) == dataset["rows"]
+    finally:
+        first.close()
+        second.close()
