@@ -24,18 +24,18 @@ def make_server(apps: Callable | Mapping[str, Callable], port: int = 5006,
                   unused_session_lifetime_milliseconds=30_000)
 
 
-def improve_layout_in_background(dataset, seed: int | None = 0) -> threading.Thread:
-    """Compute the UMAP layout in a thread; open pages move their points when it lands."""
-    def work() -> None:
-        try:
-            dataset.compute_nd_embedding(method="umap", seed=seed, progress=False)
-            log.info("UMAP layout ready")
-        except Exception:  # the PCA map stays usable
-            log.exception("UMAP layout failed; keeping the PCA layout")
+def improve_layout_in_background(dataset) -> None:
+    """Compute the UMAP layout in a thread; open pages move their points when it lands.
 
-    thread = threading.Thread(target=work, name="hover-audio-umap", daemon=True)
-    thread.start()
-    return thread
+    It goes through the dataset's map state, so it never races a map aspect a
+    person picks meanwhile (theirs follows, or replaces, this one).
+    """
+    from .explorer.aspects import map_state
+
+    def done(message: str, error: bool) -> None:
+        (log.warning if error else log.info)("first map: %s", message)
+
+    map_state(dataset).request("overall", done, method="umap", force=True)
 
 
 def serve(handle: Callable, port: int = 5006, host: str = "127.0.0.1",

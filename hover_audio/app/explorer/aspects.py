@@ -31,29 +31,31 @@ class MapState:
         self.lock = threading.Lock()
         self.pages: "weakref.WeakSet" = weakref.WeakSet()  # every page's control, to follow
 
-    def request(self, aspect: str, done) -> str:
+    def request(self, aspect: str, done, method: str | None = None, force: bool = False) -> str:
         """Recompute the layout for ``aspect`` in a thread; ``done(message, error)`` after.
 
-        Returns what happens now: "started", "queued" (another runs; this one
-        follows it) or "current" (already the map's aspect).
+        ``method`` defaults to UMAP (PCA for tiny data); ``force`` recomputes even
+        the current aspect (the first UMAP map after a quick PCA one). Returns what
+        happens now: "started", "queued" (another runs; this one follows it) or
+        "current" (already the map's aspect).
         """
         with self.lock:
             if self.running:
                 self.pending = aspect
                 return "queued"
-            if aspect == self.aspect:
+            if aspect == self.aspect and not force:
                 return "current"
             self.running = True
-        threading.Thread(target=self._work, args=(aspect, done), daemon=True,
+        threading.Thread(target=self._work, args=(aspect, done, method), daemon=True,
                          name="hover-audio-map-aspect").start()
         return "started"
 
-    def _work(self, aspect: str, done) -> None:
+    def _work(self, aspect: str, done, method: str | None = None) -> None:
         while True:
             try:
                 usable = 0 if self.dataset.vectors is None else int(
                     (self.dataset.vectors == self.dataset.vectors).all(axis=1).sum())
-                method = "umap" if usable >= MIN_UMAP_ROWS else "pca"
+                method = method or ("umap" if usable >= MIN_UMAP_ROWS else "pca")
                 try:
                     self.dataset.compute_nd_embedding(method=method, aspect=aspect,
                                                       progress=False)
@@ -61,6 +63,7 @@ class MapState:
                     method = "pca"
                     self.dataset.compute_nd_embedding(method=method, aspect=aspect,
                                                       progress=False)
+                    done(f"umap-learn is not available: a PCA map for {aspect}", True)
                 self.aspect = aspect
                 done(f"map: {aspect} ({method.upper()})", False)
                 for page in list(self.pages):
@@ -68,6 +71,7 @@ class MapState:
             except Exception as error:  # the old map stays
                 log.exception("map aspect %s failed", aspect)
                 done(f"cannot draw the {aspect} map: {error}", True)
+            method = None
             with self.lock:
                 aspect, self.pending = self.pending, None
                 if aspect is None or aspect == self.aspect:

@@ -44,6 +44,7 @@ class SearchPanel:
                              disabled=len(offered) < 2, name="search-aspect")
         self.results = np.zeros(0, dtype=np.int64)
         self._last_query = None
+        self._asked = 0  # searches asked for; only the last one's results are shown
         controls = self.controls
         controls["like"].on_click(self.search_selection)
         controls["go"].on_click(self.search_typed)
@@ -70,6 +71,8 @@ class SearchPanel:
     def search(self, query, cleanup=None) -> Future:
         """Search for ``query`` in a worker thread; the page shows the results when done."""
         self._last_query = query
+        self._asked += 1
+        ticket = self._asked
         aspect, k = self.aspect.value, int(self.controls["top_k"].value or 10)
         threshold = float(self.controls["threshold"].value)
         widgets.say(self.annotator.status, "searching…")
@@ -83,18 +86,21 @@ class SearchPanel:
             finally:
                 if cleanup is not None:
                     cleanup()
-            self._later(*found)  # before the future resolves: waiting on it sees the results
+            self._later(ticket, *found)  # before the future resolves: waiting on it sees them
 
         return SEARCHES.submit(work)
 
-    def _later(self, scores, best, error) -> None:
+    def _later(self, ticket, scores, best, error) -> None:
         try:
-            self.annotator.doc.add_next_tick_callback(partial(self._show, scores, best, error))
+            self.annotator.doc.add_next_tick_callback(
+                partial(self._show, ticket, scores, best, error))
         except Exception:  # the session closed meanwhile
             log.debug("dropped search results for a closed session", exc_info=True)
 
-    def _show(self, scores, best, error) -> None:
+    def _show(self, ticket, scores, best, error) -> None:
         annotator = self.annotator
+        if ticket != self._asked:  # a newer search was asked for meanwhile
+            return
         if error is not None:
             widgets.say(annotator.status, f"search failed: {error}", error=True)
             return
