@@ -51,7 +51,11 @@ def run_annotator(dataset, args: argparse.Namespace, title: str) -> int:
         improve_layout_in_background(dataset)
     recipe = {"simple": recipes.simple_annotator, "linked": recipes.linked_annotator,
               "active": recipes.active_learning}[args.recipe]
-    serve(recipe(dataset, title=title), port=args.port, host=args.host, show=args.show)
+    from .access import choose_token
+
+    token = choose_token(args.host, args.token)
+    serve(recipe(dataset, title=title, allow_paths=args.allow_path or ()), port=args.port,
+          host=args.host, show=args.show, token=token)
     dataset.close()
     return 0
 
@@ -145,6 +149,12 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to bind (default 127.0.0.1: this machine only)")
     parser.add_argument("--show", action="store_true", help="open a browser tab")
+    parser.add_argument("--token", default=None,
+                        help="secret every request must carry (default: $HOVER_AUDIO_TOKEN; "
+                             "a random one when --host is not loopback)")
+    parser.add_argument("--allow-path", action="append", metavar="DIR",
+                        help="also let searches read files under DIR (default: only the "
+                             "dataset's own folders)")
     parser.add_argument("--no-umap", action="store_true", help="keep the fast PCA map")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--recipe", choices=("simple", "linked", "active"), default="simple",

@@ -18,7 +18,7 @@ def _prepare(dataset) -> None:
         dataset.compute_nd_embedding(method="pca")
 
 
-def simple_annotator(dataset, title: str = "hover-audio annotator"):
+def simple_annotator(dataset, title: str = "hover-audio annotator", allow_paths=()):
     """The annotator: a map you listen to, label boxes, search and tables.
 
     Parameters
@@ -26,18 +26,20 @@ def simple_annotator(dataset, title: str = "hover-audio annotator"):
     dataset
         An :class:`~hover_audio.dataset.AudioDataset`; vectorized and mapped (PCA)
         first when it has no coordinates yet.
+    allow_paths
+        Folders whose files a search by typed path may read, besides the dataset's own.
     """
     _prepare(dataset)
-    return annotator_handle(dataset, title=title)
+    return annotator_handle(dataset, title=title, allow_paths=allow_paths)
 
 
-def linked_annotator(dataset, title: str = "hover-audio linked annotator"):
+def linked_annotator(dataset, title: str = "hover-audio linked annotator", allow_paths=()):
     """hover's linked annotator: the annotator with the search results view beside it."""
     _prepare(dataset)
-    return annotator_handle(dataset, title=title, linked=True)
+    return annotator_handle(dataset, title=title, linked=True, allow_paths=allow_paths)
 
 
-def active_learning(dataset, title: str = "hover-audio active learning"):
+def active_learning(dataset, title: str = "hover-audio active learning", allow_paths=()):
     """The annotator with a model in the loop (hover's recipe name).
 
     A logistic regression on the scaled vectors, trained on ``train`` and scored
@@ -48,4 +50,4 @@ def active_learning(dataset, title: str = "hover-audio active learning"):
     near-duplicates, outliers) that filter the selection.
     """
     _prepare(dataset)
-    return annotator_handle(dataset, title=title, panels=(ModelPanel,))
+    return annotator_handle(dataset, title=title, panels=(ModelPanel,), allow_paths=allow_paths)

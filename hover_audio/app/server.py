@@ -9,19 +9,29 @@ log = logging.getLogger(__name__)
 
 
 def make_server(apps: Callable | Mapping[str, Callable], port: int = 5006,
-                host: str = "127.0.0.1", allow_origins: list[str] | None = None):
+                host: str = "127.0.0.1", allow_origins: list[str] | None = None,
+                token: str | None = None):
     """A Bokeh ``Server`` for a handle (served at ``/``) or a ``{path: handle}`` mapping.
 
     Only our app routes exist: any other URL is a 404, and no route serves files
-    (the page asks for audio by row over its own connection).
+    (the page asks for audio by row over its own connection). With ``token``,
+    every page, session and websocket request needs it (``?token=`` once, then a
+    cookie), else 403; without, pages are only for this machine's loopback.
     """
     from bokeh.server.server import Server
 
+    from .access import TokenAuth
+
     routes = dict(apps) if isinstance(apps, Mapping) else {"/": apps}
     origins = allow_origins or [f"{host}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"]
+    options = {}
+    if token:
+        options["auth_provider"] = TokenAuth(token).provider
+        origins = allow_origins or ["*"]  # the token (a same-site cookie) guards the socket
     return Server(routes, port=port, address=host, allow_websocket_origin=origins,
                   num_procs=1, check_unused_sessions_milliseconds=10_000,
-                  unused_session_lifetime_milliseconds=30_000)
+                  unused_session_lifetime_milliseconds=30_000,
+                  websocket_max_message_size=64 * 2**20, **options)
 
 
 def improve_layout_in_background(dataset) -> None:
@@ -39,14 +49,18 @@ def improve_layout_in_background(dataset) -> None:
 
 
 def serve(handle: Callable, port: int = 5006, host: str = "127.0.0.1",
-          show: bool = False) -> None:
-    """Serve ``handle`` until interrupted, printing its URL."""
-    server = make_server(handle, port=port, host=host)
+          show: bool = False, token: str | None = None) -> None:
+    """Serve ``handle`` until interrupted, printing its URL (with the token, if any)."""
+    server = make_server(handle, port=port, host=host, token=token)
     server.start()
-    url = f"http://{host}:{server.port}/"
+    query = f"?token={token}" if token else ""
+    url = f"http://{host}:{server.port}/{query}"
     print(f"hover-audio: annotator at {url}  (Ctrl+C to stop)", flush=True)
+    if token:
+        print("hover-audio: other machines can connect; each needs the token in that URL",
+              flush=True)
     if show:
-        server.io_loop.add_callback(server.show, "/")
+        server.io_loop.add_callback(server.show, "/" + query)
     try:
         server.io_loop.start()
     except KeyboardInterrupt:

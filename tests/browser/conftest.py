@@ -83,7 +83,9 @@ class AppServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/"
+        extra = list(self.extra)
+        token = extra[extra.index("--token") + 1] if "--token" in extra else None
+        return f"http://127.0.0.1:{self.port}/" + (f"?token={token}" if token else "")
 
     def start(self, timeout: float = 90.0) -> "AppServer":
         self.port = free_port()

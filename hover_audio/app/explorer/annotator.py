@@ -45,12 +45,13 @@ class Annotator:
     """
 
     def __init__(self, dataset, search_index=None, title: str = "hover-audio",
-                 linked: bool = False, panels=()):
+                 linked: bool = False, panels=(), allow_paths=()):
         self.dataset = dataset
         self.keys = dataset.keys
         self._search_index = search_index or (
             lambda aspect=None: dataset.similarity_index(aspect=aspect))
         self.title = title
+        self.allow_paths = tuple(allow_paths)
         self.linked = linked
         self.source = ColumnDataSource(source_data(dataset), name="clips")
         self.channel = js.AudioChannel()
@@ -299,7 +300,7 @@ channel.ticket = channel.ticket + 1;
             self.label_buttons.children = self._label_buttons()
 
 def annotator_handle(dataset, title: str = "hover-audio annotator", linked: bool = False,
-                     panels=()):
+                     panels=(), allow_paths=()):
     """A Bokeh app handle ``handle(doc)``: each call builds a fresh annotator document."""
     cache = {}
     lock = threading.Lock()
@@ -317,7 +318,7 @@ def annotator_handle(dataset, title: str = "hover-audio annotator", linked: bool
 
     def handle(doc) -> None:
         Annotator(dataset, search_index=search_index, title=title, linked=linked,
-                  panels=panels).attach(doc)
+                  panels=panels, allow_paths=allow_paths).attach(doc)
 
     handle.dataset = dataset
     return handle

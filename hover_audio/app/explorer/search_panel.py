@@ -17,6 +17,7 @@ from functools import partial
 import numpy as np
 from bokeh.models import Select
 
+from ..access import PathPolicy, upload_problem
 from . import widgets
 from .page_data import BASE_SIZE, default_marks
 
@@ -42,6 +43,7 @@ class SearchPanel:
         offered = annotator.dataset.aspects()
         self.aspect = Select(title="similar in", value="overall", options=offered, width=130,
                              disabled=len(offered) < 2, name="search-aspect")
+        self.policy = PathPolicy(annotator.keys, annotator.allow_paths)
         self.results = np.zeros(0, dtype=np.int64)
         self._last_query = None
         self._asked = 0  # searches asked for; only the last one's results are shown
@@ -129,10 +131,22 @@ class SearchPanel:
 
     def search_typed(self) -> Future | None:
         query = (self.controls["query"].value or "").strip()
-        return self.search(query) if query else None
+        if not query:
+            return None
+        if query not in set(self.annotator.keys):  # a clip of the dataset is always fine
+            try:
+                self.policy.check(query)
+            except PermissionError as refusal:
+                widgets.say(self.annotator.status, str(refusal), error=True)
+                return None
+        return self.search(query)
 
     def _on_upload(self, attr, old, new) -> None:
         if not new:
+            return
+        problem = upload_problem(new)
+        if problem:
+            widgets.say(self.annotator.status, problem, error=True)
             return
         suffix = os.path.splitext(self.controls["upload"].filename or "")[1] or ".wav"
         with tempfile.NamedTemporaryFile(suffix=suffix, delete=False) as handle:
