@@ -119,7 +119,7 @@ def websocket_status(port: int, cookie: str | None) -> int:
 def test_beyond_loopback_every_request_needs_the_token(table, tmp_path):
     process, port, output = start(table, tmp_path, "--host", "0.0.0.0", "--token", "s3cret")
     try:
-        assert f"/?token=s3cret" in output
+        assert "/?token=s3cret" in output
         assert get(port, "/").status == 403
         assert get(port, "/?token=wrong").status == 403
         assert get(port, "/", {"Authorization": "token wrong"}).status == 403
