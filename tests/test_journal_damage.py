@@ -150,3 +150,40 @@ def test_close_checkpoints(tmp_path):
     ds.close()
     assert (folder / JOURNAL).read_text() == ""
     assert labels(AudioDataset.load(folder, attach=False))[KEYS[0]] == "x"
+
+
+KILLED = """
+import sys
+import pandas as pd
+from hover_audio import AudioDataset
+ds = AudioDataset.from_pandas(pd.DataFrame({"audio": [f"k{i:03d}.wav" for i in range(300)]}))
+ds.save(sys.argv[1])
+for i in range(300):
+    ds.set_labels(f"k{i:03d}.wav", f"label {i}")
+    print(i, flush=True)  # acknowledged: set_labels returned
+"""
+
+
+def test_kill_9_then_a_damaged_line_loses_only_that_line(tmp_path):
+    """Every acknowledged operation survives SIGKILL, and a damaged line costs only itself."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    folder = tmp_path / "ws"
+    child = subprocess.Popen([sys.executable, "-c", KILLED, str(folder)],
+                             stdout=subprocess.PIPE, text=True)
+    acknowledged = []
+    for line in child.stdout:
+        acknowledged.append(int(line))
+        if len(acknowledged) == 120:
+            break
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    damage(folder, 50)  # the 51st operation's line
+    ds, _ = reopen(folder)
+    got = labels(ds)
+    restored = [i for i in acknowledged if got[f"k{i:03d}.wav"] == f"label {i}"]
+    assert restored == [i for i in acknowledged if i != 50]
+    ds.close()

@@ -750,3 +750,37 @@ def test_top_k_breaks_ties_by_row():
     assert index.top_k(0, 5).tolist() == [2, 4, 6, 8, 10]
     assert index.top_k(1, 3).tolist() == [3, 5, 7]
     assert index.above(0, 0.99).tolist() == list(range(2, 30, 2))
+
+
+def test_a_url_query_is_fetched_once(tmp_path):
+    """Scores and the ranking of a new URL come from one download (search())."""
+    import threading
+    from functools import partial
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    from hover_audio.dataset.demo import demo_table
+
+    clips = list(demo_table()["audio"][:30])
+    shutil.copy(clips[0], tmp_path / "query.flac")
+    requests = []
+
+    class Counting(SimpleHTTPRequestHandler):
+        def do_GET(self):
+            requests.append(self.path)
+            super().do_GET()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Counting, directory=str(tmp_path)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        vectorizer = MFCCVectorizer(cache=False)
+        vectors, _ = vectorizer.transform(clips, workers=1, progress=False)
+        index = SimilarityIndex(vectors, clips, vectorizer)
+        url = f"http://127.0.0.1:{server.server_address[1]}/query.flac"
+        scores, best = index.search(url, k=5)
+        assert requests == ["/query.flac"]
+        assert best[0] == 0 and scores[0] == pytest.approx(1.0, abs=1e-4)
+    finally:
+        server.shutdown()
