@@ -77,9 +77,12 @@ def digits():
 
 
 def test_compare_reports_every_aspect_of_the_default(digits):
-    table = compare(digits, map_method="pca", workers=1)
+    everything = compare(digits, map_method="pca", workers=1)
+    # every installed vectorizer (the test install has the pretrained extras too)
+    installed = [name for name in registry.names() if registry.is_installed(name)]
+    assert list(dict.fromkeys(everything["vectorizer"])) == installed
+    table = everything[everything["vectorizer"] == "mfcc"]
     assert list(table["aspect"]) == ["overall", "timbre", "shape"]
-    assert set(table["vectorizer"]) == {"mfcc"}
     assert (table["clips"] == 75).all() and (table["classes"] == 3).all()
     for column in ("precision_at_10", "knn_accuracy", "effort_accuracy"):
         assert table[column].between(0, 1).all(), column
@@ -116,18 +119,20 @@ def test_cli_vectorizers_and_compare(tmp_path, digits, capsys):
     listing = capsys.readouterr().out
     assert "mfcc" in listing and "installed" in listing
     folder = write_labeled_folder(tmp_path / "labeled", digits)
-    assert main(["compare", str(folder), "--json", "--no-map", "--workers", "1"]) == 0
+    assert main(["compare", str(folder), "--vectorizer", "mfcc", "--json", "--no-map",
+                 "--workers", "1"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [row["aspect"] for row in rows] == ["overall", "timbre", "shape"]
     assert all(row["actions_per_100"] is None for row in rows)
     png, html = tmp_path / "figures.png", tmp_path / "figures.html"
-    assert main(["compare", str(folder), "--aspect", "shape", "--no-map", "--quiet",
-                 "--workers", "1", "--plot", str(png)]) == 0
+    assert main(["compare", str(folder), "--vectorizer", "mfcc", "--aspect", "shape", "--no-map",
+                 "--quiet", "--workers", "1", "--plot", str(png)]) == 0
     out = capsys.readouterr().out
     assert "shape" in out and "timbre" not in out and f"wrote {png}" in out
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 2000
-    assert main(["compare", str(folder), "--no-map", "--quiet", "--workers", "1",
-                 "--plot", str(html)]) == 0
+    assert main(["compare", str(folder), "--vectorizer", "mfcc", "--vectorizer", "speech",
+                 "--no-map", "--quiet", "--workers", "1", "--plot", str(html)]) == 0
+    assert "speech / overall" in html.read_text()
     assert "Bokeh" in html.read_text() or "bokeh" in html.read_text()
 
 
