@@ -192,3 +192,12 @@ def test_calling_a_vectorizer_raises_the_clips_error(tmp_path):
     assert error.value.kind == "not_found" and "missing.wav" in str(error.value)
     with pytest.raises(SourceError):  # the contract's generic __call__ (through transform) too
         Vectorizer.__call__(BandEnergy(cache=False), str(tmp_path / "x.wav"))
+
+
+def test_a_plain_callable_for_queries_has_the_overall_aspect(clips):
+    ds = AudioDataset.from_pandas(clips)
+    ds.vectorize(BandEnergy(cache=False), workers=1, progress=False)
+    index = ds.similarity_index(vectorizer=lambda key: np.ones(4, np.float32))
+    assert len(index.top_k(0, 3)) == 3
+    with pytest.raises(ValueError, match="offer overall"):
+        ds.similarity_index(vectorizer=lambda key: np.ones(4, np.float32), aspect="timbre")

@@ -13,7 +13,7 @@ import pandas as pd
 from ..maps.layout import LayoutReducer, layout_store, stored_layout
 from ..maps.search import SimilarityIndex
 from ..vectors import as_vectorizer, default_vectorizer
-from ..vectors.contract import aspect_weights
+from ..vectors.contract import Vectorizer, aspect_weights
 from .schema import RANGE_COLUMNS, SUBSET
 
 VECTOR_ERROR = "vector_error"
@@ -77,4 +77,4 @@ class DatasetEmbedding:
 
     def aspects(self) -> list[str]:
         vectorizer = self.dataset.vectorizer
-        return list(vectorizer.aspects()) if vectorizer is not None else ["overall"]
+        return list(vectorizer.aspects()) if isinstance(vectorizer, Vectorizer) else ["overall"]

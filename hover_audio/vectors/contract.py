@@ -253,7 +253,7 @@ def as_vectorizer(vectorizer) -> Vectorizer:
 
 
 def aspect_weights(vectorizer, aspect: str | None = None) -> np.ndarray | None:
-    """The weights of ``aspect`` (default "overall") of ``vectorizer`` (None: no vectorizer).
+    """The weights of ``aspect`` (default "overall") of ``vectorizer`` (None: all alike).
 
     Raises
     ------
@@ -261,7 +261,8 @@ def aspect_weights(vectorizer, aspect: str | None = None) -> np.ndarray | None:
         For an aspect the vectorizer does not offer, naming those it does.
     """
     aspect = aspect or DEFAULT_ASPECT
-    offered = vectorizer.aspects() if vectorizer is not None else {DEFAULT_ASPECT: None}
+    offered = (vectorizer.aspects() if isinstance(vectorizer, Vectorizer)
+               else {DEFAULT_ASPECT: None})  # none, or a plain callable: one way to be alike
     if aspect not in offered:
         raise ValueError(f"unknown aspect {aspect!r}; these vectors offer "
                          f"{', '.join(offered)}")
