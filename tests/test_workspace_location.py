@@ -13,7 +13,7 @@ from hover_audio.app.cli import main
 from hover_audio.app.opening import (demo_workspace, legacy_workspace_for, open_attached,
                                      workspace_for)
 from hover_audio.common.paths import data_dir
-from hover_audio.dataset.demo import demo_table
+from hover_audio.dataset.demo import DATA_DIR, demo_table
 
 
 @pytest.fixture
@@ -81,6 +81,8 @@ def test_demo_workspace_is_in_the_data_folder(home, monkeypatch, tmp_path, capsy
     monkeypatch.chdir(tmp_path)
     assert main(["demo", "--no-serve"]) == 0
     assert f"labels are saved in {demo_workspace()}" in capsys.readouterr().out
+    assert main(["workspaces"]) == 0
+    assert "data: " + str(DATA_DIR) in capsys.readouterr().out
     assert demo_workspace().parent.parent == data_dir() and not (tmp_path / "custom_cache").exists()
 
 

@@ -67,8 +67,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from ..dataset.audio_dataset import AudioDataset
-    from ..dataset.demo import load_dataset
-    from .opening import adopt_legacy, demo_workspace, is_workspace
+    from ..dataset.demo import DATA_DIR, load_dataset
+    from .opening import adopt_legacy, demo_workspace, is_workspace, write_source
 
     target = demo_workspace()
     adopt_legacy("hover-audio-demo", target)
@@ -77,6 +77,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     else:
         dataset = load_dataset(seed=args.seed)
         dataset.save(target, overwrite=True)
+        write_source(target, DATA_DIR)
     print(f"hover-audio demo: {dataset!r}; labels are saved in {target}")
     print(dataset.population().to_string())
     if args.no_serve:

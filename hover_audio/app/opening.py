@@ -74,7 +74,7 @@ def open_attached(path: str, workspace: str | None):
     dataset = open_dataset(path)
     dataset.save(target)
     if not workspace:
-        _write_source(target, source)
+        write_source(target, source)
     print(f"hover-audio: new workspace {target} (labels are saved there)")
     return dataset
 
@@ -91,11 +91,12 @@ def adopt_legacy(source, target: Path) -> None:
     if is_workspace(old) and not is_workspace(target):
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(old), str(target))
-        _write_source(target, source)
+        write_source(target, source)
         print(f"hover-audio: moved the workspace of {source} from {old} to {target}")
 
 
-def _write_source(target: Path, source: Path) -> None:
+def write_source(target: Path, source) -> None:
+    """Remember in a default workspace which data it was made from."""
     info = {"data": os.path.abspath(source)}
     atomic_write(target / SOURCE_FILE, lambda tmp: Path(tmp).write_text(json.dumps(info)))
 
