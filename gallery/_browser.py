@@ -58,7 +58,8 @@ def app(command: list, tmp: Path, port: int = 0):
             [sys.executable, "-m", "hover_audio.app.cli", *map(str, command), "--port", str(port),
              "--no-umap", "--quiet"],
             cwd=tmp, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            env=dict(os.environ, HOVER_AUDIO_CACHE=str(tmp / "cache"), PYTHONUNBUFFERED="1"))
+            env=dict(os.environ, HOVER_AUDIO_CACHE=str(tmp / "cache"),
+                     HOVER_AUDIO_HOME=str(tmp / "home"), PYTHONUNBUFFERED="1"))
     try:
         wait_for(url, process, log_path, timeout=240)
         yield url

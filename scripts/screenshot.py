@@ -2,7 +2,7 @@
 """Screenshot of the demo annotator in use, for the docs.
 
 Starts ``hover-audio demo --fresh --no-umap`` on a free port (with a throw-away
-``HOVER_AUDIO_CACHE``), opens it in Debian's headless Chromium through Playwright,
+``HOVER_AUDIO_CACHE`` and ``HOVER_AUDIO_HOME``), opens it in Debian's headless Chromium through Playwright,
 labels a lasso-drawn group of points through the UI (raw points among labeled
 ones of a single label, given that label), searches "More like the
 selection", rests the mouse on a result (tooltip and playing ring) and saves a
@@ -121,7 +121,8 @@ def main(argv: list[str]) -> int:
                     [sys.executable, "-m", "hover_audio.app.cli", "demo", "--fresh", "--port",
                      str(port), "--no-umap", "--quiet"],
                     cwd=cache,
-                    env=dict(os.environ, HOVER_AUDIO_CACHE=str(cache), PYTHONUNBUFFERED="1"),
+                    env=dict(os.environ, HOVER_AUDIO_CACHE=str(cache), HOVER_AUDIO_HOME=str(cache),
+                             PYTHONUNBUFFERED="1"),
                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
             print(f"starting the demo at {url} (the first start vectorizes ~1000 clips)...")
             try:
