@@ -23,10 +23,6 @@ def _needs_vectors(dataset, args: argparse.Namespace) -> bool:
     if dataset.vectors is None:
         return True
     if not getattr(args, "vectorizer", None):
-        if dataset.vectorizer is None:
-            print("hover-audio: the saved vectors were made by a vectorizer this version cannot "
-                  "rebuild (a callable, or an older version): search by new files and aspects "
-                  "are off; --vectorizer mfcc recomputes them")
         return False
     wanted = registry.vectorizer_class(args.vectorizer)
     return type(dataset.vectorizer) is not wanted
@@ -45,8 +41,13 @@ def run_annotator(dataset, args: argparse.Namespace, title: str) -> int:
             print(f"hover-audio: {len(failed)} clip(s) could not be read; they are left off "
                   "the map (see the vector_error column)")
         dataset.compute_nd_embedding(method="pca")  # a map at once; UMAP follows
-    elif "embed_2d_0" not in dataset.columns:
-        dataset.compute_nd_embedding(method="pca")
+    else:
+        if dataset.vectorizer is None:
+            print("hover-audio: the saved vectors were made by a vectorizer this version cannot "
+                  "rebuild (a callable, or an older version): search by new files and aspects "
+                  "are off; --vectorizer mfcc recomputes them")
+        if "embed_2d_0" not in dataset.columns:
+            dataset.compute_nd_embedding(method="pca")
     if not args.no_umap:
         improve_layout_in_background(dataset)
     recipe = {"simple": recipes.simple_annotator, "linked": recipes.linked_annotator,

@@ -12,6 +12,7 @@ import io
 import json
 import re
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -91,6 +92,27 @@ def status_html(page) -> str:
 def status_text(page) -> str:
     """What the status line reads: its HTML without tags, entities decoded."""
     return html.unescape(re.sub(r"<[^>]*>", "", status_html(page)))
+
+
+@contextmanager
+def two_tabs(browser, url: str, timeout: float = 15_000):
+    """Two tabs, each in its own browser context (two people), open on ``url``."""
+    contexts = [browser.new_context(), browser.new_context()]
+    try:
+        tabs = [context.new_page() for context in contexts]
+        for tab in tabs:
+            tab.set_default_timeout(timeout)
+            open_app(tab, url)
+        yield tabs
+    finally:
+        for context in contexts:
+            context.close()
+
+
+def wait_text(page, text: str, timeout: float = 20_000) -> None:
+    """Wait until a Div of the page (the status line, a summary) says ``text``."""
+    page.wait_for_function("""(text) => [...Bokeh.documents[0].all_models].some((m) =>
+        typeof m.text === 'string' && m.text.includes(text))""", arg=text, timeout=timeout)
 
 
 def wait_js(page, expression: str, arg=None, timeout: float = 10_000) -> None:

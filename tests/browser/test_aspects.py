@@ -2,7 +2,7 @@
 points (computed off the event loop), and every tab follows the map's aspect."""
 from __future__ import annotations
 
-from .test_annotator import button, open_app, select_rows, source, status_text
+from .test_annotator import button, select_rows, source, status_text, two_tabs, wait_text
 
 SCORES_JS = """() => Array.from(Bokeh.documents[0].get_model_by_name('clips').data.score)"""
 X_JS = """() => Array.from(Bokeh.documents[0].get_model_by_name('clips').data.x)"""
@@ -17,12 +17,7 @@ def choose(page, title: str, value: str) -> None:
 def test_search_aspect_changes_results_and_map_aspect_moves_points(browser, dataset,
                                                                     start_server, tmp_path):
     server = start_server(dataset["table"], tmp_path / "ws")
-    first, second = browser.new_context(), browser.new_context()
-    try:
-        page, other = first.new_page(), second.new_page()
-        for tab in (page, other):
-            tab.set_default_timeout(15_000)
-            open_app(tab, server.url)
+    with two_tabs(browser, server.url) as (page, other):
         # search by a selection, "overall", then switch the aspect: new scores at once
         select_rows(page, [0, 1, 2])
         button(page, "More like the selection").click()
@@ -32,9 +27,7 @@ def test_search_aspect_changes_results_and_map_aspect_moves_points(browser, data
         overall = page.evaluate(SCORES_JS)
         assert "result(s) (overall)" in status_text(page)
         choose(page, "similar in", "shape")
-        page.wait_for_function("() => [...Bokeh.documents[0].all_models].some((m) => "
-                               "typeof m.text === 'string' && m.text.includes('(shape)'))",
-                               timeout=20_000)
+        wait_text(page, "(shape)")
         shape = page.evaluate(SCORES_JS)
         assert shape != overall
         # the map: another aspect is computed in the server's worker; both tabs move
@@ -45,12 +38,7 @@ def test_search_aspect_changes_results_and_map_aspect_moves_points(browser, data
                 "(before) => { const x = Array.from(Bokeh.documents[0]"
                 ".get_model_by_name('clips').data.x); return x.some((v, i) => v !== before[i]); }",
                 arg=before, timeout=180_000)
-        page.wait_for_function("() => [...Bokeh.documents[0].all_models].some((m) => "
-                               "typeof m.text === 'string' && m.text.includes('map: timbre'))",
-                               timeout=20_000)
+        wait_text(page, "map: timbre")
         other.wait_for_function("""() => [...Bokeh.documents[0].all_models].some((m) =>
             m.name === 'map-aspect' && m.value === 'timbre')""", timeout=20_000)
         assert len(source(other, "clips")["x"]) == dataset["rows"]
-    finally:
-        first.close()
-        second.close()

@@ -9,7 +9,7 @@ import pandas as pd
 
 from hover_audio import AudioDataset
 
-from .test_annotator import button, open_app, select_rows, status_text, type_label, wait_rows
+from .test_annotator import button, select_rows, status_text, two_tabs, type_label, wait_rows, wait_text
 
 ROWS, CLASSES, DIM = 10_000, 10, 512
 
@@ -35,18 +35,12 @@ def big_workspace(folder):
 def test_a_label_shows_within_a_second_while_another_tab_trains(browser, start_server,
                                                                  tmp_path):
     server = start_server(big_workspace(tmp_path / "big"), extra=("--recipe", "active"))
-    first, second = browser.new_context(), browser.new_context()
-    try:
-        trainer, labeler = first.new_page(), second.new_page()
-        for page in (trainer, labeler):
-            page.set_default_timeout(30_000)
-            open_app(page, server.url)
+    with two_tabs(browser, server.url, timeout=30_000) as (trainer, labeler):
         rows = [9001, 9002, 9003]
         select_rows(labeler, rows)
         type_label(labeler, "while training")
         button(trainer, "Train").click()
-        trainer.wait_for_function("""() => [...Bokeh.documents[0].all_models].some((m) =>
-            typeof m.text === 'string' && m.text.includes('training the model'))""")
+        wait_text(trainer, "training the model", timeout=30_000)
         start = time.monotonic()
         button(labeler, "Apply").click()
         wait_rows(labeler, rows, "label", "while training", timeout=5_000)
@@ -55,6 +49,3 @@ def test_a_label_shows_within_a_second_while_another_tab_trains(browser, start_s
         assert took < 1.0, f"the label took {took:.2f} s to show while a model trained"
         # and the training finishes, with predictions for every row
         trainer.get_by_text("model trained").first.wait_for(timeout=120_000)
-    finally:
-        first.close()
-        second.close()

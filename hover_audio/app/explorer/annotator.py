@@ -157,11 +157,19 @@ channel.ticket = channel.ticket + 1;
         future = DECODERS.submit(self._encode, row, table_row)
         future.add_done_callback(self._deliver)
 
-    def _deliver(self, done) -> None:
+    def later(self, callback, *args) -> None:
+        """Run ``callback(*args)`` on this page's next tick; callable from any thread.
+
+        Work done off the event loop (decoding, searches, models, layouts) reports back
+        through it; a page closed meanwhile is skipped.
+        """
         try:
-            self.doc.add_next_tick_callback(partial(self._answer, *done.result()))
-        except Exception:  # the session closed while the clip was decoding
-            log.debug("dropped a clip for a closed session", exc_info=True)
+            self.doc.add_next_tick_callback(partial(callback, *args))
+        except Exception:  # the session closed meanwhile
+            log.debug("dropped %r for a closed session", callback, exc_info=True)
+
+    def _deliver(self, done) -> None:
+        self.later(self._answer, *done.result())
 
     def _clip_args(self, row: int) -> tuple:
         start, end, channel = (

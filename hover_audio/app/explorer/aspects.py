@@ -103,17 +103,12 @@ class MapAspectControl:
     def _on_choice(self, attr, old, new) -> None:
         if self._following:
             return
-        doc = self.annotator.doc
+        def show(message: str, error: bool) -> None:
+            widgets.say(self.annotator.status, message, error)
+            self._follow()
 
         def done(message: str, error: bool) -> None:
-            def show() -> None:
-                widgets.say(self.annotator.status, message, error)
-                self._follow()
-
-            try:
-                doc.add_next_tick_callback(show)
-            except Exception:  # the page closed meanwhile
-                log.debug("map aspect done after the session closed", exc_info=True)
+            self.annotator.later(show, message, error)
 
         happening = self.state.request(new, done)
         widgets.say(self.annotator.status, {
@@ -132,7 +127,4 @@ class MapAspectControl:
 
     def follow_later(self) -> None:
         """Show the dataset's map aspect on this page's next tick (called from any thread)."""
-        try:
-            self.annotator.doc.add_next_tick_callback(self._follow)
-        except Exception:  # no page any more
-            log.debug("map aspect change for a closed session", exc_info=True)
+        self.annotator.later(self._follow)

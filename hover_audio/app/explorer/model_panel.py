@@ -6,11 +6,9 @@ all tabs); each page shows them through its own source, told by "derived" events
 from __future__ import annotations
 
 import html
-import logging
 import threading
 import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
-from functools import partial
 
 import numpy as np
 from bokeh.layouts import column, row
@@ -25,7 +23,6 @@ from .page_data import ABSTAIN_COLOR, label_color
 PREDICTION_COLUMNS = ("pred_label", "pred_probability", "pred_margin")
 FLAG_COLUMNS = ("suspect_label", "suggested", "duplicate_of", "outlier")
 
-log = logging.getLogger(__name__)
 # one model job at a time per process: training and checks are CPU-bound, and pages must
 # stay responsive (they run here, never on the event loop)
 MODEL_WORK = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hover-audio-model")
@@ -154,10 +151,7 @@ class ModelPanel:
                 result, error = work(), None
             except ValueError as problem:  # too few labels, no vectors: a message
                 result, error = None, problem
-            try:
-                self.annotator.doc.add_next_tick_callback(partial(done, result, error))
-            except Exception:  # the page closed meanwhile
-                log.debug("model result for a closed session", exc_info=True)
+            self.annotator.later(done, result, error)
 
         return MODEL_WORK.submit(run)
 

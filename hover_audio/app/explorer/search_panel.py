@@ -8,11 +8,9 @@ the map's points and scores in the selection table. The aspect selector says wha
 from __future__ import annotations
 
 import base64
-import logging
 import os
 import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
-from functools import partial
 
 import numpy as np
 from bokeh.models import Select
@@ -21,7 +19,6 @@ from ..access import PathPolicy, upload_problem
 from . import widgets
 from .page_data import BASE_SIZE, default_marks
 
-log = logging.getLogger(__name__)
 SEARCHES = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hover-audio-search")
 
 
@@ -88,16 +85,10 @@ class SearchPanel:
             finally:
                 if cleanup is not None:
                     cleanup()
-            self._later(ticket, *found)  # before the future resolves: waiting on it sees them
+            # before the future resolves: waiting on it sees the results
+            self.annotator.later(self._show, ticket, *found)
 
         return SEARCHES.submit(work)
-
-    def _later(self, ticket, scores, best, error) -> None:
-        try:
-            self.annotator.doc.add_next_tick_callback(
-                partial(self._show, ticket, scores, best, error))
-        except Exception:  # the session closed meanwhile
-            log.debug("dropped search results for a closed session", exc_info=True)
 
     def _show(self, ticket, scores, best, error) -> None:
         annotator = self.annotator
@@ -133,7 +124,7 @@ class SearchPanel:
         query = (self.controls["query"].value or "").strip()
         if not query:
             return None
-        if query not in set(self.annotator.keys):  # a clip of the dataset is always fine
+        if self.annotator.dataset.positions(query, missing="skip")[0] < 0:  # not one of ours
             try:
                 self.policy.check(query)
             except PermissionError as refusal:
