@@ -24,6 +24,7 @@ install-test: $(VENV)/.installed-test
 
 $(VENV)/.installed: setup.cfg pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/hover-audio warmup
 	touch $@
 
 $(VENV)/.installed-test: setup.cfg pyproject.toml binder/notebook-requirements.txt | $(BIN)/python

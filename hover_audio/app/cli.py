@@ -32,6 +32,10 @@ def run_annotator(dataset, args: argparse.Namespace, title: str) -> int:
     from . import recipes
     from .server import improve_layout_in_background, serve
 
+    if not args.no_umap:  # compile umap-learn (first run on a machine) while vectors are made
+        from ..maps.warmup import warm_up_in_background
+
+        warm_up_in_background()
     if _needs_vectors(dataset, args):
         vectorizer = chosen_vectorizer(args)
         print(f"hover-audio: vectors by {vectorizer!r}")
@@ -171,6 +175,17 @@ def _vectorizer_option(parser: argparse.ArgumentParser) -> None:
                              "`hover-audio vectorizers` lists them)")
 
 
+def cmd_warmup(args: argparse.Namespace) -> int:
+    from ..maps.jit import use_numba_cache
+    from ..maps.warmup import warm_up
+
+    folder = use_numba_cache()
+    seconds = warm_up()
+    print(f"hover-audio: umap-learn compiled and cached in {folder} ({seconds:.1f} s); "
+          "maps in new processes start without compiling")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hover-audio",
@@ -213,6 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("source", help="workspace folder, audio folder, or table file")
     export.add_argument("destination", help="output .csv, .json or .parquet")
     export.set_defaults(run=cmd_export)
+    warmup = commands.add_parser(
+        "warmup", help="compile the map code once into the user's cache (make does this)")
+    warmup.set_defaults(run=cmd_warmup)
     return parser
 
 

@@ -13,6 +13,22 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get(CACHE_VARIABLE) or DEFAULT_CACHE_DIR)
 
 
+def user_cache_dir() -> Path:
+    """The user's cache folder for things that belong to the machine, not a dataset.
+
+    ``$XDG_CACHE_HOME/hover-audio`` (default ``~/.cache/hover-audio``) on Linux,
+    ``~/Library/Caches/hover-audio`` on macOS, ``%LOCALAPPDATA%\\hover-audio`` on Windows.
+    """
+    import sys
+
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "hover-audio"
+    if sys.platform == "win32" and os.environ.get("LOCALAPPDATA"):
+        return Path(os.environ["LOCALAPPDATA"]) / "hover-audio"
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "hover-audio"
+
+
 HOME_VARIABLE = "HOVER_AUDIO_HOME"
 
 

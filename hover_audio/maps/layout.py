@@ -18,19 +18,12 @@ import numpy as np
 
 from ..common.files import atomic_write, save_npy
 from ..common.paths import default_cache_dir
+from . import jit
 from .scaling import Scaler
 
 METHODS = ("umap", "pca")
 FIT_SUBSETS = ("raw", "train", "dev")
 MIN_UMAP_ROWS = 5  # below this UMAP has no neighbourhood to speak of: PCA instead
-
-
-def use_numba_cache(cache_dir: str | os.PathLike | None = None) -> None:
-    """Keep numba's JIT cache under ``custom_cache/numba`` so a second process reuses it."""
-    if "NUMBA_CACHE_DIR" not in os.environ:
-        folder = Path(cache_dir) if cache_dir else default_cache_dir() / "numba"
-        folder.mkdir(parents=True, exist_ok=True)
-        os.environ["NUMBA_CACHE_DIR"] = str(folder.absolute())
 
 
 @dataclass
@@ -55,6 +48,7 @@ class LayoutReducer:
     fitted: np.ndarray | None = None  # the scaled vectors of fit_rows
     source: np.ndarray | None = None  # the vectors, to fit ``scaler`` on first use
     weights: np.ndarray | None = None  # the aspect's weights, for ``scaler``
+    exact_metric: str | None = None  # the estimator was fitted on exact distances in this metric
 
     def _ensure_scaler(self) -> None:
         """Fit the scaler (and scale the fit rows) only when new vectors must be placed."""
@@ -76,9 +70,12 @@ class LayoutReducer:
     def _place(self, scaled: np.ndarray) -> np.ndarray:
         placed = None
         if self.estimator is not None:
+            query = scaled
+            if self.exact_metric is not None:
+                query = jit.exact_distances(scaled, self.fitted, metric=self.exact_metric)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                placed = np.asarray(self.estimator.transform(scaled), dtype=np.float32)
+                placed = np.asarray(self.estimator.transform(query), dtype=np.float32)
             placed = _pad(placed, self.dimension)
         if placed is None or not np.isfinite(placed).all():
             fallback = self._neighbours(scaled)
@@ -113,20 +110,27 @@ def fit_rows(vectors: np.ndarray, subsets) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _estimator(method: str, dimension: int, rows: int, features: int, seed, options: dict):
+    """The reducer, and the metric to hand it exact distances in (None: give it vectors).
+
+    Below umap-learn's small-data limit it computes the exact distance matrix itself,
+    one Python call per pair; we hand it the same matrix (``metric="precomputed"``),
+    which is the same algorithm on the same numbers.
+    """
     if method == "umap" and rows >= MIN_UMAP_ROWS:
-        use_numba_cache()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # umap's import-time chatter
-            import umap
+        umap = jit.import_umap()
         settings = {"n_neighbors": 15, "metric": "cosine", "min_dist": 0.1}
         settings.update(options)
         settings["n_neighbors"] = max(2, min(int(settings["n_neighbors"]), rows - 1))
         if rows <= max(dimension + 2, 20):
             settings.setdefault("init", "random")  # spectral init needs a real graph
-        return umap.UMAP(n_components=dimension, random_state=seed, **settings)
+        exact = None
+        if (settings["metric"] in jit.EXACT_METRICS and rows < jit.SMALL_DATA_ROWS
+                and not settings.get("force_approximation_algorithm")):
+            exact, settings["metric"] = settings["metric"], "precomputed"
+        return umap.UMAP(n_components=dimension, random_state=seed, **settings), exact
     from sklearn.decomposition import PCA
 
-    return PCA(n_components=min(dimension, rows, features), random_state=seed)
+    return PCA(n_components=min(dimension, rows, features), random_state=seed), None
 
 
 def fit_layout(vectors: np.ndarray, subsets, method: str = "umap", dimension: int = 2,
@@ -165,13 +169,14 @@ def fit_layout(vectors: np.ndarray, subsets, method: str = "umap", dimension: in
     if len(fitted_rows) == 1:
         coords[fitted_rows] = 0.0
     else:
-        estimator = _estimator(method, dimension, len(fitted_rows), scaled.shape[1], seed,
-                               options)
+        estimator, exact = _estimator(method, dimension, len(fitted_rows), scaled.shape[1],
+                                      seed, options)
+        data = scaled if exact is None else jit.exact_distances(scaled, metric=exact)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            coords[fitted_rows] = _pad(np.asarray(estimator.fit_transform(scaled),
+            coords[fitted_rows] = _pad(np.asarray(estimator.fit_transform(data),
                                                   dtype=np.float32), dimension)
-        reducer.estimator = estimator
+        reducer.estimator, reducer.exact_metric = estimator, exact
     if len(placed_rows):
         coords[placed_rows] = reducer.transform(vectors[placed_rows])
     return reducer
