@@ -243,23 +243,51 @@ class VectorCache:
 
     def file_hash(self, path: str | os.PathLike) -> str:
         """Return the content hash of a local file, memoized by (path, size, mtime_ns)."""
+        value, memo = self.hash_file(path)
+        if memo is not None:
+            self.store([], [memo])
+        return value
+
+    def hash_file(self, path: str | os.PathLike) -> tuple[str, tuple | None]:
+        """``(hash, memo row to store)`` of a local file; the row is None when memoized.
+
+        The row is also None when the file changed while it was read (nothing to memoize).
+        """
         path = os.path.abspath(os.fspath(path))
         before = os.stat(path)
         row = self._run(lambda con: con.execute(
             "SELECT size, mtime_ns, hash FROM file_hashes WHERE path = ?", (path,)).fetchone())
         if row is not None and row[0] == before.st_size and row[1] == before.st_mtime_ns:
-            return row[2]
+            return row[2], None
         digest = hashlib.blake2b(digest_size=16)
         with open(path, "rb") as f:
             for block in iter(lambda: f.read(1 << 20), b""):
                 digest.update(block)
         value = digest.hexdigest()
         after = os.stat(path)
-        if (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns):
-            self._run(lambda con: self._write(
-                con, "INSERT OR REPLACE INTO file_hashes VALUES (?, ?, ?, ?)",
-                [(path, before.st_size, before.st_mtime_ns, value)]))
-        return value
+        if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+            return value, None
+        return value, (path, before.st_size, before.st_mtime_ns, value)
+
+    def store(self, items: Iterable[tuple[str, np.ndarray]], memos: Sequence[tuple] = ()) -> None:
+        """Store ``(key, vector)`` pairs and :meth:`hash_file` memo rows in one transaction."""
+        rows = [(self.namespace, str(key), *_to_blob(vector)) for key, vector in items]
+        memos = list(memos)
+        if not rows and not memos:
+            return
+
+        def write(con: sqlite3.Connection) -> None:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                con.executemany("INSERT OR REPLACE INTO file_hashes VALUES (?, ?, ?, ?)", memos)
+                con.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?)", rows)
+                con.execute("COMMIT")
+            except BaseException:
+                if con.in_transaction:
+                    con.execute("ROLLBACK")
+                raise
+
+        self._run(write)
 
     def known_hashes(self, paths: Sequence[str]) -> dict[str, str]:
         """Memoized content hashes of local files that did not change since, in bulk.
@@ -333,10 +361,7 @@ class VectorCache:
 
     def put_many(self, items: Iterable[tuple[str, np.ndarray]]) -> None:
         """Store many ``(key, vector)`` pairs in one transaction."""
-        rows = [(self.namespace, str(key), *_to_blob(vector)) for key, vector in items]
-        if rows:
-            self._run(lambda con: self._write(
-                con, "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?)", rows))
+        self.store(items)
 
     def __len__(self) -> int:
         return self._run(lambda con: con.execute(

@@ -9,6 +9,7 @@ process. The vectorizer is used through its contract
 """
 from __future__ import annotations
 
+import time
 import warnings
 from pathlib import Path
 from typing import NamedTuple, Sequence
@@ -36,15 +37,22 @@ class Job(NamedTuple):
 
 
 class Outcome(NamedTuple):
-    """The vector of a job (None when it failed) and what went wrong, if anything."""
+    """The vector of a job (None when it failed) and what went wrong, if anything.
+
+    ``learned`` is what the cache should store for a vector computed (not found):
+    ``(cache key, file-hash memo row or None)``; see :func:`save_outcomes`.
+    """
 
     row: int
     vector: np.ndarray | None
     kind: str | None = None
     message: str | None = None
+    learned: tuple | None = None
 
 
 _CACHES: dict = {}
+FLUSH_EVERY = 256  # at most this many clips run in this process between cache writes,
+FLUSH_SECONDS = 0.5  # and at most about this long: a killed run loses half a second of work
 
 
 def open_cache(vectorizer) -> VectorCache | None:
@@ -75,41 +83,84 @@ def _text(value) -> str:
 
 
 def clip_vector(vectorizer, job: Job, cache) -> Outcome:
-    """Compute (or fetch from ``cache``) the vector of one job; never raises for bad input."""
+    """Fetch from ``cache`` (or compute) the vector of one job; never raises for bad input.
+
+    Nothing is written here: what the cache should learn travels in the outcome.
+    """
     try:
         ref = parse_key(job.key, job.start, job.end, job.channel)
         source = read_source(ref)
-        stored_as = None
+        learned = None
         if cache is not None:
-            digest = cache.file_hash(source) if isinstance(source, Path) else content_hash(source)
+            digest, memo = (cache.hash_file(source) if isinstance(source, Path)
+                            else (content_hash(source), None))
             stored_as = cache_key(digest, ref.start, ref.end, ref.channel)
             hit = cache.get(stored_as)
             if hit is not None:
-                return Outcome(job.row, hit)
+                return Outcome(job.row, hit, learned=(None, memo) if memo else None)
+            learned = (stored_as, memo)
         audio = decode(source, start=ref.start, end=ref.end, channel=ref.channel,
                        max_duration=vectorizer.max_duration, name=job.key)
         vector = vectorizer.vector(audio.samples, audio.sr)
-        if cache is not None:
-            cache.put(stored_as, vector)
         if audio.truncated:
             return Outcome(job.row, vector, "truncated",
-                           f"{job.key}: only the first {vectorizer.max_duration:g} s were used")
-        return Outcome(job.row, vector)
+                           f"{job.key}: only the first {vectorizer.max_duration:g} s were used",
+                           learned)
+        return Outcome(job.row, vector, learned=learned)
     except (SourceError, DecodeError) as error:
         return Outcome(job.row, None, error.kind, str(error))
     except (OSError, ValueError, RuntimeError, MemoryError) as error:
         return Outcome(job.row, None, "error", f"{job.key}: {type(error).__name__}: {error}")
 
 
-def run_jobs(vectorizer, jobs: Sequence[Job], progress: bool = False) -> list[Outcome]:
-    """Run jobs in this process, one after another (a worker's unit of work)."""
+def _cache_or_none(vectorizer) -> VectorCache | None:
     try:
-        cache = open_cache(vectorizer)
+        return open_cache(vectorizer)
     except Exception as error:  # an unusable cache costs speed, never the batch
         warnings.warn(f"vector cache unavailable, computing without it: {error}")
-        cache = None
-    return [clip_vector(vectorizer, job, cache)
-            for job in progress_bar(jobs, progress, "vectorizing")]
+        return None
+
+
+def save_outcomes(vectorizer, outcomes: Sequence[Outcome]) -> None:
+    """Store what ``outcomes`` computed in the vectorizer's cache, in one transaction.
+
+    The process that runs the batch writes; workers only read, so they never wait
+    for each other's write locks.
+    """
+    learned = [o for o in outcomes if o.learned is not None]
+    if not learned:
+        return
+    cache = _cache_or_none(vectorizer)
+    if cache is None:
+        return
+    try:
+        cache.store([(o.learned[0], o.vector) for o in learned
+                     if o.learned[0] is not None and o.vector is not None],
+                    [o.learned[1] for o in learned if o.learned[1] is not None])
+    except Exception as error:  # a cache that cannot be written costs speed, never the batch
+        warnings.warn(f"vector cache not updated: {error}")
+
+
+def run_jobs(vectorizer, jobs: Sequence[Job], progress: bool = False,
+             save: bool = True) -> list[Outcome]:
+    """Run jobs in this process, one after another (a worker's unit of work).
+
+    ``save``: store the new vectors in the cache every ``FLUSH_EVERY`` clips or
+    ``FLUSH_SECONDS``, and at the end; a worker passes False and its parent saves
+    (:func:`save_outcomes`).
+    """
+    cache = _cache_or_none(vectorizer)
+    outcomes: list[Outcome] = []
+    saved, last = 0, time.monotonic()
+    for job in progress_bar(jobs, progress, "vectorizing"):
+        outcomes.append(clip_vector(vectorizer, job, cache))
+        if save and (len(outcomes) - saved >= FLUSH_EVERY
+                     or time.monotonic() - last >= FLUSH_SECONDS):
+            save_outcomes(vectorizer, outcomes[saved:])
+            saved, last = len(outcomes), time.monotonic()
+    if save and saved < len(outcomes):
+        save_outcomes(vectorizer, outcomes[saved:])
+    return outcomes
 
 
 class ClipError(Exception):
@@ -132,6 +183,7 @@ def clip_error(kind: str, message: str) -> Exception:
 def vectorize_one(vectorizer, key: str) -> np.ndarray:
     """The vector of one key; raises the clip's error when it fails."""
     outcome = clip_vector(vectorizer, Job(0, key), open_cache(vectorizer))
+    save_outcomes(vectorizer, [outcome])
     if outcome.vector is None:
         raise clip_error(outcome.kind, outcome.message)
     return outcome.vector

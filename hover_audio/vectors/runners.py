@@ -18,7 +18,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Sequence
 
 from ..common.progress import progress_bar
-from .jobs import Job, Outcome, run_jobs
+from .jobs import Job, Outcome, run_jobs, save_outcomes
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                     "NUMBA_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
@@ -139,7 +139,7 @@ def _run_processes(vectorizer, parts, workers, progress, total) -> list[Outcome]
             futures = {}
             for part in parts:
                 try:
-                    futures[pool.submit(run_jobs, vectorizer, part)] = part
+                    futures[pool.submit(run_jobs, vectorizer, part, False, False)] = part
                 except BrokenProcessPool:  # the pool broke while work was being handed out
                     broken.extend(part)
             bar = progress_bar(None, progress, "vectorizing", total=total) if progress else None
@@ -149,6 +149,7 @@ def _run_processes(vectorizer, parts, workers, progress, total) -> list[Outcome]
                 except BrokenProcessPool:  # a worker died: these chunks never finished
                     broken.extend(futures[future])
                     continue
+                save_outcomes(vectorizer, done)
                 outcomes.extend(done)
                 if bar is not None:
                     bar.update(len(done))
@@ -185,7 +186,9 @@ def _pool_works() -> bool:
 def _run_isolated(vectorizer, job: Job) -> Outcome:
     with _pool(1) as pool:
         try:
-            return pool.submit(run_jobs, vectorizer, [job]).result()[0]
+            outcome = pool.submit(run_jobs, vectorizer, [job], False, False).result()[0]
+            save_outcomes(vectorizer, [outcome])
+            return outcome
         except BrokenProcessPool:
             return Outcome(job.row, None, "crash",
                            f"{job.key}: decoding this clip crashed the worker process")
@@ -200,11 +203,13 @@ def _run_dask(vectorizer, jobs, client, progress) -> list[Outcome]:
     try:
         workers = max(1, sum(client.nthreads().values()))
         parts = chunks(jobs, workers)
-        futures = client.map(run_jobs, [vectorizer] * len(parts), parts, pure=False)
+        futures = client.map(run_jobs, [vectorizer] * len(parts), parts, progress=False,
+                             save=False, pure=False)
         outcomes: list[Outcome] = []
         bar = progress_bar(None, progress, "vectorizing (dask)", total=len(jobs)) if progress else None
         for future in dask_completed(futures):
             done = future.result()
+            save_outcomes(vectorizer, done)
             outcomes.extend(done)
             if bar is not None:
                 bar.update(len(done))
