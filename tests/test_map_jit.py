@@ -43,6 +43,16 @@ def test_exact_cosine_matches_umaps_kernel_with_zero_vectors():
     assert ours[3, 7] == 0 and ours[3, 0] == 1
 
 
+def test_exact_distances_are_never_negative_for_repeated_rows():
+    rng = np.random.default_rng(3)
+    rows = np.repeat(rng.normal(size=(50, 246)).astype(np.float32) * 100, 3, axis=0)
+    for metric in ("cosine", "euclidean"):
+        assert jit.exact_distances(rows, metric=metric).min() >= 0
+        assert jit.exact_distances(rows, rows[::-1], metric=metric).min() >= 0
+    layout = fit_layout(rows, ["raw"] * len(rows), "umap", 2, seed=0)
+    assert np.isfinite(layout.coords).all()
+
+
 def test_exact_distances_reject_other_metrics():
     with pytest.raises(ValueError, match="metric must be one of"):
         jit.exact_distances(blobs(4), metric="manhattan")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Callable, Mapping
 
 log = logging.getLogger(__name__)
@@ -42,8 +43,14 @@ def improve_layout_in_background(dataset) -> None:
     """
     from .explorer.aspects import map_state
 
+    started = time.perf_counter()
+
     def done(message: str, error: bool) -> None:
-        (log.warning if error else log.info)("first map: %s", message)
+        if error:
+            log.warning("first map: %s", message)
+        else:  # the person at the terminal sees when the layout arrives
+            print(f"hover-audio: first map: {message} in {time.perf_counter() - started:.1f} s",
+                  flush=True)
 
     map_state(dataset).request("overall", done, method="umap", force=True)
 

@@ -107,6 +107,7 @@ def exact_distances(rows: np.ndarray, others: np.ndarray | None = None, *,
         products = norms_a[:, None] * norms_b[None, :]
         with np.errstate(divide="ignore", invalid="ignore"):
             out = 1.0 - (a @ b.T) / np.sqrt(products)  # umap-learn's formula, row by row
+        np.clip(out, 0.0, 2.0, out=out)  # rounding can put equal directions a hair below 0
         zero_a, zero_b = norms_a == 0, norms_b == 0
         out[zero_a[:, None] | zero_b[None, :]] = 1.0
         out[zero_a[:, None] & zero_b[None, :]] = 0.0
