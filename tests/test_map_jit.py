@@ -115,3 +115,25 @@ def test_a_new_process_compiles_nothing_after_a_warm_up(tmp_path):
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["misses"] == []
     assert result["hits"] >= 4  # the graph, the membership strengths, the epochs, transform
+
+
+def test_numba_cache_folder_is_per_user_unless_told(monkeypatch, tmp_path):
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.delenv("HOVER_AUDIO_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    if sys.platform.startswith("linux"):
+        assert jit.numba_cache_dir() == tmp_path / "xdg" / "hover-audio" / "numba"
+    monkeypatch.setenv("HOVER_AUDIO_CACHE", str(tmp_path / "cache"))
+    assert jit.numba_cache_dir() == tmp_path / "cache" / "numba"
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "numba"))
+    assert jit.numba_cache_dir() == tmp_path / "numba"
+
+
+def test_warmup_command_fills_the_cache(capsys):
+    from hover_audio.app.cli import main
+
+    assert main(["warmup"]) == 0
+    out = capsys.readouterr().out
+    folder = jit.numba_cache_dir()
+    assert str(folder) in out and "compiled and cached" in out
+    assert any(path.name.startswith("layouts.") for path in folder.rglob("*.nbi"))

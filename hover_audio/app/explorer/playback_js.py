@@ -81,7 +81,7 @@ function nearest(x, y) {
 
 
 def hover_request(channel: AudioChannel, toggle, source, plot, renderers: dict,
-                  delay_ms: int = 120) -> CustomJS:
+                  delay_ms: int = 60) -> CustomJS:
     """On a mouse pause over a point, ask for it (if hover-play is on); debounced."""
     return CustomJS(args=dict(channel=channel, toggle=toggle, source=source, plot=plot,
                               renderers=renderers), code=REQUEST_JS + NEAREST_JS + f"""

@@ -50,7 +50,9 @@ def build_map(source: ColumnDataSource, width: int = 760, height: int = 620):
     legend = Legend(items=items, click_policy="hide", location="top_left",
                     title="subset (click to hide)")
     plot.add_layout(legend)
-    hover = HoverTool(renderers=list(renderers.values()), tooltips=TOOLTIPS)
+    # the nearest point only (per subset): never a list of every point under the cursor,
+    # which on a dense map of 100k clips is hundreds of rows rebuilt on every move
+    hover = HoverTool(renderers=list(renderers.values()), tooltips=TOOLTIPS, limit=1)
     plot.add_tools(hover)
     plot.toolbar.active_inspect = [hover]
     playing = ColumnDataSource({"x": [], "y": []}, name="playing")
