@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from .cli_compare import add_compare_commands
-from .opening import open_attached, open_dataset
+from .opening import open_attached, open_dataset, parse_segment
 
 
 def chosen_vectorizer(args: argparse.Namespace, **params):
@@ -66,7 +66,7 @@ def run_annotator(dataset, args: argparse.Namespace, title: str) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    dataset = open_attached(args.path, args.workspace)
+    dataset = open_attached(args.path, args.workspace, parse_segment(args.segment))
     return run_annotator(dataset, args, title=f"hover-audio: {args.path}")
 
 
@@ -116,7 +116,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    dataset = open_dataset(args.source)
+    dataset = open_dataset(args.source, parse_segment(args.segment))
     written = dataset.export(args.destination)
     print(f"wrote {len(dataset)} rows to {written}")
     return 0
@@ -129,9 +129,12 @@ def cmd_vectorize(args: argparse.Namespace) -> int:
     if source.is_dir() and is_workspace(source):
         from ..dataset.audio_dataset import AudioDataset
 
+        if args.segment is not None:
+            raise ValueError(f"{args.path} is a workspace: its rows are what they are; "
+                             "--segment applies to an audio folder or a table")
         dataset = AudioDataset.load(source)
     else:
-        dataset = open_dataset(args.path)
+        dataset = open_dataset(args.path, parse_segment(args.segment))
         target = Path(args.workspace) if args.workspace else None
         if target is not None:
             dataset.save(target)
@@ -186,6 +189,12 @@ def cmd_warmup(args: argparse.Namespace) -> int:
     return 0
 
 
+def _segment_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--segment", metavar="SECONDS|nonsilent", default=None,
+                        help="cut each file into range rows: fixed windows of SECONDS, or "
+                             "'nonsilent' (cut at silences); a shorter file is one row")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hover-audio",
@@ -197,6 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workspace", help="where labels are saved (default: a folder named by "
                                            "the data's path in the user's data folder)")
     _server_options(serve)
+    _segment_option(serve)
     serve.set_defaults(run=cmd_serve)
     demo = commands.add_parser("demo", help="open the annotator on the embedded spoken digits")
     demo.add_argument("--seed", type=int, default=0, help="seed of the demo split")
@@ -222,11 +232,13 @@ def build_parser() -> argparse.ArgumentParser:
                            help="vector cache (default: custom_cache/)")
     vectorize.add_argument("--quiet", action="store_true", help="no progress bar")
     _vectorizer_option(vectorize)
+    _segment_option(vectorize)
     vectorize.set_defaults(run=cmd_vectorize)
     add_compare_commands(commands)
     export = commands.add_parser("export", help="write a workspace/table/folder as a table")
     export.add_argument("source", help="workspace folder, audio folder, or table file")
     export.add_argument("destination", help="output .csv, .json or .parquet")
+    _segment_option(export)
     export.set_defaults(run=cmd_export)
     warmup = commands.add_parser(
         "warmup", help="compile the map code once into the user's cache (make does this)")

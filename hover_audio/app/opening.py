@@ -18,28 +18,64 @@ def is_workspace(folder) -> bool:
     return check(folder)
 
 
-def open_dataset(path: str):
-    """A folder (labels from subfolders), a table file, or a workspace (read only)."""
+def parse_segment(text: str | None):
+    """``--segment``: None, a window in seconds (``"5"``), or ``"nonsilent"``.
+
+    Returns what ``AudioDataset.from_folder(segment=...)`` takes.
+    """
+    if text is None:
+        return None
+    if text.strip().lower() == "nonsilent":
+        return {"mode": "nonsilent"}
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError(f"--segment takes a window in seconds (> 0) or 'nonsilent', "
+                         f"got {text!r}")
+    return seconds
+
+
+def open_dataset(path: str, segment=None):
+    """A folder (labels from subfolders), a table file, or a workspace (read only).
+
+    ``segment`` (see :func:`parse_segment`) cuts a folder's or a table's files into
+    ``#t=`` range rows; a workspace is already cut and refuses it.
+    """
     from ..dataset.audio_dataset import AudioDataset
 
     target = Path(path)
     if target.is_dir():
         if is_workspace(target):
+            if segment is not None:
+                raise ValueError(f"{path} is a workspace: its rows are what they are; "
+                                 "--segment applies to an audio folder or a table")
             return AudioDataset.load(target, attach=False)
-        return AudioDataset.from_folder(target)
-    return AudioDataset.from_file(target)
+        return AudioDataset.from_folder(target, segment=segment)
+    if segment is None:
+        return AudioDataset.from_file(target)
+    from ..dataset.folder import segment_rows
+    from ..dataset.table_files import read_table
+
+    return AudioDataset.from_pandas(segment_rows(read_table(target), segment))
 
 
 SOURCE_FILE = "source.json"  # in a default workspace: the data it was made from
 
 
-def workspace_for(path) -> Path:
+def workspace_for(path, segment=None) -> Path:
     """The default workspace of a folder or table, in the user's data folder.
 
-    Named by the data's absolute path, so the same path finds it again from any
-    current directory (see :func:`~hover_audio.common.paths.data_dir`).
+    Named by the data's absolute path (and how it is cut, with ``segment``), so the
+    same command finds it again from any current directory (see
+    :func:`~hover_audio.common.paths.data_dir`).
     """
-    return data_dir() / "workspaces" / _workspace_name(path)
+    name = _workspace_name(path)
+    if segment is not None:
+        cut = "nonsilent" if isinstance(segment, dict) else f"{float(segment):g}s"
+        name = f"{name}-segment-{cut}"
+    return data_dir() / "workspaces" / name
 
 
 def legacy_workspace_for(path) -> Path:
@@ -53,25 +89,30 @@ def _workspace_name(path) -> str:
     return f"{source.stem or 'root'}-{tag}"
 
 
-def open_attached(path: str, workspace: str | None):
+def open_attached(path: str, workspace: str | None, segment=None):
     """Open a workspace, or a folder/table attached to a (new or earlier) workspace.
 
     Prints where the labels are saved. A default workspace left under the cache
     folder by an earlier version is moved to the data folder (and said so).
+    ``segment`` cuts a folder's or table's files (:func:`parse_segment`); each way
+    of cutting has its own default workspace.
     """
     from ..dataset.audio_dataset import AudioDataset
 
     source = Path(path)
     if source.is_dir() and is_workspace(source):
+        if segment is not None:
+            raise ValueError(f"{path} is a workspace: its rows are what they are; "
+                             "--segment applies to an audio folder or a table")
         print(f"hover-audio: labels are saved in {source.absolute()}")
         return AudioDataset.load(source)
-    target = Path(workspace) if workspace else workspace_for(source)
-    if not workspace:
+    target = Path(workspace) if workspace else workspace_for(source, segment)
+    if not workspace and segment is None:
         adopt_legacy(source, target)
     if is_workspace(target):
         print(f"hover-audio: reopening workspace {target} (labels are saved there)")
         return AudioDataset.load(target)
-    dataset = open_dataset(path)
+    dataset = open_dataset(path, segment)
     dataset.save(target)
     if not workspace:
         write_source(target, source)

@@ -50,14 +50,22 @@ def folder_table(root: str | os.PathLike, split: Mapping[str, float] | None = No
     table = _files_table(root)
     if split:
         table[SUBSET] = stratified_split(table[LABEL], split, seed=seed)
-    if segment is None:
-        return table
+    return table if segment is None else segment_rows(table, segment)
+
+
+def segment_rows(table: pd.DataFrame, segment) -> pd.DataFrame:
+    """Cut each whole-file row of ``table`` into ``#t=`` range rows (``segment`` as in
+    :func:`folder_table`); rows that already are ranges are kept as they are."""
     options = {"window": float(segment)} if isinstance(segment, (int, float)) else segment
-    table, problems = segment_table(table, **options)
+    ranged = table[AUDIO].astype(str).str.contains("#t=", regex=False)
+    for column in ("start", "end"):
+        if column in table.columns:
+            ranged |= table[column].notna()
+    cut, problems = segment_table(table[~ranged].reset_index(drop=True), **options)
     if len(problems):
         warnings.warn(f"{len(problems)} file(s) could not be segmented and were left out: "
                       + "; ".join(problems["message"].head(5)), stacklevel=3)
-    return table
+    return pd.concat([cut, table[ranged]], ignore_index=True)
 
 
 def _files_table(root: str | os.PathLike) -> pd.DataFrame:
