@@ -4,7 +4,8 @@ The dataset is a facade over collaborators, each with one job:
 :class:`~hover_audio.dataset.clip_table.ClipTable` (the table in memory),
 :class:`~hover_audio.dataset.history.History` (undo/redo),
 :class:`~hover_audio.dataset.store.Workspace` (the folder it persists to) and
-:class:`~hover_audio.dataset.embedding.DatasetEmbedding` (vectors, layout, search).
+:class:`~hover_audio.dataset.embedding.DatasetEmbedding` (vectors, layout, search);
+row edits (ranges, transcripts) are operations written in :mod:`.editing`.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..vectors.contract import describe, rebuild
-from . import schema
+from . import editing, schema
 from .clip_table import ClipTable
 from .embedding import DatasetEmbedding
 from .folder import folder_table
@@ -203,15 +204,13 @@ class AudioDataset:
         with self._mutex:
             return self._step("redo", self.history.pop_redo(), forward=True)
 
-    def dedup(self) -> pd.DataFrame:
-        """Keep one row per key: test > dev > train > raw, then the later row.
+    # ranges of a file and transcripts, one undoable operation each (see dataset/editing.py)
+    set_range, split, add_range = editing.set_range, editing.split, editing.add_range
+    remove, set_transcript = editing.remove, editing.set_transcript
 
-        Returns
-        -------
-        pandas.DataFrame
-            The dropped rows (``position``, key, subset, label) with the
-            ``kept_subset`` and ``kept_label`` of the row that won.
-        """
+    def dedup(self) -> pd.DataFrame:
+        """Keep one row per key: test > dev > train > raw, then the later row. Returns the
+        dropped rows (``position``, key, subset, label, ``kept_subset``, ``kept_label``)."""
         with self._mutex:
             kept, report = self._clips.keep()
             if kept is not None:
@@ -366,7 +365,9 @@ class AudioDataset:
         return len(positions)
 
     def _apply(self, op: Operation, forward: bool) -> np.ndarray:
-        positions, labels = self._clips.apply(op, forward)
+        positions, labels, rows = self._clips.apply(op, forward)
+        if rows is not None:  # rows added or removed: their vectors follow
+            self._vectors = rows.vectors(self._vectors)
         self.label_order.extend(sorted(labels - set(self.label_order)))
         return positions
 

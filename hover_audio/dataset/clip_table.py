@@ -7,15 +7,61 @@ forwards or backwards; history, journaling and events are the dataset's business
 """
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from .history import Change, Operation
-from .schema import ABSTAIN, AUDIO, LABEL, SUBSET, SUBSETS, dedup_rows, row_ids
+from ..audio.sources import clip_id
+from .history import VECTOR, Change, Operation, RowChange
+from .schema import ABSTAIN, AUDIO, LABEL, SUBSET, SUBSETS, TRANSCRIPT, dedup_rows, row_ids
 
-PROTECTED = (AUDIO, LABEL, SUBSET)  # change only through operations
+PROTECTED = (AUDIO, LABEL, SUBSET, TRANSCRIPT)  # change only through operations
+
+
+class Rows(NamedTuple):
+    """How an operation reshaped the table: where each row now comes from.
+
+    ``origin[i] >= 0``: row ``i`` was row ``origin[i]`` before; ``-1 - j``: it is
+    new, with vector ``added[j]`` (a list of floats, or None).
+    """
+
+    origin: np.ndarray
+    added: list
+
+    def vectors(self, before: np.ndarray | None) -> np.ndarray | None:
+        """The vector matrix after the operation, given the one before it."""
+        if before is None:
+            return None
+        dim = before.shape[1]
+        fresh = np.full((len(self.added), dim), np.nan, dtype=np.float32)
+        for at, vector in enumerate(self.added):
+            if vector is not None and len(vector) == dim:
+                fresh[at] = vector
+        old = self.origin >= 0
+        out = np.empty((len(self.origin), dim), dtype=np.float32)
+        out[old] = before[self.origin[old]]
+        out[~old] = fresh[-1 - self.origin[~old]]
+        return out
+
+
+def record_id(record: Mapping) -> str:
+    """The identity of a row record (as :func:`~hover_audio.dataset.schema.row_ids` gives)."""
+    return clip_id(record[AUDIO], record.get("start"), record.get("end"))
+
+
+def to_record(row: pd.Series, vector) -> dict:
+    """One row as a JSON-safe record, with its vector under ``VECTOR``."""
+    record = {}
+    for name, value in row.items():
+        if isinstance(value, np.generic):
+            value = value.item()
+        if isinstance(value, float) and value != value:
+            value = None
+        record[str(name)] = value
+    record[VECTOR] = None if vector is None or not np.isfinite(vector).all() else [
+        float(x) for x in vector]
+    return record
 
 
 class ClipTable:
@@ -87,10 +133,19 @@ class ClipTable:
         keys = tuple(self.ids[positions[moving]])
         return (Change(column, keys, tuple(current[moving]), value),)
 
-    def apply(self, op: Operation, forward: bool) -> tuple[np.ndarray, set]:
-        """Apply ``op`` (or undo it); returns the rows touched and the labels it set."""
-        touched, labels = [], set()
+    def apply(self, op: Operation, forward: bool) -> tuple[np.ndarray, set, Rows | None]:
+        """Apply ``op`` (or undo it).
+
+        Returns the rows touched, the labels it set, and how rows were added or
+        removed (None when the rows stayed as they were: then positions hold).
+        """
+        touched, labels, rows = [], set(), None
         for change in (op if forward else reversed(op)):
+            if isinstance(change, RowChange):
+                rows = self._move_rows(change, forward, rows)
+                continue
+            if change.column not in self.frame.columns:  # first use, e.g. a transcript
+                self.frame[change.column] = "" if change.column == TRANSCRIPT else None
             positions = self.ids.get_indexer(list(change.keys))
             known = positions >= 0
             values = change.new if forward else np.asarray(change.old, dtype=object)[known]
@@ -99,8 +154,29 @@ class ClipTable:
             if change.column == LABEL:
                 labels.update([change.new] if forward else set(change.old))
             touched.append(positions[known])
-        rows = np.unique(np.concatenate(touched)) if touched else np.array([], dtype=int)
-        return rows, labels - {ABSTAIN}
+        if rows is not None:  # row numbers moved: every row counts as touched
+            return np.arange(len(self.frame)), labels - {ABSTAIN}, rows
+        positions = np.unique(np.concatenate(touched)) if touched else np.array([], dtype=int)
+        return positions, labels - {ABSTAIN}, None
+
+    def _move_rows(self, change: RowChange, forward: bool, rows: Rows | None) -> Rows:
+        leaving, arriving = (change.removed, change.added) if forward else \
+            (change.added, change.removed)
+        origin = np.arange(len(self.frame)) if rows is None else rows.origin
+        added = [] if rows is None else list(rows.added)
+        gone = self.ids.get_indexer([record_id(record) for record in leaving])
+        keep = np.ones(len(self.frame), dtype=bool)
+        keep[gone[gone >= 0]] = False
+        new = pd.DataFrame([{k: v for k, v in record.items() if k != VECTOR}
+                            for record in arriving])
+        parts = [self.frame[keep]] + ([new] if len(new) else [])
+        self.frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else \
+            self.frame[keep].reset_index(drop=True)
+        self.ids = pd.Index(row_ids(self.frame))
+        origin = np.concatenate([origin[keep], -1 - np.arange(len(added),
+                                                               len(added) + len(arriving))])
+        added.extend(record.get(VECTOR) for record in arriving)
+        return Rows(origin.astype(np.int64), added)
 
     def check_vectors(self, vectors) -> np.ndarray | None:
         """``vectors`` as a float32 (rows, dim) matrix, or None; ValueError for another shape."""

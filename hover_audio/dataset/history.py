@@ -41,7 +41,30 @@ class Change:
         return cls(data["column"], tuple(data["keys"]), tuple(data["old"]), data["new"])
 
 
-Operation = tuple  # a tuple of Change
+@dataclass(frozen=True)
+class RowChange:
+    """Take whole rows out (``removed``) and put others in (``added``); undone the other way.
+
+    Each row is a record: every column's value (JSON types, None for missing) and,
+    under :data:`VECTOR`, its vector (a list of floats, or None), so replaying the
+    journal restores the rows and their vectors without recomputing anything.
+    """
+
+    removed: tuple
+    added: tuple
+    column = "rows"  # what a ChangeEvent names for it
+
+    def to_json(self) -> dict:
+        return {"rows": {"removed": list(self.removed), "added": list(self.added)}}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "RowChange":
+        rows = data["rows"]
+        return cls(tuple(rows["removed"]), tuple(rows["added"]))
+
+
+VECTOR = "__vector__"  # the key of a row record's vector
+Operation = tuple  # a tuple of Change and RowChange
 
 
 def operation_to_json(op: Operation) -> list:
@@ -49,7 +72,8 @@ def operation_to_json(op: Operation) -> list:
 
 
 def operation_from_json(data: list) -> Operation:
-    return tuple(Change.from_json(item) for item in data)
+    return tuple(RowChange.from_json(item) if "rows" in item else Change.from_json(item)
+                 for item in data)
 
 
 @dataclass

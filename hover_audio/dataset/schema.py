@@ -19,6 +19,7 @@ ABSTAIN = "ABSTAIN"
 AUDIO = "audio"
 LABEL = "label"
 SUBSET = "SUBSET"
+TRANSCRIPT = "transcript"  # free text per row, changed by operations like labels
 SUBSETS = ("raw", "train", "dev", "test")
 # dedup priority: a key found in several subsets is kept in the highest one
 SUBSET_PRIORITY = {"raw": 0, "train": 1, "dev": 2, "test": 3}

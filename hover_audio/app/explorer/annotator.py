@@ -284,6 +284,12 @@ channel.ticket = channel.ticket + 1;
                 edits.setdefault(label.strip(), []).append(self.keys[position])
         for label, keys in edits.items():
             self._act(lambda: self.dataset.set_labels(keys, label), f"labeled {{}} clip(s) '{label}'")
+        texts = dict(zip(rows, new.get("transcript", [])))
+        known = selection_data(self.dataset, self.source, list(texts))["transcript"]
+        for (position, text), before in zip(texts.items(), known):
+            if isinstance(text, str) and text != before:
+                self._act(lambda: self.dataset.set_transcript([self.keys[position]], text),
+                          "transcript saved for {} clip(s)")
 
     # ----------------------------------------------------------- dataset sync
     def _on_dataset_change(self, event) -> None:
@@ -298,7 +304,12 @@ channel.ticket = channel.ticket + 1;
             x, y = xy(self.dataset)
             self.source.data.update(x=x, y=y)
             return
-        if len(event.positions):
+        if "rows" in event.columns:  # rows added or removed: row numbers moved, resend
+            self.keys = self.dataset.keys
+            self._previous_selection = []
+            self.source.selected.indices = []
+            self.source.data = source_data(self.dataset)
+        elif len(event.positions):
             self.source.patch(label_patches(self.dataset, event.positions, event.columns))
         self.population_source.data = population_data(self.dataset)
         self.selection_source.data = selection_data(self.dataset, self.source, self._previous_selection)

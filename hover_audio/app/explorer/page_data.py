@@ -12,7 +12,8 @@ from urllib.parse import unquote, urlsplit
 import numpy as np
 
 from ...audio.sources import SourceError, parse_key
-from ...dataset.schema import ABSTAIN, AUDIO, LABEL, SUBSET, range_columns
+from ...common.values import is_missing
+from ...dataset.schema import ABSTAIN, AUDIO, LABEL, SUBSET, TRANSCRIPT, range_columns
 
 ABSTAIN_COLOR = "#b4b4b4"
 # colour-blind-friendly first (Okabe-Ito), then Tableau-style extras; a label keeps
@@ -135,10 +136,13 @@ def selection_data(dataset, source, rows) -> dict:
     rows = [int(i) for i in rows]
     names, scores = source.data["name"], source.data["score"]
     labels, subsets = dataset.column(LABEL), dataset.column(SUBSET)
+    texts = dataset.column(TRANSCRIPT) if TRANSCRIPT in dataset.columns else None
     return {
         "index": rows,
         "name": [names[i] for i in rows],
         "label": [str(labels[i]) for i in rows],
         "subset": [str(subsets[i]) for i in rows],
         "score": [float(scores[i]) for i in rows],
+        "transcript": ["" if texts is None or is_missing(texts[i]) else str(texts[i])
+                       for i in rows],
     }

@@ -92,7 +92,9 @@ def selection_table(source: ColumnDataSource) -> DataTable:
         TableColumn(field="subset", title="subset", width=60),
         TableColumn(field="score", title="score", formatter=NumberFormatter(format="0.000"),
                     width=60),
+        TableColumn(field="transcript", title="transcript (double-click, Enter saves)",
+                    editor=StringEditor(), width=240),
     ]
-    return redraw_on_change(DataTable(source=source, columns=columns, width=520, height=260,
+    return redraw_on_change(DataTable(source=source, columns=columns, width=760, height=260,
                                       editable=True, index_position=None, selectable=True,
                                       reorderable=False))
