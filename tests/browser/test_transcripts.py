@@ -24,8 +24,11 @@ def transcript_cell(page, name: str) -> dict:
 
 def type_transcript(page, name: str, text: str) -> None:
     cell = transcript_cell(page, name)
-    page.mouse.click(cell["x"], cell["y"])  # selects the row (and plays it)
-    page.wait_for_timeout(500)
+    page.mouse.click(cell["x"], cell["y"])  # selects the row, plays it, shows it in the panel
+    row = source(page, "clips")["name"].index(name)
+    wait_js(page, """(row) => Bokeh.documents[0].get_model_by_name('clip-state').data.row[0]
+        === row && Bokeh.documents[0].get_model_by_name('clip-wave').data.x.length > 0""", row)
+    page.wait_for_timeout(300)  # the panel has drawn: the table stays where it is now
     cell = transcript_cell(page, name)
     page.mouse.dblclick(cell["x"], cell["y"])
     editor = page.locator(".slick-cell.l4.editable input")  # Playwright's CSS pierces shadow roots

@@ -22,6 +22,7 @@ from ...dataset.schema import AUDIO, RANGE_COLUMNS
 from . import playback_js as js
 from . import widgets
 from .aspects import MapAspectControl
+from .clip_panel import ClipPanel
 from .search_panel import SearchPanel, finder
 from .page_data import (
     label_color, label_patches, population_data, selection_data,
@@ -70,6 +71,7 @@ class Annotator:
         self.sound = widgets.sound_controls()
         self.labeling = widgets.label_controls()
         self.search = SearchPanel(self, self._search_index)
+        self.clip_panel = ClipPanel(self)
         self.map_aspect = MapAspectControl(self)
         self.population_source = ColumnDataSource(population_data(self.dataset), name="population")
         self.selection_source = ColumnDataSource(selection_data(self.dataset, self.source, []), name="selection")
@@ -103,7 +105,8 @@ class Annotator:
             self.population,
         )
         maps = column(self.plot, finder(self)) if self.linked else self.plot
-        self.layout = column(row(maps, controls), row(self.selection, column(self.remove)))
+        self.layout = column(row(maps, controls), self.clip_panel.layout,
+                             row(self.selection, column(self.remove)))
 
     def _label_buttons(self) -> list:
         if not self.dataset.label_order:  # a Row needs a child
@@ -124,6 +127,7 @@ const picked = table.selected.indices;
 if (!picked.length) { return; }
 channel.request = table.data.index[picked[0]];
 channel.ticket = channel.ticket + 1;
+channel.focus = table.data.index[picked[0]];
 """)
 
     def _connect(self) -> None:
@@ -239,6 +243,20 @@ channel.ticket = channel.ticket + 1;
             number = int(parts[1])
             if 1 <= number <= min(LABEL_BUTTONS, len(self.dataset.label_order)):
                 self.apply_label(self.dataset.label_order[number - 1])
+        elif parts[0] in ("prev", "next"):
+            self.step_selection(-1 if parts[0] == "prev" else 1)
+
+    def step_selection(self, step: int) -> None:
+        """Show and play the previous (-1) or next (+1) row of the selection."""
+        rows = sorted(self._previous_selection)
+        if not rows:
+            return
+        current = self.channel.focus
+        at = rows.index(current) + step if current in rows else (0 if step > 0 else -1)
+        target = rows[at % len(rows)]
+        self.channel.focus = target
+        self.channel.request = target
+        self.channel.ticket = self.channel.ticket + 1
 
     def _on_selection(self, attr, old, new) -> None:
         if self._setting_selection:

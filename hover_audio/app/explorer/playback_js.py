@@ -26,7 +26,9 @@ class AudioChannel(DataModel):
     payload = String("", help="base64 WAV of the answered row")
     served = Int(0, help="incremented with every answer")
     error = String("", help="why the last request failed")
-    command = String("", help="keyboard command: 'undo:<n>', 'redo:<n>', 'label:<k>:<n>'")
+    command = String("", help="keyboard command: 'undo:<n>', 'redo:<n>', 'label:<k>:<n>', "
+                            "'prev:<n>', 'next:<n>'")
+    focus = Int(-1, help="row the clip panel shows (set by a tap or a table row)")
 
 
 # JavaScript shared by the callbacks: the page's single audio element
@@ -102,7 +104,7 @@ def tap_request(channel: AudioChannel, source, plot, renderers: dict) -> CustomJ
     return CustomJS(args=dict(channel=channel, source=source, plot=plot, renderers=renderers),
                     code=REQUEST_JS + NEAREST_JS + """
 const row = nearest(cb_obj.x, cb_obj.y);
-if (row >= 0) { window.hoverAudioRow = row; request(row); }
+if (row >= 0) { window.hoverAudioRow = row; request(row); channel.focus = row; }
 """)
 
 
@@ -123,7 +125,9 @@ def set_volume(slider) -> CustomJS:
 
 
 def keyboard(channel: AudioChannel) -> CustomJS:
-    """Ctrl+Z / Ctrl+Y (Cmd on macOS) undo and redo; keys 1-9 apply label buttons."""
+    """Ctrl+Z / Ctrl+Y (Cmd on macOS) undo and redo; keys 1-9 apply label buttons; space
+    plays or pauses; Left/Right go to the previous/next row of the selection. Keys typed
+    into a text field are left alone."""
     return CustomJS(args=dict(channel=channel), code="""
 window.hoverAudioChannel = channel;
 if (window.hoverAudioKeys) { return; }
@@ -142,6 +146,13 @@ document.addEventListener("keydown", (event) => {
     else if (ctrl && (key === "y" || key === "Y" || ((key === "z" || key === "Z") && event.shiftKey))) {
         command = "redo";
     } else if (!ctrl && !event.altKey && key >= "1" && key <= "9") { command = "label:" + key; }
+    else if (!ctrl && !event.altKey && key === " ") {
+        event.preventDefault();
+        const audio = window.hoverAudio;
+        if (audio && audio.src) { if (audio.paused) { audio.play(); } else { audio.pause(); } }
+        return;
+    } else if (!ctrl && !event.altKey && key === "ArrowLeft") { command = "prev"; }
+    else if (!ctrl && !event.altKey && key === "ArrowRight") { command = "next"; }
     if (command) {
         event.preventDefault();
         count += 1;

@@ -1,0 +1,277 @@
+"""The clip panel: see the clip you hear, fix its range, split it, write what is said.
+
+Tapping a point (or a row of the selection table) shows that clip's waveform and mel
+spectrogram, with the range shaded inside its context and a playhead that moves
+while it plays. The range can be dragged (the box on the waveform) or typed, then
+set; split at the playhead; a new range added on the same file; the row deleted;
+its transcript typed (Enter saves). Every edit is one dataset operation (undoable).
+Pictures are computed in a worker thread (:mod:`.clip_overview`) and cached.
+"""
+from __future__ import annotations
+
+import html
+from concurrent.futures import ThreadPoolExecutor
+
+from bokeh.layouts import column, row
+from bokeh.models import (
+    BoxAnnotation, Button, ColumnDataSource, CustomJS, Div, FixedTicker, LinearColorMapper,
+    Range1d, RangeTool, Select, Span, TextInput, Toggle,
+)
+from bokeh.palettes import Magma256
+from bokeh.plotting import figure
+
+from ...common.values import format_number, is_missing
+from ...dataset.schema import AUDIO, LABEL, SUBSET, TRANSCRIPT
+from . import widgets
+from .clip_overview import OverviewCache
+from .playback_js import AUDIO_JS
+
+PICTURES = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hover-audio-pictures")
+OVERVIEWS = OverviewCache()
+WIDTH = 760
+SPEEDS = ["0.5", "0.75", "1", "1.25", "1.5", "2"]
+
+PLAYHEAD_JS = AUDIO_JS + """
+if (info.data.row[0] !== channel.answered) { return; }
+const start = info.data.start[0];
+function step() {
+    if (info.data.row[0] !== channel.answered) { return; }
+    playhead.location = start + audio.currentTime;
+    if (!audio.paused && !audio.ended) { requestAnimationFrame(step); }
+}
+audio.playbackRate = parseFloat(speed.value);
+audio.preservesPitch = true;
+audio.loop = loop.active;
+requestAnimationFrame(step);
+"""
+
+
+class ClipPanel:
+    """One page's clip panel; ``show(row)`` draws a row, the dataset stays the truth."""
+
+    def __init__(self, annotator):
+        self.page = annotator
+        self.key: str | None = None
+        self.info = Div(text="<i>tap a point to see its clip</i>", width=WIDTH, name="clip-info")
+        self.wave_source = ColumnDataSource({"x": [], "low": [], "high": []}, name="clip-wave")
+        self.spec_source = ColumnDataSource({"image": [], "x": [], "y": [], "dw": [], "dh": []},
+                                            name="clip-spectrogram")
+        self.state = ColumnDataSource({"row": [-1], "start": [0.0], "end": [0.0]},
+                                      name="clip-state")
+        self.x_range = Range1d(0, 1)
+        self.edges = Range1d(0, 1, name="clip-edges")  # the range being edited (dragged)
+        self.wave = figure(width=WIDTH, height=110, x_range=self.x_range, y_range=(-1.05, 1.05),
+                           toolbar_location=None, tools="", name="clip-waveform")
+        self.wave.varea("x", "low", "high", source=self.wave_source, color="#4c72b0")
+        self.wave.add_tools(RangeTool(x_range=self.edges))
+        self.wave.yaxis.visible = False
+        self.colors = LinearColorMapper(palette=Magma256, low=-80, high=0)
+        self.spec = figure(width=WIDTH, height=170, x_range=self.x_range, y_range=(0, 64),
+                           toolbar_location=None, tools="", name="clip-spectrogram-plot",
+                           x_axis_label="seconds in the file", y_axis_label="mel")
+        self.spec.image("image", "x", "y", "dw", "dh", source=self.spec_source,
+                        color_mapper=self.colors)
+        self.shades, self.playheads = [], []
+        for plot in (self.wave, self.spec):
+            for _ in range(2):
+                shade = BoxAnnotation(fill_color="#808080", fill_alpha=0.45, line_alpha=0)
+                plot.add_layout(shade)
+                self.shades.append(shade)
+            self.playheads.append(Span(location=0, dimension="height", line_color="#d62728",
+                                       line_width=2))
+            plot.add_layout(self.playheads[-1])
+        self.playhead = self.playheads[0]
+        self.playheads[1].js_link("location", self.playheads[0], "location")
+        self.playheads[0].js_link("location", self.playheads[1], "location")
+        self.start_in = TextInput(title="start (s)", width=110, name="clip-start")
+        self.end_in = TextInput(title="end (s)", width=110, name="clip-end")
+        self.set_button = Button(label="Set range", width=100, name="clip-set")
+        self.split_button = Button(label="Split at playhead", width=130, name="clip-split")
+        self.add_button = Button(label="Add as new range", width=140, name="clip-add")
+        self.delete_button = Button(label="Delete row", width=100, button_type="danger",
+                                    name="clip-delete")
+        self.transcript = TextInput(title="transcript (Enter saves)", width=WIDTH - 10,
+                                    name="clip-transcript")
+        self.speed = Select(title="speed", value="1", options=SPEEDS, width=80,
+                            name="clip-speed")
+        self.loop = Toggle(label="Loop", width=70, name="clip-loop")
+        self._wire()
+        self.layout = column(
+            self.info, self.wave, self.spec,
+            row(self.start_in, self.end_in, column(Div(text=""), self.set_button),
+                column(Div(text=""), self.split_button), column(Div(text=""), self.add_button),
+                column(Div(text=""), self.delete_button), self.speed,
+                column(Div(text=""), self.loop)),
+            self.transcript, name="clip-panel")
+
+    # ------------------------------------------------------------------ wiring
+    def _wire(self) -> None:
+        channel = self.page.channel
+        channel.on_change("focus", lambda attr, old, new: self.show(new))
+        channel.js_on_change("served", CustomJS(
+            args=dict(info=self.state, channel=channel, playhead=self.playhead,
+                      speed=self.speed, loop=self.loop), code=PLAYHEAD_JS))
+        settings = CustomJS(args=dict(speed=self.speed, loop=self.loop), code=AUDIO_JS + """
+audio.playbackRate = parseFloat(speed.value); audio.preservesPitch = true;
+audio.loop = loop.active;""")
+        self.speed.js_on_change("value", settings)
+        self.loop.js_on_change("active", settings)
+        self.edges.on_change("start", self._dragged)
+        self.edges.on_change("end", self._dragged)
+        self.set_button.on_click(self.set_range)
+        self.split_button.on_click(self.split)
+        self.add_button.on_click(self.add_range)
+        self.delete_button.on_click(self.delete)
+        self.transcript.on_change("value", self._transcript)
+        self.page.refresh_hooks.append(self._dataset_changed)
+
+    # ----------------------------------------------------------------- showing
+    def show(self, position: int) -> None:
+        """Draw the row at ``position`` (work in a thread; the page updates when done)."""
+        dataset = self.page.dataset
+        if not 0 <= position < len(dataset):
+            return
+        key = dataset.keys[position]
+        clip = self.page._clip_args(position)
+        self.key = key
+        self.info.text = f"<i>drawing {html.escape(_name(key))}...</i>"
+        future = PICTURES.submit(_draw, clip)
+        future.add_done_callback(lambda done: self.page.later(self._drawn, key, position, done))
+
+    def _drawn(self, key: str, position: int, done) -> None:
+        if key != self.key:
+            return  # another clip was asked for meanwhile
+        try:
+            view = done.result()
+        except Exception as error:  # a clip that cannot be read: say so, keep the panel
+            self.info.text = (f"<span style='color:#b00'>cannot draw {html.escape(_name(key))}:"
+                              f" {html.escape(str(error))}</span>")
+            return
+        columns = len(view.envelope_min)
+        step = (view.shown_to - view.shown_from) / max(1, columns)
+        self.wave_source.data = {"x": [view.shown_from + (i + 0.5) * step for i in range(columns)],
+                                 "low": view.envelope_min.tolist(),
+                                 "high": view.envelope_max.tolist()}
+        self.spec_source.data = {"image": [view.mel_db], "x": [view.shown_from], "y": [0],
+                                 "dw": [view.shown_to - view.shown_from],
+                                 "dh": [view.mel_db.shape[0]]}
+        self.colors.update(low=view.low_db, high=view.high_db)
+        self.spec.yaxis.ticker = FixedTicker(ticks=list(view.mel_ticks))
+        self.spec.yaxis.major_label_overrides = dict(view.mel_ticks)
+        self.x_range.update(start=view.shown_from, end=view.shown_to)
+        for left, right in (self.shades[0:2], self.shades[2:4]):
+            left.update(left=view.shown_from, right=view.start)
+            right.update(left=view.end, right=view.shown_to)
+        self.state.data = {"row": [position], "start": [view.start], "end": [view.end]}
+        self._showing_edges = True
+        self.edges.update(start=view.start, end=view.end)
+        self._showing_edges = False
+        self.playhead.location = view.start
+        self.start_in.value, self.end_in.value = _time(view.start), _time(view.end)
+        dataset = self.page.dataset
+        text = dataset.column(TRANSCRIPT)[position] if TRANSCRIPT in dataset.columns else ""
+        self._showing_text = True
+        self.transcript.value = "" if is_missing(text) else str(text)
+        self._showing_text = False
+        label, subset = dataset.column(LABEL)[position], dataset.column(SUBSET)[position]
+        more = " (the first 10 minutes)" if view.truncated else ""
+        self.info.text = (f"<b>{html.escape(_name(key))}</b> &nbsp; {_time(view.start)}"
+                          f"&ndash;{_time(view.end)} s ({_time(view.end - view.start)} s){more}"
+                          f" &nbsp; label <b>{html.escape(str(label))}</b>, {subset}")
+
+    def _dataset_changed(self, event) -> None:
+        if self.key is None or ("rows" not in event.columns and TRANSCRIPT not in event.columns):
+            return
+        found = self.page.dataset.positions([self.key], missing="skip")[0]
+        if found >= 0:
+            self.state.data = dict(self.state.data, row=[int(found)])
+            if TRANSCRIPT in event.columns:
+                self._showing_text = True
+                text = self.page.dataset.column(TRANSCRIPT)[found]
+                self.transcript.value = "" if is_missing(text) else str(text)
+                self._showing_text = False
+
+    # ----------------------------------------------------------------- editing
+    _showing_edges = False
+    _showing_text = False
+
+    def _dragged(self, attr, old, new) -> None:
+        if not self._showing_edges:
+            self.start_in.value = _time(self.edges.start)
+            self.end_in.value = _time(self.edges.end)
+
+    def _times(self) -> tuple[float, float] | None:
+        try:
+            return float(self.start_in.value), float(self.end_in.value)
+        except ValueError:
+            self._say(f"type the start and end in seconds, e.g. 1.25 (got "
+                          f"{self.start_in.value!r}, {self.end_in.value!r})", error=True)
+            return None
+
+    def _edit(self, operation, message: str) -> None:
+        if self.key is None:
+            self._say("tap a point first", error=True)
+            return
+        try:
+            result = operation()
+        except (ValueError, KeyError, TypeError) as error:
+            self._say(str(error.args[0] if isinstance(error, KeyError) else error),
+                          error=True)
+            return
+        self._say(message.format(result))
+        if isinstance(result, str):
+            self._focus(result)
+        elif isinstance(result, tuple):
+            self._focus(result[0])
+
+    def _say(self, text: str, error: bool = False) -> None:
+        widgets.say(self.page.status, text, error=error)
+
+    def _focus(self, key: str) -> None:
+        position = self.page.dataset.positions([key], missing="skip")[0]
+        if position >= 0:
+            self.show(int(position))
+
+    def set_range(self) -> None:
+        times = self._times()
+        if times is not None:
+            key = self.key
+            self._edit(lambda: self.page.dataset.set_range(key, *times), "range set: {}")
+
+    def split(self) -> None:
+        key, at = self.key, float(self.playhead.location)
+        self._edit(lambda: self.page.dataset.split(key, at), "split in two: {}")
+
+    def add_range(self) -> None:
+        times = self._times()
+        if times is not None and self.key is not None:
+            row = self.page.dataset.positions([self.key])[0]
+            audio = str(self.page.dataset.column(AUDIO)[row]).split("#t=")[0]
+            self._edit(lambda: self.page.dataset.add_range(audio, *times), "new range: {}")
+
+    def delete(self) -> None:
+        key = self.key
+        self._edit(lambda: self.page.dataset.remove([key]), "deleted {} row (Undo brings it back)")
+        if self.page.dataset.positions([key], missing="skip")[0] < 0:
+            self.key = None
+            self.info.text = "<i>row deleted; tap a point to see its clip</i>"
+
+    def _transcript(self, attr, old, new) -> None:
+        if self._showing_text or self.key is None:
+            return
+        key = self.key
+        self._edit(lambda: self.page.dataset.set_transcript([key], new),
+                   "transcript saved ({} row)")
+
+
+def _draw(clip: tuple):
+    key, start, end, channel = clip
+    return OVERVIEWS.get(key, start, end, channel)
+
+
+def _name(key: str) -> str:
+    return key.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def _time(seconds: float) -> str:
+    return format_number(round(float(seconds), 3))
