@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SCRIPTS = ["digits_demo", "sound_effects_folder", "long_recording_segments"]
+SCRIPTS = ["digits_demo", "sound_effects_folder", "long_recording_segments", "clip_panel"]
 
 
 def png_size(path: Path) -> tuple[int, int]:

@@ -105,7 +105,7 @@ class Annotator:
             self.population,
         )
         maps = column(self.plot, finder(self)) if self.linked else self.plot
-        self.layout = column(row(maps, controls), self.clip_panel.layout,
+        self.layout = column(row(column(maps, self.clip_panel.layout), controls),
                              row(self.selection, column(self.remove)))
 
     def _label_buttons(self) -> list:

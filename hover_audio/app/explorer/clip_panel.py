@@ -60,7 +60,8 @@ class ClipPanel:
                                       name="clip-state")
         self.x_range = Range1d(0, 1)
         self.edges = Range1d(0, 1, name="clip-edges")  # the range being edited (dragged)
-        self.wave = figure(width=WIDTH, height=110, x_range=self.x_range, y_range=(-1.05, 1.05),
+        self.y_range = Range1d(-1.05, 1.05)
+        self.wave = figure(width=WIDTH, height=110, x_range=self.x_range, y_range=self.y_range,
                            toolbar_location=None, tools="", name="clip-waveform")
         self.wave.varea("x", "low", "high", source=self.wave_source, color="#4c72b0")
         self.wave.add_tools(RangeTool(x_range=self.edges))
@@ -83,18 +84,18 @@ class ClipPanel:
         self.playhead = self.playheads[0]
         self.playheads[1].js_link("location", self.playheads[0], "location")
         self.playheads[0].js_link("location", self.playheads[1], "location")
-        self.start_in = TextInput(title="start (s)", width=110, name="clip-start")
-        self.end_in = TextInput(title="end (s)", width=110, name="clip-end")
-        self.set_button = Button(label="Set range", width=100, name="clip-set")
-        self.split_button = Button(label="Split at playhead", width=130, name="clip-split")
-        self.add_button = Button(label="Add as new range", width=140, name="clip-add")
-        self.delete_button = Button(label="Delete row", width=100, button_type="danger",
+        self.start_in = TextInput(title="start (s)", width=85, name="clip-start")
+        self.end_in = TextInput(title="end (s)", width=85, name="clip-end")
+        self.set_button = Button(label="Set range", width=85, name="clip-set")
+        self.split_button = Button(label="Split at playhead", width=125, name="clip-split")
+        self.add_button = Button(label="Add as new range", width=130, name="clip-add")
+        self.delete_button = Button(label="Delete row", width=90, button_type="danger",
                                     name="clip-delete")
         self.transcript = TextInput(title="transcript (Enter saves)", width=WIDTH - 10,
                                     name="clip-transcript")
-        self.speed = Select(title="speed", value="1", options=SPEEDS, width=80,
+        self.speed = Select(title="speed", value="1", options=SPEEDS, width=65,
                             name="clip-speed")
-        self.loop = Toggle(label="Loop", width=70, name="clip-loop")
+        self.loop = Toggle(label="Loop", width=55, name="clip-loop")
         self._wire()
         self.layout = column(
             self.info, self.wave, self.spec,
@@ -156,6 +157,8 @@ audio.loop = loop.active;""")
                                  "dw": [view.shown_to - view.shown_from],
                                  "dh": [view.mel_db.shape[0]]}
         self.colors.update(low=view.low_db, high=view.high_db)
+        peak = max(float(abs(view.envelope_min).max()), float(abs(view.envelope_max).max()), 1e-4)
+        self.y_range.update(start=-1.05 * peak, end=1.05 * peak)  # quiet clips fill the height
         self.spec.yaxis.ticker = FixedTicker(ticks=list(view.mel_ticks))
         self.spec.yaxis.major_label_overrides = dict(view.mel_ticks)
         self.x_range.update(start=view.shown_from, end=view.shown_to)
