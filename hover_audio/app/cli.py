@@ -66,7 +66,8 @@ def run_annotator(dataset, args: argparse.Namespace, title: str) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    dataset = open_attached(args.path, args.workspace, parse_segment(args.segment))
+    dataset = open_attached(args.path, args.workspace, parse_segment(args.segment),
+                            args.channels)
     return run_annotator(dataset, args, title=f"hover-audio: {args.path}")
 
 
@@ -116,7 +117,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    dataset = open_dataset(args.source, parse_segment(args.segment))
+    dataset = open_dataset(args.source, parse_segment(args.segment), args.channels)
     written = dataset.export(args.destination)
     print(f"wrote {len(dataset)} rows to {written}")
     return 0
@@ -129,12 +130,12 @@ def cmd_vectorize(args: argparse.Namespace) -> int:
     if source.is_dir() and is_workspace(source):
         from ..dataset.audio_dataset import AudioDataset
 
-        if args.segment is not None:
+        if args.segment is not None or args.channels is not None:
             raise ValueError(f"{args.path} is a workspace: its rows are what they are; "
-                             "--segment applies to an audio folder or a table")
+                             "--segment and --channels apply to an audio folder or a table")
         dataset = AudioDataset.load(source)
     else:
-        dataset = open_dataset(args.path, parse_segment(args.segment))
+        dataset = open_dataset(args.path, parse_segment(args.segment), args.channels)
         target = Path(args.workspace) if args.workspace else None
         if target is not None:
             dataset.save(target)
@@ -193,6 +194,9 @@ def _segment_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--segment", metavar="SECONDS|nonsilent", default=None,
                         help="cut each file into range rows: fixed windows of SECONDS, or "
                              "'nonsilent' (cut at silences); a shorter file is one row")
+    parser.add_argument("--channels", choices=["split"], default=None,
+                        help="split: one row per channel of a multichannel file "
+                             "(keys file.wav#channel=N)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -37,34 +37,41 @@ def parse_segment(text: str | None):
     return seconds
 
 
-def open_dataset(path: str, segment=None):
+def open_dataset(path: str, segment=None, channels: str | None = None):
     """A folder (labels from subfolders), a table file, or a workspace (read only).
 
     ``segment`` (see :func:`parse_segment`) cuts a folder's or a table's files into
-    ``#t=`` range rows; a workspace is already cut and refuses it.
+    ``#t=`` range rows, ``channels="split"`` lists each channel of a multichannel
+    file as a row; a workspace's rows are what they are, and it refuses both.
     """
     from ..dataset.audio_dataset import AudioDataset
 
     target = Path(path)
+    if target.is_dir() and is_workspace(target):
+        _refuse_cutting(path, segment, channels)
+        return AudioDataset.load(target, attach=False)
     if target.is_dir():
-        if is_workspace(target):
-            if segment is not None:
-                raise ValueError(f"{path} is a workspace: its rows are what they are; "
-                                 "--segment applies to an audio folder or a table")
-            return AudioDataset.load(target, attach=False)
-        return AudioDataset.from_folder(target, segment=segment)
-    if segment is None:
+        return AudioDataset.from_folder(target, segment=segment, channels=channels)
+    if segment is None and channels is None:
         return AudioDataset.from_file(target)
-    from ..dataset.folder import segment_rows
+    from ..dataset.folder import channel_rows, segment_rows
     from ..dataset.table_files import read_table
 
-    return AudioDataset.from_pandas(segment_rows(read_table(target), segment))
+    table = read_table(target)
+    table = channel_rows(table, channels) if channels else table
+    return AudioDataset.from_pandas(segment_rows(table, segment) if segment else table)
+
+
+def _refuse_cutting(path, segment, channels) -> None:
+    if segment is not None or channels is not None:
+        raise ValueError(f"{path} is a workspace: its rows are what they are; --segment "
+                         "and --channels apply to an audio folder or a table")
 
 
 SOURCE_FILE = "source.json"  # in a default workspace: the data it was made from
 
 
-def workspace_for(path, segment=None) -> Path:
+def workspace_for(path, segment=None, channels: str | None = None) -> Path:
     """The default workspace of a folder or table, in the user's data folder.
 
     Named by the data's absolute path (and how it is cut, with ``segment``), so the
@@ -75,6 +82,8 @@ def workspace_for(path, segment=None) -> Path:
     if segment is not None:
         cut = "nonsilent" if isinstance(segment, dict) else f"{float(segment):g}s"
         name = f"{name}-segment-{cut}"
+    if channels is not None:
+        name = f"{name}-channels-{channels}"
     return data_dir() / "workspaces" / name
 
 
@@ -89,7 +98,7 @@ def _workspace_name(path) -> str:
     return f"{source.stem or 'root'}-{tag}"
 
 
-def open_attached(path: str, workspace: str | None, segment=None):
+def open_attached(path: str, workspace: str | None, segment=None, channels: str | None = None):
     """Open a workspace, or a folder/table attached to a (new or earlier) workspace.
 
     Prints where the labels are saved. A default workspace left under the cache
@@ -101,18 +110,16 @@ def open_attached(path: str, workspace: str | None, segment=None):
 
     source = Path(path)
     if source.is_dir() and is_workspace(source):
-        if segment is not None:
-            raise ValueError(f"{path} is a workspace: its rows are what they are; "
-                             "--segment applies to an audio folder or a table")
+        _refuse_cutting(path, segment, channels)
         print(f"hover-audio: labels are saved in {source.absolute()}")
         return AudioDataset.load(source)
-    target = Path(workspace) if workspace else workspace_for(source, segment)
-    if not workspace and segment is None:
+    target = Path(workspace) if workspace else workspace_for(source, segment, channels)
+    if not workspace and segment is None and channels is None:
         adopt_legacy(source, target)
     if is_workspace(target):
         print(f"hover-audio: reopening workspace {target} (labels are saved there)")
         return AudioDataset.load(target)
-    dataset = open_dataset(path, segment)
+    dataset = open_dataset(path, segment, channels)
     dataset.save(target)
     if not workspace:
         write_source(target, source)

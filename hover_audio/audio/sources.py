@@ -54,8 +54,10 @@ def parse_key(key: str, start=None, end=None, channel=None) -> ClipRef:
     Parameters
     ----------
     key
-        Path or URL with an optional ``#t=START[,END]`` (seconds, ``npt:``, ``[hh:]mm:ss``);
-        a ``#`` not followed by ``t=`` is part of the location (``Take #3.wav``).
+        Path or URL with an optional media fragment: ``#t=START[,END]`` (seconds, ``npt:``,
+        ``[hh:]mm:ss``), ``#channel=N`` (one channel, 0-based) or both
+        (``#t=1,2&channel=1``); a ``#`` followed by anything else is part of the
+        location (``Take #3.wav``).
     start, end, channel
         Column values (None/NaN: missing); a fragment wins but must agree with them.
         ``channel`` is 0-based.
@@ -66,6 +68,9 @@ def parse_key(key: str, start=None, end=None, channel=None) -> ClipRef:
         raise _bad(key, "empty key")
     location, fragment = _split_fragment(key)
     arg_start, arg_end = _number_arg(key, "start", start), _number_arg(key, "end", end)
+    from_fragment = _fragment_channel(key, fragment)
+    if fragment is not None and _dimension(fragment, "t") is None:
+        fragment = None  # only a channel
     if fragment is None:
         begin, finish = arg_start, arg_end
         if finish is not None and begin is None:
@@ -83,27 +88,37 @@ def parse_key(key: str, start=None, end=None, channel=None) -> ClipRef:
     number = _number_arg(key, "channel", channel)
     if number is not None and (number < 0 or not number.is_integer()):
         raise _bad(key, f"channel {channel!r} is not an index >= 0")
+    if from_fragment is not None:
+        if number is not None and number != from_fragment:
+            raise _bad(key, f"channel column {int(number)} disagrees with the fragment "
+                            f"({from_fragment})")
+        number = from_fragment
     return ClipRef(key, location, begin, finish, None if number is None else int(number))
 
 
-def clip_id(audio: str, start=None, end=None) -> str:
-    """The identity of a clip: its key, plus a ``#t=`` range from start/end values.
+def clip_id(audio: str, start=None, end=None, channel=None) -> str:
+    """The identity of a clip: its key, plus a media fragment from range and channel values.
 
     A key that already carries a media fragment is its own identity; a key whose
-    range is given apart (table columns) gets the fragment appended, so two
-    ranges of one file are two clips.
+    range or channel is given apart (table columns) gets the fragment appended, so
+    two ranges (or two channels) of one file are two clips.
 
     Examples
     --------
     >>> clip_id("a.wav", 1.5, 3), clip_id("a.wav#t=1,2", 1, 2), clip_id("a.wav")
     ('a.wav#t=1.5,3', 'a.wav#t=1,2', 'a.wav')
+    >>> clip_id("a.wav", channel=1), clip_id("a.wav", 0, 2, 1)
+    ('a.wav#channel=1', 'a.wav#t=0,2&channel=1')
     """
-    if "#t=" in audio or (is_missing(start) and is_missing(end)):
+    if _split_fragment(audio)[1] is not None:
         return audio
-    begin = "" if is_missing(start) else format_number(start)
-    if is_missing(end):
-        return f"{audio}#t={begin}"
-    return f"{audio}#t={begin},{format_number(end)}"
+    parts = []
+    if not (is_missing(start) and is_missing(end)):
+        begin = "" if is_missing(start) else format_number(start)
+        parts.append(f"t={begin}" if is_missing(end) else f"t={begin},{format_number(end)}")
+    if not is_missing(channel):
+        parts.append(f"channel={int(channel)}")
+    return f"{audio}#{'&'.join(parts)}" if parts else audio
 
 
 def is_url(location: str) -> bool:
@@ -284,15 +299,35 @@ def _bad(key, problem: str) -> SourceError:
     return SourceError("bad_key", f"bad clip key {key!r}: {problem}")
 
 
+FRAGMENT_DIMENSIONS = ("t", "channel")
+
+
 def _split_fragment(key: str) -> tuple[str, str | None]:
     location, hash_sign, fragment = key.rpartition("#")
-    if not hash_sign or not fragment.startswith("t="):
+    parts = fragment.split("&")
+    if not hash_sign or not all(part.partition("=")[1] for part in parts) \
+            or not {part.partition("=")[0] for part in parts} & set(FRAGMENT_DIMENSIONS):
         return key, None  # no media fragment: '#' is part of the name ("Take #3.wav")
     return location, fragment
 
 
+def _dimension(fragment: str, name: str) -> str | None:
+    """The value of the last ``name=`` part of a fragment, or None."""
+    values = [part[len(name) + 1:] for part in fragment.split("&") if part.startswith(name + "=")]
+    return unquote(values[-1]) if values else None
+
+
+def _fragment_channel(key: str, fragment: str | None) -> int | None:
+    text = None if fragment is None else _dimension(fragment, "channel")
+    if text is None:
+        return None
+    if not text.isdigit():
+        raise _bad(key, f"channel {text!r} in the fragment is not an index >= 0")
+    return int(text)
+
+
 def _parse_fragment(key: str, fragment: str) -> tuple[float, float | None]:
-    value = unquote([part for part in fragment.split("&") if part.startswith("t=")][-1][2:])
+    value = _dimension(fragment, "t")
     begin_text, comma, end_text = value.removeprefix("npt:").partition(",")
     if (comma and not end_text) or not (begin_text or end_text):
         raise _bad(key, f"malformed media fragment #{fragment}")

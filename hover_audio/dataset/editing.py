@@ -26,7 +26,7 @@ from typing import Iterable
 import numpy as np
 
 from ..audio.segments import duration_of
-from ..audio.sources import local_path, parse_key
+from ..audio.sources import clip_id, local_path, parse_key
 from ..common.values import format_number, is_missing
 from .clip_table import to_record
 from .history import VECTOR, Change, RowChange
@@ -84,10 +84,11 @@ def add_range(dataset, audio: str, start: float, end: float, *, label: str = ABS
     label, subset = check_label(label), check_subset(subset)
     if label == ABSTAIN and subset != "raw":
         raise ValueError(f"cannot add an {ABSTAIN} row to {subset}; give it a label")
-    location = parse_key(audio).location
+    ref = parse_key(audio)
+    location = ref.location
     with dataset._mutex:
         start, end = _checked(audio, location, start, end)
-        record = _range_record(dataset, None, location, start, end)
+        record = _range_record(dataset, None, location, start, end, ref.channel)
         record.update({LABEL: label, SUBSET: subset})
         if dataset.positions([record[AUDIO]], missing="skip")[0] >= 0:
             raise ValueError(f"{record[AUDIO]} is already a row")
@@ -149,13 +150,17 @@ def _ms(value) -> float:
     return round(value, 3)
 
 
-def _location(dataset, position: int) -> str:
+def _ref(dataset, position: int):
+    """The parsed key of a row, with its range and channel columns."""
     table = dataset._clips.frame
     row = table.iloc[position]
-    start = row.get("start") if "start" in table.columns else None
-    end = row.get("end") if "end" in table.columns else None
-    return parse_key(row[AUDIO], None if is_missing(start) else start,
-                     None if is_missing(end) else end).location
+    values = [row.get(name) if name in table.columns else None
+              for name in ("start", "end", "channel")]
+    return parse_key(row[AUDIO], *[None if is_missing(v) else v for v in values])
+
+
+def _location(dataset, position: int) -> str:
+    return _ref(dataset, position).location
 
 
 def _duration(location: str) -> float | None:
@@ -170,16 +175,11 @@ def _duration(location: str) -> float | None:
 
 def _span(dataset, position: int, location: str) -> tuple[float, float]:
     """The row's range in file time: its start and end, a whole file 0 to its duration."""
-    table = dataset._clips.frame
-    row = table.iloc[position]
-    start = row.get("start") if "start" in table.columns else None
-    end = row.get("end") if "end" in table.columns else None
-    ref = parse_key(row[AUDIO], None if is_missing(start) else start,
-                    None if is_missing(end) else end)
+    ref = _ref(dataset, position)
     begin = ref.start or 0.0
     finish = ref.end if ref.end is not None else _duration(location)
     if finish is None:
-        raise ValueError(f"{row[AUDIO]}: the end of this clip is unknown (the file cannot "
+        raise ValueError(f"{ref.key}: the end of this clip is unknown (the file cannot "
                          "be read); give the range's times")
     return _ms(begin), _ms(finish)
 
@@ -202,7 +202,7 @@ def _checked(key: str, location: str, start, end) -> tuple[float, float]:
 
 
 def _range_record(dataset, template: int | None, location: str, start: float,
-                  end: float) -> dict:
+                  end: float, channel: int | None = None) -> dict:
     """A row for ``location`` from ``start`` to ``end``: a copy of ``template``'s row
     (label, subset, user columns), with its key, range columns, vector and map position."""
     table = dataset._clips.frame
@@ -211,9 +211,11 @@ def _range_record(dataset, template: int | None, location: str, start: float,
         record.update({LABEL: ABSTAIN, SUBSET: "raw"})
     else:
         record = to_record(table.iloc[template], None)
-    key = f"{location}#t={format_number(start)},{format_number(end)}"
+        channel = _ref(dataset, template).channel
+    key = clip_id(location, start, end, channel)  # a channel row's ranges keep its channel
     record[AUDIO] = key
-    for name, value in (("start", start), ("end", end), ("source", location)):
+    for name, value in (("start", start), ("end", end), ("source", location),
+                        ("channel", channel)):
         if name in table.columns:
             record[name] = value
     if record.get(TRANSCRIPT) is None and TRANSCRIPT in table.columns:

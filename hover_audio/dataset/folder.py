@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..audio.segments import spans
-from ..common.values import format_number
+from ..audio.sources import clip_id, parse_key
 from .schema import ABSTAIN, AUDIO, LABEL, SUBSET
 
 AUDIO_EXTENSIONS = frozenset(
@@ -39,18 +39,56 @@ def find_audio_files(root: str | os.PathLike) -> list[Path]:
 
 
 def folder_table(root: str | os.PathLike, split: Mapping[str, float] | None = None,
-                 seed: int = 0, segment=None) -> pd.DataFrame:
+                 seed: int = 0, segment=None, channels: str | None = None) -> pd.DataFrame:
     """One row per audio file under ``root``: label from the first-level subfolder.
 
     Files directly under ``root`` are ``ABSTAIN`` in ``raw``; labeled files go to
     ``train``, or to subsets by :func:`stratified_split` with ``split``. With
     ``segment`` (a window in seconds, or options of :func:`segment_table`) each
     file becomes one row per clip, after the split, so one file's clips share a subset.
+    ``channels="split"`` lists a multichannel file once per channel (keys
+    ``file.wav#channel=N``, a ``channel`` column), before it is segmented.
     """
     table = _files_table(root)
     if split:
         table[SUBSET] = stratified_split(table[LABEL], split, seed=seed)
+    if channels is not None:
+        table = channel_rows(table, channels)
     return table if segment is None else segment_rows(table, segment)
+
+
+CHANNEL_MODES = ("split",)
+
+
+def channel_rows(table: pd.DataFrame, mode: str = "split") -> pd.DataFrame:
+    """One row per channel of each multichannel file (mono files stay one row).
+
+    The rows keep every column; the key gets a ``#channel=N`` fragment (0-based)
+    and a ``channel`` column says the same. A file whose header cannot be read
+    stays one row (vectorizing reports what is wrong with it).
+    """
+    if mode not in CHANNEL_MODES:
+        raise ValueError(f"channels must be one of {CHANNEL_MODES}, got {mode!r}")
+    rows = []
+    for record in table.to_dict("records"):
+        ref = parse_key(record[AUDIO])
+        count = 1 if ref.channel is not None else _channel_count(ref.location)
+        if count < 2:
+            rows.append(record)
+            continue
+        for number in range(count):
+            rows.append({**record, AUDIO: clip_id(record[AUDIO], channel=number),
+                         "channel": number})
+    return pd.DataFrame(rows, columns=list(dict.fromkeys([*table.columns, "channel"])))
+
+
+def _channel_count(location: str) -> int:
+    import soundfile
+
+    try:
+        return int(soundfile.info(location).channels)
+    except Exception:
+        return 1
 
 
 def segment_rows(table: pd.DataFrame, segment) -> pd.DataFrame:
@@ -155,7 +193,8 @@ def segment_table(table: pd.DataFrame, mode: str = "fixed", window: float = 5.0,
         raise ValueError(f"segment mode must be 'fixed' or 'nonsilent', got {mode!r}")
     rows, problems = [], []
     for _, row in table.iterrows():
-        path = Path(row[AUDIO])
+        ref = parse_key(row[AUDIO], channel=row.get("channel"))
+        path = Path(ref.location)
         try:
             found = spans(path, mode, window=window, hop=hop, top_db=top_db,
                           min_duration=min_duration)
@@ -164,7 +203,7 @@ def segment_table(table: pd.DataFrame, mode: str = "fixed", window: float = 5.0,
             continue
         for start, end in found:
             clip = row.to_dict()
-            clip.update({AUDIO: f"{path}#t={format_number(start)},{format_number(end)}",
+            clip.update({AUDIO: clip_id(str(path), start, end, ref.channel),
                          "source": str(path), "start": start, "end": end})
             rows.append(clip)
     columns = list(table.columns) + ["source", "start", "end"]

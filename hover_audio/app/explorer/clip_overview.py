@@ -38,6 +38,7 @@ class Overview:
     mel_db: np.ndarray  # (n_mels, columns) dB, floored at max - FLOOR_DB
     mel_ticks: dict  # {band position: "1 kHz"} for the frequency axis
     truncated: bool  # a long whole file: only its first max_seconds are drawn
+    channels: tuple = ()  # a stereo clip: ((min, max) of the left, (min, max) of the right)
 
     @property
     def low_db(self) -> float:
@@ -81,8 +82,23 @@ def overview(key: str, start: float | None = None, end: float | None = None,
         finish = shown_to
     envelope_min, envelope_max = envelope(samples, columns)
     mel_db, ticks = mel_picture(samples, sr, columns, n_mels)
+    sides = ()
+    if ref.channel is None and _channel_count(ref.location) == 2:  # show left and right
+        sides = tuple(envelope(decode(source, start=shown_from or None, end=shown_to,
+                                      channel=side, max_duration=limit, name=key).samples,
+                                  columns) for side in (0, 1))
     return Overview(key, shown_from, shown_to, begin, finish, sr, envelope_min, envelope_max,
-                    mel_db, ticks, audio.truncated)
+                    mel_db, ticks, audio.truncated, sides)
+
+
+def _channel_count(location: str) -> int:
+    import soundfile
+
+    path = local_path(location)
+    try:
+        return int(soundfile.info(str(path)).channels) if path is not None else 1
+    except Exception:
+        return 1
 
 
 def envelope(samples: np.ndarray, columns: int) -> tuple[np.ndarray, np.ndarray]:

@@ -53,7 +53,9 @@ class ClipPanel:
         self.page = annotator
         self.key: str | None = None
         self.info = Div(text="<i>tap a point to see its clip</i>", width=WIDTH, name="clip-info")
-        self.wave_source = ColumnDataSource({"x": [], "low": [], "high": []}, name="clip-wave")
+        self.wave_source = ColumnDataSource({"x": [], "low": [], "high": [], "low0": [],
+                                             "high0": [], "low1": [], "high1": []},
+                                            name="clip-wave")
         self.spec_source = ColumnDataSource({"image": [], "x": [], "y": [], "dw": [], "dh": []},
                                             name="clip-spectrogram")
         self.state = ColumnDataSource({"row": [-1], "start": [0.0], "end": [0.0]},
@@ -63,7 +65,11 @@ class ClipPanel:
         self.y_range = Range1d(-1.05, 1.05)
         self.wave = figure(width=WIDTH, height=110, x_range=self.x_range, y_range=self.y_range,
                            toolbar_location=None, tools="", name="clip-waveform")
-        self.wave.varea("x", "low", "high", source=self.wave_source, color="#4c72b0")
+        self.mixed = self.wave.varea("x", "low", "high", source=self.wave_source,
+                                     color="#4c72b0")
+        self.sides = [self.wave.varea("x", f"low{side}", f"high{side}", source=self.wave_source,
+                                      color=color, visible=False)
+                      for side, color in ((0, "#4c72b0"), (1, "#dd8452"))]
         self.wave.add_tools(RangeTool(x_range=self.edges))
         self.wave.yaxis.visible = False
         self.colors = LinearColorMapper(palette=Magma256, low=-80, high=0)
@@ -150,14 +156,23 @@ audio.loop = loop.active;""")
             return
         columns = len(view.envelope_min)
         step = (view.shown_to - view.shown_from) / max(1, columns)
-        self.wave_source.data = {"x": [view.shown_from + (i + 0.5) * step for i in range(columns)],
-                                 "low": view.envelope_min.tolist(),
-                                 "high": view.envelope_max.tolist()}
+        peak = max(float(abs(view.envelope_min).max()), float(abs(view.envelope_max).max()), 1e-4)
+        data = {"x": [view.shown_from + (i + 0.5) * step for i in range(columns)],
+                "low": view.envelope_min.tolist(), "high": view.envelope_max.tolist()}
+        stereo = len(view.channels) == 2
+        for side, (low, high) in enumerate(view.channels or [(view.envelope_min,) * 2] * 2):
+            # a stereo clip: the left channel in the upper half, the right in the lower
+            shift, scale = (0.5 - side) * 2 * peak, 0.5
+            data[f"low{side}"] = (shift + scale * low[:columns]).tolist()
+            data[f"high{side}"] = (shift + scale * high[:columns]).tolist()
+        self.wave_source.data = data
+        self.mixed.visible = not stereo
+        for renderer in self.sides:
+            renderer.visible = stereo
         self.spec_source.data = {"image": [view.mel_db], "x": [view.shown_from], "y": [0],
                                  "dw": [view.shown_to - view.shown_from],
                                  "dh": [view.mel_db.shape[0]]}
         self.colors.update(low=view.low_db, high=view.high_db)
-        peak = max(float(abs(view.envelope_min).max()), float(abs(view.envelope_max).max()), 1e-4)
         self.y_range.update(start=-1.05 * peak, end=1.05 * peak)  # quiet clips fill the height
         self.spec.yaxis.ticker = FixedTicker(ticks=list(view.mel_ticks))
         self.spec.yaxis.major_label_overrides = dict(view.mel_ticks)
