@@ -35,12 +35,18 @@ def test_context_stops_at_the_ends_of_the_file(three):
     assert end.shown_to == pytest.approx(7.0, abs=1e-3)
 
 
-def test_a_whole_file_is_drawn_whole_and_a_long_one_in_part(three):
+def test_a_whole_file_is_drawn_whole(three):
     view = overview(str(three))
     assert (view.shown_from, view.start) == (0.0, 0.0)
-    assert view.end == pytest.approx(7.0, abs=1e-3) and not view.truncated
-    part = overview(str(three), max_seconds=2.0)
-    assert part.truncated and part.shown_to == pytest.approx(2.0, abs=1e-3)
+    assert view.end == pytest.approx(7.0, abs=1e-3) and not view.truncated and not view.sampled
+    assert overview(str(three), max_seconds=2.0).sampled  # longer than that: sampled
+
+
+def test_a_long_file_that_cannot_seek_is_drawn_in_part(tmp_path):
+    m4a = corpus.write_lavfi_m4a(tmp_path).path  # ffmpeg decodes it; libsndfile cannot seek it
+    part = overview(str(m4a), max_seconds=0.5)
+    assert part.truncated and not part.sampled
+    assert part.shown_to == pytest.approx(0.5, abs=0.05)
 
 
 def test_short_clips_get_fewer_columns_than_asked():
@@ -68,3 +74,21 @@ def test_a_broken_file_raises_the_decoders_error(tmp_path):
     broken.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
     with pytest.raises(DecodeError):
         overview(str(broken))
+
+
+def test_a_long_file_is_drawn_from_a_window_per_column(tmp_path):
+    """Twenty minutes, a tone in minute 15 only: the overview sees it without the whole read."""
+    import soundfile
+
+    rate = 8000
+    samples = np.zeros(20 * 60 * rate, dtype=np.float32)
+    at = 15 * 60 * rate
+    samples[at:at + 30 * rate] = 0.5 * np.sin(np.arange(30 * rate) / rate * 2 * np.pi * 700)
+    path = tmp_path / "long.wav"
+    soundfile.write(path, samples, rate, subtype="PCM_16")
+    view = overview(str(path), columns=400, max_seconds=600)
+    assert view.sampled and not view.truncated
+    assert (view.shown_from, view.shown_to, view.end) == (0.0, 1200.0, 1200.0)
+    loud = np.flatnonzero(view.envelope_max > 0.2)
+    assert len(loud) and set(loud) <= set(range(int(400 * 15 / 20), int(400 * 15.5 / 20) + 2))
+    assert view.mel_db.shape == (64, 400)

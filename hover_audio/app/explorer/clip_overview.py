@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -39,6 +40,7 @@ class Overview:
     mel_ticks: dict  # {band position: "1 kHz"} for the frequency axis
     truncated: bool  # a long whole file: only its first max_seconds are drawn
     channels: tuple = ()  # a stereo clip: ((min, max) of the left, (min, max) of the right)
+    sampled: bool = False  # a long whole file: one short window read per column
 
     @property
     def low_db(self) -> float:
@@ -74,6 +76,11 @@ def overview(key: str, start: float | None = None, end: float | None = None,
     shown_from = 0.0 if whole else max(0.0, begin - context)
     shown_to = None if finish is None else (finish if whole else finish + context)
     limit = max_seconds if whole else None
+    if whole and finish is not None and finish > max_seconds and isinstance(source, Path):
+        try:  # an hour-long file: its overview from a window per column, not the hour
+            return _sampled_overview(key, source, ref.channel, finish, columns, n_mels)
+        except Exception:
+            pass  # a format that cannot seek: its first max_seconds below
     audio = decode(source, start=shown_from or None, end=shown_to, channel=ref.channel,
                    max_duration=limit, name=key)
     samples, sr = audio.samples, audio.sr
@@ -99,6 +106,28 @@ def _channel_count(location: str) -> int:
         return int(soundfile.info(str(path)).channels) if path is not None else 1
     except Exception:
         return 1
+
+
+def _sampled_overview(key: str, path: Path, channel, duration: float, columns: int,
+                      n_mels: int, window: int = 2048) -> Overview:
+    """The overview of a long file from ``columns`` windows read where they lie (seeking)."""
+    import soundfile
+
+    with soundfile.SoundFile(str(path)) as sound:
+        sr, total = sound.samplerate, sound.frames
+        if channel is not None and not 0 <= channel < sound.channels:
+            raise ValueError(f"{key}: no channel {channel}")
+        starts = np.clip(((np.arange(columns) + 0.5) * total / columns).astype(np.int64)
+                         - window // 2, 0, max(0, total - window))
+        frames = np.zeros((columns, window), dtype=np.float32)
+        for at, first in enumerate(starts):
+            sound.seek(int(first))
+            block = sound.read(window, dtype="float32", always_2d=True)
+            mono = block[:, channel] if channel is not None else block.mean(axis=1)
+            frames[at, :len(mono)] = mono
+    mel_db, ticks = mel_frames(frames, sr, n_mels)
+    return Overview(key, 0.0, duration, 0.0, duration, sr, frames.min(axis=1),
+                    frames.max(axis=1), mel_db, ticks, False, (), True)
 
 
 def envelope(samples: np.ndarray, columns: int) -> tuple[np.ndarray, np.ndarray]:
@@ -129,6 +158,13 @@ def mel_picture(samples: np.ndarray, sr: int, columns: int, n_mels: int = 64,
     centres = ((np.arange(count) + 0.5) * len(samples) / count).astype(np.int64)
     padded = np.pad(samples, (window // 2, window // 2))
     frames = np.lib.stride_tricks.sliding_window_view(padded, window)[centres]
+    return mel_frames(frames, sr, n_mels, floor_db)
+
+
+def mel_frames(frames: np.ndarray, sr: int, n_mels: int = 64,
+               floor_db: float = FLOOR_DB) -> tuple[np.ndarray, dict]:
+    """The mel spectrogram in dB, ``(n_mels, len(frames))``, of windows (one per column)."""
+    window = frames.shape[1]
     taper = np.hanning(window).astype(np.float32)
     from scipy.fft import rfft
 

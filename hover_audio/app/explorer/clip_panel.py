@@ -192,7 +192,8 @@ audio.loop = loop.active;""")
         self.transcript.value = "" if is_missing(text) else str(text)
         self._showing_text = False
         label, subset = dataset.column(LABEL)[position], dataset.column(SUBSET)[position]
-        more = " (the first 10 minutes)" if view.truncated else ""
+        more = (" (the first 10 minutes)" if view.truncated else
+                " (a long file: one short window per column)" if view.sampled else "")
         self.info.text = (f"<b>{html.escape(_name(key))}</b> &nbsp; {_time(view.start)}"
                           f"&ndash;{_time(view.end)} s ({_time(view.end - view.start)} s){more}"
                           f" &nbsp; label <b>{html.escape(str(label))}</b>, {subset}")
