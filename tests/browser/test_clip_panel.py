@@ -47,6 +47,14 @@ def model_value(page, name: str, attribute: str = "value"):
                          [name, attribute])
 
 
+# page coordinates of time ``t`` on the waveform, half way up
+EDGE_JS = """(t) => { const doc = Bokeh.documents[0]; const plot = doc.get_model_by_name('clip-waveform');
+  function find(v, id) { if (v.model.id === id) return v;
+    for (const c of (v.child_views || [])) { const f = find(c, id); if (f) return f; } return null; }
+  let v = null; for (const r of Bokeh.index.roots) { v = find(r, plot.id); if (v) break; }
+  v.canvas_view.el.scrollIntoView({block: 'center'});
+  const rect = v.canvas_view.el.getBoundingClientRect(); const f = v.frame.bbox;
+  return [rect.left + v.frame.x_scale.compute(t), rect.top + f.top + f.height / 2]; }"""
 SHOWN_JS = "(row) => Bokeh.documents[0].get_model_by_name('clip-state').data.row[0] === row"
 TABLE_CELL_JS = f"""(name) => {{
   const rows = ({DEEP_JS})('.slick-row').filter((row) => {{
@@ -204,5 +212,50 @@ def test_the_clip_panel_edits_ranges_of_a_long_recording(browser, long_recording
         again.stop()
         dataset = AudioDataset.load(workspace, attach=False)
         assert sorted(display_name(key) for key in dataset.keys) == names
+    finally:
+        context.close()
+
+
+def test_listening_controls_and_dragging_the_range(browser, dataset, start_server, tmp_path):
+    """Speed and loop reach the audio element; Left/Right step through the selection; the
+    range box on the waveform drags the typed end."""
+    app = start_server(dataset["table"], tmp_path / "workspace")
+    context = browser.new_context(viewport={"width": 1500, "height": 1500})
+    try:
+        page = context.new_page()
+        open_app(page, app.url)
+        enable_sound(page)
+        names = source(page, "clips")["name"]
+        rows = [30, 31, 32]
+        select_rows(page, rows)
+        tap_row(page, names[rows[0]])
+        page.get_by_label("speed", exact=True).select_option("1.5")
+        button(page, "Loop").click()
+        wait_js(page, """() => window.hoverAudio.playbackRate === 1.5 && window.hoverAudio.loop
+            && window.hoverAudio.preservesPitch === true""")
+        page.mouse.click(5, 5)  # the body has the focus: the keys are the page's
+        for key, row in (("ArrowRight", rows[1]), ("ArrowRight", rows[2]),
+                         ("ArrowRight", rows[0]), ("ArrowLeft", rows[2])):
+            page.keyboard.press(key)
+            wait_js(page, SHOWN_JS, row, timeout=20_000)
+            wait_js(page, "(row) => (window.hoverAudioPlayed || []).slice(-1)[0] === row", row)
+        # the next clip keeps the speed the person chose
+        wait_js(page, "() => window.hoverAudio.playbackRate === 1.5")
+        # typing into the transcript box: arrows move the caret, not the selection
+        box = page.get_by_label("transcript (Enter saves)", exact=True)
+        box.click()
+        box.press("ArrowLeft")
+        page.wait_for_timeout(500)
+        assert state(page)["row"][0] == rows[2]
+
+        # drag the right edge of the range box to the left: the typed end follows
+        end = float(model_value(page, "clip-end"))
+        x, y = page.evaluate(EDGE_JS, end)
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.mouse.move(x - 60, y, steps=6)
+        page.mouse.up()
+        wait_js(page, "(end) => parseFloat(Bokeh.documents[0].get_model_by_name('clip-end')"
+                ".value) < end - 0.02", end)  # 60 px of a clip about 0.5 s long: ~0.04 s
     finally:
         context.close()

@@ -31,17 +31,22 @@ OVERVIEWS = OverviewCache()
 WIDTH = 760
 SPEEDS = ["0.5", "0.75", "1", "1.25", "1.5", "2"]
 
-PLAYHEAD_JS = AUDIO_JS + """
-if (info.data.row[0] !== channel.answered) { return; }
-const start = info.data.start[0];
-function step() {
-    if (info.data.row[0] !== channel.answered) { return; }
-    playhead.location = start + audio.currentTime;
-    if (!audio.paused && !audio.ended) { requestAnimationFrame(step); }
-}
-audio.playbackRate = parseFloat(speed.value);
+SETTINGS_JS = AUDIO_JS + """
+// a new clip keeps the chosen speed (defaultPlaybackRate survives a new src) and loop
+audio.defaultPlaybackRate = audio.playbackRate = parseFloat(speed.value);
 audio.preservesPitch = true;
 audio.loop = loop.active;
+"""
+
+PLAYHEAD_JS = SETTINGS_JS + """
+function step() {
+    if (info.data.row[0] !== channel.answered) {  // the panel may still be drawing it
+        if (!audio.paused && !audio.ended) { requestAnimationFrame(step); }
+        return;
+    }
+    playhead.location = info.data.start[0] + audio.currentTime;
+    if (!audio.paused && !audio.ended) { requestAnimationFrame(step); }
+}
 requestAnimationFrame(step);
 """
 
@@ -70,7 +75,7 @@ class ClipPanel:
         self.sides = [self.wave.varea("x", f"low{side}", f"high{side}", source=self.wave_source,
                                       color=color, visible=False)
                       for side, color in ((0, "#4c72b0"), (1, "#dd8452"))]
-        self.wave.add_tools(RangeTool(x_range=self.edges))
+        self.wave.add_tools(RangeTool(x_range=self.edges, y_interaction=False))
         self.wave.yaxis.visible = False
         self.colors = LinearColorMapper(palette=Magma256, low=-80, high=0)
         self.spec = figure(width=WIDTH, height=170, x_range=self.x_range, y_range=(0, 64),
@@ -118,9 +123,7 @@ class ClipPanel:
         channel.js_on_change("served", CustomJS(
             args=dict(info=self.state, channel=channel, playhead=self.playhead,
                       speed=self.speed, loop=self.loop), code=PLAYHEAD_JS))
-        settings = CustomJS(args=dict(speed=self.speed, loop=self.loop), code=AUDIO_JS + """
-audio.playbackRate = parseFloat(speed.value); audio.preservesPitch = true;
-audio.loop = loop.active;""")
+        settings = CustomJS(args=dict(speed=self.speed, loop=self.loop), code=SETTINGS_JS)
         self.speed.js_on_change("value", settings)
         self.loop.js_on_change("active", settings)
         self.edges.on_change("start", self._dragged)
