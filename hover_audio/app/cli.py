@@ -118,8 +118,38 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     dataset = open_dataset(args.source, parse_segment(args.segment), args.channels)
-    written = dataset.export(args.destination)
-    print(f"wrote {len(dataset)} rows to {written}")
+    if args.ls_config:
+        from ..dataset.formats.label_studio import config
+
+        print(config(dataset.label_order or dataset.classes()), end="")
+    written = dataset.export(args.destination, format=args.format,
+                             include_unlabeled=args.include_unlabeled)
+    kept = len(dataset) if args.include_unlabeled or args.format in (None, "csv", "json",
+                                                                      "parquet") \
+        else int((dataset.column("label") != "ABSTAIN").sum())
+    print(f"wrote {kept} rows to {written}", file=sys.stderr if args.ls_config else sys.stdout)
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from ..dataset.audio_dataset import AudioDataset
+    from ..dataset.formats import read_file
+
+    table, problems = read_file(args.file, args.format, args.audio_root)
+    for problem in problems[:20]:
+        print(f"  left out: {problem}")
+    dataset = AudioDataset.load(args.workspace)
+    try:
+        report = dataset.merge(table, overwrite=args.overwrite)
+    finally:
+        dataset.close()
+    counts = report["action"].value_counts()
+    print(f"imported {args.file} into {args.workspace}: {int(counts.get('new', 0))} new, "
+          f"{int(counts.get('updated', 0))} updated, {int(counts.get('conflict', 0))} "
+          f"conflicting (kept ours{'' if not args.overwrite else ', overwritten'}), "
+          f"{len(problems)} record(s) left out; one operation: undo reverts it")
+    for row in report[report["action"] == "conflict"].head(20).itertuples():
+        print(f"  conflict {row.key}: {row.column} ours {row.ours!r}, theirs {row.theirs!r}")
     return 0
 
 
@@ -190,6 +220,10 @@ def cmd_warmup(args: argparse.Namespace) -> int:
     return 0
 
 
+FORMAT_NAMES = ["prodigy", "label-studio", "encord", "raven", "audacity", "csv", "json",
+                "parquet"]
+
+
 def _segment_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--segment", metavar="SECONDS|nonsilent", default=None,
                         help="cut each file into range rows: fixed windows of SECONDS, or "
@@ -241,9 +275,26 @@ def build_parser() -> argparse.ArgumentParser:
     add_compare_commands(commands)
     export = commands.add_parser("export", help="write a workspace/table/folder as a table")
     export.add_argument("source", help="workspace folder, audio folder, or table file")
-    export.add_argument("destination", help="output .csv, .json or .parquet")
+    export.add_argument("destination", help="output file (or folder, for audacity)")
+    export.add_argument("--format", choices=FORMAT_NAMES, default=None,
+                        help="prodigy|label-studio|encord|raven|audacity|csv|json|parquet "
+                             "(default: by the destination's suffix)")
+    export.add_argument("--include-unlabeled", action="store_true",
+                        help="also write ABSTAIN rows to other tools' formats")
+    export.add_argument("--ls-config", action="store_true",
+                        help="print the Label Studio labeling config (XML) for the labels")
     _segment_option(export)
     export.set_defaults(run=cmd_export)
+    importer = commands.add_parser(
+        "import", help="merge labels from another tool's file into a workspace (undoable)")
+    importer.add_argument("file", help="a .jsonl, .json, .txt, table, or folder of label tracks")
+    importer.add_argument("--workspace", required=True, help="the workspace to merge into")
+    importer.add_argument("--format", choices=FORMAT_NAMES, default=None)
+    importer.add_argument("--audio-root", default=None,
+                          help="audacity: where the audio files are (default: next to the .txt)")
+    importer.add_argument("--overwrite", action="store_true",
+                          help="on a conflict take the file's value (default: keep ours)")
+    importer.set_defaults(run=cmd_import)
     warmup = commands.add_parser(
         "warmup", help="compile the map code once into the user's cache (make does this)")
     warmup.set_defaults(run=cmd_warmup)

@@ -20,14 +20,14 @@ import numpy as np
 import pandas as pd
 
 from ..vectors.contract import describe, rebuild
-from . import editing, schema
+from . import editing, merging, schema
 from .clip_table import ClipTable
 from .embedding import DatasetEmbedding
 from .folder import folder_table
 from .history import ChangeEvent, History, Operation, operation_to_json, replay
 from .schema import ABSTAIN, AUDIO, LABEL, SUBSET, SUBSETS, DuplicateKeysWarning  # noqa: F401
 from .store import Workspace, read_workspace
-from .table_files import read_table, write_table
+from .formats import read_file, write_file
 
 log = logging.getLogger(__name__)
 
@@ -90,9 +90,11 @@ class AudioDataset:
                                             channels=channels))
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike) -> "AudioDataset":
-        """Read a table written by :meth:`export` (``.csv``, ``.json``, ``.parquet``)."""
-        return cls.from_pandas(read_table(path))
+    def from_file(cls, path: str | os.PathLike, format: str | None = None,
+                  audio_root=None) -> "AudioDataset":
+        """Read our table (``.csv``/``.json``/``.parquet``) or another tool's file (``format``:
+        see :mod:`.formats`); records it cannot read are left out, with a warning naming them."""
+        return cls.from_pandas(read_file(path, format, audio_root, warn=True)[0])
 
     # ------------------------------------------------------------------ reading
     def __len__(self) -> int:
@@ -206,6 +208,7 @@ class AudioDataset:
     # ranges of a file and transcripts, one undoable operation each (see dataset/editing.py)
     set_range, split, add_range = editing.set_range, editing.split, editing.add_range
     remove, set_transcript = editing.remove, editing.set_transcript
+    merge = merging.merge  # labels from another tool's file: one undoable operation
 
     def dedup(self) -> pd.DataFrame:
         """Keep one row per key: test > dev > train > raw, then the later row. Returns the
@@ -232,26 +235,18 @@ class AudioDataset:
 
     # ------------------------------------------------------ vectors, map, search
     def vectorize(self, vectorizer=None, **options) -> pd.DataFrame:
-        """Compute ``vectors`` for every row; returns the report of failed clips.
-
-        ``vectorizer``: a :class:`~hover_audio.vectors.Vectorizer` (default MFCC) or a
-        callable ``key -> vector`` (hover's style). Failed rows get NaN vectors and a
-        ``vector_error``; ``options`` go to ``transform`` (``workers``, ``progress``, ``client``).
-        """
+        """Compute ``vectors`` for every row; returns the report of failed clips. ``vectorizer``:
+        a :class:`~hover_audio.vectors.Vectorizer` (default MFCC) or hover's ``key -> vector``
+        callable; failed rows get NaN and a ``vector_error``; ``options`` go to ``transform``."""
         return self._embedding.vectorize(vectorizer, **options)
 
     def compute_nd_embedding(self, vectorizer=None, method: str | None = "umap",
                              dimension: int = 2, seed: int | None = 0,
                              aspect: str | None = None, **options):
-        """Map the vectors to ``dimension`` coordinates (hover's signature); returns the
-        :class:`~hover_audio.maps.layout.LayoutReducer` (``coords``, ``transform``).
-
-        Vectorizes first when there are no vectors yet (or ``vectorizer`` did not
-        make them); fits on raw+train+dev and transforms test; writes columns
-        ``embed_{dimension}d_{i}`` (NaN for failed clips). The layout is stored and
-        reused while vectors and parameters are the same. ``aspect`` (see
-        :meth:`aspects`, default "overall") says what near means on the map.
-        """
+        """Map the vectors to ``dimension`` coordinates (hover's signature): vectorizes first if
+        needed, fits on raw+train+dev, transforms test, writes ``embed_{dimension}d_{i}`` (NaN for
+        failed clips), stores the layout for the same vectors and parameters; ``aspect`` (see
+        :meth:`aspects`) says what near means. Returns the ``LayoutReducer``."""
         return self._embedding.compute_nd_embedding(vectorizer, method, dimension, seed,
                                                     aspect, **options)
 
@@ -313,9 +308,11 @@ class AudioDataset:
                           "skipped; open the workspace attached to repair it", stacklevel=2)
         return dataset
 
-    def export(self, path: str | os.PathLike) -> Path:
-        """Write the table to ``.csv``, ``.json`` or ``.parquet`` (by suffix), atomically."""
-        return write_table(self.to_pandas(), path)
+    def export(self, path: str | os.PathLike, format: str | None = None,
+               include_unlabeled: bool = False) -> Path:
+        """Write the table (``.csv``/``.json``/``.parquet``), or another tool's ``format``
+        (:mod:`.formats`; ``ABSTAIN`` rows only with ``include_unlabeled``), atomically."""
+        return write_file(self.to_pandas(), path, format, include_unlabeled=include_unlabeled)
 
     def close(self) -> None:
         """Checkpoint the workspace (one fresh snapshot, an empty journal) and detach."""

@@ -1,0 +1,106 @@
+"""Other tools' formats: write a clip table as them, read them back as a clip table.
+
+``prodigy`` (JSONL), ``label-studio`` (JSON tasks), ``encord`` (JSON, ms ranges),
+``raven`` (selection table), ``audacity`` (a folder of label tracks), next to our own
+``csv``/``json``/``parquet`` tables. Each format module has ``write(entries, path)``
+and ``read(path) -> (entries, problems)``; rows pass through
+:mod:`.entries`. A record that cannot be read is a problem (named by file, line or
+record, and field); the rest is read.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from . import audacity, encord, label_studio, prodigy, raven
+from .entries import Entry, FormatError, entries_of, table_of
+
+OURS = ("csv", "json", "parquet")
+MODULES = {"prodigy": prodigy, "label-studio": label_studio, "encord": encord, "raven": raven,
+           "audacity": audacity}
+FORMATS = (*MODULES, *OURS)
+
+__all__ = ["FORMATS", "Entry", "FormatError", "detect", "read_file", "write_file"]
+
+
+def detect(path: str | Path, format: str | None = None) -> str:
+    """The format of ``path``: ``format`` if given, else by suffix and, for ``.json``, content."""
+    path = Path(path)
+    if format is not None:
+        if format not in FORMATS:
+            raise ValueError(f"unknown format {format!r}; use one of {', '.join(FORMATS)}")
+        return format
+    suffix = path.suffix.lower()
+    if path.is_dir():
+        return "audacity"
+    if suffix == ".jsonl":
+        return "prodigy"
+    if suffix == ".txt":
+        return "raven"
+    if suffix in (".csv", ".parquet"):
+        return suffix[1:]
+    if suffix == ".json":
+        return _json_kind(path) if path.is_file() else "json"
+    raise ValueError(f"{path}: cannot tell the format from {suffix or 'no suffix'!r}; "
+                     f"give one of {', '.join(FORMATS)}")
+
+
+def _json_kind(path: Path) -> str:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{path}: not JSON: {error}") from None
+    first = data[0] if isinstance(data, list) and data else None
+    if isinstance(first, dict) and "data" in first and (
+            "annotations" in first or "completions" in first or "predictions" in first):
+        return "label-studio"
+    if isinstance(first, dict) and "classifications" in first:
+        return "encord"
+    return "json"
+
+
+def write_file(table: pd.DataFrame, path: str | Path, format: str | None = None, *,
+               include_unlabeled: bool = False) -> Path:
+    """Write a clip table as ``format`` (inferred from ``path`` when None); returns the path."""
+    path = Path(path)
+    kind = detect(path, format) if format or path.suffix else "audacity"
+    if kind in OURS:  # our own tables: every row, as always
+        from ..table_files import write_table
+
+        return write_table(table, path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return MODULES[kind].write(entries_of(table, include_unlabeled), path)
+
+
+def read_file(path: str | Path, format: str | None = None,
+              audio_root: str | Path | None = None, warn: bool = False
+              ) -> tuple[pd.DataFrame, list[str]]:
+    """A clip table from a file of another tool, and the problems met (records left out).
+
+    ``warn``: also warn once, naming the first problems.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no such file or folder: {path}")
+    kind = detect(path, format)
+    if kind in OURS:
+        from ..table_files import read_table
+
+        return read_table(path), []
+    try:
+        if kind == "audacity":
+            entries, problems = audacity.read(path, audio_root)
+        else:
+            entries, problems = MODULES[kind].read(path)
+    except (ValueError, UnicodeDecodeError) as error:  # the file as a whole is unreadable
+        if isinstance(error, FormatError):
+            raise
+        raise FormatError(f"{path}: not a {kind} file: {error}") from None
+    if warn and problems:
+        import warnings
+
+        warnings.warn(f"{len(problems)} record(s) of {path} left out: " + "; ".join(problems[:5])
+                      + (" ..." if len(problems) > 5 else ""), stacklevel=3)
+    return table_of(entries), problems

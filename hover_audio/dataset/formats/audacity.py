@@ -1,0 +1,65 @@
+"""Audacity label tracks: a folder of ``<audio file name>.txt``, one per audio file.
+
+Each line is ``start<TAB>end<TAB>label`` in seconds; a whole-file label is written as a
+point label at 0 (``0<TAB>0<TAB>label``). The files mirror the audio files' folders
+below their common root. Label tracks have no room for subsets, transcripts,
+channels or other columns: reading gives ``raw`` rows. Reading looks for each audio
+file at the same relative place under ``audio_root`` (default: next to its ``.txt``).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ...common.files import atomic_write
+from .entries import Entry, FormatError, checked_span
+
+SUFFIXES = ()  # a folder: chosen by --format audacity
+
+
+def write(entries: list[Entry], folder: Path) -> Path:
+    by_file: dict[str, list[Entry]] = {}
+    for entry in entries:
+        by_file.setdefault(entry.file, []).append(entry)
+    files = [os.path.abspath(name) for name in by_file]
+    root = os.path.commonpath([os.path.dirname(name) for name in files]) if files else ""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, found in by_file.items():
+        target = folder / (os.path.relpath(os.path.abspath(name), root) + ".txt")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        lines = [f"{e.start or 0.0:.6f}\t{e.end or 0.0:.6f}\t{e.label}" for e in found]
+        atomic_write(target, lambda tmp, text="\n".join(lines) + "\n":
+                     Path(tmp).write_text(text, encoding="utf-8"))
+    return folder
+
+
+def read(folder: Path, audio_root: Path | None = None) -> tuple[list[Entry], list[str]]:
+    if not folder.is_dir():
+        raise FormatError(f"{folder}: Audacity labels are a folder of .txt files")
+    root = Path(audio_root) if audio_root else folder
+    entries, problems = [], []
+    for track in sorted(folder.rglob("*.txt")):
+        audio = str((root / track.relative_to(folder)).with_suffix(""))
+        if not Path(audio).suffix:
+            problems.append(f"{track}: name it after its audio file ('take 1.wav.txt')")
+            continue
+        if not Path(audio).is_file():
+            problems.append(f"{track}: no audio file {audio}")
+        for number, line in enumerate(track.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip() or line.startswith("\\"):  # a spectral selection's line
+                continue
+            parts = line.split("\t")
+            where = f"{track}, line {number}"
+            try:
+                if len(parts) < 3 or not parts[2].strip():
+                    raise FormatError(f"{where}: expected start<TAB>end<TAB>label")
+                start, end = float(parts[0]), float(parts[1])
+                if start == end == 0.0:
+                    entries.append(Entry(audio, label=parts[2].strip()))
+                    continue
+                start, end = checked_span(where, start, end)
+                entries.append(Entry(audio, start, end, label=parts[2].strip()))
+            except ValueError as error:
+                problems.append(str(error) if isinstance(error, FormatError)
+                                else f"{where}: {error}")
+    return entries, problems

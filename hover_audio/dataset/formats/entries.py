@@ -1,0 +1,126 @@
+"""The one shape every exchange format is written from and read into: an entry per row.
+
+An :class:`Entry` is a row seen by other tools: a file, an optional range in seconds
+(to the millisecond) and channel, a label, a subset, a transcript and the user's
+own columns. :func:`entries_of` turns a clip table into entries (whole files and
+ranges mixed), :func:`table_of` turns entries back into a clip table whose keys are
+the same W3C media fragments the dataset uses.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from ...audio.sources import SourceError, clip_id, parse_key
+from ...common.values import is_missing
+from ..schema import ABSTAIN, AUDIO, LABEL, SUBSET, SUBSETS, TRANSCRIPT
+
+# columns a format stores in its own fields; everything else travels as user columns
+OWN_COLUMNS = (AUDIO, LABEL, SUBSET, TRANSCRIPT, "start", "end", "channel", "source")
+DERIVED_PREFIXES = ("embed_", "pred_")  # recomputed, never exported as the user's
+DERIVED_COLUMNS = ("vector_error", "suspect_label", "suggested", "duplicate_of", "outlier")
+
+
+class FormatError(ValueError):
+    """A file of another tool that cannot be read: names the file, record and field."""
+
+
+@dataclass
+class Entry:
+    """One row as other tools see it."""
+
+    file: str
+    start: float | None = None  # None: the whole file
+    end: float | None = None
+    channel: int | None = None
+    label: str = ABSTAIN
+    subset: str = "raw"
+    transcript: str = ""
+    extra: dict = field(default_factory=dict)  # the user's columns, JSON values
+
+    @property
+    def whole(self) -> bool:
+        return self.start is None and self.end is None
+
+    @property
+    def key(self) -> str:
+        return clip_id(self.file, self.start, self.end, self.channel)
+
+
+def ms(seconds) -> float:
+    """Seconds rounded to the millisecond (the precision every format keeps)."""
+    return round(float(seconds), 3)
+
+
+def _json_value(value):
+    if hasattr(value, "item") and not isinstance(value, (list, dict, str)):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def user_columns(table: pd.DataFrame) -> list[str]:
+    return [c for c in table.columns if c not in OWN_COLUMNS and c not in DERIVED_COLUMNS
+            and not str(c).startswith(DERIVED_PREFIXES)]
+
+
+def entries_of(table: pd.DataFrame, include_unlabeled: bool = False) -> list[Entry]:
+    """The rows of a clip table as entries; ``ABSTAIN`` rows only with ``include_unlabeled``."""
+    extras = user_columns(table)
+    entries = []
+    for record in table.to_dict("records"):
+        label = record[LABEL]
+        if label == ABSTAIN and not include_unlabeled:
+            continue
+        values = [None if is_missing(record.get(name)) else record.get(name)
+                  for name in ("start", "end", "channel")]
+        ref = parse_key(record[AUDIO], *values)
+        text = record.get(TRANSCRIPT)
+        entries.append(Entry(
+            file=ref.location, start=None if ref.start is None else ms(ref.start),
+            end=None if ref.end is None else ms(ref.end), channel=ref.channel, label=label,
+            subset=record[SUBSET], transcript="" if is_missing(text) else str(text),
+            extra={name: _json_value(record[name]) for name in extras}))
+    return entries
+
+
+def table_of(entries: list[Entry]) -> pd.DataFrame:
+    """A clip table (``audio``, ``label``, ``SUBSET``, ``transcript`` and user columns)."""
+    rows = []
+    for entry in entries:
+        row = {AUDIO: entry.key, LABEL: entry.label or ABSTAIN,
+               SUBSET: entry.subset if entry.subset in SUBSETS else "raw",
+               TRANSCRIPT: entry.transcript or ""}
+        for name, value in entry.extra.items():
+            if name not in row:
+                row[name] = value
+        rows.append(row)
+    columns = [AUDIO, LABEL, SUBSET, TRANSCRIPT]
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return pd.DataFrame(columns=columns)
+    return table[columns + [c for c in table.columns if c not in columns]]
+
+
+def checked_span(where: str, start, end) -> tuple[float, float]:
+    """A range read from another tool's file: numbers, start >= 0, end > start."""
+    try:
+        start, end = float(start), float(end)
+    except (TypeError, ValueError):
+        raise FormatError(f"{where}: start/end must be numbers, got {start!r}, {end!r}") from None
+    if not (math.isfinite(start) and math.isfinite(end)) or start < 0 or end <= start:
+        raise FormatError(f"{where}: bad range {start:g}-{end:g} s (needs 0 <= start < end)")
+    return ms(start), ms(end)
+
+
+def file_of(where: str, value) -> str:
+    """The audio file named by a record, checked to be a usable key."""
+    if not isinstance(value, str) or not value.strip():
+        raise FormatError(f"{where}: no audio file named")
+    try:
+        return parse_key(value).location
+    except SourceError as error:
+        raise FormatError(f"{where}: {error}") from None

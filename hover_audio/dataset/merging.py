@@ -1,0 +1,79 @@
+"""Merging labels from elsewhere into a dataset: one undoable operation, with a report.
+
+Bound to :class:`~hover_audio.dataset.AudioDataset` as ``merge``. A row of the
+incoming table is *new* (its key is not in the dataset: added, without a vector
+until the next ``vectorize``), *updated* (it fills a label, subset or transcript the
+dataset does not have), *conflicting* (both have a different value: the dataset's is
+kept unless ``overwrite``) or *same*. Everything is checked before anything changes.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from ..common.values import is_missing
+from .clip_table import to_record
+from .history import VECTOR, Change, RowChange
+from .schema import ABSTAIN, AUDIO, LABEL, SUBSET, TRANSCRIPT, normalize_table
+
+REPORT_COLUMNS = ["key", "action", "column", "ours", "theirs"]
+
+
+def merge(dataset, table: pd.DataFrame, overwrite: bool = False) -> pd.DataFrame:
+    """Merge ``table`` (a clip table) into ``dataset`` as one operation; returns the report.
+
+    The report has a row per new key (``action="new"``) and per changed or
+    conflicting value (``"updated"``/``"conflict"``), naming the column and both values.
+    """
+    incoming = normalize_table(table, AUDIO, LABEL, SUBSET)
+    if TRANSCRIPT not in incoming.columns:
+        incoming[TRANSCRIPT] = ""
+    report, changes, added = [], {}, []
+    with dataset._mutex:
+        positions = dataset.positions(list(incoming[AUDIO]), missing="skip")
+        frame = dataset._clips.frame
+        for at, record in zip(positions, incoming.to_dict("records")):
+            key = record[AUDIO]
+            if at < 0:
+                row = {name: None for name in frame.columns}
+                row.update({name: value for name, value in record.items()
+                            if not is_missing(value) or name not in row})
+                row[VECTOR] = None
+                added.append(row)
+                report.append((key, "new", "", "", record[LABEL]))
+                continue
+            final_label = _compare(report, changes, frame, at, key, LABEL, record[LABEL],
+                                   overwrite, empty=ABSTAIN)
+            if not (final_label == ABSTAIN and record[SUBSET] != "raw"):
+                _compare(report, changes, frame, at, key, SUBSET, record[SUBSET], overwrite,
+                         empty="raw")
+            text = record.get(TRANSCRIPT)
+            if not is_missing(text) and text != "":
+                _compare(report, changes, frame, at, key, TRANSCRIPT, str(text), overwrite,
+                         empty="")
+        op = tuple(Change(column, tuple(keys), tuple(olds), new)
+                   for (column, new), (keys, olds) in changes.items())
+        if added:
+            op += (RowChange((), tuple(_clean(row) for row in added)),)
+        if op:
+            dataset._do(op)
+    return pd.DataFrame(report, columns=REPORT_COLUMNS)
+
+
+def _compare(report, changes, frame, at, key, column, theirs, overwrite, empty):
+    """Record a change of ``column`` for row ``at`` when it fills a gap (or ``overwrite``)."""
+    ours = frame[column].iloc[at] if column in frame.columns else empty
+    ours = empty if is_missing(ours) else ours
+    if theirs == ours or theirs == empty:
+        return ours
+    if ours == empty or overwrite:
+        keys, olds = changes.setdefault((column, theirs), ([], []))
+        keys.append(key)
+        olds.append(ours)
+        report.append((key, "updated", column, ours, theirs))
+        return theirs
+    report.append((key, "conflict", column, ours, theirs))
+    return ours
+
+
+def _clean(row: dict) -> dict:
+    return to_record(pd.Series({k: v for k, v in row.items() if k != VECTOR}), None)

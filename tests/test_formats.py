@@ -1,0 +1,218 @@
+"""Labels out to other tools' formats and back: Prodigy, Label Studio, Encord, Raven, Audacity.
+
+Each format: dataset -> file -> dataset keeps the rows, labels, ranges (to the
+millisecond), transcripts, subsets and user columns where the format has room, with
+whole files and ranges mixed; each file is checked with a plain parser against the
+format's documented structure; malformed records are named and the rest is read.
+"""
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile
+
+from . import audio_corpus as corpus
+from hover_audio import AudioDataset
+from hover_audio.app.cli import main
+from hover_audio.dataset.formats import FORMATS, FormatError, detect, read_file
+
+RICH = ("prodigy", "label-studio", "encord", "raven")  # room for subsets, text, columns
+
+
+@pytest.fixture()
+def ds(tmp_path):
+    root = tmp_path / "audio"
+    (root / "calls").mkdir(parents=True)
+    corpus.write_three_tones(root / "calls" / "long.wav")
+    corpus.write_tone_wav(root / "a.wav", 1.0)
+    corpus.write_tone_wav(root / "b.wav", 1.5)
+    stereo = np.stack([corpus.tone(440, 2, 16000), corpus.tone(880, 2, 16000)], axis=1)
+    soundfile.write(root / "calls" / "stereo.wav", stereo, 16000)
+    long, a, b = root / "calls" / "long.wav", root / "a.wav", root / "b.wav"
+    table = pd.DataFrame({
+        "audio": [str(a), str(b), f"{long}#t=0.45,1.55", f"{long}#t=2.95,3.551",
+                  f"{long}#t=3,3.5", f"{root / 'calls' / 'stereo.wav'}#t=0.5,1.25&channel=1",
+                  f"{long}#t=4.95,6.05"],
+        "label": ["dog", "cat", "tone", "tone", "overlap", "right", "ABSTAIN"],
+        "SUBSET": ["train", "dev", "test", "raw", "train", "raw", "raw"],
+        "note": ["first", "", "x y", "z", "o", "r", "u"],
+        "score": [0.5, 1.25, 2.0, 3.5, 4.0, 5.0, 6.0],
+    })
+    dataset = AudioDataset.from_pandas(table)
+    dataset.set_transcript([str(a), f"{long}#t=2.95,3.551"], "bark, then silence")
+    return dataset
+
+
+def normal(table: pd.DataFrame, columns) -> pd.DataFrame:
+    out = table[columns].copy()
+    if "score" in out:
+        out["score"] = out["score"].astype(float)
+    if "note" in out:
+        out["note"] = out["note"].fillna("").astype(str)
+    return out.sort_values("audio").reset_index(drop=True)
+
+
+def destination(tmp_path, format):
+    suffix = {"prodigy": ".jsonl", "label-studio": ".json", "encord": ".json", "raven": ".txt",
+              "audacity": ""}[format]
+    return tmp_path / f"out-{format}{suffix}"
+
+
+@pytest.mark.parametrize("format", RICH)
+def test_round_trip_keeps_everything_the_format_has_room_for(ds, tmp_path, format):
+    out = ds.export(destination(tmp_path, format), format=format)
+    back = AudioDataset.from_file(out, format=format)
+    labeled = ds.to_pandas()
+    labeled = labeled[labeled["label"] != "ABSTAIN"]
+    columns = ["audio", "label", "SUBSET", "transcript", "note", "score"]
+    pd.testing.assert_frame_equal(normal(back.to_pandas(), columns), normal(labeled, columns))
+
+
+def test_audacity_keeps_labels_and_ranges(ds, tmp_path):
+    out = ds.export(tmp_path / "tracks", format="audacity")
+    back = AudioDataset.from_file(out, format="audacity", audio_root=tmp_path / "audio")
+    labeled = ds.to_pandas()
+    labeled = labeled[(labeled["label"] != "ABSTAIN") & ~labeled["audio"].str.contains("channel")]
+    got = back.to_pandas()
+    # channels have no place in a label track: that row comes back as a range of the mixdown
+    assert sorted(got["audio"]) == sorted(list(labeled["audio"]) + [
+        k.replace("&channel=1", "") for k in ds.keys if "channel" in k])
+    assert set(got["SUBSET"]) == {"raw"}  # no room for subsets
+    assert dict(zip(got["audio"], got["label"]))[labeled["audio"].iloc[0]] == "dog"
+
+
+def test_unlabeled_rows_only_on_request(ds, tmp_path):
+    out = ds.export(tmp_path / "all.jsonl", include_unlabeled=True)
+    assert len(AudioDataset.from_file(out)) == len(ds)
+    assert len(AudioDataset.from_file(ds.export(tmp_path / "some.jsonl"))) == len(ds) - 1
+
+
+def test_prodigy_structure(ds, tmp_path):
+    tasks = [json.loads(line) for line in
+             ds.export(tmp_path / "p.jsonl").read_text().splitlines()]
+    by_audio = {task["audio"]: task for task in tasks}
+    long = next(task for audio, task in by_audio.items() if audio.endswith("long.wav"))
+    assert {span["label"] for span in long["audio_spans"]} == {"tone", "overlap"}
+    assert all(set(span) >= {"start", "end", "label", "id"} for span in long["audio_spans"])
+    assert any(span["end"] == 3.551 for span in long["audio_spans"])
+    a = next(task for audio, task in by_audio.items() if audio.endswith("a.wav"))
+    assert a["label"] == "dog" and a["answer"] == "accept" and a["meta"]["note"] == "first"
+    assert a["transcript"] == "bark, then silence"
+
+
+def test_label_studio_structure_and_config(ds, tmp_path, capsys):
+    tasks = json.loads(ds.export(tmp_path / "ls.json", format="label-studio").read_text())
+    for task in tasks:
+        assert "audio" in task["data"] and isinstance(task["annotations"][0]["result"], list)
+        for result in task["annotations"][0]["result"]:
+            assert result["to_name"] == "audio" and result["type"] in (
+                "choices", "labels", "textarea")
+            if result["type"] == "labels":
+                assert set(result["value"]) >= {"start", "end", "channel", "labels"}
+    assert detect(tmp_path / "ls.json") == "label-studio"
+    assert main(["export", str(tmp_path / "ls.json"), str(tmp_path / "x.json"),
+                 "--format", "label-studio", "--ls-config"]) == 0
+    xml = capsys.readouterr().out
+    assert '<Audio name="audio" value="$audio"/>' in xml and '<Choice value="dog"/>' in xml
+    assert '<TextArea name="transcript"' in xml
+
+
+def test_encord_structure(ds, tmp_path):
+    items = json.loads(ds.export(tmp_path / "e.json", format="encord").read_text())
+    ranges = [c["ranges"] for item in items for c in item["classifications"]]
+    assert [2950, 3551] in [r[0] for r in ranges if r] and [] in ranges  # ms; whole files
+    assert detect(tmp_path / "e.json") == "encord"
+
+
+def test_raven_structure(ds, tmp_path):
+    out = ds.export(tmp_path / "r.txt", format="raven")
+    rows = list(csv.DictReader(out.open(encoding="utf-8"), delimiter="\t"))
+    assert list(rows[0])[:10] == ["Selection", "View", "Channel", "Begin Time (s)",
+                                  "End Time (s)", "Low Freq (Hz)", "High Freq (Hz)",
+                                  "Begin Path", "File Offset (s)", "Annotation"]
+    right = next(row for row in rows if row["Annotation"] == "right")
+    assert right["Channel"] == "2" and right["Begin Time (s)"] == "0.500"
+
+
+def test_malformed_records_are_named_and_the_rest_is_read(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"audio": "a.wav", "label": "dog"}\n{not json\n'
+                    '{"audio": "b.wav", "audio_spans": [{"start": 3, "end": 1, "label": "x"}]}\n'
+                    '{"label": "cat"}\n')
+    table, problems = read_file(path)
+    assert list(table["audio"]) == ["a.wav"]
+    assert any("line 2" in p and "not JSON" in p for p in problems)
+    assert any("line 3" in p and "audio_spans[0]" in p and "bad range" in p for p in problems)
+    assert any("line 4" in p and "'audio'" in p for p in problems)
+    with pytest.warns(UserWarning, match="3 record"):
+        AudioDataset.from_file(path)
+    with pytest.raises(ValueError, match="unknown format"):
+        read_file(path, format="excel")
+    assert set(FORMATS) >= {"prodigy", "label-studio", "encord", "raven", "audacity", "csv"}
+
+
+def test_cli_export_and_serve_source(ds, tmp_path):
+    ds.save(tmp_path / "ws")
+    for format in RICH:
+        out = destination(tmp_path, format)
+        assert main(["export", str(tmp_path / "ws"), str(out), "--format", format]) == 0
+        assert len(AudioDataset.from_file(out, format=format)) == len(ds) - 1
+    assert main(["export", str(tmp_path / "ws"), str(tmp_path / "tracks"), "--format",
+                 "audacity", "--include-unlabeled"]) == 0
+    assert list((tmp_path / "tracks").rglob("*.txt"))
+    assert main(["info", str(destination(tmp_path, "prodigy"))]) == 0
+
+
+def test_the_cli_knows_every_format():
+    from hover_audio.app.cli import FORMAT_NAMES
+
+    assert set(FORMAT_NAMES) == set(FORMATS)
+
+
+def test_import_merges_as_one_undoable_operation(ds, tmp_path, capsys):
+    ds.save(tmp_path / "ws")
+    keys = ds.keys
+    unlabeled = next(k for k in keys if ds.to_pandas().set_index("audio").loc[k, "label"]
+                     == "ABSTAIN")
+    incoming = tmp_path / "theirs.jsonl"
+    long = unlabeled.split("#")[0]
+    lines = [
+        {"audio": long, "audio_spans": [
+            {"start": 4.95, "end": 6.05, "label": "late tone", "id": "1"},  # fills ABSTAIN
+            {"start": 0.45, "end": 1.55, "label": "not a tone", "id": "2"},  # conflict
+            {"start": 6.1, "end": 6.6, "label": "tail", "id": "3", "subset": "train"}]},  # new
+    ]
+    incoming.write_text("\n".join(json.dumps(line) for line in lines) + "\n{broken\n")
+    ds.close()
+    assert main(["import", str(incoming), "--workspace", str(tmp_path / "ws")]) == 0
+    out = capsys.readouterr().out
+    assert "1 new, 1 updated, 1 conflicting" in out and "1 record(s) left out" in out
+    assert "line 2" in out  # the broken line is named
+    merged = AudioDataset.load(tmp_path / "ws")
+    try:
+        table = merged.to_pandas().set_index("audio")
+        assert table.loc[unlabeled, "label"] == "late tone"
+        assert table.loc[f"{long}#t=0.45,1.55", "label"] == "tone"  # ours kept
+        assert table.loc[f"{long}#t=6.1,6.6", "SUBSET"] == "train"
+        assert len(merged) == len(keys) + 1
+        merged.undo()
+        assert sorted(merged.keys) == sorted(keys)
+        assert merged.to_pandas().set_index("audio").loc[unlabeled, "label"] == "ABSTAIN"
+    finally:
+        merged.close()
+
+
+def test_a_failed_import_changes_nothing(ds, tmp_path, capsys):
+    ds.save(tmp_path / "ws")
+    before = ds.to_pandas()
+    ds.close()
+    bad = tmp_path / "bad.json"
+    bad.write_text("{ not json at all")
+    assert main(["import", str(bad), "--workspace", str(tmp_path / "ws")]) == 1
+    assert "not JSON" in capsys.readouterr().err
+    again = AudioDataset.load(tmp_path / "ws", attach=False)
+    pd.testing.assert_frame_equal(again.to_pandas(), before)
