@@ -34,7 +34,7 @@ def test_labels_that_look_missing_or_numeric_stay_text(tmp_path, awkward_table):
 
 def test_unknown_suffix_is_a_clear_error(tmp_path, awkward_table):
     ds = AudioDataset.from_pandas(awkward_table)
-    with pytest.raises(ValueError, match=r"unknown table format '\.xlsx'"):
+    with pytest.raises(ValueError, match=r"cannot tell the format from '\.xlsx'"):
         ds.export(tmp_path / "t.xlsx")
     with pytest.raises(FileNotFoundError):
         AudioDataset.from_file(tmp_path / "absent.csv")

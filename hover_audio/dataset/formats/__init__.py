@@ -83,7 +83,7 @@ def read_file(path: str | Path, format: str | None = None,
     """
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"no such file or folder: {path}")
+        raise FileNotFoundError(f"no such table file: {path}")
     kind = detect(path, format)
     if kind in OURS:
         from ..table_files import read_table
