@@ -121,7 +121,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.ls_config:
         from ..dataset.formats.label_studio import config
 
-        print(config(dataset.label_order or dataset.classes()), end="")
+        print(config(dataset.label_order or dataset.classes), end="")
     written = dataset.export(args.destination, format=args.format,
                              include_unlabeled=args.include_unlabeled)
     kept = len(dataset) if args.include_unlabeled or args.format in (None, "csv", "json",
