@@ -148,7 +148,7 @@ def test_malformed_records_are_named_and_the_rest_is_read(tmp_path):
     assert any("line 2" in p and "not JSON" in p for p in problems)
     assert any("line 3" in p and "audio_spans[0]" in p and "bad range" in p for p in problems)
     assert any("line 4" in p and "'audio'" in p for p in problems)
-    with pytest.warns(UserWarning, match="3 record"):
+    with pytest.warns(UserWarning, match="4 problem"):  # three records, and a.wav is missing
         AudioDataset.from_file(path)
     with pytest.raises(ValueError, match="unknown format"):
         read_file(path, format="excel")
@@ -190,7 +190,7 @@ def test_import_merges_as_one_undoable_operation(ds, tmp_path, capsys):
     ds.close()
     assert main(["import", str(incoming), "--workspace", str(tmp_path / "ws")]) == 0
     out = capsys.readouterr().out
-    assert "1 new, 1 updated, 1 conflicting" in out and "1 record(s) left out" in out
+    assert "1 new, 1 updated, 1 conflicting" in out and "1 problem(s) in the file" in out
     assert "line 2" in out  # the broken line is named
     merged = AudioDataset.load(tmp_path / "ws")
     try:
@@ -216,3 +216,26 @@ def test_a_failed_import_changes_nothing(ds, tmp_path, capsys):
     assert "not JSON" in capsys.readouterr().err
     again = AudioDataset.load(tmp_path / "ws", attach=False)
     pd.testing.assert_frame_equal(again.to_pandas(), before)
+
+
+def test_ranges_past_the_end_and_missing_audio_are_reported(tmp_path, capsys):
+    corpus.write_tone_wav(tmp_path / "a.wav", 1.0)
+    path = tmp_path / "theirs.jsonl"
+    path.write_text("\n".join(json.dumps(task) for task in [
+        {"audio": str(tmp_path / "a.wav"), "audio_spans": [
+            {"start": 0.2, "end": 0.8, "label": "in", "id": "1"},
+            {"start": 0.5, "end": 1.7, "label": "past", "id": "2"}]},
+        {"audio": str(tmp_path / "gone.wav"), "label": "kept anyway"}]) + "\n")
+    table, problems = read_file(path)
+    assert sorted(table["label"]) == ["in", "kept anyway"]
+    assert any("#t=0.5,1.7" in p and "ends after the file (1 s)" in p for p in problems)
+    assert any("gone.wav" in p and "missing" in p for p in problems)
+    ws = tmp_path / "ws"
+    ours = AudioDataset.from_pandas(pd.DataFrame({"audio": [str(tmp_path / "a.wav")],
+                                                  "label": ["old"], "SUBSET": ["train"]}))
+    ours.save(ws)
+    ours.close()
+    assert main(["import", str(path), "--workspace", str(ws)]) == 0
+    out = capsys.readouterr().out
+    assert "new label(s), not in the workspace before: in, kept anyway" in out
+    assert "problem:" in out and "ends after the file" in out

@@ -137,17 +137,21 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     table, problems = read_file(args.file, args.format, args.audio_root)
     for problem in problems[:20]:
-        print(f"  left out: {problem}")
+        print(f"  problem: {problem}")
     dataset = AudioDataset.load(args.workspace)
     try:
+        known = set(dataset.label_order)
         report = dataset.merge(table, overwrite=args.overwrite)
     finally:
         dataset.close()
+    fresh = sorted(set(table["label"]) - known - {"ABSTAIN"}) if len(table) else []
+    if fresh:
+        print(f"  new label(s), not in the workspace before: {', '.join(fresh[:20])}")
     counts = report["action"].value_counts()
     print(f"imported {args.file} into {args.workspace}: {int(counts.get('new', 0))} new, "
           f"{int(counts.get('updated', 0))} updated, {int(counts.get('conflict', 0))} "
           f"conflicting (kept ours{'' if not args.overwrite else ', overwritten'}), "
-          f"{len(problems)} record(s) left out; one operation: undo reverts it")
+          f"{len(problems)} problem(s) in the file; one operation: undo reverts it")
     for row in report[report["action"] == "conflict"].head(20).itertuples():
         print(f"  conflict {row.key}: {row.column} ours {row.ours!r}, theirs {row.theirs!r}")
     return 0

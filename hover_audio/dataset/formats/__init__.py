@@ -74,6 +74,47 @@ def write_file(table: pd.DataFrame, path: str | Path, format: str | None = None,
     return MODULES[kind].write(entries_of(table, include_unlabeled), path)
 
 
+def _against_the_audio(entries: list[Entry]) -> tuple[list[Entry], list[str]]:
+    """Check entries against their local files: a missing file is reported (its labels
+    are kept), a range past the end of its file is reported and left out."""
+    from ...audio.sources import local_path
+
+    lengths: dict[str, float | None] = {}
+    kept, problems = [], []
+    for entry in entries:
+        path = local_path(entry.file)
+        if path is None:  # a URL: not fetched here
+            kept.append(entry)
+            continue
+        if entry.file not in lengths:
+            lengths[entry.file] = _duration(path)
+            if lengths[entry.file] is None:
+                problems.append(f"{entry.file}: missing or unreadable audio (its labels are kept)")
+        length = lengths[entry.file]
+        if length is not None and entry.end is not None and entry.end > length + 0.0005:
+            problems.append(f"{entry.key}: the range ends after the file ({length:g} s); "
+                            "left out")
+            continue
+        kept.append(entry)
+    return kept, problems
+
+
+def _duration(path: Path) -> float | None:
+    import soundfile
+
+    if not path.is_file():
+        return None
+    try:
+        return float(soundfile.info(str(path)).duration)
+    except Exception:
+        from ...audio.segments import duration_of
+
+        try:
+            return duration_of(path)
+        except Exception:
+            return None
+
+
 def read_file(path: str | Path, format: str | None = None,
               audio_root: str | Path | None = None, warn: bool = False
               ) -> tuple[pd.DataFrame, list[str]]:
@@ -98,9 +139,11 @@ def read_file(path: str | Path, format: str | None = None,
         if isinstance(error, FormatError):
             raise
         raise FormatError(f"{path}: not a {kind} file: {error}") from None
+    entries, more = _against_the_audio(entries)
+    problems = problems + more
     if warn and problems:
         import warnings
 
-        warnings.warn(f"{len(problems)} record(s) of {path} left out: " + "; ".join(problems[:5])
+        warnings.warn(f"{len(problems)} problem(s) reading {path}: " + "; ".join(problems[:5])
                       + (" ..." if len(problems) > 5 else ""), stacklevel=3)
     return table_of(entries), problems
