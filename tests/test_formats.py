@@ -113,6 +113,7 @@ def test_label_studio_structure_and_config(ds, tmp_path, capsys):
                 "choices", "labels", "textarea")
             if result["type"] == "labels":
                 assert set(result["value"]) >= {"start", "end", "channel", "labels"}
+                assert result["original_length"] > result["value"]["end"]
     assert detect(tmp_path / "ls.json") == "label-studio"
     assert main(["export", str(tmp_path / "ls.json"), str(tmp_path / "x.json"),
                  "--format", "label-studio", "--ls-config"]) == 0

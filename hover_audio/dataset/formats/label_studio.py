@@ -36,6 +36,19 @@ def config(labels) -> str:
 """
 
 
+def _length(location: str) -> float | None:
+    """The file's duration in seconds (Label Studio's ``original_length``), if readable."""
+    import soundfile
+
+    from ...audio.sources import local_path
+
+    path = local_path(location)
+    try:
+        return round(float(soundfile.info(str(path)).duration), 3) if path else None
+    except Exception:
+        return None
+
+
 def write(entries: list[Entry], path: Path) -> Path:
     tasks: dict[str, dict] = {}
     for entry in entries:
@@ -55,8 +68,12 @@ def write(entries: list[Entry], path: Path) -> Path:
         region = f"r{len(task['data']['hover_audio_regions'])}"
         value = {"start": entry.start or 0.0, "end": entry.end, "channel": entry.channel or 0,
                  "labels": [entry.label]}
-        results.append({"id": region, "type": "labels", "from_name": REGIONS, "to_name": AUDIO,
-                        "value": value})
+        result = {"id": region, "type": "labels", "from_name": REGIONS, "to_name": AUDIO,
+                  "value": value}
+        length = _length(entry.file)
+        if length is not None:
+            result["original_length"] = length
+        results.append(result)
         if entry.transcript:
             results.append({"id": region, "type": "textarea", "from_name": TEXT,
                             "to_name": AUDIO, "value": {"text": [entry.transcript]}})
