@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..vectors.contract import describe, rebuild
-from . import editing, merging, schema
+from . import editing, merging, schema, tagging
 from .clip_table import ClipTable
 from .embedding import DatasetEmbedding
 from .folder import folder_table
@@ -209,6 +209,7 @@ class AudioDataset:
     set_range, split, add_range = editing.set_range, editing.split, editing.add_range
     remove, set_transcript = editing.remove, editing.set_transcript
     merge = merging.merge  # labels from another tool's file: one undoable operation
+    add_tags, remove_tags, tags_of = tagging.add_tags, tagging.remove_tags, tagging.tags_of
 
     def dedup(self) -> pd.DataFrame:
         """Keep one row per key: test > dev > train > raw, then the later row. Returns the

@@ -14,9 +14,10 @@ import pandas as pd
 
 from ..audio.sources import clip_id
 from .history import VECTOR, Change, Operation, RowChange
-from .schema import ABSTAIN, AUDIO, LABEL, SUBSET, SUBSETS, TRANSCRIPT, dedup_rows, row_ids
+from .schema import (ABSTAIN, AUDIO, LABEL, SUBSET, SUBSETS, TAGS, TRANSCRIPT, dedup_rows,
+                     row_ids)
 
-PROTECTED = (AUDIO, LABEL, SUBSET, TRANSCRIPT)  # change only through operations
+PROTECTED = (AUDIO, LABEL, SUBSET, TRANSCRIPT, TAGS)  # change only through operations
 
 
 class Rows(NamedTuple):
@@ -145,7 +146,7 @@ class ClipTable:
                 rows = self._move_rows(change, forward, rows)
                 continue
             if change.column not in self.frame.columns:  # first use, e.g. a transcript
-                self.frame[change.column] = "" if change.column == TRANSCRIPT else None
+                self.frame[change.column] = "" if change.column in (TRANSCRIPT, TAGS) else None
             positions = self.ids.get_indexer(list(change.keys))
             known = positions >= 0
             values = change.new if forward else np.asarray(change.old, dtype=object)[known]

@@ -20,6 +20,8 @@ AUDIO = "audio"
 LABEL = "label"
 SUBSET = "SUBSET"
 TRANSCRIPT = "transcript"  # free text per row, changed by operations like labels
+TAGS = "tags"  # several tags per row: sorted, ";"-joined text ("" = none); operations only
+TAG_SEPARATOR = ";"
 SUBSETS = ("raw", "train", "dev", "test")
 # dedup priority: a key found in several subsets is kept in the highest one
 SUBSET_PRIORITY = {"raw": 0, "train": 1, "dev": 2, "test": 3}

@@ -1,0 +1,85 @@
+"""Several tags per clip, beside its one label: added and removed as operations.
+
+Bound to :class:`~hover_audio.dataset.AudioDataset` as ``add_tags``, ``remove_tags``
+and ``tags_of``. A row's tags are a set, kept in the ``tags`` column as sorted
+``;``-joined text (``"applause;crowd"``, ``""`` for none), so they survive every table
+format and a CSV opens readably. One call is one operation (one undo step),
+journaled like labels.
+
+Examples
+--------
+>>> ds.add_tags(["sfx/Track 18.wav"], ["applause", "crowd"])   # doctest: +SKIP
+1
+>>> ds.tags_of("sfx/Track 18.wav")                              # doctest: +SKIP
+{'applause', 'crowd'}
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+
+from ..common.values import is_missing
+from .history import Change
+from .schema import TAG_SEPARATOR, TAGS
+
+
+def check_tag(tag) -> str:
+    """A tag as stored: stripped text, not empty, without ``;``."""
+    if not isinstance(tag, str) or not tag.strip():
+        raise ValueError(f"a tag is non-empty text, got {tag!r}")
+    if TAG_SEPARATOR in tag:
+        raise ValueError(f"a tag cannot contain {TAG_SEPARATOR!r}: {tag!r}")
+    return tag.strip()
+
+
+def parse_tags(text) -> set[str]:
+    """The set of tags of a ``tags`` cell (``"a;b"``; missing or ``""``: none)."""
+    if is_missing(text) or text == "":
+        return set()
+    if isinstance(text, (set, list, tuple, frozenset)):
+        return {check_tag(tag) for tag in text}
+    return {tag.strip() for tag in str(text).split(TAG_SEPARATOR) if tag.strip()}
+
+
+def join_tags(tags: Iterable[str]) -> str:
+    return TAG_SEPARATOR.join(sorted(set(tags)))
+
+
+def tags_of(dataset, key: str) -> set[str]:
+    """The tags of the row ``key`` (KeyError for an unknown key)."""
+    position = dataset.positions([key])[0]
+    if TAGS not in dataset.columns:
+        return set()
+    return parse_tags(dataset.column(TAGS)[position])
+
+
+def add_tags(dataset, keys: Iterable[str] | str, tags: Iterable[str] | str) -> int:
+    """Add ``tags`` to the rows ``keys`` (one operation); returns how many rows changed."""
+    return _retag(dataset, keys, tags, lambda have, wanted: have | wanted)
+
+
+def remove_tags(dataset, keys: Iterable[str] | str, tags: Iterable[str] | str) -> int:
+    """Remove ``tags`` from the rows ``keys`` (one operation); returns how many rows changed."""
+    return _retag(dataset, keys, tags, lambda have, wanted: have - wanted)
+
+
+def _retag(dataset, keys, tags, combine) -> int:
+    keys = [keys] if isinstance(keys, str) else list(dict.fromkeys(keys))
+    wanted = {check_tag(tag) for tag in ([tags] if isinstance(tags, str) else tags)}
+    with dataset._mutex:
+        positions = dataset.positions(keys)
+        table = dataset._clips
+        current = (table.column(TAGS)[positions] if TAGS in table.columns
+                   else np.full(len(positions), "", dtype=object))
+        groups: dict[str, tuple[list, list]] = {}
+        for at, text in zip(positions, current):
+            old = "" if is_missing(text) else str(text)
+            new = join_tags(combine(parse_tags(old), wanted))
+            if new != old:
+                ids, olds = groups.setdefault(new, ([], []))
+                ids.append(table.ids[at])
+                olds.append(old)
+        op = tuple(Change(TAGS, tuple(ids), tuple(olds), new)
+                   for new, (ids, olds) in groups.items())
+        return dataset._do(op) if op else 0
