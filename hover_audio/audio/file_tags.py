@@ -1,0 +1,282 @@
+"""Tags written into audio files' own metadata (mutagen), so every search tool finds them.
+
+Where the tags go, per container:
+
+=================  =====================================================================
+MP3, AIFF          ID3v2.4: ``TCON`` (genre, one per tag), ``TXXX:hover-audio tags``
+                   (``;``-joined), ``COMM`` (``hover-audio``: "tags: a, b")
+FLAC, Ogg, Opus    Vorbis comments: ``GENRE`` (one per tag), ``KEYWORDS``, ``DESCRIPTION``
+WAV                RIFF ``LIST``/``INFO``: ``IKEY`` (keywords, ``;``-joined), ``ICMT``
+=================  =====================================================================
+
+Tags already there are kept (the new set is the union); nothing else in the file
+changes: the audio data is copied byte for byte, the file is written to a temporary
+copy and renamed over the original (permissions and times kept), then read back.
+:func:`snapshot` records the fields before a write, so :func:`restore` puts them back
+exactly (the ``untag`` command).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import tempfile
+from pathlib import Path
+
+OURS = "hover-audio tags"
+KINDS = {".mp3": "id3", ".aif": "aiff", ".aiff": "aiff", ".flac": "vorbis", ".ogg": "vorbis",
+         ".oga": "vorbis", ".opus": "vorbis", ".wav": "riff"}
+
+
+class TagError(Exception):
+    """A file whose tags cannot be read or written; the message names the file and why."""
+
+
+def kind_of(path: Path) -> str:
+    kind = KINDS.get(Path(path).suffix.lower())
+    if kind is None:
+        raise TagError(f"{path}: cannot hold tags here ({Path(path).suffix or 'no suffix'}; "
+                       f"supported: {', '.join(sorted(KINDS))})")
+    return kind
+
+
+# ----------------------------------------------------------------- snapshots
+def snapshot(path: str | os.PathLike) -> dict:
+    """The metadata fields tags are written to, as they are now (JSON-ready)."""
+    path = Path(path)
+    kind = kind_of(path)
+    try:
+        if kind == "riff":
+            info = _riff_info(path)
+            return {"kind": kind, "IKEY": info.get(b"IKEY"), "ICMT": info.get(b"ICMT")}
+        if kind == "vorbis":
+            audio = _mutagen_file(path)
+            tags = audio.tags or {}
+            return {"kind": kind, **{name: list(tags[name]) if name in tags else None
+                                     for name in ("GENRE", "KEYWORDS", "DESCRIPTION")}}
+        frames = _id3(path)
+        return {"kind": kind,
+                "TCON": list(frames["TCON"].text) if frames and "TCON" in frames else None,
+                "TXXX": _txxx(frames), "COMM": _comm(frames)}
+    except TagError:
+        raise
+    except Exception as error:
+        raise TagError(f"{path}: cannot read its tags: {type(error).__name__}: {error}") from None
+
+
+def tags_in(state: dict) -> set[str]:
+    """The tags a :func:`snapshot` holds."""
+    kind, found = state["kind"], set()
+    if kind == "riff":
+        found |= _split(state.get("IKEY"), ";")
+    elif kind == "vorbis":
+        found |= set(state.get("GENRE") or [])
+        for text in state.get("KEYWORDS") or []:
+            found |= _split(text, ",")
+    else:
+        found |= set(state.get("TCON") or []) | _split(state.get("TXXX"), ";")
+    return {tag for tag in found if tag}
+
+
+def read_tags(path: str | os.PathLike) -> set[str]:
+    """The tags in a file's metadata (genre, keywords and our own field)."""
+    return tags_in(snapshot(path))
+
+
+def _split(text, separator: str) -> set[str]:
+    return {part.strip() for part in (text or "").split(separator) if part.strip()}
+
+
+# ------------------------------------------------------------------- writing
+def write_tags(path: str | os.PathLike, tags, *, dry_run: bool = False) -> tuple[set, set]:
+    """Merge ``tags`` into the file's metadata; returns (tags before, tags after).
+
+    With ``dry_run`` nothing is written. Raises :class:`TagError` naming the file
+    and the reason (read-only, cannot hold tags, corrupt tag block, ...).
+    """
+    path = Path(path)
+    before = snapshot(path)
+    old = tags_in(before)
+    new = old | {str(tag) for tag in tags}
+    if dry_run or new == old:
+        return old, new
+    if not os.access(path, os.W_OK) or not path.stat().st_mode & 0o222:
+        raise TagError(f"{path}: read-only, not written")  # (even for root: the user's intent)
+    kind = before["kind"]
+    keywords = sorted(new)
+    state = {"kind": kind}
+    if kind == "riff":
+        state.update(IKEY=";".join(keywords),
+                     ICMT=f"{OURS}: {', '.join(keywords)}")
+    elif kind == "vorbis":
+        state.update(GENRE=keywords, KEYWORDS=[", ".join(keywords)],
+                     DESCRIPTION=[f"{OURS}: {', '.join(keywords)}"])
+    else:
+        state.update(TCON=keywords, TXXX=";".join(keywords),
+                     COMM=f"tags: {', '.join(keywords)}")
+    _apply(path, state)
+    after = tags_in(snapshot(path))
+    if not new <= after:
+        raise TagError(f"{path}: written, but reading it back gave {sorted(after)}")
+    return old, after
+
+
+def restore(path: str | os.PathLike, state: dict) -> None:
+    """Put the fields of a :func:`snapshot` back exactly (absent fields are removed)."""
+    _apply(Path(path), state)
+
+
+def _apply(path: Path, state: dict) -> None:
+    """Set the fields of ``state`` on a temporary copy, then rename it over ``path``."""
+    info = path.stat()
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix,
+                                    dir=path.parent)
+    os.close(handle)
+    try:
+        shutil.copyfile(path, temp)
+        kind = state["kind"]
+        if kind == "riff":
+            _set_riff_info(Path(temp), {b"IKEY": state.get("IKEY"), b"ICMT": state.get("ICMT")})
+        elif kind == "vorbis":
+            audio = _mutagen_file(Path(temp))
+            if audio.tags is None:
+                audio.add_tags()
+            for name in ("GENRE", "KEYWORDS", "DESCRIPTION"):
+                if state.get(name) is None:
+                    if name in audio.tags:
+                        del audio.tags[name]
+                else:
+                    audio.tags[name] = list(state[name])
+            audio.save()
+        else:
+            _set_id3(Path(temp), state, aiff=kind == "aiff")
+        os.chmod(temp, info.st_mode & 0o7777)
+        os.utime(temp, ns=(info.st_atime_ns, info.st_mtime_ns))
+        os.replace(temp, path)
+    except Exception as error:
+        Path(temp).unlink(missing_ok=True)
+        if isinstance(error, TagError):
+            raise
+        raise TagError(f"{path}: cannot write its tags: {type(error).__name__}: {error}") from None
+
+
+# --------------------------------------------------------------------- ID3
+def _mutagen_file(path: Path):
+    import mutagen
+
+    audio = mutagen.File(str(path))
+    if audio is None:
+        raise TagError(f"{path}: not an audio file mutagen can tag")
+    return audio
+
+
+def _id3(path: Path):
+    from mutagen.aiff import AIFF
+    from mutagen.id3 import ID3, ID3NoHeaderError
+
+    if path.suffix.lower() in (".aif", ".aiff"):
+        return AIFF(str(path)).tags
+    try:
+        return ID3(str(path))
+    except ID3NoHeaderError:
+        return None
+
+
+def _txxx(frames):
+    found = frames.getall(f"TXXX:{OURS}") if frames else []
+    return found[0].text[0] if found and found[0].text else None
+
+
+def _comm(frames):
+    found = [f for f in (frames.getall("COMM") if frames else []) if f.desc == "hover-audio"]
+    return found[0].text[0] if found and found[0].text else None
+
+
+def _set_id3(path: Path, state: dict, aiff: bool) -> None:
+    from mutagen.aiff import AIFF
+    from mutagen.id3 import COMM, ID3, TCON, TXXX, ID3NoHeaderError
+
+    if aiff:
+        holder = AIFF(str(path))
+        if holder.tags is None:
+            holder.add_tags()
+        frames = holder.tags
+    else:
+        try:
+            frames = ID3(str(path))
+        except ID3NoHeaderError:
+            frames = ID3()
+    frames.delall("TCON")
+    if state.get("TCON") is not None:
+        frames.add(TCON(encoding=3, text=list(state["TCON"])))
+    frames.delall(f"TXXX:{OURS}")
+    if state.get("TXXX") is not None:
+        frames.add(TXXX(encoding=3, desc=OURS, text=[state["TXXX"]]))
+    for frame in [f for f in frames.getall("COMM") if f.desc == "hover-audio"]:
+        frames.delall(frame.HashKey)
+    if state.get("COMM") is not None:
+        frames.add(COMM(encoding=3, lang="eng", desc="hover-audio", text=[state["COMM"]]))
+    if aiff:
+        holder.save(v2_version=4)
+    else:
+        frames.save(str(path), v2_version=4)
+
+
+# ---------------------------------------------------------------- RIFF INFO
+def _chunks(data: bytes):
+    """(id, start of the chunk header, data size) of every top-level chunk of a RIFF file."""
+    if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        raise TagError("not a RIFF/WAVE file")
+    at = 12
+    while at + 8 <= len(data):
+        name, size = data[at:at + 4], struct.unpack("<I", data[at + 4:at + 8])[0]
+        if at + 8 + size > len(data):
+            raise TagError(f"corrupt RIFF: chunk {name!r} runs past the end of the file")
+        yield name, at, size
+        at += 8 + size + (size & 1)
+
+
+def _riff_info(path: Path) -> dict:
+    data = path.read_bytes()
+    try:
+        chunks = list(_chunks(data))
+    except TagError as error:
+        raise TagError(f"{path}: {error}") from None
+    info = {}
+    for name, at, size in chunks:
+        if name == b"LIST" and data[at + 8:at + 12] == b"INFO":
+            body, inner = data[at + 12:at + 8 + size], 0
+            while inner + 8 <= len(body):
+                key, length = body[inner:inner + 4], struct.unpack("<I", body[inner + 4:inner + 8])[0]
+                text = body[inner + 8:inner + 8 + length].rstrip(b"\0")
+                info[key] = text.decode("utf-8", errors="replace")
+                inner += 8 + length + (length & 1)
+    return info
+
+
+def _set_riff_info(path: Path, values: dict) -> None:
+    """Set (or, for None, remove) INFO fields, keeping every other chunk and field as is."""
+    data = path.read_bytes()
+    info = _riff_info(path)
+    order = list(info)
+    for key, value in values.items():
+        if value is None:
+            info.pop(key, None)
+        else:
+            info[key] = value
+            if key not in order:
+                order.append(key)
+    body = b"INFO"
+    for key in [k for k in order if k in info]:
+        text = info[key].encode("utf-8") + b"\0"
+        body += key + struct.pack("<I", len(text)) + text + (b"\0" if len(text) & 1 else b"")
+    parts = [data[:12]]
+    for name, at, size in _chunks(data):
+        if name == b"LIST" and data[at + 8:at + 12] == b"INFO":
+            continue
+        parts.append(data[at:at + 8 + size + (size & 1)])
+    if len(body) > 4:
+        parts.append(b"LIST" + struct.pack("<I", len(body)) + body)
+    out = b"".join(parts)
+    out = out[:4] + struct.pack("<I", len(out) - 8) + out[8:]
+    path.write_bytes(out)
