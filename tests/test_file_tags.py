@@ -146,3 +146,20 @@ def test_the_tag_command_writes_labels_and_synonyms_and_untag_restores(tmp_path,
     for path in paths.values():
         assert read_tags(path) == set()
         assert np.array_equal(decode(path).samples, sounds[path])
+
+
+def test_a_library_tagged_before_opens_with_its_tags(tmp_path):
+    from hover_audio import AudioDataset
+
+    library = tmp_path / "sfx"
+    library.mkdir()
+    tagged = make(library, ".flac")
+    write_tags(tagged, ["applause", "crowd"])
+    soundfile.write(library / "plain.wav", corpus.tone(300, 0.5, RATE), RATE)
+    ds = AudioDataset.from_folder(library)
+    assert ds.tags_of(str(tagged)) == {"applause", "crowd"}
+    assert ds.tags_of(str(library / "plain.wav")) == set()
+    untagged = tmp_path / "none"
+    untagged.mkdir()
+    soundfile.write(untagged / "a.wav", corpus.tone(300, 0.5, RATE), RATE)
+    assert "tags" not in AudioDataset.from_folder(untagged).columns  # no empty column

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..audio.segments import spans
 from ..audio.sources import clip_id, parse_key
-from .schema import ABSTAIN, AUDIO, LABEL, SUBSET
+from .schema import ABSTAIN, AUDIO, LABEL, SUBSET, TAG_SEPARATOR, TAGS
 
 AUDIO_EXTENSIONS = frozenset(
     {".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc", ".m4a"}
@@ -117,9 +117,23 @@ def _files_table(root: str | os.PathLike) -> pd.DataFrame:
                 AUDIO: str(path),
                 LABEL: label,
                 SUBSET: "raw" if label == ABSTAIN else "train",
+                TAGS: _tags_in_file(path),
             }
         )
-    return pd.DataFrame(rows, columns=[AUDIO, LABEL, SUBSET])
+    table = pd.DataFrame(rows, columns=[AUDIO, LABEL, SUBSET, TAGS])
+    return table if (table[TAGS] != "").any() else table.drop(columns=[TAGS])
+
+
+def _tags_in_file(path: Path) -> str:
+    """The tags already written into a file (``hover-audio tag``, or genre/keywords)."""
+    from ..audio.file_tags import KINDS, TagError, read_tags
+
+    if path.suffix.lower() not in KINDS:
+        return ""
+    try:
+        return TAG_SEPARATOR.join(sorted(t for t in read_tags(path) if TAG_SEPARATOR not in t))
+    except TagError:
+        return ""  # an unreadable tag block: the file is still listed
 
 
 def stratified_split(
