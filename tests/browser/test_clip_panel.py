@@ -159,6 +159,11 @@ def test_the_clip_panel_edits_ranges_of_a_long_recording(browser, long_recording
         wait_js(page, "(n) => Bokeh.documents[0].get_model_by_name('clips').data.name.length === n",
                 count + 1, timeout=20_000)
         steps.append(clip_names(page))
+        # the panel shows the left half once it has drawn it: type only after that
+        wait_js(page, """(e) => { const d = Bokeh.documents[0];
+            return d.get_model_by_name('clip-state').data.end[0] < e
+              && !d.get_model_by_name('clip-info').text.startsWith('<i>drawing'); }""", new_end,
+                timeout=20_000)
 
         # add a range on the same file, over the silence after the last word
         page.get_by_label("start (s)", exact=True).fill("0.05")
@@ -168,6 +173,10 @@ def test_the_clip_panel_edits_ranges_of_a_long_recording(browser, long_recording
                 count + 2, timeout=20_000)
         assert shown(0.05, 0.3) in source(page, "clips")["name"]
         steps.append(clip_names(page))
+        wait_js(page, """() => { const d = Bokeh.documents[0];  // the panel shows the new range
+            return d.get_model_by_name('clip-state').data.start[0] === 0.05
+              && !d.get_model_by_name('clip-info').text.startsWith('<i>drawing'); }""",
+                timeout=20_000)
 
         # a transcript for it (Enter saves)
         type_into(page, "transcript (Enter saves)", "a breath before the first word")
