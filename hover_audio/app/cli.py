@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from .cli_compare import add_compare_commands
+from .cli_predict import add_predict_commands
 from .cli_tags import add_tag_commands
 from .opening import open_attached, open_dataset, parse_segment
 
@@ -279,6 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     vectorize.set_defaults(run=cmd_vectorize)
     add_compare_commands(commands)
     add_tag_commands(commands)
+    add_predict_commands(commands)
     export = commands.add_parser("export", help="write a workspace/table/folder as a table")
     export.add_argument("source", help="workspace folder, audio folder, or table file")
     export.add_argument("destination", help="output file (or folder, for audacity)")
