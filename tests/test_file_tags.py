@@ -163,3 +163,26 @@ def test_a_library_tagged_before_opens_with_its_tags(tmp_path):
     untagged.mkdir()
     soundfile.write(untagged / "a.wav", corpus.tone(300, 0.5, RATE), RATE)
     assert "tags" not in AudioDataset.from_folder(untagged).columns  # no empty column
+
+
+def test_tag_from_suggested_writes_the_models_tags(tmp_path, capsys):
+    import pandas as pd
+
+    from hover_audio import AudioDataset, MFCCVectorizer
+    from hover_audio.app.cli import main
+
+    library = tmp_path / "sfx"
+    library.mkdir()
+    rows = []
+    for kind, freq in (("low", 200), ("high", 3000)):
+        for i in range(5):
+            path = library / f"{kind}{i}.wav"
+            soundfile.write(path, corpus.tone(freq + 20 * i, 0.5, RATE), RATE)
+            rows.append((str(path), kind if i < 4 else "ABSTAIN", "train" if i < 4 else "raw"))
+    ds = AudioDataset.from_pandas(pd.DataFrame(rows, columns=["audio", "label", "SUBSET"]))
+    ds.vectorize(MFCCVectorizer(cache_dir=tmp_path / "cache"), workers=1, progress=False)
+    ds.save(tmp_path / "ws")
+    ds.close()
+    assert main(["tag", str(tmp_path / "ws"), "--from", "suggested", "--threshold", "0.5"]) == 0
+    assert read_tags(library / "high4.wav") == {"high"}
+    assert read_tags(library / "low4.wav") == {"low"}

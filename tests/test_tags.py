@@ -57,3 +57,34 @@ def test_tags_change_only_through_operations(ds):
         ds.set_derived({"tags": [""] * len(ds)})
     with pytest.raises(KeyError, match="nope"):
         ds.add_tags(["nope"], "x")
+
+
+def test_suggested_tags_come_from_labels_and_tags_and_are_accepted_in_one_step(tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    centres = {"applause": rng.normal(size=8) * 4, "rain": rng.normal(size=8) * 4}
+    rows, vectors = [], []
+    for kind, centre in centres.items():
+        for i in range(6):
+            labeled = i < 4
+            rows.append((f"sfx/{kind}{i}.wav", kind if labeled else "ABSTAIN",
+                         "train" if labeled else "raw"))
+            vectors.append(centre + rng.normal(size=8) * 0.3)
+    dataset = AudioDataset.from_pandas(pd.DataFrame(rows, columns=["audio", "label", "SUBSET"]))
+    dataset.vectors = np.array(vectors, dtype=np.float32)
+    dataset.add_tags(["sfx/applause0.wav", "sfx/applause1.wav"], "crowd")
+    found = dataset.suggest_tags(threshold=0.25, top=5)
+    table = dataset.to_pandas().set_index("audio")
+    cell = table.loc["sfx/applause5.wav", "suggested_tags"]
+    assert cell.split(";")[0].startswith("applause:") and "rain" not in cell
+    assert "crowd" in cell  # a tag used twice is a target too
+    assert not any(t == "applause" for k, t in found[["key", "tag"]].itertuples(index=False)
+                   if k == "sfx/applause0.wav")  # never suggests what a row already carries
+    assert dataset.accept_suggested_tags(["sfx/applause5.wav", "sfx/rain5.wav"]) == 2
+    assert "applause" in dataset.tags_of("sfx/applause5.wav")
+    assert "rain" in dataset.tags_of("sfx/rain5.wav")
+    dataset.undo()
+    assert dataset.tags_of("sfx/applause5.wav") == set()
+    with pytest.raises(ValueError, match="threshold"):
+        dataset.suggest_tags(threshold=2)

@@ -30,7 +30,8 @@ def read_synonyms(path) -> dict[str, set[str]]:
     return synonyms
 
 
-def file_tags(dataset, source: str, synonyms: dict) -> tuple[dict, list]:
+def file_tags(dataset, source: str, synonyms: dict, threshold: float = 0.25
+              ) -> tuple[dict, list]:
     """``{file: tags}`` of whole-file rows, and sidecar rows (key, file, start, end, tags)."""
     from ..audio.sources import local_path, parse_key
     from ..dataset.tagging import parse_tags
@@ -41,6 +42,10 @@ def file_tags(dataset, source: str, synonyms: dict) -> tuple[dict, list]:
     for record in table.to_dict("records"):
         if source == "labels":
             tags = set() if record["label"] == "ABSTAIN" else {record["label"]}
+        elif source == "suggested":  # "tag:probability" pairs of suggest_tags
+            tags = {tag for tag, _, p in (part.rpartition(":") for part in
+                                          str(record.get("suggested_tags") or "").split(";")
+                                          if ":" in part) if float(p) >= threshold}
         else:
             tags = parse_tags(record.get("tags"))
         for tag in list(tags):
@@ -64,7 +69,9 @@ def cmd_tag(args: argparse.Namespace) -> int:
 
     dataset = AudioDataset.load(args.workspace, attach=False)
     synonyms = read_synonyms(args.synonyms) if args.synonyms else {}
-    files, sidecar = file_tags(dataset, args.source, synonyms)
+    if args.source == "suggested":
+        dataset.suggest_tags(threshold=args.threshold)
+    files, sidecar = file_tags(dataset, args.source, synonyms, args.threshold)
     stamp = time.strftime("%Y%m%dT%H%M%S") + f"-{time.time_ns() % 10**9:09d}"  # one per run
     manifest, failed, rows = {}, [], []
     for path, tags in sorted(files.items()):
@@ -128,8 +135,11 @@ def add_tag_commands(commands) -> None:
     tag = commands.add_parser("tag", help="write a workspace's labels or tags into the files' "
                                           "own metadata (ID3, Vorbis comments, RIFF INFO)")
     tag.add_argument("workspace", help="the workspace whose rows say the tags")
-    tag.add_argument("--from", dest="source", choices=["labels", "tags"], default="labels",
-                     help="labels (default) or the tags column")
+    tag.add_argument("--from", dest="source", choices=["labels", "tags", "suggested"],
+                     default="labels", help="labels (default), the tags column, or the "
+                     "model's suggested tags (at least --threshold)")
+    tag.add_argument("--threshold", type=float, default=0.25,
+                     help="with --from suggested: the least probability kept (default 0.25)")
     tag.add_argument("--synonyms", help="CSV of tag,synonym rows: a tag adds its synonyms")
     tag.add_argument("--dry-run", action="store_true",
                      help="print file, tags before, tags after; write nothing")

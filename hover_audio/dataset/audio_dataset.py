@@ -21,6 +21,7 @@ import pandas as pd
 
 from ..vectors.contract import describe, rebuild
 from . import editing, merging, schema, tagging
+from . import tag_suggestions as suggestions
 from .clip_table import ClipTable
 from .embedding import DatasetEmbedding
 from .folder import folder_table
@@ -210,6 +211,7 @@ class AudioDataset:
     remove, set_transcript = editing.remove, editing.set_transcript
     merge = merging.merge  # labels from another tool's file: one undoable operation
     add_tags, remove_tags, tags_of = tagging.add_tags, tagging.remove_tags, tagging.tags_of
+    suggest_tags, accept_suggested_tags = suggestions.suggest_tags, suggestions.accept_suggested_tags
 
     def dedup(self) -> pd.DataFrame:
         """Keep one row per key: test > dev > train > raw, then the later row. Returns the

@@ -20,7 +20,8 @@ from ..schema import ABSTAIN, AUDIO, LABEL, SUBSET, SUBSETS, TRANSCRIPT
 # columns a format stores in its own fields; everything else travels as user columns
 OWN_COLUMNS = (AUDIO, LABEL, SUBSET, TRANSCRIPT, "start", "end", "channel", "source")
 DERIVED_PREFIXES = ("embed_", "pred_")  # recomputed, never exported as the user's
-DERIVED_COLUMNS = ("vector_error", "suspect_label", "suggested", "duplicate_of", "outlier")
+DERIVED_COLUMNS = ("vector_error", "suspect_label", "suggested", "duplicate_of", "outlier",
+                   "suggested_tags")
 
 
 class FormatError(ValueError):

@@ -1,0 +1,106 @@
+"""Suggested tags: one-vs-rest over labels and tags, and accepting them as one operation.
+
+Bound to :class:`~hover_audio.dataset.AudioDataset` as ``suggest_tags`` and
+``accept_suggested_tags``. Every label and every tag used on at least two rows is a
+target; a logistic regression per target (its rows against the other labeled or
+tagged rows) gives each row a probability per target, on standardized vectors. The
+``suggested_tags`` column holds, per row, up to ``top`` targets at or above
+``threshold`` that the row does not carry yet, as ``tag:probability`` pairs
+(``"applause:0.91;crowd:0.40"``): a derived column, recomputed, never journaled.
+
+Examples
+--------
+>>> ds.suggest_tags(threshold=0.25, top=5)              # doctest: +SKIP
+>>> ds.accept_suggested_tags(ds.keys[:100])             # one undo step   # doctest: +SKIP
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+from ..common.values import is_missing
+from ..maps.scaling import Scaler
+from .history import Change
+from .schema import ABSTAIN, LABEL, TAGS
+from .tagging import join_tags, parse_tags
+
+SUGGESTED = "suggested_tags"
+
+
+def suggest_tags(dataset, threshold: float = 0.25, top: int = 5, C: float = 1.0) -> pd.DataFrame:
+    """Fill ``suggested_tags``; returns ``(key, tag, probability)`` of every suggestion.
+
+    Raises ValueError when there are no vectors or no target with two examples.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    if dataset.vectors is None:
+        raise ValueError("suggest_tags needs vectors: run vectorize() first")
+    if not 0 <= threshold <= 1 or top < 1:
+        raise ValueError(f"threshold must be in [0, 1] and top >= 1, got {threshold}, {top}")
+    vectors = dataset.vectors
+    usable = np.isfinite(vectors).all(axis=1)
+    carried = _carried(dataset)
+    known = usable & np.array([bool(tags) for tags in carried])
+    counts: dict[str, int] = {}
+    for tags in np.asarray(carried, dtype=object)[known]:
+        for tag in tags:
+            counts[tag] = counts.get(tag, 0) + 1
+    targets = sorted(tag for tag, count in counts.items() if count >= 2)
+    if not targets or known.sum() < 3:
+        raise ValueError("suggest_tags needs at least one label or tag on two rows with vectors")
+    scaler = Scaler.fit(vectors[known])
+    train = scaler.transform(vectors[known])
+    scores = np.full((len(vectors), len(targets)), np.nan)
+    everyone = scaler.transform(np.where(usable[:, None], vectors, 0.0))
+    rows = np.flatnonzero(known)
+    for column, target in enumerate(targets):
+        wanted = np.array([target in carried[at] for at in rows])
+        if wanted.all():  # every example carries it: nothing to tell it from
+            scores[usable, column] = 1.0
+            continue
+        model = LogisticRegression(C=C, max_iter=1000).fit(train, wanted)
+        scores[usable, column] = model.predict_proba(everyone[usable])[:, 1]
+    cells, found = [], []
+    keys = dataset.keys
+    for at in range(len(vectors)):
+        order = [c for c in np.argsort(-np.nan_to_num(scores[at], nan=-1.0))
+                 if scores[at, c] >= threshold and targets[c] not in carried[at]][:top]
+        cells.append(";".join(f"{targets[c]}:{scores[at, c]:.2f}" for c in order))
+        found += [(keys[at], targets[c], float(scores[at, c])) for c in order]
+    dataset.set_derived({SUGGESTED: cells})
+    return pd.DataFrame(found, columns=["key", "tag", "probability"])
+
+
+def accept_suggested_tags(dataset, keys: Iterable[str] | str) -> int:
+    """Add each row's suggested tags to its tags: one operation; returns rows changed."""
+    keys = [keys] if isinstance(keys, str) else list(dict.fromkeys(keys))
+    with dataset._mutex:
+        if SUGGESTED not in dataset.columns:
+            raise ValueError("no suggestions yet: call suggest_tags() first")
+        positions = dataset.positions(keys)
+        table = dataset._clips
+        current = (table.column(TAGS)[positions] if TAGS in table.columns
+                   else np.full(len(positions), "", dtype=object))
+        suggested = table.column(SUGGESTED)[positions]
+        groups: dict[str, tuple[list, list]] = {}
+        for at, old, cell in zip(positions, current, suggested):
+            old = "" if is_missing(old) else str(old)
+            offered = {part.rsplit(":", 1)[0] for part in str(cell or "").split(";") if part}
+            new = join_tags(parse_tags(old) | offered)
+            if new != old:
+                ids, olds = groups.setdefault(new, ([], []))
+                ids.append(table.ids[at])
+                olds.append(old)
+        op = tuple(Change(TAGS, tuple(ids), tuple(olds), new) for new, (ids, olds) in groups.items())
+        return dataset._do(op) if op else 0
+
+
+def _carried(dataset) -> list[set]:
+    """Each row's label (unless ABSTAIN) and tags."""
+    labels = dataset.column(LABEL)
+    tags = dataset.column(TAGS) if TAGS in dataset.columns else [""] * len(labels)
+    return [({label} if label != ABSTAIN else set()) | parse_tags(text)
+            for label, text in zip(labels, tags)]
