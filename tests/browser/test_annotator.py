@@ -562,8 +562,8 @@ def wait_shown(page, check, timeout: float = 5.0) -> bool:
 def shown_selection(page) -> dict:
     """``{file name: label}`` as the selection table shows them."""
     return {cells[0]: cells[1] for cells in page.evaluate(TABLE_ROWS_JS)
-            # the selection table's rows: name, label, subset, score, transcript
-            if len(cells) == 5 and not cells[0].startswith("\u25a0")}
+            # the selection table's rows: name, label, subset, score, transcript, tags
+            if len(cells) == 6 and not cells[0].startswith("\u25a0")}
 
 
 def test_markup_is_text(page, server):

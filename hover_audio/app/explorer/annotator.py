@@ -23,6 +23,7 @@ from . import playback_js as js
 from . import widgets
 from .aspects import MapAspectControl
 from .clip_panel import ClipPanel
+from .tag_panel import TagPanel
 from .search_panel import SearchPanel, finder
 from .page_data import (
     label_color, label_patches, population_data, selection_data,
@@ -72,6 +73,7 @@ class Annotator:
         self.labeling = widgets.label_controls()
         self.search = SearchPanel(self, self._search_index)
         self.clip_panel = ClipPanel(self)
+        self.tag_panel = TagPanel(self)
         self.map_aspect = MapAspectControl(self)
         self.population_source = ColumnDataSource(population_data(self.dataset), name="population")
         self.selection_source = ColumnDataSource(selection_data(self.dataset, self.source, []), name="selection")
@@ -101,6 +103,7 @@ class Annotator:
             row(*labeling["commits"].values()),
             row(labeling["undo"], labeling["redo"]),
             self.status,
+            self.tag_panel.layout,
             *self.search.widgets(),
             self.population,
         )

@@ -137,6 +137,7 @@ def selection_data(dataset, source, rows) -> dict:
     names, scores = source.data["name"], source.data["score"]
     labels, subsets = dataset.column(LABEL), dataset.column(SUBSET)
     texts = dataset.column(TRANSCRIPT) if TRANSCRIPT in dataset.columns else None
+    tags = dataset.column("tags") if "tags" in dataset.columns else None
     return {
         "index": rows,
         "name": [names[i] for i in rows],
@@ -145,4 +146,6 @@ def selection_data(dataset, source, rows) -> dict:
         "score": [float(scores[i]) for i in rows],
         "transcript": ["" if texts is None or is_missing(texts[i]) else str(texts[i])
                        for i in rows],
+        "tags": [str(tags[i]).replace(";", ", ") if tags is not None and not is_missing(tags[i])
+                 else "" for i in rows],
     }

@@ -124,6 +124,9 @@ class SearchPanel:
         query = (self.controls["query"].value or "").strip()
         if not query:
             return None
+        if query.lower().startswith("tag:"):
+            self.search_tag(query[4:].strip())
+            return None
         if self.annotator.dataset.positions(query, missing="skip")[0] < 0:  # not one of ours
             try:
                 self.policy.check(query)
@@ -131,6 +134,20 @@ class SearchPanel:
                 widgets.say(self.annotator.status, str(refusal), error=True)
                 return None
         return self.search(query)
+
+    def search_tag(self, text: str) -> None:
+        """Show the clips with a tag (or label) containing ``text`` as results (any case)."""
+        from ...dataset.tagging import parse_tags
+
+        dataset, wanted = self.annotator.dataset, text.lower()
+        tags = dataset.column("tags") if "tags" in dataset.columns else [""] * len(dataset)
+        match = np.array([bool(wanted) and (wanted in str(label).lower() or any(
+            wanted in tag.lower() for tag in parse_tags(cell)))
+            for label, cell in zip(dataset.column("label"), tags)], dtype=bool)
+        self._last_query = None  # another aspect finds the same tags
+        self._asked += 1
+        self._show(self._asked, match.astype(float), np.flatnonzero(match), None)
+        widgets.say(self.annotator.status, f"{int(match.sum())} clip(s) tagged '{text}'")
 
     def _on_upload(self, attr, old, new) -> None:
         if not new:

@@ -48,7 +48,8 @@ def sound_controls() -> dict:
 def search_controls() -> dict:
     return {
         "like": Button(label="More like the selection", width=190),
-        "query": TextInput(title="…or a file path / URL", placeholder="/path/to/clip.wav",
+        "query": TextInput(title="…or a file path / URL, or tag:TEXT",
+                           placeholder="/path/to/clip.wav or tag:applause",
                            width=300),
         "go": Button(label="Search", width=80),
         "upload": FileInput(accept="audio/*", multiple=False, width=300),
@@ -94,7 +95,8 @@ def selection_table(source: ColumnDataSource) -> DataTable:
                     width=60),
         TableColumn(field="transcript", title="transcript (double-click, Enter saves)",
                     editor=StringEditor(), width=240),
+        TableColumn(field="tags", title="tags", width=160),
     ]
-    return redraw_on_change(DataTable(source=source, columns=columns, width=760, height=260,
+    return redraw_on_change(DataTable(source=source, columns=columns, width=920, height=260,
                                       editable=True, index_position=None, selectable=True,
                                       reorderable=False))

@@ -1,0 +1,61 @@
+"""Tags in the annotator: add or remove tags on the selection, and see how many carry each.
+
+A tag box (comma-separated tags) with **Add tags** / **Remove tags** (on the selection),
+each one dataset operation (undoable, journaled); below it the tag counts, kept up to
+date from the dataset's change events. Typing ``tag:TEXT`` in the search box finds the
+clips with a tag (see :meth:`SearchPanel.search_tag`).
+"""
+from __future__ import annotations
+
+import html
+from collections import Counter
+
+from bokeh.layouts import column, row
+from bokeh.models import Button, Div, TextInput
+
+from ...dataset.tagging import parse_tags
+from . import widgets
+
+
+class TagPanel:
+    """One page's tag controls over its annotator's selection."""
+
+    def __init__(self, annotator):
+        self.page = annotator
+        self.box = TextInput(title="Tags (comma-separated)", placeholder="applause, crowd",
+                             width=300, name="tag-box")
+        self.add = Button(label="Add tags", width=110, name="tag-add")
+        self.remove = Button(label="Remove tags", width=120, name="tag-remove")
+        self.counts = Div(text=self.count_text(), width=460, name="tag-counts")
+        self.add.on_click(lambda: self.apply(add=True))
+        self.remove.on_click(lambda: self.apply(add=False))
+        annotator.refresh_hooks.append(self._changed)
+        self.layout = column(self.box, row(self.add, self.remove), self.counts)
+
+    def tags(self) -> list[str]:
+        return [part.strip() for part in (self.box.value or "").split(",") if part.strip()]
+
+    def apply(self, add: bool) -> None:
+        page, tags = self.page, self.tags()
+        rows = page.selected()
+        if not rows or not tags:
+            widgets.say(page.status, "select clips and type one or more tags first", error=True)
+            return
+        keys = [page.keys[i] for i in rows]
+        operation = page.dataset.add_tags if add else page.dataset.remove_tags
+        verb = "tagged" if add else "untagged"
+        page._act(lambda: operation(keys, tags), f"{verb} {{}} clip(s): {', '.join(tags)}")
+
+    def count_text(self) -> str:
+        dataset = self.page.dataset
+        if "tags" not in dataset.columns:
+            return "<i>no tags yet</i>"
+        counts = Counter(tag for cell in dataset.column("tags") for tag in parse_tags(cell))
+        if not counts:
+            return "<i>no tags yet</i>"
+        return "tags: " + " &middot; ".join(f"{html.escape(tag)} <b>{count}</b>"
+                                            for tag, count in counts.most_common(30))
+
+    def _changed(self, event) -> None:
+        if "tags" in event.columns or "rows" in event.columns:
+            self.counts.text = self.count_text()
