@@ -138,8 +138,33 @@ def main() -> int:
             b.wait_played(tab, pick)
             tab.wait_for_timeout(400)
             b.snap(tab, args.out)
+        tag_the_files(library, Path(tmp) / "workspace", counts)
     print(f"saved {args.out} in {time.monotonic() - began:.0f} s")
     return 0
+
+
+def tag_the_files(library: Path, workspace: Path, counts: dict) -> None:
+    """From labels to tags in the files: `hover-audio tag`, then find a track by its tag."""
+    import subprocess
+
+    from hover_audio import AudioDataset
+    from hover_audio.audio.file_tags import read_tags
+
+    done = subprocess.run([sys.executable, "-m", "hover_audio.app.cli", "tag", str(workspace)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    print(done.stdout.strip())
+    tagged = {path.name: read_tags(path) for path in sorted(library.glob("*.wav"))}
+    labeled = {name: tags for name, tags in tagged.items() if tags}
+    assert len(labeled) == sum(n for k, n in counts.items() if k != "ABSTAIN"), labeled
+    # the library opened anew (any tool, or hover-audio): the tags come from the files
+    again = AudioDataset.from_folder(library)
+    name = "Track 18.wav" if "Track 18.wav" in labeled else sorted(labeled)[0]
+    tag = sorted(labeled[name])[0]
+    found = [key.rsplit("/", 1)[-1] for key in again.keys if tag in again.tags_of(key)]
+    print(f"{name} now carries {sorted(labeled[name])} in its own metadata; a search for the "
+          f"tag '{tag}' finds {len(found)} track(s): {', '.join(found)}")
+    assert name in found
 
 
 if __name__ == "__main__":
