@@ -186,3 +186,25 @@ def test_tag_from_suggested_writes_the_models_tags(tmp_path, capsys):
     assert main(["tag", str(tmp_path / "ws"), "--from", "suggested", "--threshold", "0.5"]) == 0
     assert read_tags(library / "high4.wav") == {"high"}
     assert read_tags(library / "low4.wav") == {"low"}
+
+
+def test_a_broadcast_wave_gets_its_bext_description(tmp_path):
+    """A BWF file (a bext chunk after fmt): the Description carries the tags, then comes back."""
+    import struct
+
+    path = make(tmp_path, ".wav")
+    data = path.read_bytes()
+    description = b"Recorded at the stadium".ljust(256, b"\0")
+    bext = description + b"\0" * (602 - 256)  # the rest of a version-0 bext chunk, empty
+    chunk = b"bext" + struct.pack("<I", len(bext)) + bext
+    fmt_end = 12 + 8 + struct.unpack("<I", data[16:20])[0]
+    body = data[:fmt_end] + chunk + data[fmt_end:]
+    path.write_bytes(body[:4] + struct.pack("<I", len(body) - 8) + body[8:])
+    samples = decode(path).samples
+    state = snapshot(path)
+    assert state["bext"] == "Recorded at the stadium"
+    write_tags(path, ["crowd"])
+    assert snapshot(path)["bext"] == "hover-audio tags: crowd"
+    assert np.array_equal(decode(path).samples, samples)
+    restore(path, state)
+    assert snapshot(path) == state

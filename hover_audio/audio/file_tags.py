@@ -6,7 +6,8 @@ Where the tags go, per container:
 MP3, AIFF          ID3v2.4: ``TCON`` (genre, one per tag), ``TXXX:hover-audio tags``
                    (``;``-joined), ``COMM`` (``hover-audio``: "tags: a, b")
 FLAC, Ogg, Opus    Vorbis comments: ``GENRE`` (one per tag), ``KEYWORDS``, ``DESCRIPTION``
-WAV                RIFF ``LIST``/``INFO``: ``IKEY`` (keywords, ``;``-joined), ``ICMT``
+WAV                RIFF ``LIST``/``INFO``: ``IKEY`` (keywords, ``;``-joined), ``ICMT``; and
+                   the BWF ``bext`` Description where the file has a ``bext`` chunk
 =================  =====================================================================
 
 Tags already there are kept (the new set is the union); nothing else in the file
@@ -48,7 +49,8 @@ def snapshot(path: str | os.PathLike) -> dict:
     try:
         if kind == "riff":
             info = _riff_info(path)
-            return {"kind": kind, "IKEY": info.get(b"IKEY"), "ICMT": info.get(b"ICMT")}
+            return {"kind": kind, "IKEY": info.get(b"IKEY"), "ICMT": info.get(b"ICMT"),
+                    "bext": _bext_description(path)}
         if kind == "vorbis":
             audio = _mutagen_file(path)
             tags = audio.tags or {}
@@ -106,8 +108,9 @@ def write_tags(path: str | os.PathLike, tags, *, dry_run: bool = False) -> tuple
     keywords = sorted(new)
     state = {"kind": kind}
     if kind == "riff":
-        state.update(IKEY=";".join(keywords),
-                     ICMT=f"{OURS}: {', '.join(keywords)}")
+        state.update(IKEY=";".join(keywords), ICMT=f"{OURS}: {', '.join(keywords)}",
+                     bext=None if before.get("bext") is None
+                     else f"{OURS}: {', '.join(keywords)}")
     elif kind == "vorbis":
         state.update(GENRE=keywords, KEYWORDS=[", ".join(keywords)],
                      DESCRIPTION=[f"{OURS}: {', '.join(keywords)}"])
@@ -137,6 +140,8 @@ def _apply(path: Path, state: dict) -> None:
         kind = state["kind"]
         if kind == "riff":
             _set_riff_info(Path(temp), {b"IKEY": state.get("IKEY"), b"ICMT": state.get("ICMT")})
+            if state.get("bext") is not None:
+                _set_bext_description(Path(temp), state["bext"])
         elif kind == "vorbis":
             audio = _mutagen_file(Path(temp))
             if audio.tags is None:
@@ -252,6 +257,26 @@ def _riff_info(path: Path) -> dict:
                 info[key] = text.decode("utf-8", errors="replace")
                 inner += 8 + length + (length & 1)
     return info
+
+
+def _bext_description(path: Path) -> str | None:
+    """The Description (first 256 bytes) of a BWF ``bext`` chunk, or None without one."""
+    data = path.read_bytes()
+    for name, at, size in _chunks(data):
+        if name == b"bext" and size >= 256:
+            return data[at + 8:at + 8 + 256].rstrip(b"\0").decode("ascii", errors="replace")
+    return None
+
+
+def _set_bext_description(path: Path, text: str) -> None:
+    """Set a ``bext`` chunk's Description in place (ASCII, cut to 256 bytes, NUL-padded)."""
+    data = bytearray(path.read_bytes())
+    for name, at, size in _chunks(bytes(data)):
+        if name == b"bext" and size >= 256:
+            field = text.encode("ascii", errors="replace")[:256]
+            data[at + 8:at + 8 + 256] = field + b"\0" * (256 - len(field))
+            path.write_bytes(bytes(data))
+            return
 
 
 def _set_riff_info(path: Path, values: dict) -> None:
