@@ -36,6 +36,16 @@ def test_tag_the_selection_and_find_it_by_tag(browser, dataset, start_server, tm
         wait_text(page, "2 clip(s) tagged")
         sizes = source(page, "clips")["size"]
         assert [i for i, size in enumerate(sizes) if size > min(sizes)] == rows[1:]
+        # colour by tag: the tagged clips red, the others grey; off again: label colours
+        labels_before = source(page, "clips")["color"]
+        page.get_by_label("Tags (comma-separated)", exact=True).fill("applause")
+        button(page, "Colour by tag").click()
+        wait_js(page, """(rows) => { const c = Bokeh.documents[0].get_model_by_name('clips')
+            .data.color; return rows.every((r) => c[r] === '#d62728')
+              && c.filter((x) => x === '#d62728').length === rows.length; }""", rows)
+        button(page, "Colour by tag").click()
+        wait_js(page, """(before) => JSON.stringify(Array.from(Bokeh.documents[0]
+            .get_model_by_name('clips').data.color)) === JSON.stringify(before)""", labels_before)
         # undo the removal, reload: the tags are still there
         page.mouse.click(5, 5)
         page.keyboard.press("Control+z")

@@ -11,7 +11,7 @@ import html
 from collections import Counter
 
 from bokeh.layouts import column, row
-from bokeh.models import Button, Div, TextInput
+from bokeh.models import Button, Div, TextInput, Toggle
 
 from ...dataset.tagging import parse_tags
 from . import widgets
@@ -26,11 +26,14 @@ class TagPanel:
                              width=300, name="tag-box")
         self.add = Button(label="Add tags", width=110, name="tag-add")
         self.remove = Button(label="Remove tags", width=120, name="tag-remove")
+        self.colour = Toggle(label="Colour by tag", width=120, name="tag-colour")
         self.counts = Div(text=self.count_text(), width=460, name="tag-counts")
         self.add.on_click(lambda: self.apply(add=True))
         self.remove.on_click(lambda: self.apply(add=False))
+        self.colour.on_change("active", lambda attr, old, new: self.recolour())
+        self.box.on_change("value", lambda attr, old, new: self.recolour())
         annotator.refresh_hooks.append(self._changed)
-        self.layout = column(self.box, row(self.add, self.remove), self.counts)
+        self.layout = column(self.box, row(self.add, self.remove, self.colour), self.counts)
 
     def tags(self) -> list[str]:
         return [part.strip() for part in (self.box.value or "").split(",") if part.strip()]
@@ -56,6 +59,23 @@ class TagPanel:
         return "tags: " + " &middot; ".join(f"{html.escape(tag)} <b>{count}</b>"
                                             for tag, count in counts.most_common(30))
 
+    def recolour(self) -> None:
+        """With "Colour by tag" on, clips carrying the first typed tag stand out in red and
+        the others turn grey; off, the map goes back to label colours."""
+        from .page_data import label_color
+
+        dataset = self.page.dataset
+        if self.colour.active and self.tags():
+            wanted = self.tags()[0]
+            cells = dataset.column("tags") if "tags" in dataset.columns else [""] * len(dataset)
+            colours = ["#d62728" if wanted in parse_tags(cell) else "#d0d0d0" for cell in cells]
+        else:
+            order = dataset.label_order
+            colours = [label_color(str(label), order) for label in dataset.column("label")]
+        self.page.source.data.update(color=colours)
+
     def _changed(self, event) -> None:
         if "tags" in event.columns or "rows" in event.columns:
             self.counts.text = self.count_text()
+        if self.colour.active and ("tags" in event.columns or "label" in event.columns):
+            self.page.later(self.recolour)  # after the page's own label colours
