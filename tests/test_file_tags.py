@@ -208,3 +208,27 @@ def test_a_broadcast_wave_gets_its_bext_description(tmp_path):
     assert np.array_equal(decode(path).samples, samples)
     restore(path, state)
     assert snapshot(path) == state
+
+
+def test_files_changed_since_they_were_vectorized_are_reported_and_skipped(tmp_path, capsys):
+    import pandas as pd
+
+    from hover_audio import AudioDataset, MFCCVectorizer
+    from hover_audio.app.cli import main
+
+    library = tmp_path / "sfx"
+    library.mkdir()
+    kept, changed = make(library, ".wav"), make(library, ".flac")
+    ds = AudioDataset.from_pandas(pd.DataFrame({"audio": [str(kept), str(changed)],
+                                                "label": ["a", "b"], "SUBSET": ["train"] * 2}))
+    ds.vectorize(MFCCVectorizer(cache_dir=tmp_path / "cache"), workers=1, progress=False)
+    ds.save(tmp_path / "ws")
+    ds.close()
+    later = (tmp_path / "ws" / "vectors.npy").stat().st_mtime + 60
+    os.utime(changed, (later, later))  # someone edited it after the vectors were made
+    assert main(["tag", str(tmp_path / "ws")]) == 0
+    err = capsys.readouterr().err
+    assert "Track 18.flac: changed since the workspace's vectors were made" in err
+    assert read_tags(kept) == {"a"} and read_tags(changed) == set()
+    assert main(["tag", str(tmp_path / "ws"), "--even-if-changed"]) == 0
+    assert read_tags(changed) == {"b"}

@@ -163,3 +163,26 @@ def test_predict_prints_json_lines(workspace, tmp_path, capsys):
     assert lines[0]["status"] == "ok" and lines[0]["predictions"][0]["label"] == "low"
     assert len(lines[0]["predictions"]) <= 2
     assert lines[1]["status"] == "error" and "missing.wav" in lines[1]["message"]
+
+
+def test_the_token_rule(workspace):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    child = subprocess.Popen([sys.executable, "-m", "hover_audio.app.cli", "predict-server",
+                              str(workspace), "--port", str(port), "--token", "s3cret"],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             env=dict(os.environ))
+    try:
+        line = child.stdout.readline()
+        assert "?token=s3cret" in line, line
+        url = f"http://127.0.0.1:{port}"
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            get(url + "/model/labels")
+        assert refused.value.code == 403
+        assert get(url + "/model/labels?token=s3cret")["count"] == 3
+        status, body = post(url, wav_bytes(sound("low", 5)), token="s3cret")
+        assert status == 200 and body["predictions"][0]["label"] == "low"
+    finally:
+        child.terminate()
+        child.wait(timeout=30)

@@ -74,8 +74,13 @@ def cmd_tag(args: argparse.Namespace) -> int:
     files, sidecar = file_tags(dataset, args.source, synonyms, args.threshold)
     stamp = time.strftime("%Y%m%dT%H%M%S") + f"-{time.time_ns() % 10**9:09d}"  # one per run
     manifest, failed, rows = {}, [], []
+    vectors = Path(args.workspace) / "vectors.npy"
+    since = vectors.stat().st_mtime if vectors.exists() else None
     for path, tags in sorted(files.items()):
         try:
+            if since is not None and not args.even_if_changed and Path(path).stat().st_mtime > since:
+                raise TagError(f"{path}: changed since the workspace's vectors were made "
+                               "(its labels may not fit it any more); --even-if-changed tags it")
             state = snapshot(path)
             before, after = write_tags(path, tags, dry_run=args.dry_run)
         except TagError as error:
@@ -143,6 +148,8 @@ def add_tag_commands(commands) -> None:
     tag.add_argument("--synonyms", help="CSV of tag,synonym rows: a tag adds its synonyms")
     tag.add_argument("--dry-run", action="store_true",
                      help="print file, tags before, tags after; write nothing")
+    tag.add_argument("--even-if-changed", action="store_true",
+                     help="also tag files modified after the workspace's vectors were made")
     tag.set_defaults(run=cmd_tag)
     untag = commands.add_parser("untag", help="put back the tags a `tag` run replaced")
     untag.add_argument("manifest", help="the manifest a `tag` run printed")

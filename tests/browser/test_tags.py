@@ -46,6 +46,19 @@ def test_tag_the_selection_and_find_it_by_tag(browser, dataset, start_server, tm
         button(page, "Colour by tag").click()
         wait_js(page, """(before) => JSON.stringify(Array.from(Bokeh.documents[0]
             .get_model_by_name('clips').data.color)) === JSON.stringify(before)""", labels_before)
+        # suggestions from the tag model, accepted for a clip in one step
+        button(page, "Suggest tags").click()
+        wait_text(page, "have suggested tags", timeout=60_000)
+        others = [i for i in range(40, 44)]
+        select_rows(page, others)
+        wait_js(page, """() => Array.from(Bokeh.documents[0].get_model_by_name('selection')
+            .data.tags).some((t) => t.includes('(+ '))""")
+        button(page, "Accept suggested").click()
+        wait_text(page, "accepted the suggested tags of")
+        page.mouse.click(5, 5)
+        page.keyboard.press("Control+z")  # one step back: the accepted suggestions go
+        wait_js(page, """() => Array.from(Bokeh.documents[0].get_model_by_name('selection')
+            .data.tags).every((t) => t === '' || t.startsWith('('))""")
         # undo the removal, reload: the tags are still there
         page.mouse.click(5, 5)
         page.keyboard.press("Control+z")

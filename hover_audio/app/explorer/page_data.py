@@ -131,6 +131,16 @@ def population_data(dataset) -> dict:
     return data
 
 
+def _tag_cell(tags, suggested, row: int) -> str:
+    """A row's tags, then its suggested ones: "applause, crowd (+ rain 0.61)"."""
+    text = "" if tags is None or is_missing(tags[row]) else str(tags[row]).replace(";", ", ")
+    offered = "" if suggested is None or is_missing(suggested[row]) else str(suggested[row])
+    if offered:
+        pairs = [part.rsplit(":", 1) for part in offered.split(";") if ":" in part]
+        text += (" " if text else "") + "(+ " + ", ".join(f"{t} {p}" for t, p in pairs) + ")"
+    return text
+
+
 def selection_data(dataset, source, rows) -> dict:
     """The selection table: the selected rows' names, labels, subsets and search scores."""
     rows = [int(i) for i in rows]
@@ -138,6 +148,7 @@ def selection_data(dataset, source, rows) -> dict:
     labels, subsets = dataset.column(LABEL), dataset.column(SUBSET)
     texts = dataset.column(TRANSCRIPT) if TRANSCRIPT in dataset.columns else None
     tags = dataset.column("tags") if "tags" in dataset.columns else None
+    suggested = dataset.column("suggested_tags") if "suggested_tags" in dataset.columns else None
     return {
         "index": rows,
         "name": [names[i] for i in rows],
@@ -146,6 +157,5 @@ def selection_data(dataset, source, rows) -> dict:
         "score": [float(scores[i]) for i in rows],
         "transcript": ["" if texts is None or is_missing(texts[i]) else str(texts[i])
                        for i in rows],
-        "tags": [str(tags[i]).replace(";", ", ") if tags is not None and not is_missing(tags[i])
-                 else "" for i in rows],
+        "tags": [_tag_cell(tags, suggested, i) for i in rows],
     }

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import html
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 from bokeh.layouts import column, row
 from bokeh.models import Button, Div, TextInput, Toggle
 
 from ...dataset.tagging import parse_tags
 from . import widgets
+
+SUGGESTING = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hover-audio-tag-model")
 
 
 class TagPanel:
@@ -27,13 +30,18 @@ class TagPanel:
         self.add = Button(label="Add tags", width=110, name="tag-add")
         self.remove = Button(label="Remove tags", width=120, name="tag-remove")
         self.colour = Toggle(label="Colour by tag", width=120, name="tag-colour")
+        self.suggest = Button(label="Suggest tags", width=120, name="tag-suggest")
+        self.accept = Button(label="Accept suggested", width=140, name="tag-accept")
+        self.suggest.on_click(self.suggest_tags)
+        self.accept.on_click(self.accept_suggested)
         self.counts = Div(text=self.count_text(), width=460, name="tag-counts")
         self.add.on_click(lambda: self.apply(add=True))
         self.remove.on_click(lambda: self.apply(add=False))
         self.colour.on_change("active", lambda attr, old, new: self.recolour())
         self.box.on_change("value", lambda attr, old, new: self.recolour())
         annotator.refresh_hooks.append(self._changed)
-        self.layout = column(self.box, row(self.add, self.remove, self.colour), self.counts)
+        self.layout = column(self.box, row(self.add, self.remove, self.colour),
+                             row(self.suggest, self.accept), self.counts)
 
     def tags(self) -> list[str]:
         return [part.strip() for part in (self.box.value or "").split(",") if part.strip()]
@@ -48,6 +56,32 @@ class TagPanel:
         operation = page.dataset.add_tags if add else page.dataset.remove_tags
         verb = "tagged" if add else "untagged"
         page._act(lambda: operation(keys, tags), f"{verb} {{}} clip(s): {', '.join(tags)}")
+
+    def suggest_tags(self) -> None:
+        """Fit the tag model in a worker (one-vs-rest over labels and tags); say when done."""
+        page = self.page
+        widgets.say(page.status, "suggesting tags...")
+
+        def work():
+            try:
+                found = page.dataset.suggest_tags()
+                message, error = (f"{found['key'].nunique()} clip(s) have suggested tags "
+                                  "(selection table); Accept suggested adds them"), False
+            except ValueError as problem:
+                message, error = str(problem), True
+            page.later(widgets.say, page.status, message, error)
+            page.later(page.refresh_selection_table)
+
+        SUGGESTING.submit(work)
+
+    def accept_suggested(self) -> None:
+        page = self.page
+        keys = [page.keys[i] for i in page.selected()]
+        if not keys:
+            widgets.say(page.status, "select the clips whose suggestions you accept", error=True)
+            return
+        page._act(lambda: page.dataset.accept_suggested_tags(keys),
+                  "accepted the suggested tags of {} clip(s)")
 
     def count_text(self) -> str:
         dataset = self.page.dataset
