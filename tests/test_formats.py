@@ -18,7 +18,7 @@ import soundfile
 from . import audio_corpus as corpus
 from hover_audio import AudioDataset
 from hover_audio.app.cli import main
-from hover_audio.dataset.formats import FORMATS, FormatError, detect, read_file
+from hover_audio.dataset.formats import FORMATS, detect, read_file
 
 RICH = ("prodigy", "label-studio", "encord", "raven")  # room for subsets, text, columns
 
