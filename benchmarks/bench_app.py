@@ -79,7 +79,12 @@ def build_dataset(n: int):
     subset = rng.choice(list(SUBSET_SHARES), n, p=list(SUBSET_SHARES.values()))
     label = np.where(subset == "raw", "ABSTAIN",
                      np.char.add("class_", np.char.zfill((cluster % CLASSES).astype(str), 2)))
-    table = pd.DataFrame({"audio": [f"/bench/clip_{i}.wav" for i in range(n)],
+    from hover_audio.dataset.demo import demo_table
+
+    clips = demo_table()["audio"].tolist()  # real files, so hovering a point really plays
+    keys = [f"{clips[i % len(clips)]}#t=0,{0.25 + (i // len(clips)) / 1000:.3f}"
+            for i in range(n)]  # a distinct range of a real clip per row
+    table = pd.DataFrame({"audio": keys,
                           "label": label, "SUBSET": subset,
                           "duration": rng.uniform(0.5, 4.0, n)})
     dataset = AudioDataset.from_pandas(table)
@@ -300,6 +305,47 @@ WEBGL_JS = """() => {
   const info = gl.getExtension('WEBGL_debug_renderer_info');
   return info ? gl.getParameter(info.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER);
 }"""
+
+# page coordinates of a point of the map, a little off the middle, for trial ``t``
+SPOT_JS = """(t) => { const doc = Bokeh.documents[0]; const plot = doc.get_model_by_name('map');
+  function find(v, id) { if (v.model.id === id) return v;
+    for (const c of (v.child_views || [])) { const f = find(c, id); if (f) return f; } return null; }
+  let v = null; for (const r of Bokeh.index.roots) { v = find(r, plot.id); if (v) break; }
+  const rect = v.canvas_view.el.getBoundingClientRect(); const f = v.frame.bbox;
+  const src = doc.get_model_by_name('clips').data;
+  const i = Math.floor((t * 7919) % src.x.length);
+  return [rect.left + v.frame.x_scale.compute(src.x[i]), rect.top + v.frame.y_scale.compute(src.y[i])]; }"""
+PLAYS_JS = """() => { if (!window.hoverAudio || window.__playsHooked) return !!window.hoverAudio;
+  window.__plays = 0; window.hoverAudio.addEventListener('playing', () => { window.__plays++; });
+  window.__playsHooked = true; return true; }"""
+HOVER_TRIALS = 7
+TARGET_HOVER_MS = 150
+
+
+def hover_play(page, n: int) -> list[float]:
+    """Rest the mouse on a point (with "play on hover" on): ms until the audio plays."""
+    page.get_by_role("button", name="Enable sound").click()
+    page.wait_for_function("() => window.hoverAudioUnlocked === true", timeout=30_000)
+    page.wait_for_function(PLAYS_JS, timeout=30_000)
+    timings = []
+    for trial in range(HOVER_TRIALS):
+        x, y = page.evaluate(SPOT_JS, trial + 1)
+        page.mouse.move(VIEWPORT["width"] - 5, VIEWPORT["height"] - 5)  # off the map ...
+        page.wait_for_timeout(SETTLE_MS + 500)  # ... until anything it started has played
+        page.evaluate("() => { window.hoverAudioRow = -1; }")  # the same point plays again
+        before = page.evaluate("() => window.__plays")
+        page.mouse.move(x, y)  # ... then onto the point, in one move: a new hover
+        start = time.perf_counter()
+        try:
+            page.wait_for_function("(n) => window.__plays > n", arg=before, polling="raf",
+                                   timeout=10_000)
+        except PlaywrightTimeout:
+            PROBLEMS.append(f"N={n} hover trial {trial + 1}: nothing played within 10 s")
+            continue
+        timings.append(1000 * (time.perf_counter() - start))
+        page.wait_for_timeout(SETTLE_MS)
+    return timings
+
 
 HOVER_PLAY_OFF_JS = """() => {
   let found = 0;
@@ -579,6 +625,7 @@ def bench_size(browser, n: int, tmp: Path) -> dict:
         # while they run (a closed session lingers until Bokeh's unused-session timeout)
         first = load_page(browser, server.url, "clips", f"N={n} load 1")
         page = first["page"]
+        hovers = hover_play(page, n)
         found = page.evaluate(HOVER_PLAY_OFF_JS)
         if found != 1:
             PROBLEMS.append(f"N={n}: 'play on hover' checkbox models found: {found}")
@@ -600,7 +647,8 @@ def bench_size(browser, n: int, tmp: Path) -> dict:
             loads.append(result)
     finally:
         server.stop()
-    return {"n": n, "build_s": server.info["build_s"], "loads": loads, "actions": actions}
+    return {"n": n, "build_s": server.info["build_s"], "loads": loads, "actions": actions,
+            "hover_play_ms": hovers}
 
 
 def median_of(items: list[dict], key: str) -> float:
@@ -678,6 +726,13 @@ def report(reference: dict, results: list[dict], browser_version: str, quick: bo
         print(f"initial document (load 1): JSON {document['json']:,} B + binary buffers "
               f"{document['buffers']:,} B; 'clips' columns: "
               + ", ".join(f"{name} {size:,}" for name, size in document["columns"].most_common()))
+        plays = result.get("hover_play_ms") or []
+        if plays:
+            middle = statistics.median(plays)
+            print(f"hover -> plays (rest the mouse on a point, 'play on hover' on, until the "
+                  f"audio element fires 'playing'; {len(plays)} trials): median {middle:.0f} ms, "
+                  f"max {max(plays):.0f} ms; target < {TARGET_HOVER_MS} ms "
+                  f"{'PASS' if middle < TARGET_HOVER_MS else 'FAIL'}")
         hover = next((a["hover_ms"] for a in actions if a["hover_ms"] is not None), None)
         if hover is not None:
             print(f"hover only (pointer moves without a button over the first lasso's circle): "
