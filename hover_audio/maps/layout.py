@@ -114,7 +114,7 @@ def _estimator(method: str, dimension: int, rows: int, features: int, seed, opti
 
     Below umap-learn's small-data limit it computes the exact distance matrix itself,
     one Python call per pair; we hand it the same matrix (``metric="precomputed"``),
-    which is the same algorithm on the same numbers.
+    which is the same algorithm on the same numbers (to float rounding, ~1e-7).
     """
     if method == "umap" and rows >= MIN_UMAP_ROWS:
         umap = jit.import_umap()
