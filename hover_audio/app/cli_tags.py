@@ -81,8 +81,8 @@ def cmd_tag(args: argparse.Namespace) -> int:
             if since is not None and not args.even_if_changed and Path(path).stat().st_mtime > since:
                 raise TagError(f"{path}: changed since the workspace's vectors were made "
                                "(its labels may not fit it any more); --even-if-changed tags it")
-            state = snapshot(path)
-            before, after = write_tags(path, tags, dry_run=args.dry_run)
+            state = snapshot(path)  # for the manifest, and the write's starting point
+            before, after = write_tags(path, tags, dry_run=args.dry_run, before=state)
         except TagError as error:
             failed.append(str(error))
             continue

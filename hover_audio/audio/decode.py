@@ -46,6 +46,30 @@ class Audio(NamedTuple):
     truncated: bool
 
 
+class Probe(NamedTuple):
+    """What a file's header says: seconds, sample rate, channels."""
+
+    duration: float
+    sr: int
+    channels: int
+
+
+def probe(location) -> Probe | None:
+    """The header facts of a local file (path or ``file://`` location), None when the file
+    is not local or libsndfile cannot read its header; nothing is decoded."""
+    import soundfile
+
+    from .sources import local_path
+
+    path = local_path(str(location))
+    try:
+        info = soundfile.info(str(path)) if path is not None else None
+    except Exception:
+        return None
+    return None if info is None else Probe(float(info.duration), int(info.samplerate),
+                                           int(info.channels))
+
+
 def decode(
     source: Path | bytes,
     *,

@@ -48,9 +48,9 @@ def snapshot(path: str | os.PathLike) -> dict:
     kind = kind_of(path)
     try:
         if kind == "riff":
-            info = _riff_info(path)
+            info, description = _riff_fields(path)
             return {"kind": kind, "IKEY": info.get(b"IKEY"), "ICMT": info.get(b"ICMT"),
-                    "bext": _bext_description(path)}
+                    "bext": description}
         if kind == "vorbis":
             audio = _mutagen_file(path)
             tags = audio.tags or {}
@@ -90,14 +90,16 @@ def _split(text, separator: str) -> set[str]:
 
 
 # ------------------------------------------------------------------- writing
-def write_tags(path: str | os.PathLike, tags, *, dry_run: bool = False) -> tuple[set, set]:
+def write_tags(path: str | os.PathLike, tags, *, dry_run: bool = False,
+               before: dict | None = None) -> tuple[set, set]:
     """Merge ``tags`` into the file's metadata; returns (tags before, tags after).
 
-    With ``dry_run`` nothing is written. Raises :class:`TagError` naming the file
-    and the reason (read-only, cannot hold tags, corrupt tag block, ...).
+    With ``dry_run`` nothing is written; ``before``: the file's :func:`snapshot`, when
+    the caller has just taken it. Raises :class:`TagError` naming the file and the
+    reason (read-only, cannot hold tags, corrupt tag block, ...).
     """
     path = Path(path)
-    before = snapshot(path)
+    before = snapshot(path) if before is None else before
     old = tags_in(before)
     new = old | {str(tag) for tag in tags}
     if dry_run or new == old:
@@ -228,50 +230,62 @@ def _set_id3(path: Path, state: dict, aiff: bool) -> None:
 
 
 # ---------------------------------------------------------------- RIFF INFO
-def _chunks(data: bytes):
-    """(id, start of the chunk header, data size) of every top-level chunk of a RIFF file."""
-    if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+def _chunks(read, total: int):
+    """(id, start of the chunk header, data size) of every top-level chunk of a RIFF file.
+
+    ``read(offset, count)`` gives bytes of the file (of a bytes object, or by seeking an
+    open file: only the chunk headers are read, never the audio).
+    """
+    if read(0, 4) != b"RIFF" or read(8, 4) != b"WAVE":
         raise TagError("not a RIFF/WAVE file")
     at = 12
-    while at + 8 <= len(data):
-        name, size = data[at:at + 4], struct.unpack("<I", data[at + 4:at + 8])[0]
-        if at + 8 + size > len(data):
+    while at + 8 <= total:
+        header = read(at, 8)
+        name, size = header[:4], struct.unpack("<I", header[4:8])[0]
+        if at + 8 + size > total:
             raise TagError(f"corrupt RIFF: chunk {name!r} runs past the end of the file")
         yield name, at, size
         at += 8 + size + (size & 1)
 
 
-def _riff_info(path: Path) -> dict:
-    data = path.read_bytes()
-    try:
-        chunks = list(_chunks(data))
-    except TagError as error:
-        raise TagError(f"{path}: {error}") from None
-    info = {}
-    for name, at, size in chunks:
-        if name == b"LIST" and data[at + 8:at + 12] == b"INFO":
-            body, inner = data[at + 12:at + 8 + size], 0
-            while inner + 8 <= len(body):
-                key, length = body[inner:inner + 4], struct.unpack("<I", body[inner + 4:inner + 8])[0]
-                text = body[inner + 8:inner + 8 + length].rstrip(b"\0")
-                info[key] = text.decode("utf-8", errors="replace")
-                inner += 8 + length + (length & 1)
-    return info
+def _of_bytes(data: bytes):
+    return lambda offset, count: data[offset:offset + count], len(data)
 
 
-def _bext_description(path: Path) -> str | None:
-    """The Description (first 256 bytes) of a BWF ``bext`` chunk, or None without one."""
-    data = path.read_bytes()
-    for name, at, size in _chunks(data):
-        if name == b"bext" and size >= 256:
-            return data[at + 8:at + 8 + 256].rstrip(b"\0").decode("ascii", errors="replace")
-    return None
+def _riff_fields(path: Path) -> tuple[dict, str | None]:
+    """The INFO fields and the ``bext`` Description of a WAV file, reading only those chunks."""
+    info, description = {}, None
+    with open(path, "rb") as handle:
+        def read(offset: int, count: int) -> bytes:
+            handle.seek(offset)
+            return handle.read(count)
+
+        try:
+            chunks = list(_chunks(read, os.fstat(handle.fileno()).st_size))
+        except TagError as error:
+            raise TagError(f"{path}: {error}") from None
+        for name, at, size in chunks:
+            if name == b"LIST" and read(at + 8, 4) == b"INFO":
+                info.update(_info_fields(read(at + 12, size - 4)))
+            elif name == b"bext" and size >= 256:
+                description = read(at + 8, 256).rstrip(b"\0").decode("ascii", errors="replace")
+    return info, description
+
+
+def _info_fields(body: bytes) -> dict:
+    fields, inner = {}, 0
+    while inner + 8 <= len(body):
+        key, length = body[inner:inner + 4], struct.unpack("<I", body[inner + 4:inner + 8])[0]
+        fields[key] = body[inner + 8:inner + 8 + length].rstrip(b"\0").decode(
+            "utf-8", errors="replace")
+        inner += 8 + length + (length & 1)
+    return fields
 
 
 def _set_bext_description(path: Path, text: str) -> None:
     """Set a ``bext`` chunk's Description in place (ASCII, cut to 256 bytes, NUL-padded)."""
     data = bytearray(path.read_bytes())
-    for name, at, size in _chunks(bytes(data)):
+    for name, at, size in _chunks(*_of_bytes(bytes(data))):
         if name == b"bext" and size >= 256:
             field = text.encode("ascii", errors="replace")[:256]
             data[at + 8:at + 8 + 256] = field + b"\0" * (256 - len(field))
@@ -282,7 +296,7 @@ def _set_bext_description(path: Path, text: str) -> None:
 def _set_riff_info(path: Path, values: dict) -> None:
     """Set (or, for None, remove) INFO fields, keeping every other chunk and field as is."""
     data = path.read_bytes()
-    info = _riff_info(path)
+    info, _ = _riff_fields(path)
     order = list(info)
     for key, value in values.items():
         if value is None:
@@ -296,7 +310,7 @@ def _set_riff_info(path: Path, values: dict) -> None:
         text = info[key].encode("utf-8") + b"\0"
         body += key + struct.pack("<I", len(text)) + text + (b"\0" if len(text) & 1 else b"")
     parts = [data[:12]]
-    for name, at, size in _chunks(data):
+    for name, at, size in _chunks(*_of_bytes(data)):
         if name == b"LIST" and data[at + 8:at + 12] == b"INFO":
             continue
         parts.append(data[at:at + 8 + size + (size & 1)])

@@ -10,6 +10,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
+from ..audio.decode import probe
 from ..audio.segments import spans
 from ..audio.sources import clip_id, parse_key
 from .schema import ABSTAIN, AUDIO, LABEL, SUBSET, TAG_SEPARATOR, TAGS
@@ -72,7 +73,8 @@ def channel_rows(table: pd.DataFrame, mode: str = "split") -> pd.DataFrame:
     rows = []
     for record in table.to_dict("records"):
         ref = parse_key(record[AUDIO])
-        count = 1 if ref.channel is not None else _channel_count(ref.location)
+        found = None if ref.channel is not None else probe(ref.location)
+        count = found.channels if found is not None else 1
         if count < 2:
             rows.append(record)
             continue
@@ -81,14 +83,6 @@ def channel_rows(table: pd.DataFrame, mode: str = "split") -> pd.DataFrame:
                          "channel": number})
     return pd.DataFrame(rows, columns=list(dict.fromkeys([*table.columns, "channel"])))
 
-
-def _channel_count(location: str) -> int:
-    import soundfile
-
-    try:
-        return int(soundfile.info(location).channels)
-    except Exception:
-        return 1
 
 
 def segment_rows(table: pd.DataFrame, segment) -> pd.DataFrame:

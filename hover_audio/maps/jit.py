@@ -35,6 +35,7 @@ EXACT_METRICS = ("cosine", "euclidean")
 SMALL_DATA_ROWS = 4096  # umap-learn's own limit for exact neighbours
 _UMAP_PACKAGES = ("umap", "pynndescent")
 _lock = threading.Lock()
+_cached = None  # the umap module, once its kernels cache to disk
 
 
 def numba_cache_dir() -> Path:
@@ -62,8 +63,14 @@ def use_numba_cache(cache_dir: str | os.PathLike | None = None) -> Path:
 
 
 def import_umap():
-    """Import umap-learn with its kernels cached on disk; returns the ``umap`` module."""
+    """Import umap-learn with its kernels cached on disk; returns the ``umap`` module.
+
+    The kernels are switched to the disk cache once per process, on the first call.
+    """
+    global _cached
     with _lock:
+        if _cached is not None:
+            return _cached
         use_numba_cache(os.environ.get("NUMBA_CACHE_DIR"))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # umap's import-time chatter
@@ -76,6 +83,7 @@ def import_umap():
                 if (isinstance(kernel, CPUDispatcher)
                         and type(kernel._cache).__name__ == "NullCache"):
                     kernel.enable_caching()
+        _cached = umap
         return umap
 
 

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...audio.decode import decode
-from ...audio.segments import duration_of
+from ...audio.decode import decode, probe
 from ...audio.sources import local_path, parse_key, read_source
 from ...vectors.mfcc import hz_to_mel, mel_filterbank
 
@@ -69,10 +68,10 @@ def overview(key: str, start: float | None = None, end: float | None = None,
     source = read_source(ref)
     whole = ref.start is None and ref.end is None
     begin = ref.start or 0.0
+    header = probe(ref.location)  # one header read: length and channels (None: decode tells)
     finish = ref.end
-    if finish is None:
-        path = local_path(ref.location)
-        finish = duration_of(path) if path is not None else None
+    if finish is None and header is not None:
+        finish = header.duration
     shown_from = 0.0 if whole else max(0.0, begin - context)
     shown_to = None if finish is None else (finish if whole else finish + context)
     limit = max_seconds if whole else None
@@ -90,22 +89,13 @@ def overview(key: str, start: float | None = None, end: float | None = None,
     envelope_min, envelope_max = envelope(samples, columns)
     mel_db, ticks = mel_picture(samples, sr, columns, n_mels)
     sides = ()
-    if ref.channel is None and _channel_count(ref.location) == 2:  # show left and right
+    if ref.channel is None and header is not None and header.channels == 2:  # left and right
         sides = tuple(envelope(decode(source, start=shown_from or None, end=shown_to,
                                       channel=side, max_duration=limit, name=key).samples,
                                   columns) for side in (0, 1))
     return Overview(key, shown_from, shown_to, begin, finish, sr, envelope_min, envelope_max,
                     mel_db, ticks, audio.truncated, sides)
 
-
-def _channel_count(location: str) -> int:
-    import soundfile
-
-    path = local_path(location)
-    try:
-        return int(soundfile.info(str(path)).channels) if path is not None else 1
-    except Exception:
-        return 1
 
 
 def _sampled_overview(key: str, path: Path, channel, duration: float, columns: int,
