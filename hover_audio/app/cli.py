@@ -8,7 +8,7 @@ from pathlib import Path
 from .cli_compare import add_compare_commands
 from .cli_predict import add_predict_commands
 from .cli_tags import add_tag_commands
-from .opening import open_attached, open_dataset, parse_segment
+from .opening import open_attached, open_dataset, parse_segment, refuse_cutting
 
 
 def chosen_vectorizer(args: argparse.Namespace, **params):
@@ -166,9 +166,7 @@ def cmd_vectorize(args: argparse.Namespace) -> int:
     if source.is_dir() and is_workspace(source):
         from ..dataset.audio_dataset import AudioDataset
 
-        if args.segment is not None or args.channels is not None:
-            raise ValueError(f"{args.path} is a workspace: its rows are what they are; "
-                             "--segment and --channels apply to an audio folder or a table")
+        refuse_cutting(args.path, args.segment, args.channels)
         dataset = AudioDataset.load(source)
     else:
         dataset = open_dataset(args.path, parse_segment(args.segment), args.channels)

@@ -29,15 +29,15 @@ def cmd_predict_server(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    from .predict_server import prediction_items
+
     model = fitted_model(args.workspace)
     labels = [label.strip() for label in args.labels.split(",")] if args.labels else None
     for path in args.paths:
         try:
             found = model.predict([path], top=args.top, threshold=args.threshold,
                                   labels=labels)[0]
-            line = {"file": path, "status": "ok", "predictions": [
-                {"label_id": model.classes.index(item["label"]), "label": item["label"],
-                 "probability": round(float(item["probability"]), 6)} for item in found]}
+            line = {"file": path, "status": "ok", "predictions": prediction_items(model, found)}
         except (ValueError, OSError) as error:
             line = {"file": path, "status": "error", "message": str(error)}
         except Exception as error:  # a clip that cannot be read: said per file

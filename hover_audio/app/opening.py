@@ -48,7 +48,7 @@ def open_dataset(path: str, segment=None, channels: str | None = None):
 
     target = Path(path)
     if target.is_dir() and is_workspace(target):
-        _refuse_cutting(path, segment, channels)
+        refuse_cutting(path, segment, channels)
         return AudioDataset.load(target, attach=False)
     if target.is_dir():
         return AudioDataset.from_folder(target, segment=segment, channels=channels)
@@ -62,7 +62,8 @@ def open_dataset(path: str, segment=None, channels: str | None = None):
     return AudioDataset.from_pandas(segment_rows(table, segment) if segment else table)
 
 
-def _refuse_cutting(path, segment, channels) -> None:
+def refuse_cutting(path, segment, channels) -> None:
+    """ValueError when ``--segment``/``--channels`` are asked of a workspace."""
     if segment is not None or channels is not None:
         raise ValueError(f"{path} is a workspace: its rows are what they are; --segment "
                          "and --channels apply to an audio folder or a table")
@@ -110,7 +111,7 @@ def open_attached(path: str, workspace: str | None, segment=None, channels: str 
 
     source = Path(path)
     if source.is_dir() and is_workspace(source):
-        _refuse_cutting(path, segment, channels)
+        refuse_cutting(path, segment, channels)
         print(f"hover-audio: labels are saved in {source.absolute()}")
         return AudioDataset.load(source)
     target = Path(workspace) if workspace else workspace_for(source, segment, channels)

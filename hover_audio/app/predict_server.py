@@ -24,6 +24,12 @@ from pathlib import Path
 MAX_UPLOAD = 64 * 2**20
 
 
+def prediction_items(model, found: list[dict]) -> list[dict]:
+    """``model.predict`` results in the classic JSON shape: label_id, label, probability."""
+    return [{"label_id": model.classes.index(item["label"]), "label": item["label"],
+             "probability": round(float(item["probability"]), 6)} for item in found]
+
+
 def make_app(model, token: str | None = None, name: str = "hover-audio"):
     """The Tornado application serving ``model`` (an :class:`~hover_audio.model.AudioModel`)."""
     import tornado.web
@@ -78,9 +84,7 @@ def make_app(model, token: str | None = None, name: str = "hover-audio"):
             if not found:
                 return self.answer(400, {"status": "error",
                                          "message": "the audio could not be vectorized"})
-            self.answer(200, {"status": "ok", "predictions": [
-                {"label_id": model.classes.index(item["label"]), "label": item["label"],
-                 "probability": round(float(item["probability"]), 6)} for item in found]})
+            self.answer(200, {"status": "ok", "predictions": prediction_items(model, found)})
 
     class Metadata(Base):
         def get(self):

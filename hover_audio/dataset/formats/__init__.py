@@ -100,19 +100,13 @@ def _against_the_audio(entries: list[Entry]) -> tuple[list[Entry], list[str]]:
 
 
 def _duration(path: Path) -> float | None:
-    import soundfile
+    """Seconds of a local file (its header, else a decode), None when it is not readable."""
+    from ...audio.segments import duration_of
 
-    if not path.is_file():
-        return None
     try:
-        return float(soundfile.info(str(path)).duration)
+        return duration_of(path) if path.is_file() else None
     except Exception:
-        from ...audio.segments import duration_of
-
-        try:
-            return duration_of(path)
-        except Exception:
-            return None
+        return None
 
 
 def read_file(path: str | Path, format: str | None = None,

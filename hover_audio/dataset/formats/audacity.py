@@ -11,8 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ...common.files import atomic_write
-from .entries import Entry, FormatError, checked_span
+from .entries import Entry, FormatError, checked_span, write_text
 
 SUFFIXES = ()  # a folder: chosen by --format audacity
 
@@ -28,8 +27,7 @@ def write(entries: list[Entry], folder: Path) -> Path:
         target = folder / (os.path.relpath(os.path.abspath(name), root) + ".txt")
         target.parent.mkdir(parents=True, exist_ok=True)
         lines = [f"{e.start or 0.0:.6f}\t{e.end or 0.0:.6f}\t{e.label}" for e in found]
-        atomic_write(target, lambda tmp, text="\n".join(lines) + "\n":
-                     Path(tmp).write_text(text, encoding="utf-8"))
+        write_text(target, "\n".join(lines) + "\n")
     return folder
 
 

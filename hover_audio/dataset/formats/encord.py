@@ -10,8 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ...common.files import atomic_write
-from .entries import Entry, FormatError, checked_span, file_of
+from .entries import Entry, FormatError, checked_span, file_of, write_text
 
 SUFFIXES = ()  # .json is shared: chosen by content (see formats.detect)
 
@@ -31,8 +30,7 @@ def write(entries: list[Entry], path: Path) -> Path:
             classification["meta"] = entry.extra
         item["classifications"].append(classification)
     text = json.dumps(list(files.values()), ensure_ascii=False, indent=1)
-    atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
-    return path
+    return write_text(path, text)
 
 
 def read(path: Path) -> tuple[list[Entry], list[str]]:

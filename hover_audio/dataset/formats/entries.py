@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 
 from ...audio.sources import SourceError, clip_id, parse_key
+from ...common.files import atomic_write
 from ...common.values import is_missing
 from ..schema import ABSTAIN, AUDIO, LABEL, SUBSET, SUBSETS, TRANSCRIPT
 
@@ -48,6 +50,13 @@ class Entry:
     @property
     def key(self) -> str:
         return clip_id(self.file, self.start, self.end, self.channel)
+
+
+def write_text(path, text: str) -> Path:
+    """Write a format's text file atomically (UTF-8); returns the path."""
+    path = Path(path)
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    return path
 
 
 def ms(seconds) -> float:

@@ -13,9 +13,9 @@ import json
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
-from ...common.files import atomic_write
+from ...audio.decode import probe
 from ..schema import ABSTAIN
-from .entries import Entry, FormatError, checked_span, file_of
+from .entries import Entry, FormatError, checked_span, file_of, write_text
 
 SUFFIXES = ()  # .json is shared: chosen by content (see formats.detect)
 AUDIO, CHOICES, REGIONS, TEXT = "audio", "label", "region", "transcript"
@@ -36,21 +36,9 @@ def config(labels) -> str:
 """
 
 
-def _length(location: str) -> float | None:
-    """The file's duration in seconds (Label Studio's ``original_length``), if readable."""
-    import soundfile
-
-    from ...audio.sources import local_path
-
-    path = local_path(location)
-    try:
-        return round(float(soundfile.info(str(path)).duration), 3) if path else None
-    except Exception:
-        return None
-
-
 def write(entries: list[Entry], path: Path) -> Path:
     tasks: dict[str, dict] = {}
+    headers = {}  # one header read per file
     for entry in entries:
         task = tasks.setdefault(entry.file, {"data": {AUDIO: entry.file,
                                                       "hover_audio_regions": {}},
@@ -70,9 +58,10 @@ def write(entries: list[Entry], path: Path) -> Path:
                  "labels": [entry.label]}
         result = {"id": region, "type": "labels", "from_name": REGIONS, "to_name": AUDIO,
                   "value": value}
-        length = _length(entry.file)
-        if length is not None:
-            result["original_length"] = length
+        if entry.file not in headers:
+            headers[entry.file] = probe(entry.file)
+        if headers[entry.file] is not None:  # the file's length (Label Studio's own field)
+            result["original_length"] = round(headers[entry.file].duration, 3)
         results.append(result)
         if entry.transcript:
             results.append({"id": region, "type": "textarea", "from_name": TEXT,
@@ -81,8 +70,7 @@ def write(entries: list[Entry], path: Path) -> Path:
             "subset": entry.subset, "extra": entry.extra, "whole": entry.whole,
             "channel": entry.channel}
     text = json.dumps(list(tasks.values()), ensure_ascii=False, indent=1)
-    atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
-    return path
+    return write_text(path, text)
 
 
 def read(path: Path) -> tuple[list[Entry], list[str]]:

@@ -12,9 +12,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ...common.files import atomic_write
 from ..schema import ABSTAIN
-from .entries import Entry, FormatError, checked_span, file_of
+from .entries import Entry, FormatError, checked_span, file_of, write_text
 
 SUFFIXES = (".jsonl",)
 
@@ -45,9 +44,7 @@ def write(entries: list[Entry], path: Path) -> Path:
             span["meta"] = entry.extra
         task["audio_spans"].append(span)
     lines = [json.dumps(task, ensure_ascii=False) for task in tasks.values()]
-    atomic_write(path, lambda tmp: Path(tmp).write_text("\n".join(lines) + "\n",
-                                                        encoding="utf-8"))
-    return path
+    return write_text(path, "\n".join(lines) + "\n")
 
 
 def read(path: Path) -> tuple[list[Entry], list[str]]:

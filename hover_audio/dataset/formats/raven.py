@@ -11,9 +11,8 @@ import csv
 import io
 from pathlib import Path
 
-from ...audio.sources import local_path
-from ...common.files import atomic_write
-from .entries import Entry, FormatError, checked_span, file_of
+from ...audio.decode import probe
+from .entries import Entry, FormatError, checked_span, file_of, write_text
 
 SUFFIXES = (".txt",)  # a folder of .txt files is Audacity's; a file is Raven's
 COLUMNS = ["Selection", "View", "Channel", "Begin Time (s)", "End Time (s)", "Low Freq (Hz)",
@@ -21,25 +20,17 @@ COLUMNS = ["Selection", "View", "Channel", "Begin Time (s)", "End Time (s)", "Lo
 OURS = ["Subset", "Transcript", "Whole File", "Split Channel"]
 
 
-def _info(location: str) -> tuple[float, float]:
-    """(duration, Nyquist) of a local file, (0, 0) when unknown."""
-    import soundfile
-
-    path = local_path(location)
-    try:
-        info = soundfile.info(str(path))
-        return float(info.duration), info.samplerate / 2.0
-    except Exception:
-        return 0.0, 0.0
-
-
 def write(entries: list[Entry], path: Path) -> Path:
     extras = list(dict.fromkeys(name for entry in entries for name in entry.extra))
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter="\t", lineterminator="\n")
     writer.writerow(COLUMNS + OURS + extras)
+    headers = {}  # one header read per file
     for number, entry in enumerate(entries, start=1):
-        duration, nyquist = _info(entry.file)
+        if entry.file not in headers:
+            headers[entry.file] = probe(entry.file)
+        found = headers[entry.file]
+        duration, nyquist = (found.duration, found.sr / 2.0) if found else (0.0, 0.0)
         start = entry.start if entry.start is not None else 0.0
         end = entry.end if entry.end is not None else duration
         writer.writerow([number, "Spectrogram 1", (entry.channel or 0) + 1, f"{start:.3f}",
@@ -49,8 +40,7 @@ def write(entries: list[Entry], path: Path) -> Path:
                          "" if entry.channel is None else "yes"]
                         + ["" if entry.extra.get(name) is None else entry.extra[name]
                            for name in extras])
-    atomic_write(path, lambda tmp: Path(tmp).write_text(buffer.getvalue(), encoding="utf-8"))
-    return path
+    return write_text(path, buffer.getvalue())
 
 
 def read(path: Path) -> tuple[list[Entry], list[str]]:
