@@ -1,7 +1,8 @@
 """On-disk store of feature vectors, keyed by audio content and vectorizer parameters.
 
 Vectors live in one SQLite database, ``<cache_dir>/vectors.sqlite3``, in WAL mode so
-that several processes can read and write at once. A *namespace* (the vectorizer's
+that several processes can read and write at once (plus, for warm loads of large
+batches, ``<cache_dir>/snapshots/``: see ``snapshot.py``). A *namespace* (the vectorizer's
 fingerprint) separates vectors computed with different parameters. Every write is
 one committed transaction; a damaged database is moved aside and replaced by an
 empty one, with a warning, never an error.
@@ -20,6 +21,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from ..common.paths import default_cache_dir
+from . import snapshot
 
 DB_NAME = "vectors.sqlite3"
 BUSY_TIMEOUT_S = 30.0
@@ -368,9 +370,10 @@ class VectorCache:
             "SELECT count(*) FROM vectors WHERE namespace = ?", (self.namespace,)).fetchone()[0])
 
     def clear(self) -> None:
-        """Delete every vector of this namespace."""
+        """Delete every vector of this namespace (and its snapshot, see ``snapshot.py``)."""
         self._run(lambda con: self._write(
             con, "DELETE FROM vectors WHERE namespace = ?", [(self.namespace,)]))
+        snapshot.remove(snapshot.snapshot_path(self.cache_dir, self.namespace))
 
     def close(self) -> None:
         """Close this process's connection; the cache reopens it on next use."""

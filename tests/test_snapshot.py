@@ -1,0 +1,144 @@
+"""The snapshot of a namespace's last large batch: warm loads in one read, never a wrong vector."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from .audio_corpus import write_tone_wav
+from hover_audio.vectors import batch, snapshot
+from hover_audio.vectors.cache import VectorCache
+from hover_audio.vectors.mfcc import MFCCVectorizer
+
+ROWS = 12
+
+
+@pytest.fixture
+def library(tmp_path, monkeypatch):
+    """Twelve short tones of different pitch, a vectorizer caching under tmp_path,
+    snapshots from 10 files up, and a record of what each lookup found."""
+    monkeypatch.setattr(snapshot, "MIN_ROWS", 10)
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    paths = [str(write_tone_wav(folder / f"tone{i:02d}.wav", 0.3, freq=200.0 + 60 * i))
+             for i in range(ROWS)]
+    vectorizer = MFCCVectorizer(cache_dir=tmp_path / "cache")
+    reference = np.stack([MFCCVectorizer(cache=False)(path) for path in paths])
+    lookups = []
+    real_lookup = snapshot.lookup
+
+    def recording_lookup(*args, **kwargs):
+        found = real_lookup(*args, **kwargs)
+        lookups.append(found)
+        return found
+
+    monkeypatch.setattr(snapshot, "lookup", recording_lookup)
+    return paths, vectorizer, reference, lookups
+
+
+def _index(vectorizer) -> Path:
+    return snapshot.snapshot_path(Path(vectorizer.cache_dir).absolute(), vectorizer.fingerprint)
+
+
+def test_a_large_batch_seen_before_loads_whole_from_its_snapshot(library):
+    paths, vectorizer, reference, lookups = library
+    first, report = vectorizer.transform(paths, workers=1, progress=False)
+    assert report.empty and np.allclose(first, reference, atol=1e-5)
+    assert _index(vectorizer).is_file()
+    assert len(list(_index(vectorizer).parent.glob("*.npy"))) == 1
+    again, report = vectorizer.transform(paths, workers=1, progress=False)
+    assert lookups[-1].whole and report.empty
+    assert np.array_equal(again, first)
+
+
+def test_a_changed_file_is_computed_again_and_the_others_come_from_the_snapshot(library):
+    paths, vectorizer, reference, lookups = library
+    vectorizer.transform(paths, workers=1, progress=False)
+    changed = Path(paths[3])
+    write_tone_wav(changed, 0.5, freq=1500.0)
+    os.utime(changed, ns=(changed.stat().st_atime_ns, changed.stat().st_mtime_ns + 10**9))
+    matrix, report = vectorizer.transform(paths, workers=1, progress=False)
+    found = lookups[-1]
+    assert not found.whole and sorted(found.positions) == [i for i in range(ROWS) if i != 3]
+    assert report.empty
+    assert np.allclose(matrix[3], MFCCVectorizer(cache=False)(str(changed)), atol=1e-5)
+    assert not np.allclose(matrix[3], reference[3], atol=1e-3)
+    assert np.allclose(np.delete(matrix, 3, axis=0), np.delete(reference, 3, axis=0), atol=1e-5)
+    # the new snapshot holds the new file: the next load is whole again
+    vectorizer.transform(paths, workers=1, progress=False)
+    assert lookups[-1].whole
+
+
+def test_another_order_a_subset_and_new_files_are_answered_row_by_row(library, tmp_path):
+    paths, vectorizer, reference, lookups = library
+    vectorizer.transform(paths, workers=1, progress=False)
+    extra = str(write_tone_wav(tmp_path / "clips" / "extra.wav", 0.3, freq=3000.0))
+    order = [paths[i] for i in (5, 0, 11, 2, 7, 9, 1, 4, 10, 6)] + [extra]
+    matrix, report = vectorizer.transform(order, workers=1, progress=False)
+    assert report.empty and len(lookups[-1].positions) == 10
+    expected = np.vstack([reference[[5, 0, 11, 2, 7, 9, 1, 4, 10, 6]],
+                          MFCCVectorizer(cache=False)(extra)])
+    assert np.allclose(matrix, expected, atol=1e-5)
+
+
+def test_ranges_and_urls_are_not_snapshot_rows(library):
+    paths, vectorizer, reference, _ = library
+    keys = [f"{path}#t=0,0.2" for path in paths]
+    files = snapshot.local_files(keys + ["http://127.0.0.1:9/x.wav"])
+    assert len(files.at) == 0
+    plain = snapshot.local_files(paths, plain=[i % 2 == 0 for i in range(ROWS)])
+    assert list(plain.at) == list(range(0, ROWS, 2))
+
+
+@pytest.mark.parametrize("damage", ["garbage index", "vectors missing", "wrong width"])
+def test_a_damaged_snapshot_finds_nothing_and_is_replaced(library, damage):
+    paths, vectorizer, reference, lookups = library
+    first, _ = vectorizer.transform(paths, workers=1, progress=False)
+    index = _index(vectorizer)
+    vectors_file = next(index.parent.glob("*.npy"))
+    if damage == "garbage index":
+        index.write_bytes(b"PK\x03\x04 not really a zip")
+    elif damage == "vectors missing":
+        vectors_file.unlink()
+    else:
+        np.save(vectors_file, np.zeros((ROWS, 3), np.float32))
+    matrix, report = vectorizer.transform(paths, workers=1, progress=False)
+    assert len(lookups[-1].positions) == 0
+    assert report.empty and np.array_equal(matrix, first)
+    vectorizer.transform(paths, workers=1, progress=False)
+    assert lookups[-1].whole
+
+
+def test_a_broken_file_fails_every_time_without_rewriting_the_snapshot(library, tmp_path):
+    paths, vectorizer, _, lookups = library
+    broken = tmp_path / "clips" / "broken.wav"
+    broken.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
+    keys = paths + [str(broken)]
+    matrix, report = vectorizer.transform(keys, workers=1, progress=False)
+    assert np.isnan(matrix[-1]).all() and list(report["key"]) == [str(broken)]
+    written = _index(vectorizer).stat().st_mtime_ns
+    matrix, report = vectorizer.transform(keys, workers=1, progress=False)
+    assert len(lookups[-1].positions) == ROWS and not lookups[-1].whole
+    assert np.isnan(matrix[-1]).all() and list(report["key"]) == [str(broken)]
+    assert _index(vectorizer).stat().st_mtime_ns == written
+
+
+def test_clearing_the_cache_removes_the_snapshot(library):
+    paths, vectorizer, _, _ = library
+    vectorizer.transform(paths, workers=1, progress=False)
+    index = _index(vectorizer)
+    assert index.is_file()
+    VectorCache(vectorizer.cache_dir, namespace=vectorizer.fingerprint).clear()
+    assert not index.exists() and not list(index.parent.glob("*.npy"))
+
+
+def test_small_batches_and_uncached_vectorizers_write_no_snapshot(library, tmp_path):
+    paths, vectorizer, _, _ = library
+    vectorizer.transform(paths[:5], workers=1, progress=False)
+    assert not _index(vectorizer).exists()
+    MFCCVectorizer(cache=False, cache_dir=tmp_path / "other").transform(
+        paths, workers=1, progress=False)
+    assert not (tmp_path / "other").exists()
+    assert batch.snapshot is snapshot  # the batch reads through this module
