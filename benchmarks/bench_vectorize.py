@@ -372,20 +372,26 @@ def bench_warm(quick: bool, tmp: Path) -> None:
     count = QUICK_WARM_COUNT if quick else WARM_COUNT
     paths, cache_dir, npy, fill = fill_cache(count, tmp)
     paths_file = write_list(tmp / "warm_paths.txt", paths)
+    # the cache was filled directly, so the first load finds no snapshot: it reads
+    # SQLite and leaves the snapshot the later loads (a library opened again) read
+    first = run_child("warm", paths=paths_file, cache_dir=str(cache_dir), npy=str(npy))
     warm = run_child("warm", paths=paths_file, cache_dir=str(cache_dir), npy=str(npy))
     single = run_child("warm", paths=paths_file, cache_dir=str(cache_dir), npy=str(npy),
                        workers=1)
     print(f"\n== (c) warm cache: {count} vectors, all cache hits (checked: empty report, "
-          "no NaN row, equal to the stored vectors)")
+          "no NaN row, equal to the stored vectors); each load a fresh process, its "
+          "package imports (pandas, ...) counted")
     print(f"set-up, not timed against the target: {count} files {fill['files']:.1f} s, "
           f"cache.file_hash {fill['file_hash']:.1f} s, put_many {fill['put_many']:.1f} s")
-    print(f"{'load':34s} {'s':>8s} {'vectors/s':>10s} {'x np.load s':>11s} {'RSS MB':>7s}")
-    print(f"{'np.load .npy (ref)':34s} {warm['npy_s']:8.3f} {count / warm['npy_s']:10.0f}"
+    print(f"{'load':44s} {'s':>8s} {'vectors/s':>10s} {'x np.load s':>11s} {'RSS MB':>7s}")
+    print(f"{'np.load .npy (ref)':44s} {warm['npy_s']:8.3f} {count / warm['npy_s']:10.0f}"
           f" {1.0:11.1f} {'':>7s}")
-    for name, result in (("ours transform, all cores", warm), ("ours transform, workers=1", single)):
-        print(f"{name:34s} {result['seconds']:8.3f} {count / result['seconds']:10.0f}"
+    for name, result in (("first load: SQLite, writes the snapshot", first),
+                         ("again: snapshot, all cores", warm),
+                         ("again: snapshot, workers=1", single)):
+        print(f"{name:44s} {result['seconds']:8.3f} {count / result['seconds']:10.0f}"
               f" {result['seconds'] / warm['npy_s']:11.0f} {result['rss']['self']:7.0f}")
-    print(f"target < {TARGET_WARM_S:g} s: {warm['seconds']:.2f} s "
+    print(f"target < {TARGET_WARM_S:g} s (a library loaded before): {warm['seconds']:.2f} s "
           f"{'PASS' if warm['seconds'] < TARGET_WARM_S else 'FAIL'}")
     if warm["seconds"] > 2 * TARGET_WARM_S:
         for how in ("all cores", "worker", "workers=1"):

@@ -132,7 +132,10 @@ def test_numba_cache_folder_is_per_user_unless_told(monkeypatch, tmp_path):
 def test_warmup_command_fills_the_cache(capsys):
     from hover_audio.app.cli import main
 
+    from hover_audio.maps import nndescent
+
     assert main(["warmup"]) == 0
+    assert nndescent.is_imported()  # large maps' neighbours compiled too
     out = capsys.readouterr().out
     folder = jit.numba_cache_dir()
     assert str(folder) in out and "compiled and cached" in out

@@ -218,9 +218,10 @@ def cmd_warmup(args: argparse.Namespace) -> int:
     from ..maps.warmup import warm_up
 
     folder = use_numba_cache()
-    seconds = warm_up()
-    print(f"hover-audio: umap-learn compiled and cached in {folder} ({seconds:.1f} s); "
-          "maps in new processes start without compiling")
+    seconds = warm_up(large_maps=True)
+    print(f"hover-audio: umap-learn (and pynndescent, for maps of 4,096 clips or more) "
+          f"compiled and cached in {folder} ({seconds:.1f} s); maps in new processes start "
+          "without compiling")
     return 0
 
 

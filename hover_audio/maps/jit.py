@@ -10,6 +10,8 @@ This module fixes both without changing the algorithm:
   machine compiles them;
 - :func:`exact_distances` computes the same exact cosine/euclidean matrix with one
   matrix product, handed to ``umap.UMAP(metric="precomputed")`` by the layout;
+- :mod:`.nndescent` leaves pynndescent (approximate neighbours, compiled at its
+  import) unimported until a map of 4,096 rows or more needs it;
 - :mod:`.warmup` compiles everything once.
 
 Examples
@@ -30,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from ..common.paths import CACHE_VARIABLE, user_cache_dir
+from . import nndescent
 
 EXACT_METRICS = ("cosine", "euclidean")
 SMALL_DATA_ROWS = 4096  # umap-learn's own limit for exact neighbours
@@ -74,17 +77,24 @@ def import_umap():
         use_numba_cache(os.environ.get("NUMBA_CACHE_DIR"))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # umap's import-time chatter
-            import umap
-            from numba.core.registry import CPUDispatcher
-        for name, module in list(sys.modules.items()):
-            if module is None or name.split(".")[0] not in _UMAP_PACKAGES:
-                continue
-            for kernel in list(vars(module).values()):
-                if (isinstance(kernel, CPUDispatcher)
-                        and type(kernel._cache).__name__ == "NullCache"):
-                    kernel.enable_caching()
+            umap = nndescent.import_umap_deferring()
+        _cache_kernels()
+        nndescent.on_import.append(_cache_kernels)  # pynndescent's, when a map imports it
         _cached = umap
         return umap
+
+
+def _cache_kernels() -> None:
+    """Turn numba's disk cache on for umap-learn's and pynndescent's uncached kernels."""
+    from numba.core.registry import CPUDispatcher
+
+    for name, module in list(sys.modules.items()):
+        if module is None or name.split(".")[0] not in _UMAP_PACKAGES:
+            continue
+        for kernel in list(vars(module).values()):
+            if (isinstance(kernel, CPUDispatcher)
+                    and type(kernel._cache).__name__ == "NullCache"):
+                kernel.enable_caching()
 
 
 def exact_distances(rows: np.ndarray, others: np.ndarray | None = None, *,

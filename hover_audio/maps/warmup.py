@@ -12,6 +12,7 @@ import warnings
 
 import numpy as np
 
+from . import nndescent
 from .jit import import_umap
 from .layout import fit_layout
 
@@ -19,14 +20,18 @@ _lock = threading.Lock()
 _thread: threading.Thread | None = None
 
 
-def warm_up(rows: int = 64) -> float:
+def warm_up(rows: int = 64, large_maps: bool = False) -> float:
     """Compile the layout code into the disk cache; returns the seconds it took.
 
     Runs the calls a map makes (exact neighbours, the layout epochs on one core and
-    on all, placing new rows) on a small random input.
+    on all, placing new rows) on a small random input. ``large_maps`` also imports
+    pynndescent, which maps of 4,096 rows or more use and which compiles at its
+    import (16-18 s the first time on a machine).
     """
     started = time.perf_counter()
     import_umap()
+    if large_maps:
+        nndescent.load_real()
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(rows, 8)).astype(np.float32)
     subsets = np.array(["raw"] * (rows - 4) + ["test"] * 4, dtype=object)
