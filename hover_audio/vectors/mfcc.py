@@ -15,7 +15,7 @@ import numpy as np
 from ..audio.decode import resample
 from .contract import AudioVectorizer
 
-FEATURES_VERSION = 3
+FEATURES_VERSION = 4
 STATS = ("mean", "std", "min", "max", "delta")
 SHAPE_TRIM_DB = 15.0  # the shape is taken over the frames within this of the loudest
 # how the aspects weigh the timbre and shape blocks (shares of the squared norm,
@@ -264,15 +264,25 @@ class MFCCVectorizer(AudioVectorizer):
 
     # -------------------------------------------------------------- features
     def _basis(self, sr: int) -> tuple:
+        """Per rate: window and hop in samples, FFT length, taper, mel and DCT matrices.
+
+        The FFT length is the window zero-padded to the next length the FFT does
+        fast (25 ms at 44.1 kHz is 1,103 samples, a prime: 4x slower than 1,152);
+        the filterbank is scaled by ``n_window / n_fft`` so band energies do not
+        depend on the padding.
+        """
         if sr not in self._bases:
+            from scipy.fft import next_fast_len
+
             n_window = max(2, int(round(self.window * sr)))
+            n_fft = next_fast_len(n_window, real=True)
             hop = max(1, int(round(self.hop * sr)))
             taper = np.hanning(n_window + 1)[:-1].astype(np.float32)
-            norm = float(np.sum(taper**2))
+            norm = float(np.sum(taper**2)) * n_fft / n_window
             fmax = self.sr / 2.0 if self.fmax is None else self.fmax
-            mel = mel_filterbank(sr, n_window, self.n_mels, self.fmin, fmax) / norm
+            mel = mel_filterbank(sr, n_fft, self.n_mels, self.fmin, fmax) / norm
             dct = dct_matrix(max(self.n_mfcc, self.shape_mfcc + 1), self.n_mels)
-            self._bases[sr] = (n_window, hop, taper, mel.T.copy(), dct.T.copy())
+            self._bases[sr] = (n_window, hop, n_fft, taper, mel.T.copy(), dct.T.copy())
         return self._bases[sr]
 
     def mfcc(self, samples: np.ndarray, sr: int) -> np.ndarray:
@@ -282,7 +292,7 @@ class MFCCVectorizer(AudioVectorizer):
         """
         if sr > self.max_native_sr:
             samples, sr = resample(samples, sr, self.sr), self.sr
-        n_window, hop, taper, mel_t, dct_t = self._basis(sr)
+        n_window, hop, n_fft, taper, mel_t, dct_t = self._basis(sr)
         samples = np.asarray(samples, dtype=np.float32)
         samples = samples - samples.mean() if samples.size else samples  # drop DC offset
         if samples.size < n_window:
@@ -290,7 +300,7 @@ class MFCCVectorizer(AudioVectorizer):
         frames = np.lib.stride_tricks.sliding_window_view(samples, n_window)[::hop]
         from scipy.fft import rfft  # float32 FFTs, ~5x numpy's on short frames
 
-        spectrum = rfft(frames * taper, axis=1, overwrite_x=True)
+        spectrum = rfft(frames * taper, n=n_fft, axis=1, overwrite_x=True)
         power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
         bands = power @ mel_t
         log_bands = 10.0 * np.log10(np.maximum(bands, LOG_FLOOR))
