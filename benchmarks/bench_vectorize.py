@@ -478,17 +478,23 @@ def bench_long(quick: bool, tmp: Path) -> None:
         "hover", paths=listing, warmup=paths[0], out=str(tmp / "hover_long.npy")))
     ours = median_run(repeats, lambda i: run_cold(
         tmp, f"long all cores #{i}", paths=listing, out=str(tmp / "ours_long.npy")))
+    warmed = median_run(repeats, lambda i: run_cold(
+        tmp, f"long all cores warmed #{i}", paths=listing, out=str(tmp / "ours_long_w.npy"),
+        warmup=paths[0]))
     audio = LONG_FILES * LONG_SECONDS
     print(f"\n== (d) {LONG_FILES} one-minute 44.1 kHz 16-bit stereo WAV files "
-          f"({audio:.0f} s of audio), cold cache; median of {repeats}")
-    print(f"{'vectorizer':34s} {'s':>8s} {'x real time':>12s} {'x hover':>8s}")
+          f"({audio:.0f} s of audio), cold cache; median of {repeats}; hover after its "
+          "warm-up call, ours with its imports counted, then after a one-clip warm-up")
+    print(f"{'vectorizer':40s} {'s':>8s} {'x real time':>12s} {'x hover':>8s}")
     for name, result in (("hover librosa mfcc32 mean (ref)", hover),
-                         ("ours MFCCVectorizer, all cores", ours)):
-        print(f"{name:34s} {result['seconds']:8.2f} {audio / result['seconds']:12.0f}"
+                         ("ours MFCCVectorizer, all cores", ours),
+                         ("ours MFCCVectorizer, all cores, warmed", warmed)):
+        print(f"{name:40s} {result['seconds']:8.2f} {audio / result['seconds']:12.0f}"
               f" {hover['seconds'] / result['seconds']:8.2f}")
-    rate = audio / ours["seconds"]
-    print(f"target >= {TARGET_REALTIME:g}x real time: {rate:.0f}x "
-          f"{'PASS' if rate >= TARGET_REALTIME else 'FAIL'}")
+    for name, result in (("imports counted", ours), ("warmed like hover", warmed)):
+        rate = audio / result["seconds"]
+        print(f"target >= {TARGET_REALTIME:g}x real time, {name}: {rate:.0f}x "
+              f"{'PASS' if rate >= TARGET_REALTIME else 'FAIL'}")
 
 
 def main() -> None:

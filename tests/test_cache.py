@@ -100,7 +100,7 @@ def test_file_hash_memoized_and_refreshed(tmp_path):
     first = cache.file_hash(clip)
     assert first == content_hash(b"first content")
     with sqlite3.connect(cache.path) as con:
-        row = con.execute("SELECT size, hash FROM file_hashes WHERE path = ?",
+        row = con.execute("SELECT size, hash FROM file_digests WHERE path = ?",
                           (str(clip),)).fetchone()
     assert row == (len(b"first content"), first)
 

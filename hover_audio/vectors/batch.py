@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
-import pandas as pd
 
 from ..audio.sources import SourceError, local_path, parse_key
 from ..common.paths import default_cache_dir
@@ -21,6 +20,9 @@ from ..common.progress import progress_bar
 from . import snapshot
 from .jobs import Job, Outcome, cache_key, make_jobs, open_cache
 from .runners import run_parallel
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 REPORT_COLUMNS = ["row", "key", "kind", "message"]
 
@@ -96,6 +98,8 @@ def collect(outcomes: Sequence[Outcome], count: int, dim: int | None,
             matrix[outcome.row] = vector
         if outcome.kind is not None:
             rows.append((outcome.row, None, outcome.kind, outcome.message))
+    import pandas as pd  # here, not at import: the workers are running by then (~0.3 s)
+
     report = pd.DataFrame(rows, columns=REPORT_COLUMNS).sort_values("row", ignore_index=True)
     return matrix, report
 

@@ -281,6 +281,8 @@ class MFCCVectorizer(AudioVectorizer):
             norm = float(np.sum(taper**2)) * n_fft / n_window
             fmax = self.sr / 2.0 if self.fmax is None else self.fmax
             mel = mel_filterbank(sr, n_fft, self.n_mels, self.fmin, fmax) / norm
+            used = np.flatnonzero(mel.any(axis=0))  # bins above fmax weigh nothing
+            mel = mel[:, :used[-1] + 1 if len(used) else 1]
             dct = dct_matrix(max(self.n_mfcc, self.shape_mfcc + 1), self.n_mels)
             self._bases[sr] = (n_window, hop, n_fft, taper, mel.T.copy(), dct.T.copy())
         return self._bases[sr]
@@ -300,8 +302,11 @@ class MFCCVectorizer(AudioVectorizer):
         frames = np.lib.stride_tricks.sliding_window_view(samples, n_window)[::hop]
         from scipy.fft import rfft  # float32 FFTs, ~5x numpy's on short frames
 
-        spectrum = rfft(frames * taper, n=n_fft, axis=1, overwrite_x=True)
-        power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
+        windowed = np.zeros((len(frames), n_fft), dtype=np.float32)  # zero-padded in place
+        np.multiply(frames, taper, out=windowed[:, :n_window])
+        spectrum = rfft(windowed, axis=1, overwrite_x=True)[:, :len(mel_t)]
+        power = np.square(spectrum.real)
+        power += np.square(spectrum.imag)
         bands = power @ mel_t
         log_bands = 10.0 * np.log10(np.maximum(bands, LOG_FLOOR))
         return log_bands @ dct_t
