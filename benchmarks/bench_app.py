@@ -316,9 +316,21 @@ SPOT_JS = """(t) => { const doc = Bokeh.documents[0]; const plot = doc.get_model
   const i = Math.floor((t * 7919) % src.x.length);
   return [rect.left + v.frame.x_scale.compute(src.x[i]), rect.top + v.frame.y_scale.compute(src.y[i])]; }"""
 PLAYS_JS = """() => { if (!window.hoverAudio || window.__playsHooked) return !!window.hoverAudio;
-  window.__plays = 0; window.hoverAudio.addEventListener('playing', () => { window.__plays++; });
+  window.__plays = 0; window.__marks = {move: 0, src: [], playing: []};
+  window.hoverAudio.addEventListener('playing', () => {
+    window.__plays++; window.__marks.playing.push(performance.now()); });
+  window.hoverAudio.addEventListener('loadstart', () => {
+    window.__marks.src.push(performance.now()); });
+  document.addEventListener('mousemove', () => { window.__marks.move = performance.now(); },
+                            {capture: true});
   window.__playsHooked = true; return true; }"""
+# where a hover's time goes: mouse move -> the payload set as the audio's source (hover
+# detected, the 60 ms pause, the server's round trip) -> 'playing' (the browser's decode)
+MARKS_JS = """() => { const m = window.__marks;
+  return [m.src.length ? m.src[m.src.length - 1] - m.move : null,
+          m.playing[m.playing.length - 1] - (m.src.length ? m.src[m.src.length - 1] : m.move)]; }"""
 HOVER_TRIALS = 7
+SPLITS: dict[int, list] = {}  # per size: (move -> source set, source set -> playing) in ms
 TARGET_HOVER_MS = 150
 
 
@@ -343,6 +355,8 @@ def hover_play(page, n: int) -> list[float]:
             PROBLEMS.append(f"N={n} hover trial {trial + 1}: nothing played within 10 s")
             continue
         timings.append(1000 * (time.perf_counter() - start))
+        to_source, to_playing = page.evaluate(MARKS_JS)
+        SPLITS.setdefault(n, []).append((to_source, to_playing))
         page.wait_for_timeout(SETTLE_MS)
     return timings
 
@@ -733,6 +747,11 @@ def report(reference: dict, results: list[dict], browser_version: str, quick: bo
                   f"audio element fires 'playing'; {len(plays)} trials): median {middle:.0f} ms, "
                   f"max {max(plays):.0f} ms; target < {TARGET_HOVER_MS} ms "
                   f"{'PASS' if middle < TARGET_HOVER_MS else 'FAIL'}")
+            splits = SPLITS.get(result["n"], [])
+            print("  per trial, in-page ms: mouse move -> audio source set (hover seen, the "
+                  "60 ms pause, the server's round trip) + source set -> 'playing': "
+                  + ", ".join(f"{a:.0f}+{b:.0f}" if a is not None else f"?+{b:.0f}"
+                              for a, b in splits))
         hover = next((a["hover_ms"] for a in actions if a["hover_ms"] is not None), None)
         if hover is not None:
             print(f"hover only (pointer moves without a button over the first lasso's circle): "

@@ -15,6 +15,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from hover_audio.dataset.history import decode_line
@@ -322,6 +323,47 @@ def test_hover_and_tap_play_clips(page, server):
     count = len(played(page))
     hover(page, first)
     wait_played(page, first, count)
+
+
+# count the paints of the map's two layers: its points (primary) and its overlays
+COUNT_PAINTS_JS = """() => { const doc = Bokeh.documents[0]; const plot = doc.get_model_by_name('map');
+  function find(v, id) { if (v.model.id === id) return v;
+    for (const c of (v.child_views || [])) { const f = find(c, id); if (f) return f; } return null; }
+  let v = null; for (const r of Bokeh.index.roots) { v = find(r, plot.id); if (v) break; }
+  window.mapPaints = {primary: 0, overlays: 0};
+  for (const layer of ['primary', 'overlays']) {
+    const canvas = v.canvas_view[layer], prepare = canvas.prepare.bind(canvas);
+    canvas.prepare = () => { window.mapPaints[layer]++; return prepare(); };
+  } }"""
+
+
+def test_the_ring_on_the_played_point_does_not_repaint_the_map(page, server):
+    """Moving the ring repaints the overlay layer only: at 100k points without a GPU a
+    repaint of every point takes seconds, and the sound waited for it."""
+    open_app(page, server.url)
+    enable_sound(page)
+    row = lonely_point(page)
+    page.wait_for_timeout(500)
+    page.evaluate(COUNT_PAINTS_JS)
+    before = len(played(page))
+    page.evaluate("() => { window.audioEvents = []; }")
+    point = page.evaluate(POINT_JS, row)
+    page.mouse.click(point["x"], point["y"])  # a tap plays the point, no hover tooltip
+    wait_played(page, row, before)
+    page.wait_for_timeout(500)
+    ring = source(page, "playing")
+    clips = source(page, "clips")
+    assert (ring["x"], ring["y"]) == ([clips["x"][row]], [clips["y"][row]])
+    paints = page.evaluate("() => window.mapPaints")
+    assert paints["overlays"] >= 1, paints  # the ring was drawn ...
+    assert paints["primary"] == 0, paints  # ... and the points were not drawn again
+    from PIL import Image
+
+    shot = page.screenshot(clip={"x": point["x"] - 20, "y": point["y"] - 20,
+                                 "width": 40, "height": 40})
+    rgb = np.asarray(Image.open(io.BytesIO(shot)).convert("RGB"), dtype=int)
+    red = (abs(rgb[..., 0] - 0xD6) < 40) & (rgb[..., 1] < 90) & (rgb[..., 2] < 90)
+    assert red.sum() >= 20, "no red ring on screen around the played point"
 
 
 def find_lasso_group(geometry, min_points: int = 3):

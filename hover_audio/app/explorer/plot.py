@@ -56,6 +56,9 @@ def build_map(source: ColumnDataSource, width: int = 760, height: int = 620):
     plot.add_tools(hover)
     plot.toolbar.active_inspect = [hover]
     playing = ColumnDataSource({"x": [], "y": []}, name="playing")
+    # the ring on the point being played lives on the overlay layer: moving it repaints
+    # that layer only, not every point of the map (1-3 s at 100k points without a GPU,
+    # during which the page cannot start the sound)
     plot.scatter("x", "y", source=playing, marker="circle", size=20, fill_alpha=0.0,
-                 line_color="#d62728", line_width=3)
+                 line_color="#d62728", line_width=3, level="overlay", name="map-playing")
     return plot, renderers, playing
