@@ -10,6 +10,7 @@ import pytest
 from .audio_corpus import write_tone_wav
 from hover_audio.vectors import batch, snapshot
 from hover_audio.vectors.cache import VectorCache
+from hover_audio.vectors.jobs import make_jobs
 from hover_audio.vectors.mfcc import MFCCVectorizer
 
 ROWS = 12
@@ -83,13 +84,67 @@ def test_another_order_a_subset_and_new_files_are_answered_row_by_row(library, t
     assert np.allclose(matrix, expected, atol=1e-5)
 
 
-def test_ranges_and_urls_are_not_snapshot_rows(library):
+def test_urls_are_not_snapshot_rows_and_names_carry_range_columns(library):
     paths, vectorizer, reference, _ = library
-    keys = [f"{path}#t=0,0.2" for path in paths]
-    files = snapshot.local_files(keys + ["http://127.0.0.1:9/x.wav"])
-    assert len(files.at) == 0
-    plain = snapshot.local_files(paths, plain=[i % 2 == 0 for i in range(ROWS)])
-    assert list(plain.at) == list(range(0, ROWS, 2))
+    keys = [paths[0], "http://127.0.0.1:9/x.wav", "file:///tmp/x.wav", f"{paths[1]}#t=0,0.2"]
+    batch = snapshot.rows(keys)
+    assert list(batch.at) == [0, 3] and batch.names == [paths[0], f"{paths[1]}#t=0,0.2"]
+    jobs = make_jobs(keys[:1] * 2, starts=[None, 0.1], ends=[None, 0.2])
+    named = snapshot.rows(keys[:1] * 2, jobs).names
+    assert named[0] == paths[0] and named[1] != named[0] and named[1].startswith(paths[0])
+
+
+def test_ranges_of_long_files_load_from_the_snapshot_each_file_looked_at_once(
+        tmp_path, monkeypatch):
+    monkeypatch.setattr(snapshot, "MIN_ROWS", 10)
+    lookups = []
+    real_lookup = snapshot.lookup
+    monkeypatch.setattr(snapshot, "lookup",
+                        lambda *a, **k: lookups.append(real_lookup(*a, **k)) or lookups[-1])
+    longs = [write_tone_wav(tmp_path / f"long{i}.wav", 4.0, freq=300.0 + 400 * i)
+             for i in range(2)]
+    keys = [f"{path}#t={s / 2:g},{s / 2 + 0.5:g}" for path in longs for s in range(8)]
+    vectorizer = MFCCVectorizer(cache_dir=tmp_path / "cache")
+    first, report = vectorizer.transform(keys, workers=1, progress=False)
+    assert report.empty and np.isfinite(first).all()
+    again, _ = vectorizer.transform(keys, workers=1, progress=False)
+    assert lookups[-1].whole and set(lookups[-1].states) == {str(p) for p in longs}
+    assert np.array_equal(again, first)
+    # one long file changes: its ranges are computed again, the other file's are not
+    write_tone_wav(longs[1], 4.0, freq=2500.0)
+    os.utime(longs[1], ns=(longs[1].stat().st_atime_ns, longs[1].stat().st_mtime_ns + 10**9))
+    changed, _ = vectorizer.transform(keys, workers=1, progress=False)
+    assert sorted(lookups[-1].positions) == list(range(8))
+    assert np.array_equal(changed[:8], first[:8])
+    fresh = MFCCVectorizer(cache=False).transform(keys[8:], workers=1, progress=False)[0]
+    assert np.allclose(changed[8:], fresh, atol=1e-5)
+    # the same ranges as columns: other names, so from SQLite; then from the snapshot
+    plain = [str(longs[i // 8]) for i in range(16)]
+    starts = [(i % 8) / 2 for i in range(16)]
+    ends = [start + 0.5 for start in starts]
+    for _ in range(2):
+        by_columns, _ = vectorizer.transform(plain, starts=starts, ends=ends, workers=1,
+                                             progress=False)
+        assert np.array_equal(by_columns, changed)
+    assert lookups[-1].whole
+
+
+def test_relative_keys_from_another_folder_are_other_clips(tmp_path, monkeypatch):
+    monkeypatch.setattr(snapshot, "MIN_ROWS", 10)
+    vectorizer = MFCCVectorizer(cache_dir=tmp_path / "cache")
+    results = {}
+    for place, base in (("a", 200.0), ("b", 2000.0)):
+        folder = tmp_path / place
+        folder.mkdir()
+        for i in range(ROWS):  # same sizes and times as the other folder's files
+            made = write_tone_wav(folder / f"tone{i:02d}.wav", 0.3, freq=base + 50 * i)
+            os.utime(made, ns=(10**18, 10**18 + i))
+        monkeypatch.chdir(folder)
+        keys = [f"tone{i:02d}.wav" for i in range(ROWS)]
+        results[place] = vectorizer.transform(keys, workers=1, progress=False)[0]
+        expected = np.stack([MFCCVectorizer(cache=False)(str(folder / key)) for key in keys])
+        assert np.allclose(results[place], expected, atol=1e-5), place
+    assert not np.allclose(results["a"], results["b"], atol=1e-3)
 
 
 @pytest.mark.parametrize("damage", ["garbage index", "vectors missing", "wrong width"])

@@ -32,7 +32,8 @@ def cached_rows(vectorizer, jobs: Sequence[Job]) -> tuple[np.ndarray, np.ndarray
 
     Returns ``(rows, vectors, remaining)``: the batch rows found, their vectors
     (one matrix) and the jobs still to run. No file is read (100,000 warm clips:
-    about 2.5 s; a large batch seen before loads from its snapshot, ``snapshot.py``).
+    about 2.5 s; clips of a large batch seen before come from its snapshot first,
+    ``snapshot.py``).
     """
     cache = open_cache(vectorizer)
     empty = np.zeros(0, dtype=np.int64), np.zeros((0, vectorizer.dim), dtype=np.float32)
@@ -132,18 +133,22 @@ def vectorize_many(vectorizer, keys: Sequence[str], *, workers: int | None = Non
     keys = list(keys)
     ranged = starts is not None or ends is not None or channels is not None
     jobs = make_jobs(keys, starts, ends, channels) if ranged else None
-    files, place = _local_snapshot(vectorizer, keys, jobs)
+    batch, place = _snapshot_rows(vectorizer, keys, jobs)
     found = None
-    if place is not None:  # whole local files the last large batch saw unchanged
-        found = snapshot.lookup(place, files, vectorizer.dim)
+    if place is not None:  # local clips the last large batch saw, their files unchanged
+        found = snapshot.lookup(place, batch, vectorizer.dim)
         if found.whole and len(found.vectors) == len(keys):
             return found.vectors, finish([], keys, vectorizer.dim, found.vectors)[1]
+        # where every clip's file is and how it is now, before anything is computed:
+        # what the next snapshot records
+        files = snapshot.files_of(batch, keys, jobs)
+        states = snapshot.file_states(files, known=found.states)
     jobs = make_jobs(keys) if jobs is None else jobs
     matrix = np.full((len(keys), vectorizer.dim), np.nan, dtype=np.float32)
     if found is not None and len(found.positions):
-        matrix[files.at[found.positions]] = found.vectors
+        matrix[batch.at[found.positions]] = found.vectors
         taken = np.zeros(len(jobs), dtype=bool)
-        taken[files.at[found.positions]] = True
+        taken[batch.at[found.positions]] = True
         jobs = [job for job, done in zip(jobs, taken) if not done]
     # answer what the cache knows here; this also creates the database before
     # workers could race to create it
@@ -151,9 +156,9 @@ def vectorize_many(vectorizer, keys: Sequence[str], *, workers: int | None = Non
     matrix[rows] = vectors
     outcomes = run_parallel(vectorizer, jobs, workers=workers, progress=progress, client=client)
     matrix, report = finish(outcomes, keys, vectorizer.dim, matrix)
-    if place is not None and _learned(matrix[files.at], found):
-        try:  # files new or changed since the snapshot now have vectors: write a new one
-            snapshot.write(place, files, matrix[files.at])
+    if place is not None and _learned(matrix[batch.at], found):
+        try:  # clips new or changed since the snapshot now have vectors: write a new one
+            snapshot.write(place, batch, files, states, matrix[batch.at])
         except OSError as error:  # a snapshot is a shortcut: never fail the batch for it
             warnings.warn(f"vector snapshot not written ({place}): {error}")
     return matrix, report
@@ -166,20 +171,18 @@ def _learned(vectors: np.ndarray, found) -> bool:
     return bool(new.any())
 
 
-def _local_snapshot(vectorizer, keys: list, jobs: list[Job] | None):
-    """The batch's whole local files and its namespace's snapshot file (None: not used).
+def _snapshot_rows(vectorizer, keys: list, jobs: list[Job] | None):
+    """The batch's local clips and its namespace's snapshot file (None: not used).
 
-    ``jobs``: the batch's jobs when it has ranges or channels (None: plain keys only).
+    ``jobs``: the batch's jobs when it has range or channel columns (None: keys only).
     """
     if not vectorizer.cache or len(keys) < snapshot.MIN_ROWS:
         return None, None
-    plain = None if jobs is None else [
-        job.start is None and job.end is None and job.channel is None for job in jobs]
-    files = snapshot.local_files(keys, plain)
-    if len(files.at) < snapshot.MIN_ROWS:
-        return files, None
+    batch = snapshot.rows(keys, jobs)
+    if len(batch.at) < snapshot.MIN_ROWS:
+        return batch, None
     folder = vectorizer.cache_dir if vectorizer.cache_dir is not None else default_cache_dir()
-    return files, snapshot.snapshot_path(Path(folder).expanduser().absolute(),
+    return batch, snapshot.snapshot_path(Path(folder).expanduser().absolute(),
                                          vectorizer.fingerprint)
 
 

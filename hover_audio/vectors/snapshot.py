@@ -1,13 +1,19 @@
-"""A namespace's last large batch of local files, as columns in one file, for warm loads.
+"""A namespace's last large batch of local clips, as columns in one file, for warm loads.
 
 The SQLite cache (``cache.py``) answers any key, but row by row through Python:
-about 2.5 s for 100,000 warm vectors. After a batch of at least
-:data:`MIN_ROWS` plain local files (no range, no channel, no URL), their
-absolute paths, sizes, modification times and vectors are also written as one
-index and one ``.npy`` of vectors per namespace (``<cache_dir>/snapshots/``). The
-next batch reads it in one go and takes every row whose file still has the same
-size and modification time, the rule the cache's file-hash memo already uses;
-the other rows go through the SQLite cache and the runners as before.
+about 2.5 s for 100,000 warm vectors (more for ranges, whose keys are parsed).
+After a batch of at least :data:`MIN_ROWS` local clips (whole files, ranges and
+channels of them; not URLs), each clip's identity, the file it comes from, that
+file's size and modification time and the vectors are also written as one index
+and one ``.npy`` of vectors per namespace (``<cache_dir>/snapshots/``). The next
+batch reads it in one go and takes every clip whose file still has the same size
+and modification time, the rule the cache's file-hash memo already uses; each
+file is looked at once, however many ranges of it the batch holds. The other
+clips go through the SQLite cache and the runners as before.
+
+A clip's identity is its key made absolute, plus its range and channel columns
+if the batch has them; a key names the same file every time, so the file is
+found by parsing the key only when a snapshot is written, never when one is read.
 
 A snapshot is only ever a shortcut: a missing, stale or damaged one costs time,
 never a wrong vector (a damaged file is ignored and replaced by the next batch).
@@ -23,45 +29,96 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
+from ..audio.sources import SourceError, local_path, parse_key
 from ..common.files import atomic_write
+from ..common.values import format_number
 
 MIN_ROWS = 1000  # smaller batches load from SQLite in well under a second
 FOLDER = "snapshots"
-_SEPARATOR = "\0"  # the one character no path can contain
+_SEPARATOR = "\0"  # the one character no path (hence no name) can contain
+_COLUMN = "\x1f"  # between a key and its range and channel columns in a name
 
 
-class LocalFiles(NamedTuple):
-    """The batch rows that are whole local files, with each file's state when looked at."""
+class Rows(NamedTuple):
+    """The batch rows a snapshot may hold: local clips, by position and identity."""
 
     at: np.ndarray  # positions in the batch (int64)
-    paths: list[str]  # absolute paths
-    sizes: np.ndarray  # int64 bytes
-    mtimes: np.ndarray  # int64 nanoseconds
+    names: list[str]  # each clip's identity (see the module's docstring)
 
 
-def local_files(keys: Sequence[str], plain: Sequence[bool] | None = None) -> LocalFiles:
-    """The keys that name a whole local file by a plain path, and that file's size and time.
+class Found(NamedTuple):
+    """What a snapshot holds of a batch."""
 
-    ``plain`` says which keys come without a range or channel (None: all of
-    them). Keys with a fragment (``#t=``) or a URL are left out, and so are
-    files that cannot be looked at (the batch reports those).
+    positions: np.ndarray  # indices into ``Rows`` of the clips found unchanged
+    vectors: np.ndarray  # their vectors, one row each
+    whole: bool  # every row found, in the snapshot's own order
+    states: dict  # file -> (size, mtime_ns) for the files looked at
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    return str(value) if isinstance(value, int) else format_number(value)
+
+
+def rows(keys: Sequence[str], jobs: Sequence | None = None) -> Rows:
+    """The clips of a batch that may come from a snapshot, and their identities.
+
+    ``jobs`` (with ``start``, ``end``, ``channel``) when the batch has range or
+    channel columns; None for keys alone. URLs (``http://``, ``file:``) are left
+    out: their file is not a path of this machine's folders.
     """
-    at, paths, sizes, mtimes = [], [], [], []
-    stat, absolute, is_absolute = os.stat, os.path.abspath, os.path.isabs
+    at, names = [], []
+    absolute, is_absolute = os.path.abspath, os.path.isabs
     for position, key in enumerate(keys):
-        if "#" in key or "://" in key or (plain is not None and not plain[position]):
+        if "://" in key or key.startswith("file:"):
             continue
-        path = key if is_absolute(key) else absolute(key)
+        name = key if is_absolute(key) else absolute(key)
+        if jobs is not None:
+            job = jobs[position]
+            if job.start is not None or job.end is not None or job.channel is not None:
+                name = _COLUMN.join((name, _text(job.start), _text(job.end), _text(job.channel)))
+        at.append(position)
+        names.append(name)
+    return Rows(np.asarray(at, dtype=np.int64), names)
+
+
+def files_of(found_rows: Rows, keys: Sequence[str], jobs: Sequence | None = None) -> list:
+    """The absolute path of the file each row's clip comes from (None: not a local file)."""
+    paths, files = [], {}  # files: location -> absolute path (many ranges, one file)
+    for position, name in zip(found_rows.at, found_rows.names):
+        key = keys[position]
+        if "#" not in key and _COLUMN not in name:
+            paths.append(name)  # a plain path: the name is the file
+            continue
+        job = None if jobs is None else jobs[position]
         try:
-            info = stat(path)
+            location = parse_key(key, *((job.start, job.end, job.channel) if job else ())).location
+            if location not in files:
+                located = local_path(location)
+                files[location] = None if located is None else os.path.abspath(located)
+        except SourceError:
+            paths.append(None)
+            continue
+        paths.append(files[location])
+    return paths
+
+
+def file_states(paths, known: dict | None = None) -> dict:
+    """``{path: (size, mtime_ns)}`` of the distinct files in ``paths`` that exist.
+
+    ``known`` states (looked at moments ago) are reused, not looked at again.
+    """
+    states = dict(known or {})
+    for path in dict.fromkeys(paths):
+        if path is None or path in states:
+            continue
+        try:
+            info = os.stat(path)
         except (OSError, ValueError):
             continue
-        at.append(position)
-        paths.append(path)
-        sizes.append(info.st_size)
-        mtimes.append(info.st_mtime_ns)
-    return LocalFiles(np.asarray(at, dtype=np.int64), paths,
-                      np.asarray(sizes, dtype=np.int64), np.asarray(mtimes, dtype=np.int64))
+        states[path] = (info.st_size, info.st_mtime_ns)
+    return states
 
 
 def snapshot_path(cache_dir: str | os.PathLike, namespace: str) -> Path:
@@ -78,61 +135,77 @@ def _vectors_path(index: Path, token: str) -> Path:
     return index.with_name(f"{index.stem}-{token}.npy")
 
 
-class Found(NamedTuple):
-    """What a snapshot holds of a batch's files."""
-
-    positions: np.ndarray  # rows of ``LocalFiles`` found unchanged
-    vectors: np.ndarray  # their vectors, one row each
-    whole: bool  # every file found, in the snapshot's own order
+def _split(blob: np.ndarray) -> list[str]:
+    text = bytes(blob).decode("utf-8")
+    return text.split(_SEPARATOR) if text else []
 
 
-def lookup(path: Path, files: LocalFiles, dim: int) -> Found:
-    """The rows of ``files`` that the snapshot at ``path`` holds unchanged, and their vectors.
+def lookup(path: Path, batch: Rows, dim: int) -> Found:
+    """The rows of ``batch`` the snapshot at ``path`` holds unchanged, and their vectors.
 
     A missing snapshot, one of another vector length, or an unreadable one find nothing.
     """
-    nothing = Found(np.zeros(0, dtype=np.int64), np.zeros((0, dim), dtype=np.float32), False)
-    if not files.paths or not path.is_file():
+    nothing = Found(np.zeros(0, dtype=np.int64), np.zeros((0, dim), dtype=np.float32),
+                    False, {})
+    if not batch.names or not path.is_file():
         return nothing
     try:
         with np.load(path, allow_pickle=False) as stored:
-            names = bytes(stored["paths"]).decode("utf-8").split(_SEPARATOR)
-            sizes, mtimes = stored["sizes"], stored["mtimes"]
+            names, files = _split(stored["names"]), _split(stored["files"])
+            row_file, sizes, mtimes = stored["row_file"], stored["sizes"], stored["mtimes"]
             token = bytes(stored["token"]).decode("ascii")
         vectors = np.load(_vectors_path(path, token), allow_pickle=False)
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, UnicodeDecodeError):
         return nothing
     if (vectors.ndim != 2 or vectors.shape[1] != dim or vectors.dtype != np.float32
-            or not len(names) == len(sizes) == len(mtimes) == len(vectors)):
+            or not len(names) == len(row_file) == len(vectors)
+            or not len(files) == len(sizes) == len(mtimes)
+            or (len(row_file) and not 0 <= row_file.min() <= row_file.max() < len(files))):
         return nothing
-    if names == files.paths:  # the same files in the same order: no lookups, no copy
-        same = (sizes == files.sizes) & (mtimes == files.mtimes)
-        if same.all():
-            return Found(np.arange(len(names)), vectors, True)
-        positions = np.flatnonzero(same)
-        return Found(positions, vectors[positions], False)
-    index = dict(zip(names, range(len(names))))
-    stored_at = np.fromiter((index.get(name, -1) for name in files.paths), dtype=np.int64,
-                            count=len(files.paths))
+    same_order = names == batch.names
+    if same_order:
+        stored_at = np.arange(len(names))
+    else:
+        index = dict(zip(names, range(len(names))))
+        stored_at = np.fromiter((index.get(name, -1) for name in batch.names),
+                                dtype=np.int64, count=len(batch.names))
     known = stored_at >= 0
+    wanted = np.unique(row_file[stored_at[known]])
+    states = file_states(files[i] for i in wanted)
+    current = np.full((len(files), 2), -1, dtype=np.int64)  # files not looked at: changed
+    if len(wanted):
+        current[wanted] = np.array([states.get(files[i], (-1, -1)) for i in wanted],
+                                   dtype=np.int64).reshape(len(wanted), 2)
+    unchanged = (current[:, 0] == sizes) & (current[:, 1] == mtimes)
     same = known.copy()
-    same[known] = ((sizes[stored_at[known]] == files.sizes[known])
-                   & (mtimes[stored_at[known]] == files.mtimes[known]))
+    same[known] = unchanged[row_file[stored_at[known]]]
+    if same_order and same.all():  # the same clips in the same order: no copy
+        return Found(np.arange(len(names)), vectors, True, states)
     positions = np.flatnonzero(same)
-    return Found(positions, vectors[stored_at[positions]], False)
+    return Found(positions, vectors[stored_at[positions]], False, states)
 
 
-def write(path: Path, files: LocalFiles, vectors: np.ndarray) -> None:
-    """Replace the snapshot at ``path`` with ``files`` and their ``vectors`` (finite rows only).
+def write(path: Path, batch: Rows, paths: Sequence, states: dict, vectors: np.ndarray) -> None:
+    """Replace the snapshot at ``path`` with ``batch``'s clips and their ``vectors``.
 
-    ``vectors`` has one row per file. The vectors are written first under a new
-    token, then the index naming it (readers see the old snapshot or the new
-    one), then older vector files are removed.
+    ``paths``: each row's file (None: not local); ``states``: each file's size and
+    mtime *before* the vectors were computed (a file changed since is then seen as
+    changed). Rows without a finite vector or a known file are left out. The
+    vectors are written first under a new token, then the index naming it (readers
+    see the old snapshot or the new one), then older vector files are removed.
     """
-    keep = np.isfinite(vectors).all(axis=1)
-    names = _SEPARATOR.join(name for name, kept in zip(files.paths, keep) if kept)
+    keep = [i for i, (file, finite) in enumerate(zip(paths, np.isfinite(vectors).all(axis=1)))
+            if finite and file is not None and file in states]
+    files = list(dict.fromkeys(paths[i] for i in keep))
+    number = {file: i for i, file in enumerate(files)}
+    names = _SEPARATOR.join(batch.names[i] for i in keep)
+    sizes = np.array([states[file][0] for file in files], dtype=np.int64)
+    mtimes = np.array([states[file][1] for file in files], dtype=np.int64)
     token = secrets.token_hex(8)
     path.parent.mkdir(parents=True, exist_ok=True)
+
+    def blob(text: str) -> np.ndarray:
+        return np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
 
     def save_vectors(tmp: str) -> None:
         with open(tmp, "wb") as handle:
@@ -140,9 +213,9 @@ def write(path: Path, files: LocalFiles, vectors: np.ndarray) -> None:
 
     def save_index(tmp: str) -> None:
         with open(tmp, "wb") as handle:
-            np.savez(handle, paths=np.frombuffer(names.encode("utf-8"), dtype=np.uint8),
-                     sizes=files.sizes[keep], mtimes=files.mtimes[keep],
-                     token=np.frombuffer(token.encode("ascii"), dtype=np.uint8))
+            np.savez(handle, names=blob(names), files=blob(_SEPARATOR.join(files)),
+                     row_file=np.array([number[paths[i]] for i in keep], dtype=np.int64),
+                     sizes=sizes, mtimes=mtimes, token=blob(token))
 
     atomic_write(_vectors_path(path, token), save_vectors)
     atomic_write(path, save_index)
