@@ -171,12 +171,20 @@ def lookup(path: Path, batch: Rows, dim: int) -> Found:
                                 dtype=np.int64, count=len(batch.names))
     known = stored_at >= 0
     wanted = np.unique(row_file[stored_at[known]])
-    states = file_states(files[i] for i in wanted)
-    current = np.full((len(files), 2), -1, dtype=np.int64)  # files not looked at: changed
-    if len(wanted):
-        current[wanted] = np.array([states.get(files[i], (-1, -1)) for i in wanted],
-                                   dtype=np.int64).reshape(len(wanted), 2)
-    unchanged = (current[:, 0] == sizes) & (current[:, 1] == mtimes)
+    now_sizes = np.full(len(files), -1, dtype=np.int64)  # files not looked at: changed
+    now_mtimes = np.full(len(files), -1, dtype=np.int64)
+    states, looked, stat = {}, [], os.stat
+    for i in wanted.tolist():  # the snapshot's files are distinct: one look each
+        try:
+            info = stat(files[i])
+        except (OSError, ValueError):
+            continue
+        looked.append((i, info.st_size, info.st_mtime_ns))
+        states[files[i]] = (info.st_size, info.st_mtime_ns)
+    if looked:
+        seen = np.array(looked, dtype=np.int64)
+        now_sizes[seen[:, 0]], now_mtimes[seen[:, 0]] = seen[:, 1], seen[:, 2]
+    unchanged = (now_sizes == sizes) & (now_mtimes == mtimes)
     same = known.copy()
     same[known] = unchanged[row_file[stored_at[known]]]
     if same_order and same.all():  # the same clips in the same order: no copy
