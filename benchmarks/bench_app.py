@@ -325,7 +325,7 @@ PLAYS_JS = """() => { if (!window.hoverAudio || window.__playsHooked) return !!w
                             {capture: true});
   window.__playsHooked = true; return true; }"""
 # where a hover's time goes: mouse move -> the payload set as the audio's source (hover
-# detected, the 60 ms pause, the server's round trip) -> 'playing' (the browser's decode)
+# detected, the 40 ms pause, the server's round trip) -> 'playing' (the browser's decode)
 MARKS_JS = """() => { const m = window.__marks;
   return [m.src.length ? m.src[m.src.length - 1] - m.move : null,
           m.playing[m.playing.length - 1] - (m.src.length ? m.src[m.src.length - 1] : m.move)]; }"""
@@ -749,7 +749,7 @@ def report(reference: dict, results: list[dict], browser_version: str, quick: bo
                   f"{'PASS' if middle < TARGET_HOVER_MS else 'FAIL'}")
             splits = SPLITS.get(result["n"], [])
             print("  per trial, in-page ms: mouse move -> audio source set (hover seen, the "
-                  "60 ms pause, the server's round trip) + source set -> 'playing': "
+                  "40 ms pause, the server's round trip) + source set -> 'playing': "
                   + ", ".join(f"{a:.0f}+{b:.0f}" if a is not None else f"?+{b:.0f}"
                               for a, b in splits))
         hover = next((a["hover_ms"] for a in actions if a["hover_ms"] is not None), None)

@@ -83,8 +83,12 @@ function nearest(x, y) {
 
 
 def hover_request(channel: AudioChannel, toggle, source, plot, renderers: dict,
-                  delay_ms: int = 60) -> CustomJS:
-    """On a mouse pause over a point, ask for it (if hover-play is on); debounced."""
+                  delay_ms: int = 40) -> CustomJS:
+    """On a mouse pause over a point, ask for it (if hover-play is on); debounced.
+
+    A pause is ``delay_ms`` without a pointer move (a moving pointer reports every
+    ~16 ms), so crossing points plays nothing and resting on one plays it at once.
+    """
     return CustomJS(args=dict(channel=channel, toggle=toggle, source=source, plot=plot,
                               renderers=renderers), code=REQUEST_JS + NEAREST_JS + f"""
 if (!toggle.active.length) {{ return; }}
