@@ -11,7 +11,8 @@ PSS (shared pages split between the processes sharing them: the real footprint).
 
 References measured in the same run: a fresh Python process that imports numpy
 and the package (its RSS), and the size of the result (``clips x dim`` float32).
-Target (issue 13): peak < 2 GB for 100,000 clips.
+Target (issue 13): peak < 2 GB for 100,000 clips. Needs psutil (installed with the
+test extra's Bokeh/Jupyter stack; ``pip install psutil`` otherwise).
 """
 from __future__ import annotations
 

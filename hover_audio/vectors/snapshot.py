@@ -65,8 +65,9 @@ def rows(keys: Sequence[str], jobs: Sequence | None = None) -> Rows:
     """The clips of a batch that may come from a snapshot, and their identities.
 
     ``jobs`` (with ``start``, ``end``, ``channel``) when the batch has range or
-    channel columns; None for keys alone. URLs (``http://``, ``file:``) are left
-    out: their file is not a path of this machine's folders.
+    channel columns; None for keys alone. URLs are left out (``http://`` ones are
+    not files here; ``file:`` ones are rare and may be relative): the SQLite cache
+    still answers for them.
     """
     at, names = [], []
     absolute, is_absolute = os.path.abspath, os.path.isabs
