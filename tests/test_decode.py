@@ -543,3 +543,22 @@ def test_freedesktop_range_matches_full_decode(freedesktop, start):
     part = decode(path, start=start, end=start + 0.09).samples
     first = int(round(start * full.sr))
     np.testing.assert_allclose(part, full.samples[first:first + len(part)], atol=1e-4)
+
+
+@pytest.mark.parametrize("channels", [1, 2, 5])
+def test_16_bit_pcm_decodes_to_libsndfile_float_values_exactly(tmp_path, channels):
+    """16-bit PCM is read as integers and scaled: the same samples as libsndfile's floats,
+    mixed down (or one channel picked) without rounding differences."""
+    rng = np.random.default_rng(channels)
+    data = rng.integers(-32768, 32767, size=(4000, channels), dtype=np.int16)
+    data[:10] = -32768  # the extremes too
+    data[10:20] = 32767
+    path = tmp_path / f"pcm16_{channels}.wav"
+    soundfile.write(str(path), data, 8000, subtype="PCM_16")
+    floats = soundfile.read(str(path), dtype="float32", always_2d=True)[0]
+    mixed = decode(path).samples
+    assert mixed.dtype == np.float32
+    expected = floats.astype(np.float64).mean(axis=1)
+    assert np.abs(mixed - expected).max() <= (0 if channels in (1, 2) else 1e-7)
+    for channel in range(channels):
+        assert np.array_equal(decode(path, channel=channel).samples, floats[:, channel])
