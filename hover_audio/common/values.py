@@ -41,3 +41,16 @@ def optional_number(value, cast=float):
     (None, 2)
     """
     return None if is_missing(value) else cast(value)
+
+
+def optional_text(value) -> str:
+    """A range or channel value as key text: ``""`` for None, integers as they are.
+
+    Examples
+    --------
+    >>> optional_text(None), optional_text(2), optional_text(1.50)
+    ('', '2', '1.5')
+    """
+    if value is None:
+        return ""
+    return str(value) if isinstance(value, int) else format_number(value)

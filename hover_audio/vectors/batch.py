@@ -27,13 +27,14 @@ if TYPE_CHECKING:
 REPORT_COLUMNS = ["row", "key", "kind", "message"]
 
 
-def cached_rows(vectorizer, jobs: Sequence[Job]) -> tuple[np.ndarray, np.ndarray, list[Job]]:
+def cached_rows(vectorizer, jobs: Sequence[Job],
+                states: dict | None = None) -> tuple[np.ndarray, np.ndarray, list[Job]]:
     """Answer from the cache, in bulk, the jobs on unchanged local files hashed before.
 
     Returns ``(rows, vectors, remaining)``: the batch rows found, their vectors
     (one matrix) and the jobs still to run. No file is read (100,000 warm clips:
     about 2.5 s; clips of a large batch seen before come from its snapshot first,
-    ``snapshot.py``).
+    ``snapshot.py``). ``states``: the files' sizes and mtimes, if just looked at.
     """
     cache = open_cache(vectorizer)
     empty = np.zeros(0, dtype=np.int64), np.zeros((0, vectorizer.dim), dtype=np.float32)
@@ -54,7 +55,7 @@ def cached_rows(vectorizer, jobs: Sequence[Job]) -> tuple[np.ndarray, np.ndarray
             continue  # reported by the worker
         if path is not None:
             located.append((at, str(path), ref.start, ref.end, ref.channel))
-    digests = cache.known_hashes([entry[1] for entry in located])
+    digests = cache.known_hashes([entry[1] for entry in located], states)
     located = [entry for entry in located if entry[1] in digests]
     keys = [digests[path] + "|||" if start is None and end is None and channel is None
             else cache_key(digests[path], start, end, channel)
@@ -134,7 +135,7 @@ def vectorize_many(vectorizer, keys: Sequence[str], *, workers: int | None = Non
     ranged = starts is not None or ends is not None or channels is not None
     jobs = make_jobs(keys, starts, ends, channels) if ranged else None
     batch, place = _snapshot_rows(vectorizer, keys, jobs)
-    found = None
+    found = states = None
     if place is not None:  # local clips the last large batch saw, their files unchanged
         found = snapshot.lookup(place, batch, vectorizer.dim)
         if found.whole and len(found.vectors) == len(keys):
@@ -152,7 +153,7 @@ def vectorize_many(vectorizer, keys: Sequence[str], *, workers: int | None = Non
         jobs = [job for job, done in zip(jobs, taken) if not done]
     # answer what the cache knows here; this also creates the database before
     # workers could race to create it
-    rows, vectors, jobs = cached_rows(vectorizer, jobs)
+    rows, vectors, jobs = cached_rows(vectorizer, jobs, states)
     matrix[rows] = vectors
     outcomes = run_parallel(vectorizer, jobs, workers=workers, progress=progress, client=client)
     matrix, report = finish(outcomes, keys, vectorizer.dim, matrix)

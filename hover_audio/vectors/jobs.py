@@ -22,7 +22,7 @@ from ..audio.sources import KINDS as SOURCE_KINDS
 from ..audio.sources import SourceError, parse_key, read_source
 from ..common.paths import default_cache_dir
 from ..common.progress import progress_bar
-from ..common.values import format_number, optional_number
+from ..common.values import optional_number, optional_text
 from .cache import VectorCache, content_hash
 
 
@@ -73,13 +73,7 @@ def open_cache(vectorizer) -> VectorCache | None:
 
 def cache_key(digest: str, start, end, channel) -> str:
     """The cache key of a clip: its content hash plus its range and channel."""
-    return "|".join([digest, _text(start), _text(end), _text(channel)])
-
-
-def _text(value) -> str:
-    if value is None:
-        return ""
-    return str(value) if isinstance(value, int) else format_number(value)
+    return "|".join([digest, optional_text(start), optional_text(end), optional_text(channel)])
 
 
 def clip_vector(vectorizer, job: Job, cache) -> Outcome:

@@ -31,7 +31,7 @@ import numpy as np
 
 from ..audio.sources import SourceError, local_path, parse_key
 from ..common.files import atomic_write
-from ..common.values import format_number
+from ..common.values import optional_text
 
 MIN_ROWS = 1000  # smaller batches load from SQLite in well under a second
 FOLDER = "snapshots"
@@ -55,12 +55,6 @@ class Found(NamedTuple):
     states: dict  # file -> (size, mtime_ns) for the files looked at
 
 
-def _text(value) -> str:
-    if value is None:
-        return ""
-    return str(value) if isinstance(value, int) else format_number(value)
-
-
 def rows(keys: Sequence[str], jobs: Sequence | None = None) -> Rows:
     """The clips of a batch that may come from a snapshot, and their identities.
 
@@ -78,7 +72,8 @@ def rows(keys: Sequence[str], jobs: Sequence | None = None) -> Rows:
         if jobs is not None:
             job = jobs[position]
             if job.start is not None or job.end is not None or job.channel is not None:
-                name = _COLUMN.join((name, _text(job.start), _text(job.end), _text(job.channel)))
+                name = _COLUMN.join((name, optional_text(job.start), optional_text(job.end),
+                                      optional_text(job.channel)))
         at.append(position)
         names.append(name)
     return Rows(np.asarray(at, dtype=np.int64), names)
@@ -172,20 +167,12 @@ def lookup(path: Path, batch: Rows, dim: int) -> Found:
                                 dtype=np.int64, count=len(batch.names))
     known = stored_at >= 0
     wanted = np.unique(row_file[stored_at[known]])
-    now_sizes = np.full(len(files), -1, dtype=np.int64)  # files not looked at: changed
-    now_mtimes = np.full(len(files), -1, dtype=np.int64)
-    states, looked, stat = {}, [], os.stat
-    for i in wanted.tolist():  # the snapshot's files are distinct: one look each
-        try:
-            info = stat(files[i])
-        except (OSError, ValueError):
-            continue
-        looked.append((i, info.st_size, info.st_mtime_ns))
-        states[files[i]] = (info.st_size, info.st_mtime_ns)
-    if looked:
-        seen = np.array(looked, dtype=np.int64)
-        now_sizes[seen[:, 0]], now_mtimes[seen[:, 0]] = seen[:, 1], seen[:, 2]
-    unchanged = (now_sizes == sizes) & (now_mtimes == mtimes)
+    states = file_states(files[i] for i in wanted.tolist())
+    now = np.full((len(files), 2), -1, dtype=np.int64)  # files not looked at: changed
+    if len(wanted):
+        now[wanted] = np.array([states.get(files[i], (-1, -1)) for i in wanted.tolist()],
+                               dtype=np.int64).reshape(len(wanted), 2)
+    unchanged = (now[:, 0] == sizes) & (now[:, 1] == mtimes)
     same = known.copy()
     same[known] = unchanged[row_file[stored_at[known]]]
     if same_order and same.all():  # the same clips in the same order: no copy

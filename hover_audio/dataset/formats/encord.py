@@ -22,12 +22,7 @@ def write(entries: list[Entry], path: Path) -> Path:
         classification = {"name": "label", "answer": entry.label, "subset": entry.subset,
                           "ranges": [] if entry.whole else
                           [[round(entry.start * 1000), round(entry.end * 1000)]]}
-        if entry.channel is not None:
-            classification["channel"] = entry.channel
-        if entry.transcript:
-            classification["transcript"] = entry.transcript
-        if entry.extra:
-            classification["meta"] = entry.extra
+        classification.update(entry.optional_fields())
         item["classifications"].append(classification)
     text = json.dumps(list(files.values()), ensure_ascii=False, indent=1)
     return write_text(path, text)

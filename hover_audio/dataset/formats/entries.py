@@ -51,6 +51,12 @@ class Entry:
     def key(self) -> str:
         return clip_id(self.file, self.start, self.end, self.channel)
 
+    def optional_fields(self) -> dict:
+        """``channel``, ``transcript`` and ``meta`` (the user's columns), where set."""
+        fields = {"channel": self.channel, "transcript": self.transcript, "meta": self.extra}
+        return {name: value for name, value in fields.items()
+                if value is not None and value != "" and value != {}}
+
 
 def write_text(path, text: str) -> Path:
     """Write a format's text file atomically (UTF-8); returns the path."""

@@ -36,12 +36,7 @@ def write(entries: list[Entry], path: Path) -> Path:
                 "subset": entry.subset}
         if entry.whole:
             span["whole"] = True  # a channel of the whole file
-        if entry.channel is not None:
-            span["channel"] = entry.channel
-        if entry.transcript:
-            span["transcript"] = entry.transcript
-        if entry.extra:
-            span["meta"] = entry.extra
+        span.update(entry.optional_fields())
         task["audio_spans"].append(span)
     lines = [json.dumps(task, ensure_ascii=False) for task in tasks.values()]
     return write_text(path, "\n".join(lines) + "\n")
