@@ -17,25 +17,29 @@ ROWS = 12
 
 
 @pytest.fixture
-def library(tmp_path, monkeypatch):
-    """Twelve short tones of different pitch, a vectorizer caching under tmp_path,
-    snapshots from 10 files up, and a record of what each lookup found."""
+def lookups(monkeypatch) -> list:
+    """Snapshots from 10 clips up, and a record of what each lookup found."""
     monkeypatch.setattr(snapshot, "MIN_ROWS", 10)
+    found, real_lookup = [], snapshot.lookup
+
+    def recording_lookup(*args, **kwargs):
+        found.append(real_lookup(*args, **kwargs))
+        return found[-1]
+
+    monkeypatch.setattr(snapshot, "lookup", recording_lookup)
+    return found
+
+
+@pytest.fixture
+def library(tmp_path, lookups):
+    """Twelve short tones of different pitch, a vectorizer caching under tmp_path,
+    and the record of lookups."""
     folder = tmp_path / "clips"
     folder.mkdir()
     paths = [str(write_tone_wav(folder / f"tone{i:02d}.wav", 0.3, freq=200.0 + 60 * i))
              for i in range(ROWS)]
     vectorizer = MFCCVectorizer(cache_dir=tmp_path / "cache")
     reference = np.stack([MFCCVectorizer(cache=False)(path) for path in paths])
-    lookups = []
-    real_lookup = snapshot.lookup
-
-    def recording_lookup(*args, **kwargs):
-        found = real_lookup(*args, **kwargs)
-        lookups.append(found)
-        return found
-
-    monkeypatch.setattr(snapshot, "lookup", recording_lookup)
     return paths, vectorizer, reference, lookups
 
 
@@ -95,12 +99,7 @@ def test_urls_are_not_snapshot_rows_and_names_carry_range_columns(library):
 
 
 def test_ranges_of_long_files_load_from_the_snapshot_each_file_looked_at_once(
-        tmp_path, monkeypatch):
-    monkeypatch.setattr(snapshot, "MIN_ROWS", 10)
-    lookups = []
-    real_lookup = snapshot.lookup
-    monkeypatch.setattr(snapshot, "lookup",
-                        lambda *a, **k: lookups.append(real_lookup(*a, **k)) or lookups[-1])
+        tmp_path, lookups):
     longs = [write_tone_wav(tmp_path / f"long{i}.wav", 4.0, freq=300.0 + 400 * i)
              for i in range(2)]
     keys = [f"{path}#t={s / 2:g},{s / 2 + 0.5:g}" for path in longs for s in range(8)]

@@ -96,6 +96,18 @@ def status_text(page) -> str:
 
 
 @contextmanager
+def app_page(browser, url: str, width: int = 1500, height: int = 1100):
+    """A page in a browser context of its own (closed afterwards), open on ``url``."""
+    context = browser.new_context(viewport={"width": width, "height": height})
+    try:
+        page = context.new_page()
+        open_app(page, url)
+        yield page
+    finally:
+        context.close()
+
+
+@contextmanager
 def two_tabs(browser, url: str, timeout: float = 15_000):
     """Two tabs, each in its own browser context (two people), open on ``url``."""
     contexts = [browser.new_context(), browser.new_context()]
@@ -442,10 +454,7 @@ def test_lasso_and_label(page, server):
 def test_labels_survive_reload_and_restart(browser, dataset, start_server, tmp_path):
     workspace = tmp_path / "workspace"
     first = start_server(dataset["table"], workspace)
-    context = browser.new_context(viewport={"width": 1500, "height": 1100})
-    try:
-        page = context.new_page()
-        open_app(page, first.url)
+    with app_page(browser, first.url) as page:
         rows = raw_abstain_rows(page, 3)
         select_rows(page, rows)
         apply_label(page, rows, "kept-label")
@@ -466,8 +475,6 @@ def test_labels_survive_reload_and_restart(browser, dataset, start_server, tmp_p
         assert [data["label"][i] for i in rows] == ["kept-label"] * 3
         assert [data["color"][i] for i in rows] == [colour] * 3
         assert population(page)["kept-label"]["raw"] == 3
-    finally:
-        context.close()
 
 
 def test_two_tabs_stay_in_sync(context, server):

@@ -2,17 +2,14 @@
 from __future__ import annotations
 
 from .test_annotator import (
-    button, journal_lines, open_app, select_rows, source, wait_js, wait_text,
+    app_page, button, journal_lines, open_app, select_rows, source, wait_js, wait_text,
 )
 
 
 def test_tag_the_selection_and_find_it_by_tag(browser, dataset, start_server, tmp_path):
     workspace = tmp_path / "workspace"
     app = start_server(dataset["table"], workspace)
-    context = browser.new_context(viewport={"width": 1600, "height": 1300})
-    try:
-        page = context.new_page()
-        open_app(page, app.url)
+    with app_page(browser, app.url, 1600, 1300) as page:
         rows = [30, 31, 32]
         select_rows(page, rows)
         page.get_by_label("Tags (comma-separated)", exact=True).fill("applause, crowd")
@@ -69,5 +66,3 @@ def test_tag_the_selection_and_find_it_by_tag(browser, dataset, start_server, tm
         wait_js(page, """() => Bokeh.documents[0].get_model_by_name('tag-counts').text
             .includes('applause <b>3</b>') && Bokeh.documents[0]
             .get_model_by_name('tag-counts').text.includes('crowd <b>3</b>')""")
-    finally:
-        context.close()

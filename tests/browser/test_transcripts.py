@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .test_annotator import (
-    DEEP_JS, journal_lines, open_app, raw_abstain_rows, select_rows, source, wait_js,
+    DEEP_JS, app_page, journal_lines, open_app, raw_abstain_rows, select_rows, source, wait_js,
 )
 
 CELL_JS = f"""(name) => {{
@@ -41,10 +41,7 @@ def test_a_transcript_typed_in_the_table_is_saved_and_kept(browser, dataset, sta
                                                           tmp_path):
     workspace = tmp_path / "workspace"
     app = start_server(dataset["table"], workspace)
-    context = browser.new_context(viewport={"width": 1500, "height": 1100})
-    try:
-        page = context.new_page()
-        open_app(page, app.url)
+    with app_page(browser, app.url) as page:
         rows = raw_abstain_rows(page, 2)
         names = [source(page, "clips")["name"][row] for row in rows]
         select_rows(page, rows)
@@ -62,5 +59,3 @@ def test_a_transcript_typed_in_the_table_is_saved_and_kept(browser, dataset, sta
         select_rows(page, rows)
         assert transcript_cell(page, names[0])["text"] == "seven, said twice"
         assert transcript_cell(page, names[1])["text"] == ""
-    finally:
-        context.close()
