@@ -231,7 +231,8 @@ def test_search_aspect_scores_are_the_aspects_scores(digits_page_data):
     ds = digits_page_data
     page = Page(ds)
     search = page.annotator.search
-    assert search.aspect.options == ["overall", "timbre", "shape"] and not search.aspect.disabled
+    assert search.aspect.options == ["overall", "timbre", "shape", "labels"]
+    assert not search.aspect.disabled
     search["threshold"].value = -1.0
     page.select([3, 4])
     search.search_selection().result(timeout=30)
@@ -247,6 +248,42 @@ def test_search_aspect_scores_are_the_aspects_scores(digits_page_data):
         time.sleep(0.05)
     np.testing.assert_allclose(page.annotator.source.data["score"],
                                ds.similarity_index(aspect="timbre").scores([3, 4]), rtol=1e-5)
+
+
+def wait_for_scores(page, expected) -> None:
+    import time
+
+    for _ in range(300):  # the search runs in a worker: wait for its scores, boundedly
+        if np.allclose(page.annotator.source.data["score"], expected, rtol=1e-5):
+            return
+        time.sleep(0.05)
+    np.testing.assert_allclose(page.annotator.source.data["score"], expected, rtol=1e-5)
+
+
+def test_labels_aspect_search_follows_the_labels(digits_page_data):
+    ds = digits_page_data
+    page = Page(ds)
+    search = page.annotator.search
+    search["threshold"].value = -1.0
+    page.select([3, 4])
+    search.aspect.value = "labels"
+    search.search_selection().result(timeout=30)
+    learned = ds.similarity_index(aspect="labels").scores([3, 4])
+    wait_for_scores(page, learned)
+    assert not np.allclose(learned, ds.similarity_index().scores([3, 4]), rtol=1e-3)
+    shared = page.annotator._search_index
+    assert shared("labels") is shared("labels") and shared() is shared()
+    overall = shared()
+    # new labels: the next search learns from them (the shared index is rebuilt)
+    ds.set_labels(ds.keys[:30], "one")
+    try:
+        assert shared() is overall  # the other aspects do not depend on labels
+        search.search_selection().result(timeout=30)
+        relearned = ds.similarity_index(aspect="labels").scores([3, 4])
+        assert not np.allclose(relearned, learned, rtol=1e-3)
+        wait_for_scores(page, relearned)
+    finally:
+        ds.undo()
 
 
 def test_map_aspect_is_computed_off_the_loop_and_followed_by_every_page(digits_page_data):

@@ -148,7 +148,7 @@ def test_speech_embedding_in_a_dataset_tells_words_apart(tmp_path, digits):
                           progress=False)
     assert report.empty and ds.vectors.shape == (100, 192)
     assert precision_at_k(ds.vectors, ds.column("label"), 5) > 0.6  # chance: 0.1
-    assert ds.aspects() == ["overall"]
+    assert ds.aspects() == ["overall", "labels"]
     ds.compute_nd_embedding(method="pca", progress=False)
     assert registry.make("speech").cache_params()["model"].startswith("openwakeword-0.4.0/")
 

@@ -259,8 +259,8 @@ class AudioDataset:
         return self._embedding.similarity_index(vectorizer, aspect)
 
     def aspects(self) -> list[str]:
-        """What "similar" can mean for the vectors: "overall" first, e.g. "timbre" (same
-        voice or instrument), "shape" (same word or gesture)."""
+        """What "similar" can mean: "overall" first, e.g. "timbre" (same voice or instrument),
+        "shape" (same word or gesture); last "labels", learned from the labels outside test."""
         return self._embedding.aspects()
 
     # -------------------------------------------------------------- persistence

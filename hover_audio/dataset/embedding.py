@@ -14,9 +14,19 @@ from ..maps.layout import LayoutReducer, layout_store, stored_layout
 from ..maps.search import SimilarityIndex
 from ..vectors import as_vectorizer, default_vectorizer
 from ..vectors.contract import Vectorizer, aspect_weights
-from .schema import RANGE_COLUMNS, SUBSET
+from .schema import ABSTAIN, LABEL, RANGE_COLUMNS, SUBSET
 
 VECTOR_ERROR = "vector_error"
+# the aspect whose distance is learned from the dataset's own labels (outside test)
+LABELS_ASPECT = "labels"
+
+
+def learning_labels(dataset) -> np.ndarray:
+    """The label of each row of ``dataset`` that the labels aspect learns from: None for
+    ``ABSTAIN`` and for test rows (kept out so that test scores stay honest)."""
+    labels = dataset.column(LABEL).astype(object)
+    labels[(labels == ABSTAIN) | (dataset.column(SUBSET) == "test")] = None
+    return labels
 
 
 class DatasetEmbedding:
@@ -53,10 +63,10 @@ class DatasetEmbedding:
         if dataset.vectors is None or (vectorizer is not None and not (
                 current is not None and current.wraps(vectorizer))):
             self.vectorize(vectorizer, progress=progress)
-        weights = aspect_weights(dataset.vectorizer, aspect)
+        weights, labels = self._aspect(dataset.vectorizer, aspect)
         reducer = stored_layout(layout_store(dataset.workspace), dataset.vectors,
                                 dataset.column(SUBSET), method or "umap", dimension, seed,
-                                weights, **options)
+                                weights, labels=labels, **options)
         columns = [f"embed_{dimension}d_{i}" for i in range(dimension)]
         unchanged = all(name in dataset.columns and np.array_equal(
             dataset.column(name).astype(np.float32), reducer.coords[:, i], equal_nan=True)
@@ -72,9 +82,17 @@ class DatasetEmbedding:
         if dataset.vectors is None:
             raise ValueError("no vectors yet: call vectorize() or compute_nd_embedding() first")
         vectorizer = vectorizer or dataset.vectorizer
-        return SimilarityIndex(dataset.vectors, dataset.keys, vectorizer,
-                               aspect_weights(vectorizer, aspect))
+        weights, labels = self._aspect(vectorizer, aspect)
+        return SimilarityIndex(dataset.vectors, dataset.keys, vectorizer, weights, labels)
+
+    def _aspect(self, vectorizer, aspect: str | None):
+        """The weights of ``aspect`` and, for the labels aspect, the labels to learn from."""
+        if aspect != LABELS_ASPECT:
+            return aspect_weights(vectorizer, aspect), None
+        return aspect_weights(vectorizer, None), learning_labels(self.dataset)
 
     def aspects(self) -> list[str]:
         vectorizer = self.dataset.vectorizer
-        return list(vectorizer.aspects()) if isinstance(vectorizer, Vectorizer) else ["overall"]
+        offered = (list(vectorizer.aspects()) if isinstance(vectorizer, Vectorizer)
+                   else ["overall"])
+        return offered + [LABELS_ASPECT]

@@ -48,13 +48,15 @@ class LayoutReducer:
     fitted: np.ndarray | None = None  # the scaled vectors of fit_rows
     source: np.ndarray | None = None  # the vectors, to fit ``scaler`` on first use
     weights: np.ndarray | None = None  # the aspect's weights, for ``scaler``
+    labels: np.ndarray | None = None  # labels of the rows of ``source``, for ``scaler``
     exact_metric: str | None = None  # the estimator was fitted on exact distances in this metric
 
     def _ensure_scaler(self) -> None:
         """Fit the scaler (and scale the fit rows) only when new vectors must be placed."""
         if self.scaler is None:
-            rows = self.source[self.fit_rows] if len(self.fit_rows) else self.source
-            self.scaler = Scaler.fit(rows, self.weights)
+            rows = self.fit_rows if len(self.fit_rows) else np.arange(len(self.source))
+            labels = None if self.labels is None else self.labels[rows]
+            self.scaler = Scaler.fit(self.source[rows], self.weights, labels)
             self.fitted = self.scaler.transform(self.source[self.fit_rows])
 
     def transform(self, vectors: np.ndarray) -> np.ndarray:
@@ -134,8 +136,8 @@ def _estimator(method: str, dimension: int, rows: int, features: int, seed, opti
 
 
 def fit_layout(vectors: np.ndarray, subsets, method: str = "umap", dimension: int = 2,
-               seed: int | None = 0, weights: np.ndarray | None = None,
-               **options) -> LayoutReducer:
+               seed: int | None = 0, weights: np.ndarray | None = None, *,
+               labels=None, **options) -> LayoutReducer:
     """Fit a map of ``vectors`` on raw+train+dev and place test rows with it.
 
     Parameters
@@ -151,6 +153,9 @@ def fit_layout(vectors: np.ndarray, subsets, method: str = "umap", dimension: in
         None lets UMAP use every core.
     weights
         Per-dimension weights after scaling (a vectorizer's aspect); None: all alike.
+    labels
+        One per row (None where unlabeled): the map uses a distance learned from
+        them (:mod:`~hover_audio.maps.label_metric`).
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -158,10 +163,12 @@ def fit_layout(vectors: np.ndarray, subsets, method: str = "umap", dimension: in
         raise ValueError(f"dimension must be at least 1, got {dimension}")
     vectors = np.asarray(vectors, dtype=np.float32)
     fitted_rows, placed_rows = fit_rows(vectors, subsets)
-    scaler = Scaler.fit(vectors[fitted_rows] if len(fitted_rows) else vectors, weights)
+    labels = _row_labels(labels, len(vectors))
+    rows = fitted_rows if len(fitted_rows) else np.arange(len(vectors))
+    scaler = Scaler.fit(vectors[rows], weights, None if labels is None else labels[rows])
     coords = np.full((len(vectors), dimension), np.nan, dtype=np.float32)
     reducer = LayoutReducer(method, dimension, scaler, coords, fit_rows=fitted_rows,
-                            weights=weights)
+                            weights=weights, labels=labels)
     if len(fitted_rows) == 0:
         return reducer
     scaled = scaler.transform(vectors[fitted_rows])
@@ -182,8 +189,18 @@ def fit_layout(vectors: np.ndarray, subsets, method: str = "umap", dimension: in
     return reducer
 
 
+def _row_labels(labels, rows: int) -> np.ndarray | None:
+    if labels is None:
+        return None
+    labels = np.asarray(labels, dtype=object)
+    if labels.shape != (rows,):
+        raise ValueError(f"one label per row expected: {rows} rows, labels of shape "
+                         f"{labels.shape}")
+    return labels
+
+
 def layout_key(vectors: np.ndarray, subsets, method: str, dimension: int, seed,
-               options: dict, weights: np.ndarray | None = None) -> str:
+               options: dict, weights: np.ndarray | None = None, labels=None) -> str:
     """A name for a layout: changes whenever the vectors, the fit rows or a parameter do."""
     digest = hashlib.blake2b(digest_size=16)
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
@@ -194,6 +211,10 @@ def layout_key(vectors: np.ndarray, subsets, method: str, dimension: int, seed,
     if weights is not None:
         params["weights"] = hashlib.blake2b(np.asarray(weights, np.float32).tobytes(),
                                             digest_size=16).hexdigest()
+    if labels is not None:
+        params["labels"] = hashlib.blake2b("\x1f".join(
+            "" if value is None or value != value else str(value) for value in labels
+        ).encode(), digest_size=16).hexdigest()
     digest.update(json.dumps(params, sort_keys=True, default=str).encode())
     return digest.hexdigest()
 
@@ -225,19 +246,22 @@ def layout_store(workspace: Path | None) -> LayoutStore:
 
 def stored_layout(store: LayoutStore | None, vectors: np.ndarray, subsets, method: str = "umap",
                   dimension: int = 2, seed: int | None = 0, weights: np.ndarray | None = None,
-                  **options) -> LayoutReducer:
+                  *, labels=None, **options) -> LayoutReducer:
     """:func:`fit_layout`, reusing a layout stored for the same vectors and parameters.
 
     A reused layout comes back without its estimator; new vectors are then
     placed by their nearest fitted neighbours.
     """
-    key = layout_key(vectors, subsets, method, dimension, seed, options, weights)
+    labels = _row_labels(labels, len(vectors))
+    key = layout_key(vectors, subsets, method, dimension, seed, options, weights, labels)
     coords = store.get(key) if store is not None else None
     if coords is not None and coords.shape == (len(vectors), dimension):
         fitted_rows, _ = fit_rows(vectors, subsets)
         return LayoutReducer(method, dimension, None, coords, fit_rows=fitted_rows,
-                             source=np.asarray(vectors, dtype=np.float32), weights=weights)
-    reducer = fit_layout(vectors, subsets, method, dimension, seed, weights, **options)
+                             source=np.asarray(vectors, dtype=np.float32), weights=weights,
+                             labels=labels)
+    reducer = fit_layout(vectors, subsets, method, dimension, seed, weights, labels=labels,
+                         **options)
     if store is not None:
         store.put(key, reducer.coords)
     return reducer

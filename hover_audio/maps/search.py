@@ -32,16 +32,25 @@ class SimilarityIndex:
     weights
         Per-dimension weights after scaling: an aspect of the vectorizer
         (``vectorizer.aspects()["timbre"]``); None weighs all dimensions alike.
+    labels
+        One per row (None where unlabeled): search with a distance learned from
+        them (:mod:`~hover_audio.maps.label_metric`); None: no learned distance.
     """
 
     def __init__(self, vectors: np.ndarray, keys: Sequence[str] | None = None,
                  vectorizer: Callable[[str], np.ndarray] | None = None,
-                 weights: np.ndarray | None = None):
+                 weights: np.ndarray | None = None, labels=None):
         vectors = np.asarray(vectors, dtype=np.float32)
         if vectors.ndim != 2:
             raise ValueError(f"vectors must be a (rows, dim) matrix, got shape {vectors.shape}")
         self.valid = np.isfinite(vectors).all(axis=1)
-        self.scaler = Scaler.fit(vectors[self.valid], weights)
+        if labels is not None:
+            labels = np.asarray(labels, dtype=object)
+            if labels.shape != (len(vectors),):
+                raise ValueError(f"one label per row expected: {len(vectors)} rows, "
+                                 f"labels of shape {labels.shape}")
+            labels = labels[self.valid]
+        self.scaler = Scaler.fit(vectors[self.valid], weights, labels)
         unit = unit_rows(self.scaler.transform(vectors))
         unit[~self.valid] = 0.0
         self.unit = np.ascontiguousarray(unit, dtype=np.float32)

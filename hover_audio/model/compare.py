@@ -3,7 +3,9 @@
 :func:`compare` takes a dataset with some labeled clips and reports, per
 vectorizer and aspect, how often a clip's nearest neighbours share its label,
 how well a kNN vote predicts it, how many lasso actions a listener would need to
-label the map, and how long the vectors took.
+label the map, and how long the vectors took. The "labels" aspect (a distance
+learned from labels) learns from half of each label's clips and is measured on
+the other half, so its figures are those of clips it has not seen.
 """
 from __future__ import annotations
 
@@ -13,11 +15,12 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
+from ..dataset.embedding import LABELS_ASPECT
 from ..dataset.schema import ABSTAIN, LABEL, SUBSET
 from ..maps.layout import fit_layout
 from ..vectors import registry
 from ..vectors.contract import Vectorizer, aspect_weights, as_vectorizer
-from .evaluation import knn_accuracy, labeling_effort, precision_at_k
+from .evaluation import knn_accuracy, labeling_effort, learning_split, precision_at_k
 
 COLUMNS = ["vectorizer", "aspect", "clips", "classes", "precision_at_10", "knn_accuracy",
            "actions_per_100", "effort_accuracy", "seconds_per_clip", "failed"]
@@ -50,7 +53,8 @@ def compare(dataset, vectorizers=None, aspects: Iterable[str] | None = None, *,
         Registered names (``hover-audio vectorizers``), vectorizer objects or
         callables; default: every installed registered vectorizer.
     aspects
-        Aspects to measure (those a vectorizer lacks are skipped); default: all.
+        Aspects to measure (those a vectorizer lacks are skipped); default: all, and
+        "labels" (learned from half of each label's clips, measured on the rest).
     k, folds
         Neighbours for precision@k, folds for the kNN accuracy.
     map_method
@@ -86,22 +90,45 @@ def compare(dataset, vectorizers=None, aspects: Iterable[str] | None = None, *,
         seconds = (time.perf_counter() - start) / max(1, len(clips))
         failed = int((report["kind"] != "truncated").sum())
         vectors, labels = clips.vectors, clips.column(LABEL)
-        for aspect in vectorizer.aspects():
+        for aspect in [*vectorizer.aspects(), LABELS_ASPECT]:
             if wanted is not None and aspect not in wanted:
                 continue
-            weights = aspect_weights(vectorizer, aspect)
-            effort = {"actions_per_100": np.nan, "accuracy": np.nan}
-            if map_method:
-                coords = fit_layout(vectors, np.full(len(labels), "raw"), map_method, 2, seed,
-                                    weights).coords
-                effort = labeling_effort(coords, labels, seed=seed)
-            rows.append({
-                "vectorizer": name, "aspect": aspect, "clips": len(clips),
-                "classes": int(pd.Series(labels).nunique()),
-                "precision_at_10": precision_at_k(vectors, labels, k, weights),
-                "knn_accuracy": knn_accuracy(vectors, labels, folds, weights=weights, seed=seed),
-                "actions_per_100": effort["actions_per_100"],
-                "effort_accuracy": effort["accuracy"],
-                "seconds_per_clip": seconds, "failed": failed,
-            })
+            figures = _measure(vectors, labels, vectorizer, aspect, k=k, folds=folds,
+                               map_method=map_method, seed=seed)
+            rows.append({"vectorizer": name, "aspect": aspect, "clips": len(clips),
+                         "classes": int(pd.Series(labels).nunique()), **figures,
+                         "seconds_per_clip": seconds, "failed": failed})
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _measure(vectors, labels, vectorizer, aspect: str, *, k: int, folds: int,
+             map_method, seed: int) -> dict:
+    """Precision@k, kNN accuracy and labeling effort of one aspect (NaN when it cannot
+    be measured: the labels aspect with too few clips per label to learn from)."""
+    labels = np.asarray(labels, dtype=object)
+    figures = dict.fromkeys(["precision_at_10", "knn_accuracy", "actions_per_100",
+                             "effort_accuracy"], np.nan)
+    raw = np.full(len(labels), "raw")
+    if aspect != LABELS_ASPECT:
+        weights = aspect_weights(vectorizer, aspect)
+        figures["precision_at_10"] = precision_at_k(vectors, labels, k, weights)
+        figures["knn_accuracy"] = knn_accuracy(vectors, labels, folds, weights=weights,
+                                               seed=seed)
+        shown, layout = np.ones(len(labels), dtype=bool), {}
+    else:
+        weights = aspect_weights(vectorizer, None)
+        learned = learning_split(labels, 0.5, seed)
+        shown, layout = ~learned, {"labels": np.where(learned, labels, None)}
+        try:
+            figures["precision_at_10"] = precision_at_k(vectors, labels, k, weights,
+                                                        learned_from=learned)
+            figures["knn_accuracy"] = knn_accuracy(vectors, labels, folds, weights=weights,
+                                                   seed=seed, learn=True)
+        except ValueError:  # too few clips per label to learn from
+            return figures
+    if map_method:
+        coords = fit_layout(vectors, raw, map_method, 2, seed, weights, **layout).coords
+        effort = labeling_effort(coords[shown], labels[shown], seed=seed)
+        figures["actions_per_100"], figures["effort_accuracy"] = (effort["actions_per_100"],
+                                                                  effort["accuracy"])
+    return figures

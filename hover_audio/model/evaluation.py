@@ -12,11 +12,30 @@ from ..maps.scaling import Scaler, unit_rows
 CHUNK = 2048  # rows scored at once: CHUNK x rows float32 in memory
 
 
-def _unit(vectors: np.ndarray, weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+def _unit(vectors: np.ndarray, weights: np.ndarray | None,
+          learning=None) -> tuple[np.ndarray, np.ndarray]:
+    """Scaled unit rows of the valid vectors; ``learning``: labels to learn a distance from
+    (one per row, None where not used)."""
     vectors = np.asarray(vectors, dtype=np.float32)
     valid = np.isfinite(vectors).all(axis=1)
-    unit = unit_rows(Scaler.fit(vectors[valid], weights).transform(vectors[valid]))
+    kept = None if learning is None else np.asarray(learning, dtype=object)[valid]
+    unit = unit_rows(Scaler.fit(vectors[valid], weights, kept).transform(vectors[valid]))
     return unit, valid
+
+
+def _nearest(unit: np.ndarray, k: int, queries: np.ndarray | None = None) -> np.ndarray:
+    """Positions in ``unit`` of the ``k`` nearest other rows of each query row (default: all)."""
+    queries = np.arange(len(unit)) if queries is None else np.asarray(queries, dtype=np.int64)
+    k = max(1, min(int(k), len(unit) - 1))
+    nearest = np.zeros((len(queries), k), dtype=np.int64)
+    for start in range(0, len(queries), CHUNK):
+        rows = queries[start:start + CHUNK]
+        block = unit[rows] @ unit.T
+        block[np.arange(len(rows)), rows] = -np.inf
+        part = np.argpartition(-block, k - 1, axis=1)[:, :k]
+        order = np.argsort(-np.take_along_axis(block, part, axis=1), axis=1, kind="stable")
+        nearest[start:start + len(rows)] = np.take_along_axis(part, order, axis=1)
+    return nearest
 
 
 def neighbours(vectors: np.ndarray, k: int = 10, weights: np.ndarray | None = None):
@@ -26,20 +45,16 @@ def neighbours(vectors: np.ndarray, k: int = 10, weights: np.ndarray | None = No
     each of them, the positions (among valid rows) of its nearest others.
     """
     unit, valid = _unit(vectors, weights)
-    k = max(1, min(int(k), len(unit) - 1))
-    nearest = np.zeros((len(unit), k), dtype=np.int64)
-    for start in range(0, len(unit), CHUNK):
-        block = unit[start:start + CHUNK] @ unit.T
-        block[np.arange(len(block)), np.arange(start, start + len(block))] = -np.inf
-        part = np.argpartition(-block, k - 1, axis=1)[:, :k]
-        order = np.argsort(-np.take_along_axis(block, part, axis=1), axis=1, kind="stable")
-        nearest[start:start + len(block)] = np.take_along_axis(part, order, axis=1)
-    return valid, nearest
+    return valid, _nearest(unit, k)
 
 
 def precision_at_k(vectors: np.ndarray, labels, k: int = 10,
-                   weights: np.ndarray | None = None) -> float:
+                   weights: np.ndarray | None = None, learned_from=None) -> float:
     """The share of each clip's ``k`` nearest clips that carry its label (mean over clips).
+
+    ``learned_from`` (a boolean mask of rows) measures the distance learned from
+    labels (the "labels" aspect) honestly: it learns from the labels of those rows
+    only, and the mean is over the other rows (their neighbours may be any row).
 
     Examples
     --------
@@ -48,28 +63,57 @@ def precision_at_k(vectors: np.ndarray, labels, k: int = 10,
     1.0
     """
     labels = np.asarray(labels, dtype=object)
-    valid, nearest = neighbours(vectors, k, weights)
-    kept = labels[valid]
-    return float(np.mean(kept[nearest] == kept[:, None])) if len(kept) > 1 else float("nan")
+    if learned_from is None:
+        valid, nearest = neighbours(vectors, k, weights)
+        kept = labels[valid]
+        queries = kept
+    else:
+        learned_from = np.asarray(learned_from, dtype=bool)
+        unit, valid = _unit(vectors, weights, np.where(learned_from, labels, None))
+        kept = labels[valid]
+        held = np.flatnonzero(~learned_from[valid])
+        nearest, queries = _nearest(unit, k, held), kept[held]
+    if len(kept) < 2 or len(queries) == 0:
+        return float("nan")
+    return float(np.mean(kept[nearest] == queries[:, None]))
+
+
+def learning_split(labels, share: float = 0.5, seed: int = 0) -> np.ndarray:
+    """A seeded mask of about ``share`` of the rows of each label (at least one per label),
+    to learn a distance from while the other rows measure it."""
+    labels = np.asarray(labels, dtype=object).astype(str)
+    rng = np.random.default_rng(seed)
+    mask = np.zeros(len(labels), dtype=bool)
+    for name in np.unique(labels):
+        rows = rng.permutation(np.flatnonzero(labels == name))
+        mask[rows[:max(1, int(round(share * len(rows))))]] = True
+    return mask
 
 
 def knn_accuracy(vectors: np.ndarray, labels, folds: int = 5, k: int = 5,
-                 weights: np.ndarray | None = None, seed: int = 0) -> float:
-    """Accuracy of a ``k``-nearest-neighbour vote (cosine) in stratified ``folds``-fold CV."""
+                 weights: np.ndarray | None = None, seed: int = 0,
+                 learn: bool = False) -> float:
+    """Accuracy of a ``k``-nearest-neighbour vote (cosine) in stratified ``folds``-fold CV;
+    ``learn``: each fold also learns the distance from its training labels ("labels" aspect)."""
     from sklearn.model_selection import StratifiedKFold
     from sklearn.neighbors import KNeighborsClassifier
 
     labels = np.asarray(labels, dtype=object)
-    unit, valid = _unit(vectors, weights)
+    vectors = np.asarray(vectors, dtype=np.float32)
+    valid = np.isfinite(vectors).all(axis=1)
     kept = labels[valid].astype(str)
     names, counts = np.unique(kept, return_counts=True)
     usable = np.isin(kept, names[counts >= 2])
-    unit, kept = unit[usable], kept[usable]
+    rows, kept = vectors[valid][usable], kept[usable]
     splits = int(min(folds, counts[counts >= 2].min())) if usable.any() else 0
     if splits < 2 or len(set(kept)) < 2:
         return float("nan")
+    unit = None if learn else _unit(rows, weights)[0]
     right = 0
-    for train, test in StratifiedKFold(splits, shuffle=True, random_state=seed).split(unit, kept):
+    for train, test in StratifiedKFold(splits, shuffle=True, random_state=seed).split(rows, kept):
+        if learn:
+            unit = _unit(rows, weights, np.where(np.isin(np.arange(len(kept)), train),
+                                                 kept.astype(object), None))[0]
         model = KNeighborsClassifier(n_neighbors=min(k, len(train)), metric="cosine")
         right += int((model.fit(unit[train], kept[train]).predict(unit[test]) == kept[test]).sum())
     return right / len(kept)

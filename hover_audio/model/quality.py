@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..dataset.embedding import LABELS_ASPECT
 from ..dataset.schema import SUBSET
 from ..maps.scaling import Scaler
 from .classifier import AudioModel, checkable, classifier
@@ -101,13 +102,13 @@ def near_duplicates(dataset, threshold: float = 0.98) -> pd.DataFrame:
 def outliers(dataset, k: int = 10, quantile: float = 0.99) -> pd.Series:
     """Rows far from every other in some respect (failed rows: False).
 
-    For each aspect of the vectors (``dataset.aspects()``: e.g. a white noise
+    For each aspect of the vectors (``dataset.aspects()`` but "labels": e.g. a white noise
     among words stands out by its shape, a hum among hums by nothing), the mean
     cosine distance of a row to its ``k`` nearest neighbours; a row is an outlier
     when it is above the top ``1 - quantile`` share in any aspect (that share is
     split between the aspects, so about ``1 - quantile`` of the rows are flagged).
     """
-    aspects = dataset.aspects()
+    aspects = [aspect for aspect in dataset.aspects() if aspect != LABELS_ASPECT]
     share = (1.0 - quantile) / len(aspects)
     flags = pd.Series(False, index=pd.RangeIndex(len(dataset)), name="outlier")
     for aspect in aspects:

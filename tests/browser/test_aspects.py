@@ -1,5 +1,6 @@
 """The aspects in the page: the search aspect changes the results, the map aspect moves the
-points (computed off the event loop), and every tab follows the map's aspect."""
+points (computed off the event loop), and every tab follows the map's aspect; "labels" (a
+distance learned from the labels) is one of them."""
 from __future__ import annotations
 
 from .test_annotator import button, select_rows, source, status_text, two_tabs, wait_text
@@ -12,6 +13,14 @@ def choose(page, title: str, value: str) -> None:
     """Pick ``value`` in the drop-down titled ``title``, as a person does."""
     select = page.locator(f"label:has-text('{title}')").locator("xpath=..").locator("select")
     select.select_option(value)
+
+
+def moved(tab, before) -> None:
+    """Wait until the map's points have left the ``before`` x positions."""
+    tab.wait_for_function(
+        "(before) => { const x = Array.from(Bokeh.documents[0]"
+        ".get_model_by_name('clips').data.x); return x.some((v, i) => v !== before[i]); }",
+        arg=before, timeout=180_000)
 
 
 def test_search_aspect_changes_results_and_map_aspect_moves_points(browser, dataset,
@@ -34,11 +43,16 @@ def test_search_aspect_changes_results_and_map_aspect_moves_points(browser, data
         before = page.evaluate(X_JS)
         choose(page, "map: near in", "timbre")
         for tab in (page, other):
-            tab.wait_for_function(
-                "(before) => { const x = Array.from(Bokeh.documents[0]"
-                ".get_model_by_name('clips').data.x); return x.some((v, i) => v !== before[i]); }",
-                arg=before, timeout=180_000)
+            moved(tab, before)
         wait_text(page, "map: timbre")
         other.wait_for_function("""() => [...Bokeh.documents[0].all_models].some((m) =>
             m.name === 'map-aspect' && m.value === 'timbre')""", timeout=20_000)
         assert len(source(other, "clips")["x"]) == dataset["rows"]
+        # "labels": search and map by the distance learned from the 25 labeled train clips
+        choose(page, "similar in", "labels")
+        wait_text(page, "(labels)")
+        assert page.evaluate(SCORES_JS) not in (shape, overall)
+        before = page.evaluate(X_JS)
+        choose(page, "map: near in", "labels")
+        moved(page, before)
+        wait_text(page, "map: labels")

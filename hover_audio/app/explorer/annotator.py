@@ -12,12 +12,14 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
+import numpy as np
 from bokeh.events import DocumentReady, MouseMove, Tap
 from bokeh.layouts import column, row
 from bokeh.models import Button, ColumnDataSource, Div
 
 from ...audio.wav import clip_wav
 from ...common.values import optional_number
+from ...dataset.embedding import LABELS_ASPECT, learning_labels
 from ...dataset.schema import AUDIO, RANGE_COLUMNS
 from . import playback_js as js
 from . import widgets
@@ -43,15 +45,15 @@ class Annotator:
     dataset
         The :class:`~hover_audio.dataset.AudioDataset`; every action goes to it.
     search_index
-        A callable returning the (shared) similarity index, built on first use.
+        ``search_index(aspect)`` returning the (shared) similarity index; default: a
+        :class:`SharedSearchIndex` of this page's own.
     """
 
     def __init__(self, dataset, search_index=None, title: str = "hover-audio",
                  linked: bool = False, panels=(), allow_paths=()):
         self.dataset = dataset
         self.keys = dataset.keys
-        self._search_index = search_index or (
-            lambda aspect=None: dataset.similarity_index(aspect=aspect))
+        self._search_index = search_index or SharedSearchIndex(dataset)
         self.title = title
         self.allow_paths = tuple(allow_paths)
         self.linked = linked
@@ -339,22 +341,32 @@ channel.focus = table.data.index[picked[0]];
         if len(shown) < min(LABEL_BUTTONS, len(order)):
             self.label_buttons.children = self._label_buttons()
 
+class SharedSearchIndex:
+    """``search_index(aspect)``: one index per aspect, shared by the sessions, rebuilt when
+    the vectors change (and, for the aspect learned from labels, when those labels do)."""
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+        self._lock = threading.Lock()
+        self._vectors = None
+        self._built: dict = {}  # aspect -> (labels learned from or None, index)
+
+    def __call__(self, aspect=None):
+        dataset = self.dataset
+        with self._lock:
+            if self._vectors is not dataset.vectors:
+                self._vectors, self._built = dataset.vectors, {}
+            labels = learning_labels(dataset) if aspect == LABELS_ASPECT else None
+            built = self._built.get(aspect)
+            if built is None or (labels is not None and not np.array_equal(built[0], labels)):
+                built = self._built[aspect] = (labels, dataset.similarity_index(aspect=aspect))
+            return built[1]
+
+
 def annotator_handle(dataset, title: str = "hover-audio annotator", linked: bool = False,
                      panels=(), allow_paths=()):
     """A Bokeh app handle ``handle(doc)``: each call builds a fresh annotator document."""
-    cache = {}
-    lock = threading.Lock()
-
-    def search_index(aspect=None):
-        """One index per aspect, shared by the sessions, rebuilt when the vectors change."""
-        vectors = dataset.vectors
-        with lock:
-            if cache.get("vectors") is not vectors:
-                cache.clear()
-                cache["vectors"] = vectors
-            if aspect not in cache:
-                cache[aspect] = dataset.similarity_index(aspect=aspect)
-            return cache[aspect]
+    search_index = SharedSearchIndex(dataset)
 
     def handle(doc) -> None:
         Annotator(dataset, search_index=search_index, title=title, linked=linked,
