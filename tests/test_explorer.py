@@ -286,6 +286,44 @@ def test_labels_aspect_search_follows_the_labels(digits_page_data):
         ds.undo()
 
 
+def test_redraw_draws_the_labels_map_again_with_the_new_labels(digits_page_data):
+    import time
+
+    from bokeh.events import ButtonClick
+
+    from hover_audio.app.explorer.aspects import map_state
+
+    ds = digits_page_data
+    page = Page(ds)
+    control, state = page.annotator.map_aspect, map_state(ds)
+
+    def xs():
+        deadline = time.monotonic() + 60
+        while state.running and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not state.running
+        return np.array(page.annotator.source.data["x"], dtype=float)
+
+    original = ds.compute_nd_embedding
+    ds.compute_nd_embedding = lambda *args, **kwargs: original(*args, **{**kwargs,
+                                                                         "method": "pca"})
+    try:
+        control.select.value = "labels"
+        first = xs()
+        assert state.aspect == "labels" and "map: labels" in page.annotator.status.text
+        control.redraw._trigger_event(ButtonClick(control.redraw))  # nothing new: same map
+        np.testing.assert_allclose(xs(), first)
+        ds.set_labels(ds.keys[:30], "one")
+        control.select.value = "labels"  # choosing the current aspect again does nothing
+        np.testing.assert_allclose(xs(), first)
+        control.redraw._trigger_event(ButtonClick(control.redraw))
+        assert not np.allclose(xs(), first)  # learned from the new labels
+        assert "map: labels" in page.annotator.status.text
+    finally:
+        del ds.compute_nd_embedding
+        ds.undo()
+
+
 def test_map_aspect_is_computed_off_the_loop_and_followed_by_every_page(digits_page_data):
     import threading
     import time

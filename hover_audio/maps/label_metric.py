@@ -24,6 +24,15 @@ def label_counts(labels) -> dict:
     return dict(zip(values.tolist(), counts.tolist()))
 
 
+def row_labels(labels, rows: int) -> np.ndarray:
+    """``labels`` as an object array of one label per row; ValueError otherwise."""
+    labels = np.asarray(labels, dtype=object)
+    if labels.shape != (rows,):
+        raise ValueError(f"one label per row expected: {rows} rows, "
+                         f"labels of shape {labels.shape}")
+    return labels
+
+
 def _labeled(value) -> bool:
     return value is not None and value == value
 
@@ -101,10 +110,7 @@ def within_class_whitening(scaled: np.ndarray, labels) -> Whitening:
     from sklearn.covariance import ledoit_wolf_shrinkage
 
     scaled = np.asarray(scaled, dtype=np.float64)
-    labels = np.asarray(labels, dtype=object)
-    if labels.shape != (len(scaled),):
-        raise ValueError(f"one label per row expected: {len(scaled)} rows, "
-                         f"labels of shape {labels.shape}")
+    labels = row_labels(labels, len(scaled))
     check_labels(labels)
     labeled = np.flatnonzero([_labeled(v) for v in labels])
     names, classes, sizes = np.unique(labels[labeled].astype(str), return_inverse=True,

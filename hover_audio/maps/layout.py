@@ -19,6 +19,7 @@ import numpy as np
 from ..common.files import atomic_write, save_npy
 from ..common.paths import default_cache_dir
 from . import jit
+from .label_metric import row_labels
 from .scaling import Scaler
 
 METHODS = ("umap", "pca")
@@ -163,7 +164,7 @@ def fit_layout(vectors: np.ndarray, subsets, method: str = "umap", dimension: in
         raise ValueError(f"dimension must be at least 1, got {dimension}")
     vectors = np.asarray(vectors, dtype=np.float32)
     fitted_rows, placed_rows = fit_rows(vectors, subsets)
-    labels = _row_labels(labels, len(vectors))
+    labels = None if labels is None else row_labels(labels, len(vectors))
     rows = fitted_rows if len(fitted_rows) else np.arange(len(vectors))
     scaler = Scaler.fit(vectors[rows], weights, None if labels is None else labels[rows])
     coords = np.full((len(vectors), dimension), np.nan, dtype=np.float32)
@@ -187,16 +188,6 @@ def fit_layout(vectors: np.ndarray, subsets, method: str = "umap", dimension: in
     if len(placed_rows):
         coords[placed_rows] = reducer.transform(vectors[placed_rows])
     return reducer
-
-
-def _row_labels(labels, rows: int) -> np.ndarray | None:
-    if labels is None:
-        return None
-    labels = np.asarray(labels, dtype=object)
-    if labels.shape != (rows,):
-        raise ValueError(f"one label per row expected: {rows} rows, labels of shape "
-                         f"{labels.shape}")
-    return labels
 
 
 def layout_key(vectors: np.ndarray, subsets, method: str, dimension: int, seed,
@@ -252,7 +243,7 @@ def stored_layout(store: LayoutStore | None, vectors: np.ndarray, subsets, metho
     A reused layout comes back without its estimator; new vectors are then
     placed by their nearest fitted neighbours.
     """
-    labels = _row_labels(labels, len(vectors))
+    labels = None if labels is None else row_labels(labels, len(vectors))
     key = layout_key(vectors, subsets, method, dimension, seed, options, weights, labels)
     coords = store.get(key) if store is not None else None
     if coords is not None and coords.shape == (len(vectors), dimension):

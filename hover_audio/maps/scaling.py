@@ -5,6 +5,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .label_metric import Whitening, row_labels, within_class_whitening
+
 
 @dataclass(frozen=True)
 class Scaler:
@@ -19,7 +21,7 @@ class Scaler:
     center: np.ndarray
     scale: np.ndarray
     weights: np.ndarray | None = None
-    whitening: object | None = None
+    whitening: Whitening | None = None
 
     @classmethod
     def fit(cls, vectors: np.ndarray, weights: np.ndarray | None = None,
@@ -52,12 +54,7 @@ class Scaler:
                          np.maximum(spread, floor).astype(np.float32), weights)
         if labels is None:
             return scaler
-        from .label_metric import within_class_whitening
-
-        labels = np.asarray(labels, dtype=object)
-        if labels.shape != (len(vectors),):
-            raise ValueError(f"one label per row expected: {len(vectors)} rows, "
-                             f"labels of shape {labels.shape}")
+        labels = row_labels(labels, len(vectors))
         kept = labels[finite] if finite is not None else labels
         return replace(scaler, whitening=within_class_whitening(scaler.transform(rows), kept))
 

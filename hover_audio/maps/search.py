@@ -13,6 +13,7 @@ from typing import Callable, Sequence, Union
 import numpy as np
 import pandas as pd
 
+from .label_metric import row_labels
 from .scaling import Scaler, unit_rows
 
 Query = Union[int, Sequence[int], str, os.PathLike, np.ndarray]
@@ -45,11 +46,7 @@ class SimilarityIndex:
             raise ValueError(f"vectors must be a (rows, dim) matrix, got shape {vectors.shape}")
         self.valid = np.isfinite(vectors).all(axis=1)
         if labels is not None:
-            labels = np.asarray(labels, dtype=object)
-            if labels.shape != (len(vectors),):
-                raise ValueError(f"one label per row expected: {len(vectors)} rows, "
-                                 f"labels of shape {labels.shape}")
-            labels = labels[self.valid]
+            labels = row_labels(labels, len(vectors))[self.valid]
         self.scaler = Scaler.fit(vectors[self.valid], weights, labels)
         unit = unit_rows(self.scaler.transform(vectors))
         unit[~self.valid] = 0.0

@@ -97,7 +97,7 @@ class Annotator:
         labeling = self.labeling
         self.controls = controls = column(
             row(Div(text=f"<b>{widgets.html.escape(self.title)}</b>", width=290),
-                self.map_aspect.select),
+                self.map_aspect.select, self.map_aspect.redraw),
             row(self.sound["unlock"], self.sound["hover_play"], self.sound["volume"]),
             row(labeling["label"], labeling["apply"]),
             self.label_buttons,
@@ -340,6 +340,7 @@ channel.focus = table.data.index[picked[0]];
         shown = [child for child in self.label_buttons.children if isinstance(child, Button)]
         if len(shown) < min(LABEL_BUTTONS, len(order)):
             self.label_buttons.children = self._label_buttons()
+
 
 class SharedSearchIndex:
     """``search_index(aspect)``: one index per aspect, shared by the sessions, rebuilt when

@@ -10,7 +10,7 @@ import logging
 import threading
 import weakref
 
-from bokeh.models import Select
+from bokeh.models import Button, Select
 
 from . import widgets
 
@@ -88,7 +88,8 @@ def map_state(dataset) -> MapState:
 
 
 class MapAspectControl:
-    """The map aspect selector of one page; every page of the dataset shows the same."""
+    """The map aspect selector of one page (every page of the dataset shows the same) and a
+    button to draw the map again (the "labels" map follows labels given since)."""
 
     def __init__(self, annotator):
         self.annotator = annotator
@@ -96,13 +97,17 @@ class MapAspectControl:
         self.state = map_state(annotator.dataset)
         self.select = Select(title="map: near in", value=self.state.aspect, options=offered,
                              width=150, disabled=len(offered) < 2, name="map-aspect")
+        self.redraw = Button(label="↻ redraw", width=80, name="map-redraw", align="end")
         self._following = False
         self.select.on_change("value", self._on_choice)
+        self.redraw.on_click(self._on_redraw)
         self.state.pages.add(self)
 
     def _on_choice(self, attr, old, new) -> None:
-        if self._following:
-            return
+        if not self._following:
+            self._request(new)
+
+    def _request(self, aspect: str, force: bool = False) -> None:
         def show(message: str, error: bool) -> None:
             widgets.say(self.annotator.status, message, error)
             self._follow()
@@ -110,11 +115,16 @@ class MapAspectControl:
         def done(message: str, error: bool) -> None:
             self.annotator.later(show, message, error)
 
-        happening = self.state.request(new, done)
+        happening = self.state.request(aspect, done, force=force)
         widgets.say(self.annotator.status, {
-            "started": f"computing the {new} map…",
-            "queued": f"the {new} map is next (another map is being computed)",
-            "current": f"map: {new}"}[happening])
+            "started": f"computing the {aspect} map…",
+            "queued": f"the {aspect} map is next (another map is being computed)",
+            "current": f"map: {aspect}"}[happening])
+
+    def _on_redraw(self) -> None:
+        """Compute the map again: the "labels" map after new labels (other maps come
+        back from the workspace's stored layouts unless their vectors changed)."""
+        self._request(self.state.aspect, force=True)
 
     def _follow(self) -> None:
         """Show the dataset's map aspect (another tab may have changed it)."""
