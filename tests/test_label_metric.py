@@ -7,7 +7,7 @@ import pytest
 
 from hover_audio import AudioDataset
 from hover_audio.dataset.embedding import LABELS_ASPECT, learning_labels
-from hover_audio.maps.label_metric import check_labels, within_class_whitening
+from hover_audio.maps.label_metric import Whitening, check_labels, within_class_whitening
 from hover_audio.maps.layout import fit_layout
 from hover_audio.maps.scaling import Scaler
 from hover_audio.maps.search import SimilarityIndex
@@ -84,6 +84,16 @@ def test_whitening_of_more_dimensions_than_labeled_clips_is_low_rank():
     outside = rng.normal(size=3000)
     outside -= whitening.basis @ (whitening.basis.T @ outside)
     assert np.allclose(whitening.apply(outside[None])[0], whitening.rest * outside, atol=1e-4)
+    assert whitening.matrix is None  # 3000 x 3000 would cost more than the low-rank form
+
+
+def test_dense_and_low_rank_forms_of_the_whitening_agree():
+    vectors, _, labels, _ = nuisance_data()
+    whitening = within_class_whitening(vectors, labels)
+    assert whitening.matrix is not None and whitening.matrix.shape == (20, 20)
+    low_rank = Whitening(whitening.basis, whitening.factors, whitening.rest)
+    np.testing.assert_allclose(whitening.apply(vectors), low_rank.apply(vectors), rtol=1e-4,
+                               atol=1e-4)
 
 
 @pytest.mark.parametrize("labels, message", [

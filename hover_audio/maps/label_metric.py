@@ -57,18 +57,33 @@ class Whitening:
     clips vary in) each direction is multiplied by its ``factors`` entry; every
     other direction by ``rest``. Stored this way it costs ``dim x rank`` numbers,
     not ``dim x dim``, so a few hundred labels on 6000-dimensional vectors stay
-    cheap.
+    cheap; when ``rank`` is over half of ``dim``, the same map as one ``dim x dim``
+    ``matrix`` is one product instead of two.
     """
 
     basis: np.ndarray
     factors: np.ndarray
     rest: float
+    matrix: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, basis: np.ndarray, factors: np.ndarray, rest: float) -> "Whitening":
+        """The whitening with these parts, with its ``matrix`` when that is cheaper."""
+        basis, factors = basis.astype(np.float32), factors.astype(np.float32)
+        matrix = None
+        if 2 * basis.shape[1] >= basis.shape[0]:
+            matrix = (basis * (factors - np.float32(rest))) @ basis.T
+            matrix[np.diag_indices_from(matrix)] += np.float32(rest)
+        return cls(basis, factors, float(rest), matrix)
 
     def apply(self, scaled: np.ndarray) -> np.ndarray:
         """``scaled`` rows whitened (float32; same shape)."""
         scaled = np.asarray(scaled, dtype=np.float32)
-        inside = (scaled @ self.basis) * (self.factors - self.rest)
-        return (scaled * self.rest + inside @ self.basis.T).astype(np.float32, copy=False)
+        if self.matrix is not None:
+            return scaled @ self.matrix
+        inside = (scaled @ self.basis) * (self.factors - np.float32(self.rest))
+        return (scaled * np.float32(self.rest) + inside @ self.basis.T).astype(np.float32,
+                                                                                copy=False)
 
 
 def within_class_whitening(scaled: np.ndarray, labels) -> Whitening:
@@ -128,10 +143,9 @@ def within_class_whitening(scaled: np.ndarray, labels) -> Whitening:
     _, singular, right = np.linalg.svd(residuals, full_matrices=False)
     mean_variance = float((singular ** 2).sum() / len(residuals) / scaled.shape[1])
     if mean_variance <= 0:  # every class is one repeated vector: nothing to learn
-        return Whitening(np.zeros((scaled.shape[1], 0), np.float32), np.zeros(0, np.float32),
-                         1.0)
+        return Whitening.of(np.zeros((scaled.shape[1], 0)), np.zeros(0), 1.0)
     values = (1 - shrink) * singular ** 2 / len(residuals) + shrink * mean_variance
     floor = 1e-6 * float(values.max())
     factors = 1 / np.sqrt(np.maximum(values, floor) / mean_variance)
     rest = 1 / np.sqrt(max(shrink * mean_variance, floor) / mean_variance)
-    return Whitening(right.T.astype(np.float32), factors.astype(np.float32), float(rest))
+    return Whitening.of(right.T, factors, rest)
