@@ -11,7 +11,10 @@ References measured in the same run:
   (a) hover's documented vectorizer: ``librosa.load(path)`` (22050 Hz) then
       ``librosa.feature.mfcc(y=y, sr=sr, n_mfcc=32).mean(axis=1)``, one clip at a
       time, after a warm-up call (librosa/numba import and JIT not counted);
-  (c) reading the same vectors from a ``.npy`` file with ``np.load``.
+  (c) reading the same vectors from a ``.npy`` file with ``np.load``;
+  (d) the limit: our decode alone, and decode + MFCC, one clip after another on one
+      core, warmed, with no cache, no pool and no bookkeeping; divided by the cores,
+      it bounds what any pipeline around them can reach.
 Targets: ours >= 10x hover's clips/s (cold cache, all cores, pool start-up
 included); a warm cache of 100,000 vectors loads in < 1 s; kNN accuracy (k=5,
 cosine, standardized) of ours >= hover's.
@@ -132,6 +135,25 @@ def child_hover(args: dict) -> dict:
             "librosa": librosa.__version__}
 
 
+def child_limit(args: dict) -> dict:
+    """(d): decode alone, then the MFCC vector of the decoded clips, one core, warmed."""
+    from hover_audio.audio.decode import decode
+    from hover_audio.vectors.mfcc import MFCCVectorizer
+
+    paths = [Path(path) for path in read_list(args["paths"])]
+    vectorizer = MFCCVectorizer(cache=False)
+    first = decode(paths[0])
+    vectorizer.vector(first.samples, first.sr)
+    start = time.perf_counter()
+    clips = [decode(path) for path in paths]
+    decode_s = time.perf_counter() - start
+    start = time.perf_counter()
+    for clip in clips:
+        vectorizer.vector(clip.samples, clip.sr)
+    mfcc_s = time.perf_counter() - start
+    return {"count": len(paths), "decode_s": decode_s, "mfcc_s": mfcc_s}
+
+
 def child_ours(args: dict) -> dict:
     """``MFCCVectorizer(...).transform`` on a fresh cache; writes the matrix to args['out'].
 
@@ -219,8 +241,8 @@ def child_facts(args: dict) -> dict:
     return {"blas": blas_info()}
 
 
-CHILDREN = {"facts": child_facts, "hover": child_hover, "ours": child_ours, "warm": child_warm,
-            "profile": child_profile}
+CHILDREN = {"facts": child_facts, "hover": child_hover, "limit": child_limit, "ours": child_ours,
+            "warm": child_warm, "profile": child_profile}
 
 
 # ------------------------------------------------------------------ parent
@@ -313,6 +335,18 @@ def bench_throughput(paths: list[str], quick: bool, tmp: Path) -> dict:
         speedup = result["count"] / result["seconds"] / reference
         print(f"target ours/hover, {name} >= {target:g}x: {speedup:.1f}x "
               f"{'PASS' if speedup >= target else 'FAIL'}")
+    limit = median_run(repeats, lambda i: run_child("limit", paths=all_file))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    hover_s = len(paths) / reference
+    print(f"(d) limit, one core, warmed, no cache: decode {limit['decode_s']:.2f} s "
+          f"({1000 * limit['decode_s'] / limit['count']:.2f} ms/clip), + MFCC "
+          f"{limit['mfcc_s']:.2f} s ({1000 * limit['mfcc_s'] / limit['count']:.2f} ms/clip)")
+    for name, workers, target in (("all cores", cores, TARGET_SPEEDUP),
+                                  ("workers=1", 1, TARGET_SINGLE)):
+        floor = (limit["decode_s"] + limit["mfcc_s"]) / workers
+        print(f"  {name} ({workers} core(s)): decode + MFCC alone take >= {floor:.2f} s = at "
+              f"most {hover_s / floor:.1f}x hover; the {target:g}x target allows "
+              f"{hover_s / target:.2f} s for everything")
     print("RSS MB = peak RSS (RUSAGE_SELF) of the child process; worker = largest pool"
           " worker (RUSAGE_CHILDREN: a max, not a sum; forked pages are shared)")
     for result in (ours, single):
