@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SCRIPTS = ["digits_demo", "sound_effects_folder", "long_recording_segments", "clip_panel"]
+SCRIPTS = ["digits_demo", "sound_effects_folder", "long_recording_segments", "clip_panel",
+           "labels_map"]
 
 
 def png_size(path: Path) -> tuple[int, int]:
