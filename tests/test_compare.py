@@ -133,9 +133,13 @@ def test_cli_vectorizers_and_compare(tmp_path, digits, capsys):
                  "--quiet", "--workers", "1", "--plot", str(png)]) == 0
     out = capsys.readouterr().out
     assert "shape" in out and "timbre" not in out and f"wrote {png}" in out
+    assert "labels:" not in out  # the note on the labels aspect only comes with its row
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 2000
     assert main(["compare", str(folder), "--vectorizer", "mfcc", "--vectorizer", "speech",
                  "--no-map", "--quiet", "--workers", "1", "--plot", str(html)]) == 0
+    out = capsys.readouterr().out
+    assert any(line.split()[:2] == ["mfcc", "labels"] for line in out.splitlines())
+    assert "labels: a distance learned from your labels" in out
     assert "speech / overall" in html.read_text()
     assert "Bokeh" in html.read_text() or "bokeh" in html.read_text()
 

@@ -23,7 +23,12 @@ def text_table(table: pd.DataFrame) -> str:
     for column, pattern in formats.items():
         shown[column] = [("-" if value != value else pattern.format(value))
                          for value in shown[column]]
-    return shown.to_string(index=False)
+    text = shown.to_string(index=False)
+    if (shown["aspect"] == "labels").any():
+        text += ("\nlabels: a distance learned from your labels (search and map aspect "
+                 "\"labels\"); learned from half of each label's clips, measured on the "
+                 "other half")
+    return text
 
 
 def to_json(table: pd.DataFrame) -> str:
