@@ -313,12 +313,18 @@ def test_redraw_draws_the_labels_map_again_with_the_new_labels(digits_page_data)
         assert state.aspect == "labels" and "map: labels" in page.annotator.status.text
         control.redraw._trigger_event(ButtonClick(control.redraw))  # nothing new: same map
         np.testing.assert_allclose(xs(), first)
+        assert control.redraw.label == "↻ redraw"
+        changed = sum(label != "one" for label in ds.column("label")[:30])
         ds.set_labels(ds.keys[:30], "one")
+        # the button counts the labels the map has not learned (on every page)
+        assert control.redraw.label == f"↻ redraw (+{changed})" and changed > 0
+        assert Page(ds).annotator.map_aspect.redraw.label == f"↻ redraw (+{changed})"
         control.select.value = "labels"  # choosing the current aspect again does nothing
         np.testing.assert_allclose(xs(), first)
         control.redraw._trigger_event(ButtonClick(control.redraw))
         assert not np.allclose(xs(), first)  # learned from the new labels
         assert "map: labels" in page.annotator.status.text
+        assert control.redraw.label == "↻ redraw"
     finally:
         del ds.compute_nd_embedding
         ds.undo()

@@ -96,7 +96,7 @@ class Annotator:
         self._connect()
         labeling = self.labeling
         self.controls = controls = column(
-            row(Div(text=f"<b>{widgets.html.escape(self.title)}</b>", width=210),
+            row(Div(text=f"<b>{widgets.html.escape(self.title)}</b>", width=190),
                 self.map_aspect.select, self.map_aspect.redraw),
             row(self.sound["unlock"], self.sound["hover_play"], self.sound["volume"]),
             row(labeling["label"], labeling["apply"]),

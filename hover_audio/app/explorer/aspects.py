@@ -10,14 +10,18 @@ import logging
 import threading
 import weakref
 
+import numpy as np
 from bokeh.models import Button, Select
 
+from ...dataset.embedding import LABELS_ASPECT, learning_labels
+from ...dataset.schema import LABEL, SUBSET
 from . import widgets
 
 log = logging.getLogger(__name__)
 _STATES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 _STATES_LOCK = threading.Lock()
 MIN_UMAP_ROWS = 20
+REDRAW = "↻ redraw"
 
 
 class MapState:
@@ -30,6 +34,7 @@ class MapState:
         self.running = False
         self.lock = threading.Lock()
         self.pages: "weakref.WeakSet" = weakref.WeakSet()  # every page's control, to follow
+        self.learned = None  # the labels the current "labels" map learned from (else None)
 
     def request(self, aspect: str, done, method: str | None = None, force: bool = False) -> str:
         """Recompute the layout for ``aspect`` in a thread; ``done(message, error)`` after.
@@ -56,6 +61,8 @@ class MapState:
                 usable = 0 if self.dataset.vectors is None else int(
                     (self.dataset.vectors == self.dataset.vectors).all(axis=1).sum())
                 method = method or ("umap" if usable >= MIN_UMAP_ROWS else "pca")
+                learned = (learning_labels(self.dataset) if aspect == LABELS_ASPECT
+                           else None)
                 try:
                     self.dataset.compute_nd_embedding(method=method, aspect=aspect,
                                                       progress=False)
@@ -64,7 +71,7 @@ class MapState:
                     self.dataset.compute_nd_embedding(method=method, aspect=aspect,
                                                       progress=False)
                     done(f"umap-learn is not available: a PCA map for {aspect}", True)
-                self.aspect = aspect
+                self.aspect, self.learned = aspect, learned
                 done(f"map: {aspect} ({method.upper()})", False)
                 for page in list(self.pages):
                     page.follow_later()
@@ -93,14 +100,16 @@ class MapAspectControl:
 
     def __init__(self, annotator):
         self.annotator = annotator
+        annotator.refresh_hooks.append(self._on_dataset_change)
         offered = annotator.dataset.aspects()
         self.state = map_state(annotator.dataset)
         self.select = Select(title="map: near in", value=self.state.aspect, options=offered,
                              width=150, disabled=len(offered) < 2, name="map-aspect")
-        self.redraw = Button(label="↻ redraw", width=80, name="map-redraw", align="end")
+        self.redraw = Button(label=REDRAW, width=100, name="map-redraw", align="end")
         self._following = False
         self.select.on_change("value", self._on_choice)
         self.redraw.on_click(self._on_redraw)
+        self._show_new_labels()
         self.state.pages.add(self)
 
     def _on_choice(self, attr, old, new) -> None:
@@ -111,6 +120,7 @@ class MapAspectControl:
         def show(message: str, error: bool) -> None:
             widgets.say(self.annotator.status, message, error)
             self._follow()
+            self._show_new_labels()
 
         def done(message: str, error: bool) -> None:
             self.annotator.later(show, message, error)
@@ -125,6 +135,26 @@ class MapAspectControl:
         """Compute the map again: the "labels" map after new labels (other maps come
         back from the workspace's stored layouts unless their vectors changed)."""
         self._request(self.state.aspect, force=True)
+
+    def new_labels(self) -> int:
+        """Rows whose label (as the labels map learns it) changed since the "labels" map was
+        drawn; 0 for the other maps."""
+        learned = self.state.learned
+        if self.state.aspect != LABELS_ASPECT or learned is None:
+            return 0
+        now = learning_labels(self.annotator.dataset)
+        if len(now) != len(learned):
+            return len(now)
+        return int(np.count_nonzero(now != learned))
+
+    def _on_dataset_change(self, event) -> None:
+        if {LABEL, SUBSET, "rows"} & set(event.columns):
+            self._show_new_labels()
+
+    def _show_new_labels(self) -> None:
+        """The redraw button counts the labels a "labels" map has not learned yet."""
+        count = self.new_labels()
+        self.redraw.label = f"{REDRAW} (+{count})" if count else REDRAW
 
     def _follow(self) -> None:
         """Show the dataset's map aspect (another tab may have changed it)."""
