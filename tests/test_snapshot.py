@@ -43,16 +43,18 @@ def library(tmp_path, lookups):
     return paths, vectorizer, reference, lookups
 
 
-def _index(vectorizer) -> Path:
-    return snapshot.snapshot_path(Path(vectorizer.cache_dir).absolute(), vectorizer.fingerprint)
+def _index(vectorizer, keys) -> Path:
+    """The snapshot of the library ``keys`` lie in."""
+    return snapshot.snapshot_path(Path(vectorizer.cache_dir).absolute(), vectorizer.fingerprint,
+                                  snapshot.library_of(snapshot.rows(keys)))
 
 
 def test_a_large_batch_seen_before_loads_whole_from_its_snapshot(library):
     paths, vectorizer, reference, lookups = library
     first, report = vectorizer.transform(paths, workers=1, progress=False)
     assert report.empty and np.allclose(first, reference, atol=1e-5)
-    assert _index(vectorizer).is_file()
-    assert len(list(_index(vectorizer).parent.glob("*.npy"))) == 1
+    assert _index(vectorizer, paths).is_file()
+    assert len(list(_index(vectorizer, paths).parent.glob("*.npy"))) == 1
     again, report = vectorizer.transform(paths, workers=1, progress=False)
     assert lookups[-1].whole and report.empty
     assert np.array_equal(again, first)
@@ -150,7 +152,7 @@ def test_relative_keys_from_another_folder_are_other_clips(tmp_path, monkeypatch
 def test_a_damaged_snapshot_finds_nothing_and_is_replaced(library, damage):
     paths, vectorizer, reference, lookups = library
     first, _ = vectorizer.transform(paths, workers=1, progress=False)
-    index = _index(vectorizer)
+    index = _index(vectorizer, paths)
     vectors_file = next(index.parent.glob("*.npy"))
     if damage == "garbage index":
         index.write_bytes(b"PK\x03\x04 not really a zip")
@@ -172,17 +174,17 @@ def test_a_broken_file_fails_every_time_without_rewriting_the_snapshot(library, 
     keys = paths + [str(broken)]
     matrix, report = vectorizer.transform(keys, workers=1, progress=False)
     assert np.isnan(matrix[-1]).all() and list(report["key"]) == [str(broken)]
-    written = _index(vectorizer).stat().st_mtime_ns
+    written = _index(vectorizer, keys).read_bytes()
     matrix, report = vectorizer.transform(keys, workers=1, progress=False)
     assert len(lookups[-1].positions) == ROWS and not lookups[-1].whole
     assert np.isnan(matrix[-1]).all() and list(report["key"]) == [str(broken)]
-    assert _index(vectorizer).stat().st_mtime_ns == written
+    assert _index(vectorizer, keys).read_bytes() == written
 
 
 def test_clearing_the_cache_removes_the_snapshot(library):
     paths, vectorizer, _, _ = library
     vectorizer.transform(paths, workers=1, progress=False)
-    index = _index(vectorizer)
+    index = _index(vectorizer, paths)
     assert index.is_file()
     VectorCache(vectorizer.cache_dir, namespace=vectorizer.fingerprint).clear()
     assert not index.exists() and not list(index.parent.glob("*.npy"))
@@ -191,8 +193,49 @@ def test_clearing_the_cache_removes_the_snapshot(library):
 def test_small_batches_and_uncached_vectorizers_write_no_snapshot(library, tmp_path):
     paths, vectorizer, _, _ = library
     vectorizer.transform(paths[:5], workers=1, progress=False)
-    assert not _index(vectorizer).exists()
+    assert not _index(vectorizer, paths).exists()
     MFCCVectorizer(cache=False, cache_dir=tmp_path / "other").transform(
         paths, workers=1, progress=False)
     assert not (tmp_path / "other").exists()
     assert batch.snapshot is snapshot  # the batch reads through this module
+
+
+def test_libraries_used_in_turn_each_keep_their_snapshot(tmp_path, lookups, monkeypatch):
+    """Two (then three) folders vectorized in turn: each loads whole from its own snapshot;
+    beyond MAX_SNAPSHOTS the least recently used one is dropped."""
+    monkeypatch.setattr(snapshot, "MAX_SNAPSHOTS", 2)
+    vectorizer = MFCCVectorizer(cache_dir=tmp_path / "cache")
+    libraries = {}
+    for name, base in (("a", 200.0), ("b", 900.0), ("c", 2000.0)):
+        (tmp_path / name).mkdir()
+        libraries[name] = [str(write_tone_wav(tmp_path / name / f"t{i:02d}.wav", 0.3,
+                                              freq=base + 40 * i)) for i in range(ROWS)]
+    first = {name: vectorizer.transform(libraries[name], workers=1, progress=False)[0]
+             for name in ("a", "b")}
+    assert _index(vectorizer, libraries["a"]) != _index(vectorizer, libraries["b"])
+    for name in ("a", "b", "a", "b"):
+        again, _ = vectorizer.transform(libraries[name], workers=1, progress=False)
+        assert lookups[-1].whole and np.array_equal(again, first[name]), name
+    folder = _index(vectorizer, libraries["a"]).parent
+    os.utime(_index(vectorizer, libraries["a"]), ns=(10**18, 10**18))  # "a": used long ago
+    vectorizer.transform(libraries["c"], workers=1, progress=False)
+    assert not _index(vectorizer, libraries["a"]).exists()
+    assert _index(vectorizer, libraries["b"]).exists() and _index(vectorizer,
+                                                                  libraries["c"]).exists()
+    assert len(list(folder.glob("*.npz"))) == 2 and len(list(folder.glob("*.npy"))) == 2
+    again, _ = vectorizer.transform(libraries["a"], workers=1, progress=False)
+    assert not lookups[-1].whole and np.allclose(again, first["a"])  # from SQLite, then kept
+
+
+def test_a_snapshot_of_the_old_one_per_namespace_layout_is_removed(library):
+    paths, vectorizer, _, _ = library
+    folder = Path(vectorizer.cache_dir).absolute() / snapshot.FOLDER
+    folder.mkdir(parents=True)
+    namespace = snapshot.snapshot_path(folder.parent, vectorizer.fingerprint).stem.split("-")[0]
+    (folder / f"{namespace}.npz").write_bytes(b"old index")
+    (folder / f"{namespace}-0123456789abcdef.npy").write_bytes(b"old vectors")
+    vectorizer.transform(paths, workers=1, progress=False)
+    assert sorted(path.name for path in folder.iterdir()) == sorted(
+        [_index(vectorizer, paths).name,
+         *(path.name for path in folder.glob(f"{_index(vectorizer, paths).stem}-*.npy"))])
+    assert len(list(folder.glob("*.npy"))) == 1

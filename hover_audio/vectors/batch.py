@@ -184,7 +184,7 @@ def _snapshot_rows(vectorizer, keys: list, jobs: list[Job] | None):
         return batch, None
     folder = vectorizer.cache_dir if vectorizer.cache_dir is not None else default_cache_dir()
     return batch, snapshot.snapshot_path(Path(folder).expanduser().absolute(),
-                                         vectorizer.fingerprint)
+                                         vectorizer.fingerprint, snapshot.library_of(batch))
 
 
 def finish(outcomes: Sequence[Outcome], keys: list, dim: int | None,

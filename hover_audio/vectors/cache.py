@@ -375,10 +375,10 @@ class VectorCache:
             "SELECT count(*) FROM vectors WHERE namespace = ?", (self.namespace,)).fetchone()[0])
 
     def clear(self) -> None:
-        """Delete every vector of this namespace (and its snapshot, see ``snapshot.py``)."""
+        """Delete every vector of this namespace (and its snapshots, see ``snapshot.py``)."""
         self._run(lambda con: self._write(
             con, "DELETE FROM vectors WHERE namespace = ?", [(self.namespace,)]))
-        snapshot.remove(snapshot.snapshot_path(self.cache_dir, self.namespace))
+        snapshot.remove_namespace(self.cache_dir, self.namespace)
 
     def close(self) -> None:
         """Close this process's connection; the cache reopens it on next use."""

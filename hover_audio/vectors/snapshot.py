@@ -1,12 +1,15 @@
-"""A namespace's last large batch of local clips, as columns in one file, for warm loads.
+"""The last large batches of local clips of a namespace, as columns, for warm loads.
 
 The SQLite cache (``cache.py``) answers any key, but row by row through Python:
 about 2.5 s for 100,000 warm vectors (more for ranges, whose keys are parsed).
 After a batch of at least :data:`MIN_ROWS` local clips (whole files, ranges and
 channels of them; not URLs), each clip's identity, the file it comes from, that
 file's size and modification time and the vectors are also written as one index
-and one ``.npy`` of vectors per namespace (``<cache_dir>/snapshots/``). The next
-batch reads it in one go and takes every clip whose file still has the same size
+and one ``.npy`` of vectors (``<cache_dir>/snapshots/``), one snapshot per namespace
+and *library*: the folder all of the batch's clips lie under, so two libraries used in
+turn each keep theirs (at most :data:`MAX_SNAPSHOTS` per namespace, the least recently
+used go first). The next batch of a library reads its snapshot in one go and takes
+every clip whose file still has the same size
 and modification time, the rule the cache's file-hash memo already uses; each
 file is looked at once, however many ranges of it the batch holds. The other
 clips go through the SQLite cache and the runners as before.
@@ -34,6 +37,7 @@ from ..common.files import atomic_write
 from ..common.values import optional_text
 
 MIN_ROWS = 1000  # smaller batches load from SQLite in well under a second
+MAX_SNAPSHOTS = 8  # per namespace: the libraries used most recently keep theirs
 FOLDER = "snapshots"
 _SEPARATOR = "\0"  # the one character no path (hence no name) can contain
 _COLUMN = "\x1f"  # between a key and its range and channel columns in a name
@@ -117,14 +121,24 @@ def file_states(paths, known: dict | None = None) -> dict:
     return states
 
 
-def snapshot_path(cache_dir: str | os.PathLike, namespace: str) -> Path:
-    """The index file of ``namespace``'s snapshot under ``cache_dir``.
+def library_of(batch: Rows) -> str:
+    """The folder every clip of ``batch`` lies under (the longest common one)."""
+    if not batch.names:
+        return ""
+    return os.path.dirname(os.path.commonprefix([min(batch.names), max(batch.names)]))
+
+
+def _digest(text: str, size: int) -> str:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=size).hexdigest()
+
+
+def snapshot_path(cache_dir: str | os.PathLike, namespace: str, library: str = "") -> Path:
+    """The index file of ``namespace``'s snapshot of ``library`` under ``cache_dir``.
 
     The vectors sit beside it in ``<same name>-<token>.npy``, the token being
     written in the index, so a new snapshot replaces the old one in one rename.
     """
-    digest = hashlib.blake2b(namespace.encode("utf-8"), digest_size=16).hexdigest()
-    return Path(cache_dir) / FOLDER / f"{digest}.npz"
+    return Path(cache_dir) / FOLDER / f"{_digest(namespace, 16)}-{_digest(library, 8)}.npz"
 
 
 def _vectors_path(index: Path, token: str) -> Path:
@@ -158,6 +172,10 @@ def lookup(path: Path, batch: Rows, dim: int) -> Found:
             or not len(files) == len(sizes) == len(mtimes)
             or (len(row_file) and not 0 <= row_file.min() <= row_file.max() < len(files))):
         return nothing
+    try:  # recently used: the last to be pruned (see ``MAX_SNAPSHOTS``)
+        os.utime(path)
+    except OSError:
+        pass
     same_order = names == batch.names
     if same_order:
         stored_at = np.arange(len(names))
@@ -218,6 +236,25 @@ def write(path: Path, batch: Rows, paths: Sequence, states: dict, vectors: np.nd
     for old in path.parent.glob(f"{path.stem}-*.npy"):
         if old.name != _vectors_path(path, token).name:
             old.unlink(missing_ok=True)
+    _prune(path)
+
+
+def _prune(path: Path) -> None:
+    """Keep the :data:`MAX_SNAPSHOTS` most recently used snapshots of ``path``'s namespace."""
+    namespace = path.stem.split("-")[0]
+    (path.parent / f"{namespace}.npz").unlink(missing_ok=True)  # one per namespace, before
+    for legacy in path.parent.glob(f"{namespace}-*.npy"):  # its vectors: <namespace>-<token>
+        if legacy.stem.count("-") == 1:
+            legacy.unlink(missing_ok=True)
+    kept = []
+    for index in path.parent.glob(f"{namespace}-*.npz"):
+        try:
+            kept.append((index.stat().st_mtime_ns, index))
+        except OSError:
+            continue
+    for _, index in sorted(kept, reverse=True)[MAX_SNAPSHOTS:]:
+        if index != path:
+            remove(index)
 
 
 def remove(path: Path) -> None:
@@ -225,3 +262,9 @@ def remove(path: Path) -> None:
     path.unlink(missing_ok=True)
     for old in path.parent.glob(f"{path.stem}-*.npy"):
         old.unlink(missing_ok=True)
+
+
+def remove_namespace(cache_dir: str | os.PathLike, namespace: str) -> None:
+    """Delete every snapshot of ``namespace`` under ``cache_dir``."""
+    for found in (Path(cache_dir) / FOLDER).glob(f"{_digest(namespace, 16)}*"):
+        found.unlink(missing_ok=True)
