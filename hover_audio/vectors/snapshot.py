@@ -9,10 +9,10 @@ and one ``.npy`` of vectors (``<cache_dir>/snapshots/``), one snapshot per names
 and *library*: the folder all of the batch's clips lie under, so two libraries used in
 turn each keep theirs (at most :data:`MAX_SNAPSHOTS` per namespace, the least recently
 used go first). The next batch of a library reads its snapshot in one go and takes
-every clip whose file still has the same size
-and modification time, the rule the cache's file-hash memo already uses; each
-file is looked at once, however many ranges of it the batch holds. The other
-clips go through the SQLite cache and the runners as before.
+every clip whose file still has the same size and modification time, the rule the
+cache's file-hash memo already uses; each file is looked at once, however many
+ranges of it the batch holds. The other clips go through the SQLite cache and the
+runners as before.
 
 A clip's identity is its key made absolute, plus its range and channel columns
 if the batch has them; a key names the same file every time, so the file is
