@@ -55,9 +55,7 @@ class LayoutReducer:
     def _ensure_scaler(self) -> None:
         """Fit the scaler (and scale the fit rows) only when new vectors must be placed."""
         if self.scaler is None:
-            rows = self.fit_rows if len(self.fit_rows) else np.arange(len(self.source))
-            labels = None if self.labels is None else self.labels[rows]
-            self.scaler = Scaler.fit(self.source[rows], self.weights, labels)
+            self.scaler = _fit_scaler(self.source, self.fit_rows, self.weights, self.labels)
             self.fitted = self.scaler.transform(self.source[self.fit_rows])
 
     def transform(self, vectors: np.ndarray) -> np.ndarray:
@@ -136,6 +134,12 @@ def _estimator(method: str, dimension: int, rows: int, features: int, seed, opti
     return PCA(n_components=min(dimension, rows, features), random_state=seed), None
 
 
+def _fit_scaler(vectors: np.ndarray, fitted_rows: np.ndarray, weights, labels) -> Scaler:
+    """The scaler of a map: fitted on its fit rows (all rows when there are none)."""
+    rows = fitted_rows if len(fitted_rows) else np.arange(len(vectors))
+    return Scaler.fit(vectors[rows], weights, None if labels is None else labels[rows])
+
+
 def fit_layout(vectors: np.ndarray, subsets, method: str = "umap", dimension: int = 2,
                seed: int | None = 0, weights: np.ndarray | None = None, *,
                labels=None, **options) -> LayoutReducer:
@@ -165,8 +169,7 @@ def fit_layout(vectors: np.ndarray, subsets, method: str = "umap", dimension: in
     vectors = np.asarray(vectors, dtype=np.float32)
     fitted_rows, placed_rows = fit_rows(vectors, subsets)
     labels = None if labels is None else row_labels(labels, len(vectors))
-    rows = fitted_rows if len(fitted_rows) else np.arange(len(vectors))
-    scaler = Scaler.fit(vectors[rows], weights, None if labels is None else labels[rows])
+    scaler = _fit_scaler(vectors, fitted_rows, weights, labels)
     coords = np.full((len(vectors), dimension), np.nan, dtype=np.float32)
     reducer = LayoutReducer(method, dimension, scaler, coords, fit_rows=fitted_rows,
                             weights=weights, labels=labels)

@@ -13,7 +13,6 @@ from typing import Callable, Sequence, Union
 import numpy as np
 import pandas as pd
 
-from .label_metric import row_labels
 from .scaling import Scaler, unit_rows
 
 Query = Union[int, Sequence[int], str, os.PathLike, np.ndarray]
@@ -45,9 +44,7 @@ class SimilarityIndex:
         if vectors.ndim != 2:
             raise ValueError(f"vectors must be a (rows, dim) matrix, got shape {vectors.shape}")
         self.valid = np.isfinite(vectors).all(axis=1)
-        if labels is not None:
-            labels = row_labels(labels, len(vectors))[self.valid]
-        self.scaler = Scaler.fit(vectors[self.valid], weights, labels)
+        self.scaler = Scaler.fit(vectors, weights, labels)  # fitted on the finite rows
         unit = unit_rows(self.scaler.transform(vectors))
         unit[~self.valid] = 0.0
         self.unit = np.ascontiguousarray(unit, dtype=np.float32)

@@ -18,8 +18,7 @@ def _unit(vectors: np.ndarray, weights: np.ndarray | None,
     (one per row, None where not used)."""
     vectors = np.asarray(vectors, dtype=np.float32)
     valid = np.isfinite(vectors).all(axis=1)
-    kept = None if learning is None else np.asarray(learning, dtype=object)[valid]
-    unit = unit_rows(Scaler.fit(vectors[valid], weights, kept).transform(vectors[valid]))
+    unit = unit_rows(Scaler.fit(vectors, weights, learning).transform(vectors[valid]))
     return unit, valid
 
 
@@ -112,8 +111,9 @@ def knn_accuracy(vectors: np.ndarray, labels, folds: int = 5, k: int = 5,
     right = 0
     for train, test in StratifiedKFold(splits, shuffle=True, random_state=seed).split(rows, kept):
         if learn:
-            unit = _unit(rows, weights, np.where(np.isin(np.arange(len(kept)), train),
-                                                 kept.astype(object), None))[0]
+            learning = np.full(len(kept), None, dtype=object)
+            learning[train] = kept[train]
+            unit = _unit(rows, weights, learning)[0]
         model = KNeighborsClassifier(n_neighbors=min(k, len(train)), metric="cosine")
         right += int((model.fit(unit[train], kept[train]).predict(unit[test]) == kept[test]).sum())
     return right / len(kept)
