@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 MIN_CLASSES = 2
 MIN_PER_CLASS = 2
@@ -19,8 +20,8 @@ MIN_PER_CLASS = 2
 
 def label_counts(labels) -> dict:
     """Labeled rows per class (None and NaN are "not labeled")."""
-    values, counts = np.unique(np.asarray([v for v in labels if _labeled(v)], dtype=object)
-                               .astype(str), return_counts=True)
+    labels = np.asarray(labels, dtype=object)
+    values, counts = np.unique(labels[_labeled(labels)].astype(str), return_counts=True)
     return dict(zip(values.tolist(), counts.tolist()))
 
 
@@ -33,14 +34,18 @@ def row_labels(labels, rows: int) -> np.ndarray:
     return labels
 
 
-def _labeled(value) -> bool:
-    return value is not None and value == value
+def _labeled(labels: np.ndarray) -> np.ndarray:
+    """Which rows of an object array carry a label (not None, not NaN)."""
+    return np.asarray(pd.notna(labels), dtype=bool)
 
 
 def check_labels(labels) -> None:
     """Raise ValueError unless ``labels`` can teach a distance: at least two classes
     with two labeled rows each."""
-    counts = label_counts(labels)
+    _check_counts(label_counts(labels))
+
+
+def _check_counts(counts: dict) -> None:
     usable = {name: n for name, n in counts.items() if n >= MIN_PER_CLASS}
     if len(usable) < MIN_CLASSES:
         found = ", ".join(f"{name}: {n}" for name, n in sorted(counts.items())) or "none"
@@ -126,10 +131,10 @@ def within_class_whitening(scaled: np.ndarray, labels) -> Whitening:
 
     scaled = np.asarray(scaled, dtype=np.float64)
     labels = row_labels(labels, len(scaled))
-    check_labels(labels)
-    labeled = np.flatnonzero([_labeled(v) for v in labels])
+    labeled = np.flatnonzero(_labeled(labels))
     names, classes, sizes = np.unique(labels[labeled].astype(str), return_inverse=True,
                                       return_counts=True)
+    _check_counts(dict(zip(names.tolist(), sizes.tolist())))
     keep = sizes[classes] >= MIN_PER_CLASS
     rows, classes = labeled[keep], classes[keep]
     means = np.zeros((len(names), scaled.shape[1]))
