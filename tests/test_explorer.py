@@ -330,6 +330,27 @@ def test_redraw_draws_the_labels_map_again_with_the_new_labels(digits_page_data)
         ds.undo()
 
 
+def test_new_labels_are_counted_once_per_change_for_all_pages(digits_page_data, monkeypatch):
+    from hover_audio.app.explorer import aspects
+
+    ds = digits_page_data
+    state = aspects.map_state(ds)
+    pages = [Page(ds) for _ in range(3)]
+    monkeypatch.setattr(state, "aspect", "labels")
+    monkeypatch.setattr(state, "learned", aspects.learning_labels(ds))
+    calls = []
+    real = aspects.learning_labels
+    monkeypatch.setattr(aspects, "learning_labels", lambda d: calls.append(1) or real(d))
+    changed = sum(label != "two" for label in ds.column("label")[:5])
+    ds.set_labels(ds.keys[:5], "two")
+    try:
+        assert len(calls) == 1  # one count for the three pages
+        assert {page.annotator.map_aspect.redraw.label for page in pages} == {
+            f"↻ redraw (+{changed})"}
+    finally:
+        ds.undo()
+
+
 def test_map_aspect_is_computed_off_the_loop_and_followed_by_every_page(digits_page_data):
     import threading
     import time

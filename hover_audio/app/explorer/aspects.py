@@ -35,6 +35,7 @@ class MapState:
         self.lock = threading.Lock()
         self.pages: "weakref.WeakSet" = weakref.WeakSet()  # every page's control, to follow
         self.learned = None  # the labels the current "labels" map learned from (else None)
+        self._counted = (None, None, 0)  # (change event, learned, count): one count per change
 
     def request(self, aspect: str, done, method: str | None = None, force: bool = False) -> str:
         """Recompute the layout for ``aspect`` in a thread; ``done(message, error)`` after.
@@ -54,6 +55,21 @@ class MapState:
         threading.Thread(target=self._work, args=(aspect, done, method), daemon=True,
                          name="hover-audio-map-aspect").start()
         return "started"
+
+    def new_labels(self, event=None) -> int:
+        """Rows whose label (as the labels map learns it) changed since the "labels" map was
+        drawn; 0 for the other maps. Counted once per dataset change ``event``, whatever
+        the number of pages asking."""
+        learned = self.learned
+        if self.aspect != LABELS_ASPECT or learned is None:
+            return 0
+        seen, seen_learned, count = self._counted
+        if event is not None and seen is event and seen_learned is learned:
+            return count
+        now = learning_labels(self.dataset)
+        count = len(now) if len(now) != len(learned) else int(np.count_nonzero(now != learned))
+        self._counted = (event, learned, count)
+        return count
 
     def _work(self, aspect: str, done, method: str | None = None) -> None:
         while True:
@@ -136,24 +152,13 @@ class MapAspectControl:
         back from the workspace's stored layouts unless their vectors changed)."""
         self._request(self.state.aspect, force=True)
 
-    def new_labels(self) -> int:
-        """Rows whose label (as the labels map learns it) changed since the "labels" map was
-        drawn; 0 for the other maps."""
-        learned = self.state.learned
-        if self.state.aspect != LABELS_ASPECT or learned is None:
-            return 0
-        now = learning_labels(self.annotator.dataset)
-        if len(now) != len(learned):
-            return len(now)
-        return int(np.count_nonzero(now != learned))
-
     def _on_dataset_change(self, event) -> None:
         if {LABEL, SUBSET, "rows"} & set(event.columns):
-            self._show_new_labels()
+            self._show_new_labels(event)
 
-    def _show_new_labels(self) -> None:
+    def _show_new_labels(self, event=None) -> None:
         """The redraw button counts the labels a "labels" map has not learned yet."""
-        count = self.new_labels()
+        count = self.state.new_labels(event)
         self.redraw.label = f"{REDRAW} (+{count})" if count else REDRAW
 
     def _follow(self) -> None:
