@@ -562,3 +562,61 @@ def test_16_bit_pcm_decodes_to_libsndfile_float_values_exactly(tmp_path, channel
     assert np.abs(mixed - expected).max() <= (0 if channels in (1, 2) else 1e-7)
     for channel in range(channels):
         assert np.array_equal(decode(path, channel=channel).samples, floats[:, channel])
+
+
+# ------------------------------------------------------------------ FLAC through dr_flac
+def write_flac(path, channels: int, subtype: str, frames: int = 6000, sr: int = 22050):
+    rng = np.random.default_rng(channels)
+    soundfile.write(str(path), rng.uniform(-1, 1, (frames, channels)), sr, subtype=subtype)
+    return path
+
+
+@pytest.mark.parametrize("subtype", ["PCM_S8", "PCM_16", "PCM_24"])
+@pytest.mark.parametrize("channels", [1, 2, 5])
+def test_whole_flac_file_by_dr_flac_has_libsndfiles_samples(tmp_path, subtype, channels):
+    """A whole FLAC file is read by miniaudio's dr_flac, with exactly the samples (and
+    mixdown, and each channel) libsndfile gives, which reads the same file as bytes."""
+    from hover_audio.audio.decode import _decode_flac
+
+    path = write_flac(tmp_path / f"{subtype}_{channels}.flac", channels, subtype)
+    assert _decode_flac(path, None, None, None, None) is not None  # the fast path is taken
+    by_dr_flac, by_libsndfile = decode(path), decode(path.read_bytes())
+    assert by_dr_flac.sr == by_libsndfile.sr == 22050 and not by_dr_flac.truncated
+    assert np.array_equal(by_dr_flac.samples, by_libsndfile.samples)
+    for channel in range(channels):
+        assert np.array_equal(decode(path, channel=channel).samples,
+                              decode(path.read_bytes(), channel=channel).samples)
+
+
+def test_flac_ranges_caps_and_odd_channels_go_to_libsndfile(tmp_path):
+    from hover_audio.audio.decode import _decode_flac
+
+    path = write_flac(tmp_path / "stereo.FLAC", 2, "PCM_16", frames=22050)
+    assert _decode_flac(path, None, None, None, 2.0) is not None  # upper-case suffix, under the cap
+    assert _decode_flac(path, 0.1, None, None, None) is None  # a range: libsndfile seeks
+    assert _decode_flac(path, None, 0.5, None, None) is None
+    assert _decode_flac(path, None, None, None, 0.5) is None  # longer than the cap
+    assert _decode_flac(path, None, None, 2, None) is None  # no such channel
+    capped = decode(path, max_duration=0.5)
+    assert capped.truncated and len(capped.samples) == 11025
+    with pytest.raises(DecodeError, match="channel 2 requested, file has 2"):
+        decode(path, channel=2)
+
+
+def test_damaged_flac_is_judged_by_libsndfile(tmp_path):
+    """A FLAC file cut short decodes as libsndfile reads it; garbage named .flac is a
+    DecodeError naming the file (never an exception of the FLAC library)."""
+    from hover_audio.audio.decode import _decode_flac
+
+    whole = write_flac(tmp_path / "whole.flac", 1, "PCM_16", frames=44100)
+    cut = tmp_path / "cut.flac"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    assert _decode_flac(cut, None, None, None, None) is None  # shorter than its header says
+    result = decode(cut)
+    assert 0 < len(result.samples) < 44100
+    assert np.array_equal(result.samples, decode(cut.read_bytes()).samples)
+    garbage = tmp_path / "noise.flac"
+    garbage.write_bytes(np.random.default_rng(0).bytes(5000))
+    with pytest.raises(DecodeError, match="noise.flac") as caught:
+        decode(garbage)
+    assert caught.value.kind == "decode"

@@ -299,7 +299,10 @@ class MFCCVectorizer(AudioVectorizer):
         samples = samples - samples.mean() if samples.size else samples  # drop DC offset
         if samples.size < n_window:
             samples = np.pad(samples, (0, n_window - samples.size))
-        frames = np.lib.stride_tricks.sliding_window_view(samples, n_window)[::hop]
+        count = 1 + (samples.size - n_window) // hop  # frames, one every hop samples
+        frames = np.lib.stride_tricks.as_strided(  # a read-only view, as sliding_window_view
+            samples, (count, n_window), (hop * samples.strides[0], samples.strides[0]),
+            writeable=False)
         from scipy.fft import rfft  # float32 FFTs, ~5x numpy's on short frames
 
         windowed = np.zeros((len(frames), n_fft), dtype=np.float32)  # zero-padded in place
@@ -320,5 +323,7 @@ class MFCCVectorizer(AudioVectorizer):
         if self.segments > 1:
             active = active_frames(frames, SHAPE_TRIM_DB, self.n_mels)
             pooled.append(time_shape(active[:, 1:self.shape_mfcc + 1], self.segments))
-        vector = np.concatenate(pooled)
-        return np.nan_to_num(vector, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+        vector = np.concatenate(pooled).astype(np.float32, copy=False)
+        if not np.isfinite(vector).all():
+            vector = np.nan_to_num(vector, nan=0.0, posinf=0.0, neginf=0.0)
+        return vector
