@@ -23,6 +23,7 @@ SHAPE_TRIM_DB = 15.0  # the shape is taken over the frames within this of the lo
 # five languages and fifteen game voices, not on the demo (benchmarks/bench_vectors.py)
 ASPECT_SHARES = {"overall": 0.09, "timbre": 0.0, "shape": 0.85}
 LOG_FLOOR = 1e-10
+_BASES: dict[tuple, tuple] = {}  # MFCCVectorizer._basis, per rate and parameters
 
 
 def hz_to_mel(hz):
@@ -224,7 +225,6 @@ class MFCCVectorizer(AudioVectorizer):
         self.window, self.hop = window, hop
         self.max_native_sr, self.max_duration = max_native_sr, max_duration
         self.cache_dir, self.cache = cache_dir, cache
-        self._bases: dict[int, tuple] = {}
 
     @property
     def dim(self) -> int:
@@ -257,11 +257,6 @@ class MFCCVectorizer(AudioVectorizer):
 
         return {name: blend(share) for name, share in ASPECT_SHARES.items()}
 
-    def __getstate__(self) -> dict:
-        state = dict(self.__dict__)
-        state["_bases"] = {}
-        return state
-
     # -------------------------------------------------------------- features
     def _basis(self, sr: int) -> tuple:
         """Per rate: window and hop in samples, FFT length, taper, mel and DCT matrices.
@@ -269,9 +264,12 @@ class MFCCVectorizer(AudioVectorizer):
         The FFT length is the window zero-padded to the next length the FFT does
         fast (25 ms at 44.1 kHz is 1,103 samples, a prime: 4x slower than 1,152);
         the filterbank is scaled by ``n_window / n_fft`` so band energies do not
-        depend on the padding.
+        depend on the padding. Kept per process for every vectorizer with these
+        parameters: a copy sent to a worker process, one per chunk, finds it there.
         """
-        if sr not in self._bases:
+        key = (sr, self.window, self.hop, self.sr, self.fmin, self.fmax, self.n_mels,
+               self.n_mfcc, self.shape_mfcc)
+        if key not in _BASES:
             from scipy.fft import next_fast_len
 
             n_window = max(2, int(round(self.window * sr)))
@@ -284,8 +282,8 @@ class MFCCVectorizer(AudioVectorizer):
             used = np.flatnonzero(mel.any(axis=0))  # bins above fmax weigh nothing
             mel = mel[:, :used[-1] + 1 if len(used) else 1]
             dct = dct_matrix(max(self.n_mfcc, self.shape_mfcc + 1), self.n_mels)
-            self._bases[sr] = (n_window, hop, n_fft, taper, mel.T.copy(), dct.T.copy())
-        return self._bases[sr]
+            _BASES[key] = (n_window, hop, n_fft, taper, mel.T.copy(), dct.T.copy())
+        return _BASES[key]
 
     def mfcc(self, samples: np.ndarray, sr: int) -> np.ndarray:
         """MFCC frames (time x coefficients) of mono ``samples`` at rate ``sr``.
