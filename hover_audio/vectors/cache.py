@@ -252,16 +252,17 @@ class VectorCache:
             self.store([], [memo])
         return value
 
-    def hash_file(self, path: str | os.PathLike) -> tuple[str, tuple | None]:
+    def hash_file(self, path: str | os.PathLike, look_up: bool = True) -> tuple[str, tuple | None]:
         """``(hash, memo row to store)`` of a local file; the row is None when memoized.
 
         The row is also None when the file changed while it was read (nothing to memoize).
+        ``look_up=False``: read the file without asking the memo (known not to hold it).
         """
         path = os.path.abspath(os.fspath(path))
         before = os.stat(path)
-        row = self._run(lambda con: con.execute(
+        row = look_up and self._run(lambda con: con.execute(
             "SELECT size, mtime_ns, hash FROM file_digests WHERE path = ?", (path,)).fetchone())
-        if row is not None and row[0] == before.st_size and row[1] == before.st_mtime_ns:
+        if row and row[0] == before.st_size and row[1] == before.st_mtime_ns:
             return row[2], None
         digest = hashlib.sha256()
         with open(path, "rb") as f:
@@ -367,8 +368,7 @@ class VectorCache:
         self.put_many([(key, vector)])
 
     def put_many(self, items: Iterable[tuple[str, np.ndarray]]) -> None:
-        """Store many ``(key, vector)`` pairs in one transaction."""
-        self.store(items)
+        self.store(items)  # in one transaction
 
     def __len__(self) -> int:
         return self._run(lambda con: con.execute(
