@@ -218,10 +218,31 @@ def test_blob_of_wrong_length_is_missing(tmp_path):
     cache = VectorCache(tmp_path, "ns")
     cache.put_many([("good", _vec(1)), ("bad", _vec(2))])
     with sqlite3.connect(cache.path) as con:
-        con.execute("UPDATE vectors SET data = ? WHERE key = 'bad'", (b"\x00" * 7,))
+        con.execute("UPDATE vector_rows SET data = ? WHERE key = 'bad'", (b"\x00" * 7,))
     assert cache.get("bad") is None
     assert set(cache.get_many(["good", "bad"])) == {"good"}
     assert len(cache) == 1  # the broken row was deleted
+
+
+def test_a_cache_of_the_older_layout_is_moved_over_on_opening(tmp_path):
+    """Vectors stored by an older hover-audio (a WITHOUT ROWID table "vectors") are
+    found after the upgrade, moved once into the current table; the old one is dropped."""
+    vectors = {f"k{i}": np.arange(6, dtype=np.float32) + i for i in range(300)}
+    with sqlite3.connect(tmp_path / DB_NAME) as con:
+        con.execute("CREATE TABLE vectors (namespace TEXT NOT NULL, key TEXT NOT NULL, dim INTEGER"
+                    " NOT NULL, data BLOB NOT NULL, PRIMARY KEY (namespace, key)) WITHOUT ROWID")
+        con.executemany("INSERT INTO vectors VALUES ('ns', ?, 6, ?)",
+                        [(key, vector.tobytes()) for key, vector in vectors.items()])
+    con.close()
+    cache = VectorCache(tmp_path, "ns")
+    found = cache.get_many(list(vectors))
+    assert set(found) == set(vectors)
+    np.testing.assert_array_equal(found["k299"], vectors["k299"])
+    assert len(cache) == 300 and len(VectorCache(tmp_path, "other")) == 0
+    cache.put("new", _vec(6))
+    tables = {row[0] for row in cache._run(lambda c: c.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table'").fetchall())}
+    assert "vectors" not in tables and len(VectorCache(tmp_path, "ns")) == 301
 
 
 def test_get_many_returns_exactly_those_present(tmp_path):
