@@ -1,6 +1,7 @@
 """MFCCVectorizer, the batch pipeline, its cache, parallel runs and failure reports."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -198,6 +199,56 @@ def test_parallel_and_serial_runs_agree(tmp_path, messy_folder):
     parallel, _ = MFCCVectorizer(cache=False).transform(keys, workers=2, progress=False)
     np.testing.assert_array_equal(np.isnan(serial), np.isnan(parallel))
     np.testing.assert_allclose(serial[:30], parallel[:30], rtol=1e-5, atol=1e-4)
+
+
+THREADS_SCRIPT = textwrap.dedent("""
+    import json, os, sys
+    import numpy as np
+    from threadpoolctl import threadpool_info
+    from hover_audio.vectors.mfcc import MFCCVectorizer
+
+    def blas_threads():
+        return max(info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas")
+
+    class WhereComputed(MFCCVectorizer):  # each vector: the process that computed it
+        @property
+        def dim(self):
+            return 3
+
+        def vector(self, samples, sr):
+            super().vector(samples, sr)  # the MFCC's own BLAS calls first
+            threads = len(os.listdir("/proc/self/task"))  # OS threads of this process
+            return np.array([os.getpid(), threads, blas_threads()], dtype=np.float32)
+
+    if __name__ == "__main__":
+        np.ones((300, 300)) @ np.ones((300, 300))  # this process's BLAS starts its threads
+        before = blas_threads()
+        matrix, report = WhereComputed(cache=False).transform(sys.argv[1:], workers=2,
+                                                              progress=False)
+        print(json.dumps({"rows": matrix.tolist(), "failures": len(report), "pid": os.getpid(),
+                          "before": before, "after": blas_threads()}))
+""")
+
+
+def test_forked_workers_start_with_one_blas_thread_and_no_spinning_helper(tmp_path):
+    """A worker forked from a process whose BLAS runs threads (a notebook, the server)
+    inherits a one-thread limit; limiting it again after the fork restarted an OpenBLAS
+    thread in every worker, spinning 0.1 s of CPU before the first clip."""
+    keys = [write(tmp_path / f"t{i}.wav", tone(300 + 20 * i, 0.3)) for i in range(24)]
+    env = {name: value for name, value in os.environ.items()
+           if name not in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    done = subprocess.run([sys.executable, "-c", THREADS_SCRIPT, *keys], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    rows = np.array(result["rows"])
+    assert result["failures"] == 0 and rows.shape == (24, 3)
+    assert len(set(rows[:, 0])) == 2 and result["pid"] not in set(rows[:, 0])  # two workers
+    assert (rows[:, 1] == 1).all(), "a worker runs a second thread"
+    assert (rows[:, 2] == 1).all(), "a worker's BLAS is not limited to one thread"
+    assert result["after"] == result["before"]  # the parent's own limit is given back
+    if os.cpu_count() > 1:
+        assert result["before"] > 1  # the case this guards: the parent's BLAS was threaded
 
 
 class CountingVectorizer(MFCCVectorizer):

@@ -34,13 +34,19 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def pin_threads() -> None:
-    """Limit native thread pools of this process to one thread."""
+def pin_threads(inherited: bool = False) -> None:
+    """Limit native thread pools of this process to one thread.
+
+    ``inherited``: a worker forked while its parent held the limit has it already
+    (:func:`_run_processes`); limiting again would restart OpenBLAS's threads in
+    the child, which then spin for 0.1 s of CPU each before the first clip.
+    """
     for name in THREAD_VARIABLES:
         os.environ[name] = "1"
-    from threadpoolctl import threadpool_limits
+    if not inherited:
+        from threadpoolctl import threadpool_limits
 
-    threadpool_limits(1)
+        threadpool_limits(1)
 
 
 def chunks(jobs: Sequence[Job], workers: int) -> list[list[Job]]:
@@ -119,11 +125,23 @@ def _warn_once(message: str) -> None:
 def _pool(workers: int) -> ProcessPoolExecutor:
     method = _start_method()
     return ProcessPoolExecutor(max_workers=workers, initializer=pin_threads,
+                               initargs=(method == "fork",),
                                mp_context=multiprocessing.get_context(method))
 
 
 def _run_processes(vectorizer, parts, workers, progress, total) -> list[Outcome]:
-    """Run ``parts`` in worker processes; in this process when workers cannot start."""
+    """Run ``parts`` in worker processes; in this process when workers cannot start.
+
+    This process holds its native thread pools at one thread meanwhile (it
+    computes nothing), so that workers forked from it start with that limit.
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        return _run_limited(vectorizer, parts, workers, progress, total)
+
+
+def _run_limited(vectorizer, parts, workers, progress, total) -> list[Outcome]:
     guard = nullcontext()
     if _start_method() != "fork" and _in_main_top_level():
         if type(vectorizer).__module__ == "__main__":
