@@ -42,6 +42,7 @@ True
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import json
@@ -62,6 +63,14 @@ _CLASSES: dict[str, type] = {}  # "module:QualName" -> every Vectorizer class de
 def _class_path(cls: type) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
+
+@functools.lru_cache(maxsize=None)
+def _init_names(init: Callable) -> tuple[str, ...]:
+    """The named arguments of a constructor (read once: the fingerprint asks per chunk)."""
+    signature = inspect.signature(init)
+    return tuple(name for name, parameter in signature.parameters.items()
+                 if name != "self" and parameter.kind not in (parameter.VAR_POSITIONAL,
+                                                              parameter.VAR_KEYWORD))
 
 class Vectorizer(ABC):
     """A clip key -> float32 vector transformer: the contract (see the module docs)."""
@@ -94,10 +103,7 @@ class Vectorizer(ABC):
     # ------------------------------------------------------------ parameters
     @classmethod
     def _param_names(cls) -> list[str]:
-        signature = inspect.signature(cls.__init__)
-        return [name for name, parameter in signature.parameters.items()
-                if name != "self" and parameter.kind not in (parameter.VAR_POSITIONAL,
-                                                             parameter.VAR_KEYWORD)]
+        return list(_init_names(cls.__init__))
 
     def get_params(self, deep: bool = True) -> dict:
         """The constructor's arguments and their values (scikit-learn's protocol).
