@@ -132,9 +132,12 @@ def _pool(workers: int) -> ProcessPoolExecutor:
 def _run_processes(vectorizer, parts, workers, progress, total) -> list[Outcome]:
     """Run ``parts`` in worker processes; in this process when workers cannot start.
 
-    This process holds its native thread pools at one thread meanwhile (it
-    computes nothing), so that workers forked from it start with that limit.
+    Before forking workers, this process (then its only thread, computing
+    nothing) holds its native thread pools at one thread, so that they start
+    with that limit.
     """
+    if _start_method() != "fork":
+        return _run_limited(vectorizer, parts, workers, progress, total)
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1):
