@@ -14,7 +14,9 @@ References measured in the same run:
   (c) reading the same vectors from a ``.npy`` file with ``np.load``;
   (d) the limit: our decode alone, and decode + MFCC, one clip after another on one
       core, warmed, with no cache, no pool and no bookkeeping; divided by the cores,
-      it bounds what any pipeline around them can reach.
+      it bounds what any pipeline around them can reach;
+  (d') the same decode + MFCC in a plain pool of forked workers, one per core, with
+      no cache and no bookkeeping: what worker processes alone cost on this machine.
 Targets: ours >= 10x hover's clips/s (cold cache, all cores, pool start-up
 included); a warm cache of 100,000 vectors loads in < 1 s; kNN accuracy (k=5,
 cosine, standardized) of ours >= hover's.
@@ -161,6 +163,36 @@ def child_limit(args: dict) -> dict:
             "seconds": decode_s + mfcc_s}
 
 
+def _decode_and_vector(paths: list[str]) -> int:
+    from hover_audio.audio.decode import decode
+    from hover_audio.vectors.mfcc import MFCCVectorizer
+
+    vectorizer = MFCCVectorizer(cache=False)
+    for path in paths:
+        clip = decode(Path(path))
+        vectorizer.vector(clip.samples, clip.sr)
+    return len(paths)
+
+
+def child_pool(args: dict) -> dict:
+    """(d'): the same decode + MFCC in a plain pool of forked workers, one per core,
+    chunks of 62 clips, warmed: no cache, no report, no bookkeeping, nothing sent back."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from hover_audio.vectors.runners import pin_threads
+
+    paths = read_list(args["paths"])
+    _decode_and_vector(paths[:1])
+    cores = len(os.sched_getaffinity(0))
+    start = time.perf_counter()
+    with ProcessPoolExecutor(cores, initializer=pin_threads,
+                             mp_context=multiprocessing.get_context("fork")) as pool:
+        count = sum(pool.map(_decode_and_vector,
+                             [paths[i:i + 62] for i in range(0, len(paths), 62)]))
+    return {"seconds": time.perf_counter() - start, "count": count}
+
+
 def child_ours(args: dict) -> dict:
     """``MFCCVectorizer(...).transform`` on a fresh cache; writes the matrix to args['out'].
 
@@ -248,7 +280,8 @@ def child_facts(args: dict) -> dict:
     return {"blas": blas_info()}
 
 
-CHILDREN = {"facts": child_facts, "hover": child_hover, "limit": child_limit, "ours": child_ours,
+CHILDREN = {"facts": child_facts, "hover": child_hover, "limit": child_limit, "pool": child_pool,
+            "ours": child_ours,
             "warm": child_warm, "profile": child_profile}
 
 
@@ -361,6 +394,11 @@ def bench_throughput(paths: list[str], quick: bool, tmp: Path) -> dict:
         print(f"  {name} ({workers} core(s)): decode + MFCC alone take >= {floor:.2f} s = at "
               f"most {hover_s / floor:.1f}x hover; the {target:g}x target allows "
               f"{hover_s / target:.2f} s for everything")
+    pool = median_run(repeats, lambda i: run_child("pool", paths=all_file))
+    print(f"(d') floor with processes: the same decode + MFCC in a plain pool of {cores} forked "
+          f"workers, no cache or bookkeeping: {pool['seconds']:.2f} s = "
+          f"{hover_s / pool['seconds']:.1f}x hover (ours, all cores, warmed: "
+          f"{ours_warm['seconds'] / pool['seconds']:.2f}x this floor's time)")
     print("RSS MB = peak RSS (RUSAGE_SELF) of the child process; worker = largest pool"
           " worker (RUSAGE_CHILDREN: a max, not a sum; forked pages are shared)")
     for result in (ours, single):
