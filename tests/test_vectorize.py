@@ -201,8 +201,8 @@ def test_parallel_and_serial_runs_agree(tmp_path, messy_folder):
     np.testing.assert_allclose(serial[:30], parallel[:30], rtol=1e-5, atol=1e-4)
 
 
-THREADS_SCRIPT = textwrap.dedent("""
-    import json, os, sys
+WHERE_COMPUTED = textwrap.dedent("""
+    import os
     import numpy as np
     from threadpoolctl import threadpool_info
     from hover_audio.vectors.mfcc import MFCCVectorizer
@@ -219,29 +219,43 @@ THREADS_SCRIPT = textwrap.dedent("""
             super().vector(samples, sr)  # the MFCC's own BLAS calls first
             threads = len(os.listdir("/proc/self/task"))  # OS threads of this process
             return np.array([os.getpid(), threads, blas_threads()], dtype=np.float32)
+""")
+THREADS_SCRIPT = textwrap.dedent("""
+    import json, os, sys, threading
+    import numpy as np
+    from hover_audio.vectors import runners
+    from where_computed import WhereComputed, blas_threads
 
     if __name__ == "__main__":
         np.ones((300, 300)) @ np.ones((300, 300))  # this process's BLAS starts its threads
-        before = blas_threads()
-        matrix, report = WhereComputed(cache=False).transform(sys.argv[1:], workers=2,
+        if sys.argv[1] == "threaded":  # as a notebook kernel or the server: no fork
+            threading.Thread(target=threading.Event().wait, daemon=True).start()
+        method, before = runners._start_method(), blas_threads()
+        matrix, report = WhereComputed(cache=False).transform(sys.argv[2:], workers=2,
                                                               progress=False)
         print(json.dumps({"rows": matrix.tolist(), "failures": len(report), "pid": os.getpid(),
-                          "before": before, "after": blas_threads()}))
+                          "method": method, "before": before, "after": blas_threads()}))
 """)
 
 
-def test_forked_workers_start_with_one_blas_thread_and_no_spinning_helper(tmp_path):
-    """A worker forked from a process whose BLAS runs threads (a notebook, the server)
-    inherits a one-thread limit; limiting it again after the fork restarted an OpenBLAS
-    thread in every worker, spinning 0.1 s of CPU before the first clip."""
+@pytest.mark.parametrize("parent,method", [("plain", "fork"), ("threaded", "forkserver")])
+def test_workers_start_with_one_blas_thread_and_no_spinning_helper(tmp_path, parent, method):
+    """Workers of a process whose BLAS runs threads (a notebook, the server) start
+    with one BLAS thread and no other: forked while the parent holds the limit, or
+    from a fork server started with it. Setting the limit in a worker whose BLAS had
+    one thread restarted an OpenBLAS thread there, spinning 0.1 s of CPU."""
+    (tmp_path / "where_computed.py").write_text(WHERE_COMPUTED)
+    (tmp_path / "script.py").write_text(THREADS_SCRIPT)
     keys = [write(tmp_path / f"t{i}.wav", tone(300 + 20 * i, 0.3)) for i in range(24)]
     env = {name: value for name, value in os.environ.items()
            if name not in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
-    done = subprocess.run([sys.executable, "-c", THREADS_SCRIPT, *keys], env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "script.py", parent, *keys], cwd=tmp_path,
+                          env={**env, "PYTHONPATH": str(tmp_path)}, capture_output=True,
+                          text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.strip().splitlines()[-1])
     rows = np.array(result["rows"])
+    assert result["method"] == method
     assert result["failures"] == 0 and rows.shape == (24, 3)
     assert len(set(rows[:, 0])) == 2 and result["pid"] not in set(rows[:, 0])  # two workers
     assert (rows[:, 1] == 1).all(), "a worker runs a second thread"
