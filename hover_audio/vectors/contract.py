@@ -72,6 +72,7 @@ def _init_names(init: Callable) -> tuple[str, ...]:
                  if name != "self" and parameter.kind not in (parameter.VAR_POSITIONAL,
                                                               parameter.VAR_KEYWORD))
 
+
 class Vectorizer(ABC):
     """A clip key -> float32 vector transformer: the contract (see the module docs)."""
 
