@@ -289,8 +289,7 @@ def child_facts(args: dict) -> dict:
 
 
 CHILDREN = {"facts": child_facts, "hover": child_hover, "limit": child_limit, "pool": child_pool,
-            "ours": child_ours,
-            "warm": child_warm, "profile": child_profile}
+            "ours": child_ours, "warm": child_warm, "profile": child_profile}
 
 
 # ------------------------------------------------------------------ parent
