@@ -18,6 +18,7 @@ import soundfile
 
 from hover_audio import AudioDataset
 from hover_audio.vectors.cache import VectorCache
+from hover_audio.vectors import jobs
 from hover_audio.vectors.jobs import FLUSH_SECONDS
 from hover_audio.audio.decode import DecodeError
 from hover_audio.vectors.mfcc import MFCCVectorizer
@@ -263,6 +264,26 @@ def test_workers_start_with_one_blas_thread_and_no_spinning_helper(tmp_path, par
     assert result["after"] == result["before"]  # the parent's own limit is given back
     if os.cpu_count() > 1:
         assert result["before"] > 1  # the case this guards: the parent's BLAS was threaded
+
+
+def test_ranges_of_one_recording_read_it_once_for_its_hash(tmp_path, monkeypatch):
+    """A cold batch of 150 ranges of one recording hashes the file once, not once per
+    range (its memo row reaches the cache only after a chunk is stored)."""
+    path = write(tmp_path / "long.wav", tone(440, 30.0, sr=8000), sr=8000, subtype="PCM_16")
+    keys = [f"{path}#t={start / 5:g},{start / 5 + 0.2:g}" for start in range(150)]
+    hashed = []
+    original = VectorCache.hash_file
+    monkeypatch.setattr(VectorCache, "hash_file",
+                        lambda self, *args, **kw: hashed.append(args) or original(self, *args, **kw))
+    monkeypatch.setattr(jobs, "_RECENT", {})
+    matrix, report = MFCCVectorizer(cache_dir=tmp_path / "cache").transform(
+        keys, workers=1, progress=False)
+    assert report.empty and np.isfinite(matrix).all()
+    assert len(hashed) == 1
+    again, _ = MFCCVectorizer(cache_dir=tmp_path / "cache").transform(keys, workers=1,
+                                                                       progress=False)
+    np.testing.assert_array_equal(again, matrix)  # all stored under the file's hash
+    assert len(hashed) == 1
 
 
 class CountingVectorizer(MFCCVectorizer):

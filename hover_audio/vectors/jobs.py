@@ -9,6 +9,7 @@ process. The vectorizer is used through its contract
 """
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from pathlib import Path
@@ -54,6 +55,8 @@ _CACHES: dict = {}
 FLUSH_EVERY = 256  # at most this many clips run in this process between cache writes,
 FLUSH_SECONDS = 0.5  # and at most about this long: a killed run loses half a second of work
 LOOK_UP_GROUP = 64  # clips looked up in the cache together
+RECENT_HASHES = 256  # files whose hash this process keeps (see _digest)
+_RECENT: dict = {}  # (absolute path, size, mtime_ns) -> content hash
 
 
 def open_cache(vectorizer) -> VectorCache | None:
@@ -117,18 +120,41 @@ def look_up_local(jobs: Sequence[Job], cache) -> dict[int, Found]:
         except (SourceError, OSError, ValueError):
             continue
     known = cache.known_hashes([str(source) for _, source in located.values()])
-    found = {}
+    found, digests = {}, {}
     for row, (ref, source) in located.items():
-        digest, memo = known.get(str(source)), None
-        if digest is None:
-            try:
-                digest, memo = cache.hash_file(source, look_up=False)
-            except OSError:
-                continue
-        found[row] = Found(ref, source, cache_key(digest, ref.start, ref.end, ref.channel),
-                           memo, None)
+        path = str(source)
+        if path not in digests:
+            digests[path] = _digest(cache, source, known.get(path))
+        if digests[path] is not None:
+            digest, memo = digests[path]
+            found[row] = Found(ref, source, cache_key(digest, ref.start, ref.end, ref.channel),
+                               memo, None)
     hits = cache.get_many([entry.stored_as for entry in found.values()])
     return {row: entry._replace(hit=hits.get(entry.stored_as)) for row, entry in found.items()}
+
+
+def _digest(cache, source: Path, known: str | None) -> tuple | None:
+    """``(hash, memo row or None)`` of a local file; None if it cannot be read here.
+
+    A file this process hashed lately and that has not changed since is not read
+    again: the ranges of one long recording share its hash (the memo rows reach
+    the cache only when the parent stores a chunk's outcomes).
+    """
+    if known is not None:
+        return known, None
+    try:
+        info = os.stat(source)
+        seen = (os.path.abspath(source), info.st_size, info.st_mtime_ns)
+        if seen in _RECENT:
+            return _RECENT[seen], None
+        digest, memo = cache.hash_file(source, look_up=False)
+    except OSError:
+        return None
+    if memo is not None:  # (path, size, mtime_ns, hash)
+        _RECENT[tuple(memo[:3])] = digest
+        while len(_RECENT) > RECENT_HASHES:
+            _RECENT.pop(next(iter(_RECENT)))
+    return digest, memo
 
 
 def clip_vector(vectorizer, job: Job, cache, found: Found | None = None) -> Outcome:
