@@ -48,7 +48,10 @@ def main() -> int:
         before = b.column(tab, "clips", "x")
         select = tab.locator("label:has-text('map: near in')").locator("xpath=..").locator(
             "select")
-        select.select_option("labels")
+        # the option says what the labels map learns from: the demo's 400 train and dev labels
+        offered = select.locator("option").all_text_contents()
+        assert "labels (400 clips)" in offered, offered
+        select.select_option(label="labels (400 clips)")
         tab.wait_for_function(MOVED_JS, arg=before, timeout=240_000)
         map_status(tab, "map: labels")
         print("the map moved to the labels aspect")

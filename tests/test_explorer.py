@@ -330,6 +330,36 @@ def test_redraw_draws_the_labels_map_again_with_the_new_labels(digits_page_data)
         ds.undo()
 
 
+def test_the_map_selector_says_what_the_labels_map_would_learn_from(digits_page_data):
+    """Every page's "labels" option counts the labeled clips the labels map would learn
+    from (test rows and ABSTAIN left out), follows label changes, and says what it still
+    needs when there are too few."""
+    from hover_audio.dataset.embedding import learning_labels
+
+    ds = digits_page_data
+    pages = [Page(ds), Page(ds)]
+
+    def texts():
+        return {dict(page.annotator.map_aspect.select.options)["labels"] for page in pages}
+
+    def expected():
+        counts = pd.Series(learning_labels(ds)).value_counts()
+        return f"labels ({int(counts[counts >= 2].sum())} clips)"
+
+    before = expected()
+    assert texts() == {before} and before != "labels (0 clips)"
+    try:
+        ds.commit(ds.keys[:20], "test")  # test rows never teach the labels aspect
+        assert texts() == {expected()} != {before}
+        ds.set_labels(ds.keys[20:], "ABSTAIN")  # only 20 test rows keep a label
+        assert texts() == {"labels (too few yet)"}
+    finally:
+        ds.undo()
+        ds.undo()
+    assert texts() == {before}
+    assert [value for value, _ in pages[0].annotator.map_aspect.select.options] == ds.aspects()
+
+
 def test_new_labels_are_counted_once_per_change_for_all_pages(digits_page_data, monkeypatch):
     from hover_audio.app.explorer import aspects
 

@@ -10,9 +10,13 @@ X_JS = """() => Array.from(Bokeh.documents[0].get_model_by_name('clips').data.x)
 
 
 def choose(page, title: str, value: str) -> None:
-    """Pick ``value`` in the drop-down titled ``title``, as a person does."""
+    """Pick ``value`` in the drop-down titled ``title``, as a person does: by the text
+    shown ("labels (25 clips)" for "labels")."""
     select = page.locator(f"label:has-text('{title}')").locator("xpath=..").locator("select")
-    select.select_option(value)
+    shown = [text for text in select.locator("option").all_text_contents()
+             if text == value or text.startswith(f"{value} (")]
+    assert len(shown) == 1, (value, select.locator("option").all_text_contents())
+    select.select_option(label=shown[0])
 
 
 def moved(tab, before) -> None:

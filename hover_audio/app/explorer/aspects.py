@@ -11,10 +11,12 @@ import threading
 import weakref
 
 import numpy as np
+import pandas as pd
 from bokeh.models import Button, Select
 
 from ...dataset.embedding import LABELS_ASPECT, learning_labels
 from ...dataset.schema import LABEL, SUBSET
+from ...maps.label_metric import MIN_CLASSES, MIN_PER_CLASS
 from . import widgets
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,8 @@ class MapState:
         self.pages: "weakref.WeakSet" = weakref.WeakSet()  # every page's control, to follow
         self.learned = None  # the labels the current "labels" map learned from (else None)
         self._counted = (None, None, 0)  # (change event, learned, count): one count per change
+        self._learnable = (None, "")  # (change event, the "labels" option's text)
+        self._read = (None, None)  # (change event, learning_labels then)
 
     def request(self, aspect: str, done, method: str | None = None, force: bool = False) -> str:
         """Recompute the layout for ``aspect`` in a thread; ``done(message, error)`` after.
@@ -66,10 +70,28 @@ class MapState:
         seen, seen_learned, count = self._counted
         if event is not None and seen is event and seen_learned is learned:
             return count
-        now = learning_labels(self.dataset)
+        now = self._learning(event)
         count = len(now) if len(now) != len(learned) else int(np.count_nonzero(now != learned))
         self._counted = (event, learned, count)
         return count
+
+    def labels_option(self, event=None) -> str:
+        """How the selectors name the "labels" aspect: the labeled clips it would learn
+        from now, or what it still needs. Counted once per dataset change ``event``."""
+        seen, text = self._learnable
+        if event is not None and seen is event:
+            return text
+        text = labels_option(pd.Series(self._learning(event)).value_counts())
+        self._learnable = (event, text)
+        return text
+
+    def _learning(self, event=None) -> np.ndarray:
+        """What the labels aspect would learn from now, read once per dataset change."""
+        seen, labels = self._read
+        if event is None or seen is not event:
+            labels = learning_labels(self.dataset)
+            self._read = (event, labels)
+        return labels
 
     def _work(self, aspect: str, done, method: str | None = None) -> None:
         while True:
@@ -102,6 +124,28 @@ class MapState:
                     return
 
 
+def labels_option(counts) -> str:
+    """The "labels" option's text from the clips per label it would learn from (short:
+    the selector is 150 px wide; choosing it with too few says what it needs).
+
+    Examples
+    --------
+    >>> labels_option({"kick": 12, "snare": 3, "clap": 1})
+    'labels (15 clips)'
+    >>> labels_option({"kick": 12})
+    'labels (too few yet)'
+    """
+    used = [int(n) for n in dict(counts).values() if n >= MIN_PER_CLASS]
+    if len(used) >= MIN_CLASSES:
+        return f"{LABELS_ASPECT} ({sum(used)} clips)"
+    return f"{LABELS_ASPECT} (too few yet)"
+
+
+def aspect_options(aspects, labels_text: str) -> list[tuple[str, str]]:
+    """A selector's ``(value, text)`` options: each aspect by its name, "labels" by ``labels_text``."""
+    return [(aspect, labels_text if aspect == LABELS_ASPECT else aspect) for aspect in aspects]
+
+
 def map_state(dataset) -> MapState:
     """The one MapState of ``dataset``, shared by its pages."""
     with _STATES_LOCK:
@@ -117,10 +161,11 @@ class MapAspectControl:
     def __init__(self, annotator):
         self.annotator = annotator
         annotator.refresh_hooks.append(self._on_dataset_change)
-        offered = annotator.dataset.aspects()
+        self.offered = annotator.dataset.aspects()
         self.state = map_state(annotator.dataset)
-        self.select = Select(title="map: near in", value=self.state.aspect, options=offered,
-                             width=150, disabled=len(offered) < 2, name="map-aspect")
+        self.select = Select(title="map: near in", value=self.state.aspect,
+                             options=aspect_options(self.offered, self.state.labels_option()),
+                             width=150, disabled=len(self.offered) < 2, name="map-aspect")
         self.redraw = Button(label=REDRAW, width=100, name="map-redraw", align="end")
         self._following = False
         self.select.on_change("value", self._on_choice)
@@ -155,6 +200,10 @@ class MapAspectControl:
     def _on_dataset_change(self, event) -> None:
         if {LABEL, SUBSET, "rows"} & set(event.columns):
             self._show_new_labels(event)
+            if LABELS_ASPECT in self.offered:
+                options = aspect_options(self.offered, self.state.labels_option(event))
+                if options != [tuple(option) for option in self.select.options]:
+                    self.select.options = options
 
     def _show_new_labels(self, event=None) -> None:
         """The redraw button counts the labels a "labels" map has not learned yet."""
