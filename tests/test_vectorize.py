@@ -273,8 +273,11 @@ def test_ranges_of_one_recording_read_it_once_for_its_hash(tmp_path, monkeypatch
     keys = [f"{path}#t={start / 5:g},{start / 5 + 0.2:g}" for start in range(150)]
     hashed = []
     original = VectorCache.hash_file
-    monkeypatch.setattr(VectorCache, "hash_file",
-                        lambda self, *args, **kw: hashed.append(args) or original(self, *args, **kw))
+    def counted(self, *args, **kw):
+        hashed.append(args)
+        return original(self, *args, **kw)
+
+    monkeypatch.setattr(VectorCache, "hash_file", counted)
     monkeypatch.setattr(jobs, "_RECENT", {})
     matrix, report = MFCCVectorizer(cache_dir=tmp_path / "cache").transform(
         keys, workers=1, progress=False)

@@ -344,8 +344,8 @@ class VectorCache:
         self.store(items)  # in one transaction
 
     def __len__(self) -> int:
-        return self._run(lambda con: con.execute(
-            "SELECT count(*) FROM vector_rows WHERE namespace = ?", (self.namespace,)).fetchone()[0])
+        return self._run(lambda con: con.execute("SELECT count(*) FROM vector_rows WHERE"
+                                                 " namespace = ?", (self.namespace,)).fetchone()[0])
 
     def clear(self) -> None:
         """Delete every vector of this namespace (and its snapshots, see ``snapshot.py``)."""

@@ -142,7 +142,8 @@ def labels_option(counts) -> str:
 
 
 def aspect_options(aspects, labels_text: str) -> list[tuple[str, str]]:
-    """A selector's ``(value, text)`` options: each aspect by its name, "labels" by ``labels_text``."""
+    """A selector's ``(value, text)`` options: each aspect by its name, "labels" by
+    ``labels_text``."""
     return [(aspect, labels_text if aspect == LABELS_ASPECT else aspect) for aspect in aspects]
 
 
