@@ -21,8 +21,14 @@ MIN_PER_CLASS = 2
 def label_counts(labels) -> dict:
     """Labeled rows per class (None and NaN are "not labeled")."""
     labels = np.asarray(labels, dtype=object)
-    values, counts = np.unique(labels[_labeled(labels)].astype(str), return_counts=True)
-    return dict(zip(values.tolist(), counts.tolist()))
+    counts = pd.Series(labels[_labeled(labels)]).astype(str).value_counts()
+    return {name: int(count) for name, count in counts.items()}
+
+
+def usable_counts(counts: dict) -> dict:
+    """The classes of ``counts`` with enough rows to learn from; a distance can be
+    learned when there are at least :data:`MIN_CLASSES` of them."""
+    return {name: n for name, n in counts.items() if n >= MIN_PER_CLASS}
 
 
 def row_labels(labels, rows: int) -> np.ndarray:
@@ -46,8 +52,7 @@ def check_labels(labels) -> None:
 
 
 def _check_counts(counts: dict) -> None:
-    usable = {name: n for name, n in counts.items() if n >= MIN_PER_CLASS}
-    if len(usable) < MIN_CLASSES:
+    if len(usable_counts(counts)) < MIN_CLASSES:
         found = ", ".join(f"{name}: {n}" for name, n in sorted(counts.items())) or "none"
         raise ValueError(
             f"a distance learned from labels needs at least {MIN_CLASSES} labels with "

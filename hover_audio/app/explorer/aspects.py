@@ -11,12 +11,11 @@ import threading
 import weakref
 
 import numpy as np
-import pandas as pd
 from bokeh.models import Button, Select
 
 from ...dataset.embedding import LABELS_ASPECT, learning_labels
 from ...dataset.schema import LABEL, SUBSET
-from ...maps.label_metric import MIN_CLASSES, MIN_PER_CLASS
+from ...maps.label_metric import MIN_CLASSES, label_counts, usable_counts
 from . import widgets
 
 log = logging.getLogger(__name__)
@@ -38,8 +37,7 @@ class MapState:
         self.pages: "weakref.WeakSet" = weakref.WeakSet()  # every page's control, to follow
         self.learned = None  # the labels the current "labels" map learned from (else None)
         self._counted = (None, None, 0)  # (change event, learned, count): one count per change
-        self._learnable = (None, "")  # (change event, the "labels" option's text)
-        self._read = (None, None)  # (change event, learning_labels then)
+        self._now = (None, None, None)  # (change event, learning labels, "labels" option)
 
     def request(self, aspect: str, done, method: str | None = None, force: bool = False) -> str:
         """Recompute the layout for ``aspect`` in a thread; ``done(message, error)`` after.
@@ -78,19 +76,19 @@ class MapState:
     def labels_option(self, event=None) -> str:
         """How the selectors name the "labels" aspect: the labeled clips it would learn
         from now, or what it still needs. Counted once per dataset change ``event``."""
-        seen, text = self._learnable
-        if event is not None and seen is event:
-            return text
-        text = labels_option(pd.Series(self._learning(event)).value_counts())
-        self._learnable = (event, text)
+        self._learning(event)
+        seen, labels, text = self._now
+        if text is None:
+            text = labels_option(label_counts(labels))
+            self._now = (seen, labels, text)
         return text
 
     def _learning(self, event=None) -> np.ndarray:
         """What the labels aspect would learn from now, read once per dataset change."""
-        seen, labels = self._read
+        seen, labels, _ = self._now
         if event is None or seen is not event:
             labels = learning_labels(self.dataset)
-            self._read = (event, labels)
+            self._now = (event, labels, None)
         return labels
 
     def _work(self, aspect: str, done, method: str | None = None) -> None:
@@ -135,9 +133,9 @@ def labels_option(counts) -> str:
     >>> labels_option({"kick": 12})
     'labels (too few yet)'
     """
-    used = [int(n) for n in dict(counts).values() if n >= MIN_PER_CLASS]
+    used = usable_counts(dict(counts))
     if len(used) >= MIN_CLASSES:
-        return f"{LABELS_ASPECT} ({sum(used)} clips)"
+        return f"{LABELS_ASPECT} ({sum(used.values())} clips)"
     return f"{LABELS_ASPECT} (too few yet)"
 
 
@@ -201,10 +199,9 @@ class MapAspectControl:
     def _on_dataset_change(self, event) -> None:
         if {LABEL, SUBSET, "rows"} & set(event.columns):
             self._show_new_labels(event)
-            if LABELS_ASPECT in self.offered:
-                options = aspect_options(self.offered, self.state.labels_option(event))
-                if options != [tuple(option) for option in self.select.options]:
-                    self.select.options = options
+            options = aspect_options(self.offered, self.state.labels_option(event))
+            if options != [tuple(option) for option in self.select.options]:
+                self.select.options = options
 
     def _show_new_labels(self, event=None) -> None:
         """The redraw button counts the labels a "labels" map has not learned yet."""
