@@ -25,6 +25,7 @@ from ..common.paths import default_cache_dir
 from ..common.progress import progress_bar
 from ..common.values import optional_number, optional_text
 from .cache import VectorCache, content_hash
+from .snapshot import file_states
 
 
 class Job(NamedTuple):
@@ -119,12 +120,14 @@ def look_up_local(jobs: Sequence[Job], cache) -> dict[int, Found]:
                 located[job.row] = (ref, read_source(ref))
         except (SourceError, OSError, ValueError):
             continue
-    known = cache.known_hashes([str(source) for _, source in located.values()])
+    paths = {row: os.path.abspath(source) for row, (_, source) in located.items()}
+    states = file_states(paths.values())  # each file looked at once for the group
+    known = cache.known_hashes(list(paths.values()), states)
     found, digests = {}, {}
     for row, (ref, source) in located.items():
-        path = str(source)
+        path = paths[row]
         if path not in digests:
-            digests[path] = _digest(cache, source, known.get(path))
+            digests[path] = _digest(cache, path, known.get(path), states.get(path))
         if digests[path] is not None:
             digest, memo = digests[path]
             found[row] = Found(ref, source, cache_key(digest, ref.start, ref.end, ref.channel),
@@ -133,8 +136,9 @@ def look_up_local(jobs: Sequence[Job], cache) -> dict[int, Found]:
     return {row: entry._replace(hit=hits.get(entry.stored_as)) for row, entry in found.items()}
 
 
-def _digest(cache, source: Path, known: str | None) -> tuple | None:
-    """``(hash, memo row or None)`` of a local file; None if it cannot be read here.
+def _digest(cache, path: str, known: str | None, state: tuple | None) -> tuple | None:
+    """``(hash, memo row or None)`` of the local file at absolute ``path``, whose
+    ``(size, mtime_ns)`` is ``state`` (None: it could not be looked at, nor read here).
 
     A file this process hashed lately and that has not changed since is not read
     again: the ranges of one long recording share its hash (the memo rows reach
@@ -142,12 +146,12 @@ def _digest(cache, source: Path, known: str | None) -> tuple | None:
     """
     if known is not None:
         return known, None
+    if state is None:
+        return None
+    if (path, *state) in _RECENT:
+        return _RECENT[(path, *state)], None
     try:
-        info = os.stat(source)
-        seen = (os.path.abspath(source), info.st_size, info.st_mtime_ns)
-        if seen in _RECENT:
-            return _RECENT[seen], None
-        digest, memo = cache.hash_file(source, look_up=False)
+        digest, memo = cache.hash_file(path, look_up=False)
     except OSError:
         return None
     if memo is not None:  # (path, size, mtime_ns, hash)
