@@ -574,18 +574,37 @@ def write_flac(path, channels: int, subtype: str, frames: int = 6000, sr: int = 
 @pytest.mark.parametrize("subtype", ["PCM_S8", "PCM_16", "PCM_24"])
 @pytest.mark.parametrize("channels", [1, 2, 5])
 def test_whole_flac_file_by_dr_flac_has_libsndfiles_samples(tmp_path, subtype, channels):
-    """A whole FLAC file is read by miniaudio's dr_flac, with exactly the samples (and
-    mixdown, and each channel) libsndfile gives, which reads the same file as bytes."""
-    from hover_audio.audio.decode import _decode_flac
+    """A whole FLAC file, as a path or as bytes, is read by miniaudio's dr_flac, with
+    exactly the samples (and mixdown, and each channel) libsndfile gives."""
+    from hover_audio.audio.decode import _decode_flac, _decode_soundfile
 
     path = write_flac(tmp_path / f"{subtype}_{channels}.flac", channels, subtype)
+    data = path.read_bytes()
     assert _decode_flac(path, None, None, None, None) is not None  # the fast path is taken
-    by_dr_flac, by_libsndfile = decode(path), decode(path.read_bytes())
-    assert by_dr_flac.sr == by_libsndfile.sr == 22050 and not by_dr_flac.truncated
-    assert np.array_equal(by_dr_flac.samples, by_libsndfile.samples)
+    assert _decode_flac(data, None, None, None, None) is not None  # known by its fLaC mark
+    by_libsndfile = _decode_soundfile(path, None, None, None, None, "x")
+    for by_dr_flac in (decode(path), decode(data), decode(path, data=data)):
+        assert by_dr_flac.sr == by_libsndfile.sr == 22050 and not by_dr_flac.truncated
+        assert np.array_equal(by_dr_flac.samples, by_libsndfile.samples)
     for channel in range(channels):
-        assert np.array_equal(decode(path, channel=channel).samples,
-                              decode(path.read_bytes(), channel=channel).samples)
+        expected = _decode_soundfile(path, None, None, channel, None, "x").samples
+        assert np.array_equal(decode(path, channel=channel).samples, expected)
+        assert np.array_equal(decode(data, channel=channel).samples, expected)
+
+
+@pytest.mark.parametrize("name", ["pcm16.wav", "pcm24.flac", "pcm16.aiff", "vorbis.ogg"])
+def test_bytes_already_read_are_decoded_not_the_file(audio, name, tmp_path):
+    """``data=``: the bytes read (to hash them) are what is decoded, even when the file
+    has changed since; ranges work on them too."""
+    original = audio["formats"][name].path
+    path = tmp_path / original.name
+    data = original.read_bytes()
+    path.write_bytes(b"\0" * 64)  # the file on disk is now something else
+    whole = decode(path, data=data)
+    assert whole.sr == decode(original).sr
+    np.testing.assert_array_equal(whole.samples, decode(original).samples)
+    part = decode(path, data=data, start=0.1, end=0.3)
+    np.testing.assert_array_equal(part.samples, decode(original, start=0.1, end=0.3).samples)
 
 
 def test_flac_ranges_caps_and_odd_channels_go_to_libsndfile(tmp_path):
@@ -614,7 +633,9 @@ def test_damaged_flac_is_judged_by_libsndfile(tmp_path):
     assert _decode_flac(cut, None, None, None, None) is None  # shorter than its header says
     result = decode(cut)
     assert 0 < len(result.samples) < 44100
+    assert _decode_flac(cut.read_bytes(), None, None, None, None) is None
     assert np.array_equal(result.samples, decode(cut.read_bytes()).samples)
+    assert np.array_equal(result.samples, decode(cut, data=cut.read_bytes()).samples)
     garbage = tmp_path / "noise.flac"
     garbage.write_bytes(np.random.default_rng(0).bytes(5000))
     with pytest.raises(DecodeError, match="noise.flac") as caught:

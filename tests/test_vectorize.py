@@ -272,12 +272,12 @@ def test_ranges_of_one_recording_read_it_once_for_its_hash(tmp_path, monkeypatch
     path = write(tmp_path / "long.wav", tone(440, 30.0, sr=8000), sr=8000, subtype="PCM_16")
     keys = [f"{path}#t={start / 5:g},{start / 5 + 0.2:g}" for start in range(150)]
     hashed = []
-    original = VectorCache.hash_file
-    def counted(self, *args, **kw):
+    original = jobs.read_hashed
+    def counted(*args, **kw):
         hashed.append(args)
-        return original(self, *args, **kw)
+        return original(*args, **kw)
 
-    monkeypatch.setattr(VectorCache, "hash_file", counted)
+    monkeypatch.setattr(jobs, "read_hashed", counted)
     monkeypatch.setattr(jobs, "_RECENT", {})
     matrix, report = MFCCVectorizer(cache_dir=tmp_path / "cache").transform(
         keys, workers=1, progress=False)

@@ -80,6 +80,7 @@ def decode(
     channel: int | None = None,
     max_duration: float | None = None,
     name: str | None = None,
+    data: bytes | None = None,
 ) -> Audio:
     """Decode ``source`` (a file path or its bytes) to mono float32 at its native rate.
 
@@ -93,15 +94,20 @@ def decode(
         Decode at most this many seconds; ``truncated`` tells when it cut.
     name
         How to call the clip in error messages (default: the path).
+    data
+        The bytes of the file at ``source``, when they were read already (to hash
+        them): they are decoded instead of reading the file again, so the samples
+        are those of exactly these bytes (ffmpeg, the fallback, still reads the file).
     """
     name = name or (str(source) if isinstance(source, Path) else "<bytes>")
-    size = source.stat().st_size if isinstance(source, Path) else len(source)
+    contents = data if data is not None else source  # what the in-process decoders read
+    size = contents.stat().st_size if isinstance(contents, Path) else len(contents)
     if size == 0:
         raise DecodeError("empty", f"{name}: empty file (0 bytes)")
     try:
-        audio = _decode_flac(source, start, end, channel, max_duration)
+        audio = _decode_flac(contents, start, end, channel, max_duration)
         if audio is None:
-            audio = _decode_soundfile(source, start, end, channel, max_duration, name)
+            audio = _decode_soundfile(contents, start, end, channel, max_duration, name)
     except DecodeError:
         raise
     except _UseFfmpeg:
@@ -156,36 +162,42 @@ def _mix(frames: np.ndarray, channel: int | None, name: str = "",
 
 
 def _decode_flac(source, start, end, channel, max_duration) -> Audio | None:
-    """A whole FLAC file no longer than ``max_duration``, by dr_flac; None: not taken here.
+    """A whole FLAC file (a ``.flac`` path, or bytes starting with its ``fLaC`` mark) no
+    longer than ``max_duration``, by dr_flac; None: not taken here.
 
     Integers scaled by ``2**-(bits - 1)``, as libsndfile does. A file whose stream
     is damaged, shorter than its header says or of unknown length goes to
     libsndfile, which reads what it can and names what is wrong.
     """
-    if not isinstance(source, Path) or start or end is not None \
-            or source.suffix.lower() != ".flac":
+    in_memory = not isinstance(source, Path)
+    if start or end is not None or (
+            source[:4] != b"fLaC" if in_memory else source.suffix.lower() != ".flac"):
         return None
     try:
         import miniaudio
     except ImportError:  # pragma: no cover - a dependency, but soundfile reads FLAC too
         return None
-    name = str(source)
     try:
-        info = miniaudio.flac_get_file_info(name)
+        info = (miniaudio.flac_get_info(source) if in_memory
+                else miniaudio.flac_get_file_info(str(source)))
         sr, total, count = info.sample_rate, info.num_frames, info.nchannels
         if total <= 0 or (channel is not None and not 0 <= channel < count) or (
                 max_duration is not None and total > int(max_duration * sr)):
             return None
-        if info.sample_width == 2:
-            decoded, dtype, scale = miniaudio.flac_read_file_s16(name), np.int16, 2.0**-15
-        else:  # 8 to 32 bits, left-justified in 32
-            decoded, dtype, scale = miniaudio.flac_read_file_s32(name), np.int32, 2.0**-31
+        wide = info.sample_width != 2  # 8 to 32 bits, left-justified in 32
+        if in_memory:
+            read = miniaudio.flac_read_s32 if wide else miniaudio.flac_read_s16
+            decoded = read(source)
+        else:
+            read = miniaudio.flac_read_file_s32 if wide else miniaudio.flac_read_file_s16
+            decoded = read(str(source))
     except (miniaudio.MiniaudioError, OSError):
         return None
+    dtype, scale = (np.int32, 2.0**-31) if wide else (np.int16, 2.0**-15)
     frames = np.frombuffer(decoded.samples, dtype=dtype).reshape(-1, decoded.nchannels)
     if len(frames) != total or decoded.sample_rate != sr:
         return None
-    return Audio(_mix(frames, channel, name, scale), sr, False)
+    return Audio(_mix(frames, channel, "", scale), sr, False)
 
 
 class _UseFfmpeg(Exception):

@@ -57,6 +57,31 @@ def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:32]
 
 
+def read_hashed(path: str, before: os.stat_result | None = None,
+                keep_bytes: int = 0) -> tuple[str, tuple | None, bytes | None]:
+    """Read the local file at absolute ``path``: ``(hash, memo row, its bytes or None)``.
+
+    The bytes are kept for a file of at most ``keep_bytes``, so that it can be
+    decoded from exactly what was hashed without reading it again. The memo row
+    (see :meth:`VectorCache.hash_file`) is None when the file changed while it was
+    read. ``before``: its ``os.stat``, if taken already.
+    """
+    before = before or os.stat(path)
+    digest, data = hashlib.sha256(), None
+    with open(path, "rb") as f:
+        if before.st_size <= keep_bytes:
+            data = f.read()
+            digest.update(data)
+        else:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    value = digest.hexdigest()[:32]
+    after = os.stat(path)
+    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+        return value, None, data
+    return value, (path, before.st_size, before.st_mtime_ns, value), data
+
+
 def _to_blob(vector: np.ndarray) -> tuple[int, bytes]:
     """Return ``(dim, float32 bytes)`` of a 1-D vector."""
     array = np.ascontiguousarray(vector, dtype=_DTYPE)
@@ -225,27 +250,19 @@ class VectorCache:
             self.store([], [memo])
         return value
 
-    def hash_file(self, path: str | os.PathLike, look_up: bool = True) -> tuple[str, tuple | None]:
+    def hash_file(self, path: str | os.PathLike) -> tuple[str, tuple | None]:
         """``(hash, memo row to store)`` of a local file; the row is None when memoized.
 
         The row is also None when the file changed while it was read (nothing to memoize).
-        ``look_up=False``: read the file without asking the memo (known not to hold it).
         """
         path = os.path.abspath(os.fspath(path))
         before = os.stat(path)
-        row = look_up and self._run(lambda con: con.execute(
+        row = self._run(lambda con: con.execute(
             "SELECT size, mtime_ns, hash FROM file_digests WHERE path = ?", (path,)).fetchone())
         if row and row[0] == before.st_size and row[1] == before.st_mtime_ns:
             return row[2], None
-        digest = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-        value = digest.hexdigest()[:32]
-        after = os.stat(path)
-        if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
-            return value, None
-        return value, (path, before.st_size, before.st_mtime_ns, value)
+        digest, memo, _ = read_hashed(path, before)
+        return digest, memo
 
     def store(self, items: Iterable[tuple[str, np.ndarray]], memos: Sequence[tuple] = ()) -> None:
         """Store ``(key, vector)`` pairs and :meth:`hash_file` memo rows in one transaction."""

@@ -24,7 +24,7 @@ from ..audio.sources import ClipRef, SourceError, local_path, parse_key, read_so
 from ..common.paths import default_cache_dir
 from ..common.progress import progress_bar
 from ..common.values import optional_number, optional_text
-from .cache import VectorCache, content_hash
+from .cache import VectorCache, content_hash, read_hashed
 from .snapshot import file_states
 
 
@@ -57,6 +57,7 @@ FLUSH_EVERY = 256  # at most this many clips run in this process between cache w
 FLUSH_SECONDS = 0.5  # and at most about this long: a killed run loses half a second of work
 LOOK_UP_GROUP = 64  # clips looked up in the cache together
 RECENT_HASHES = 256  # files whose hash this process keeps (see _digest)
+KEEP_BYTES = 1 << 20  # a file up to this size is decoded from the bytes read to hash it
 _RECENT: dict = {}  # (absolute path, size, mtime_ns) -> content hash
 
 
@@ -89,6 +90,7 @@ class Found(NamedTuple):
     stored_as: str | None  # the cache key (None: no cache)
     memo: tuple | None  # the file-hash memo row to store, if the file was hashed afresh
     hit: np.ndarray | None
+    data: bytes | None = None  # the local file's bytes, read to hash it (small files)
 
 
 def look_up(job: Job, cache) -> Found:
@@ -129,15 +131,17 @@ def look_up_local(jobs: Sequence[Job], cache) -> dict[int, Found]:
         if path not in digests:
             digests[path] = _digest(cache, path, known.get(path), states.get(path))
         if digests[path] is not None:
-            digest, memo = digests[path]
+            digest, memo, data = digests[path]
             found[row] = Found(ref, source, cache_key(digest, ref.start, ref.end, ref.channel),
-                               memo, None)
+                               memo, None, data)
     hits = cache.get_many([entry.stored_as for entry in found.values()])
-    return {row: entry._replace(hit=hits.get(entry.stored_as)) for row, entry in found.items()}
+    return {row: entry._replace(hit=hit, data=None if hit is not None else entry.data)
+            for row, entry in found.items() for hit in [hits.get(entry.stored_as)]}
 
 
 def _digest(cache, path: str, known: str | None, state: tuple | None) -> tuple | None:
-    """``(hash, memo row or None)`` of the local file at absolute ``path``, whose
+    """``(hash, memo row or None, bytes or None)`` of the local file at absolute ``path``
+    (its bytes when read here and at most ``KEEP_BYTES``), whose
     ``(size, mtime_ns)`` is ``state`` (None: it could not be looked at, nor read here).
 
     A file this process hashed lately and that has not changed since is not read
@@ -145,20 +149,20 @@ def _digest(cache, path: str, known: str | None, state: tuple | None) -> tuple |
     the cache only when the parent stores a chunk's outcomes).
     """
     if known is not None:
-        return known, None
+        return known, None, None
     if state is None:
         return None
     if (path, *state) in _RECENT:
-        return _RECENT[(path, *state)], None
+        return _RECENT[(path, *state)], None, None
     try:
-        digest, memo = cache.hash_file(path, look_up=False)
+        digest, memo, data = read_hashed(path, keep_bytes=KEEP_BYTES)
     except OSError:
         return None
     if memo is not None:  # (path, size, mtime_ns, hash)
         _RECENT[tuple(memo[:3])] = digest
         while len(_RECENT) > RECENT_HASHES:
             _RECENT.pop(next(iter(_RECENT)))
-    return digest, memo
+    return digest, memo, data
 
 
 def clip_vector(vectorizer, job: Job, cache, found: Found | None = None) -> Outcome:
@@ -168,12 +172,13 @@ def clip_vector(vectorizer, job: Job, cache, found: Found | None = None) -> Outc
     here: what the cache should learn travels in the outcome.
     """
     try:
-        ref, source, stored_as, memo, hit = found if found is not None else look_up(job, cache)
+        ref, source, stored_as, memo, hit, data = (found if found is not None
+                                                   else look_up(job, cache))
         if hit is not None:
             return Outcome(job.row, hit, learned=(None, memo) if memo else None)
         learned = None if stored_as is None else (stored_as, memo)
         audio = decode(source, start=ref.start, end=ref.end, channel=ref.channel,
-                       max_duration=vectorizer.max_duration, name=job.key)
+                       max_duration=vectorizer.max_duration, name=job.key, data=data)
         vector = vectorizer.vector(audio.samples, audio.sr)
         if audio.truncated:
             return Outcome(job.row, vector, "truncated",
