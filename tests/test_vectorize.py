@@ -170,6 +170,24 @@ def test_call_on_a_key_hover_style(vectorizer, tmp_path):
         vectorizer(str(tmp_path / "bad.wav"))
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_directory_or_a_pipe_in_a_batch_is_reported_not_read(tmp_path):
+    """Keys naming a folder or a named pipe (reading one would wait forever) are
+    reported as not found, beside clips that vectorize; the batch never hangs."""
+    good = [write(tmp_path / f"{i}.wav", tone(200 + 50 * i, 0.3)) for i in range(4)]
+    folder = tmp_path / "folder.wav"
+    folder.mkdir()
+    pipe = tmp_path / "pipe.wav"
+    os.mkfifo(pipe)
+    keys = [str(path) for path in good[:2]] + [str(folder), str(pipe)] + [
+        str(path) for path in good[2:]]
+    matrix, report = MFCCVectorizer(cache_dir=tmp_path / "cache").transform(
+        keys, workers=1, progress=False)
+    assert np.isfinite(matrix[[0, 1, 4, 5]]).all() and np.isnan(matrix[[2, 3]]).all()
+    assert report[["row", "kind"]].values.tolist() == [[2, "not_found"], [3, "not_found"]]
+    assert "is a directory" in report["message"][0] and "pipe.wav" in report["message"][1]
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_batch_with_broken_files_completes_with_a_report(vectorizer, messy_folder, workers):
     keys, broken = messy_folder

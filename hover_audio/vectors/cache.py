@@ -57,19 +57,21 @@ def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:32]
 
 
-def read_hashed(path: str, before: os.stat_result | None = None,
+def read_hashed(path: str, state: tuple[int, int] | None = None,
                 keep_bytes: int = 0) -> tuple[str, tuple | None, bytes | None]:
     """Read the local file at absolute ``path``: ``(hash, memo row, its bytes or None)``.
 
     The bytes are kept for a file of at most ``keep_bytes``, so that it can be
     decoded from exactly what was hashed without reading it again. The memo row
     (see :meth:`VectorCache.hash_file`) is None when the file changed while it was
-    read. ``before``: its ``os.stat``, if taken already.
+    read. ``state``: its ``(size, mtime_ns)``, if looked at already.
     """
-    before = before or os.stat(path)
+    if state is None:
+        info = os.stat(path)
+        state = (info.st_size, info.st_mtime_ns)
     digest, data = hashlib.sha256(), None
     with open(path, "rb") as f:
-        if before.st_size <= keep_bytes:
+        if state[0] <= keep_bytes:
             data = f.read()
             digest.update(data)
         else:
@@ -77,9 +79,9 @@ def read_hashed(path: str, before: os.stat_result | None = None,
                 digest.update(block)
     value = digest.hexdigest()[:32]
     after = os.stat(path)
-    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+    if (after.st_size, after.st_mtime_ns) != tuple(state):
         return value, None, data
-    return value, (path, before.st_size, before.st_mtime_ns, value), data
+    return value, (path, *state, value), data
 
 
 def _to_blob(vector: np.ndarray) -> tuple[int, bytes]:
@@ -261,7 +263,7 @@ class VectorCache:
             "SELECT size, mtime_ns, hash FROM file_digests WHERE path = ?", (path,)).fetchone())
         if row and row[0] == before.st_size and row[1] == before.st_mtime_ns:
             return row[2], None
-        digest, memo, _ = read_hashed(path, before)
+        digest, memo, _ = read_hashed(path, (before.st_size, before.st_mtime_ns))
         return digest, memo
 
     def store(self, items: Iterable[tuple[str, np.ndarray]], memos: Sequence[tuple] = ()) -> None:

@@ -118,12 +118,15 @@ def look_up_local(jobs: Sequence[Job], cache) -> dict[int, Found]:
     for job in jobs:
         try:
             ref = parse_key(job.key, job.start, job.end, job.channel)
-            if local_path(ref.location) is not None:
-                located[job.row] = (ref, read_source(ref))
-        except (SourceError, OSError, ValueError):
+            path = local_path(ref.location)
+        except (SourceError, ValueError):
             continue
+        if path is not None:
+            located[job.row] = (ref, path)
     paths = {row: os.path.abspath(source) for row, (_, source) in located.items()}
-    states = file_states(paths.values())  # each file looked at once for the group
+    # each file looked at once for the group: one missing (no state) or not a file
+    # (it cannot be read) is left to look_up, which says what is wrong
+    states = file_states(paths.values())
     known = cache.known_hashes(list(paths.values()), states)
     found, digests = {}, {}
     for row, (ref, source) in located.items():
@@ -155,7 +158,7 @@ def _digest(cache, path: str, known: str | None, state: tuple | None) -> tuple |
     if (path, *state) in _RECENT:
         return _RECENT[(path, *state)], None, None
     try:
-        digest, memo, data = read_hashed(path, keep_bytes=KEEP_BYTES)
+        digest, memo, data = read_hashed(path, state, keep_bytes=KEEP_BYTES)
     except OSError:
         return None
     if memo is not None:  # (path, size, mtime_ns, hash)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import stat
 import zipfile
 from pathlib import Path
 from typing import NamedTuple, Sequence
@@ -105,7 +106,8 @@ def files_of(found_rows: Rows, keys: Sequence[str], jobs: Sequence | None = None
 
 
 def file_states(paths, known: dict | None = None) -> dict:
-    """``{path: (size, mtime_ns)}`` of the distinct files in ``paths`` that exist.
+    """``{path: (size, mtime_ns)}`` of the distinct regular files in ``paths`` that exist
+    (a directory, a pipe or a device has none: no vector is ever read from it).
 
     ``known`` states (looked at moments ago) are reused, not looked at again.
     """
@@ -117,7 +119,8 @@ def file_states(paths, known: dict | None = None) -> dict:
             info = os.stat(path)
         except (OSError, ValueError):
             continue
-        states[path] = (info.st_size, info.st_mtime_ns)
+        if stat.S_ISREG(info.st_mode):
+            states[path] = (info.st_size, info.st_mtime_ns)
     return states
 
 
