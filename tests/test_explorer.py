@@ -231,7 +231,8 @@ def test_search_aspect_scores_are_the_aspects_scores(digits_page_data):
     ds = digits_page_data
     page = Page(ds)
     search = page.annotator.search
-    assert search.aspect.options == ["overall", "timbre", "shape", "labels"]
+    assert [value for value, _ in search.aspect.options] == ["overall", "timbre", "shape",
+                                                              "labels"]
     assert not search.aspect.disabled
     search["threshold"].value = -1.0
     page.select([3, 4])
@@ -330,8 +331,8 @@ def test_redraw_draws_the_labels_map_again_with_the_new_labels(digits_page_data)
         ds.undo()
 
 
-def test_the_map_selector_says_what_the_labels_map_would_learn_from(digits_page_data):
-    """Every page's "labels" option counts the labeled clips the labels map would learn
+def test_the_selectors_say_what_the_labels_aspect_would_learn_from(digits_page_data):
+    """Every page's "labels" option, in the map's and in the search's selector, counts the labeled clips the labels map would learn
     from (test rows and ABSTAIN left out), follows label changes, and says what it still
     needs when there are too few."""
     from hover_audio.dataset.embedding import learning_labels
@@ -339,8 +340,9 @@ def test_the_map_selector_says_what_the_labels_map_would_learn_from(digits_page_
     ds = digits_page_data
     pages = [Page(ds), Page(ds)]
 
-    def texts():
-        return {dict(page.annotator.map_aspect.select.options)["labels"] for page in pages}
+    def texts():  # the map's and the search's selectors of every page
+        return {dict(select.options)["labels"] for page in pages
+                for select in (page.annotator.map_aspect.select, page.annotator.search.aspect)}
 
     def expected():
         counts = pd.Series(learning_labels(ds)).value_counts()

@@ -145,6 +145,18 @@ def aspect_options(aspects, labels_text: str) -> list[tuple[str, str]]:
     return [(aspect, labels_text if aspect == LABELS_ASPECT else aspect) for aspect in aspects]
 
 
+def show_options(select: Select, aspects, labels_text: str) -> None:
+    """Give ``select`` the options of ``aspects`` (see :func:`aspect_options`), if they changed."""
+    options = aspect_options(aspects, labels_text)
+    if options != [tuple(option) for option in select.options]:
+        select.options = options
+
+
+def labels_changed(event) -> bool:
+    """Whether a dataset change ``event`` may change what the labels aspect learns from."""
+    return bool({LABEL, SUBSET, "rows"} & set(event.columns))
+
+
 def map_state(dataset) -> MapState:
     """The one MapState of ``dataset``, shared by its pages."""
     with _STATES_LOCK:
@@ -197,11 +209,9 @@ class MapAspectControl:
         self._request(self.state.aspect, force=True)
 
     def _on_dataset_change(self, event) -> None:
-        if {LABEL, SUBSET, "rows"} & set(event.columns):
+        if labels_changed(event):
             self._show_new_labels(event)
-            options = aspect_options(self.offered, self.state.labels_option(event))
-            if options != [tuple(option) for option in self.select.options]:
-                self.select.options = options
+            show_options(self.select, self.offered, self.state.labels_option(event))
 
     def _show_new_labels(self, event=None) -> None:
         """The redraw button counts the labels a "labels" map has not learned yet."""

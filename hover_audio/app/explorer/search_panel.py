@@ -17,6 +17,7 @@ from bokeh.models import Select
 
 from ..access import PathPolicy, upload_problem
 from . import widgets
+from .aspects import aspect_options, labels_changed, map_state, show_options
 from .page_data import BASE_SIZE, default_marks
 
 SEARCHES = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hover-audio-search")
@@ -37,9 +38,13 @@ class SearchPanel:
         self.annotator = annotator
         self._index = search_index
         self.controls = widgets.search_controls()
-        offered = annotator.dataset.aspects()
-        self.aspect = Select(title="similar in", value="overall", options=offered, width=130,
+        self.offered = offered = annotator.dataset.aspects()
+        # "labels" says what it learns from, as the map's selector does (the same count)
+        self._labels_text = map_state(annotator.dataset).labels_option
+        self.aspect = Select(title="similar in", value="overall", width=150,
+                             options=aspect_options(offered, self._labels_text()),
                              disabled=len(offered) < 2, name="search-aspect")
+        annotator.refresh_hooks.append(self._on_dataset_change)
         self.policy = PathPolicy(annotator.keys, annotator.allow_paths)
         self.results = np.zeros(0, dtype=np.int64)
         self._last_query = None
@@ -52,6 +57,10 @@ class SearchPanel:
         controls["filter"].on_click(self.filter_selection)
         controls["clear"].on_click(self.clear_search)
         self.aspect.on_change("value", lambda attr, old, new: self.rerun())
+
+    def _on_dataset_change(self, event) -> None:
+        if labels_changed(event):
+            show_options(self.aspect, self.offered, self._labels_text(event))
 
     def __getitem__(self, name: str):
         return self.controls[name]
