@@ -2,8 +2,8 @@
 
 For each evaluation set (the embedded demo digits, and the real sets of
 ``real_sets.py``: drum kits, speech in five languages, fifteen game voices, the
-same game lines) and each vectorizer/aspect (the default MFCC's ``overall``,
-``timbre``, ``shape``, and every installed pretrained embedder), prints
+same game lines, guitar chords) and each vectorizer/aspect (the default MFCC's
+``overall``, ``timbre``, ``shape``, ``pitch``, and every installed pretrained embedder), prints
 precision@10 (the share of a clip's 10 nearest clips, as ``ds.similarity_index()``
 ranks them, that carry its label), beside the reference measured in the same
 run: hover's scheme (its audio guide: ``librosa.load`` + ``mfcc(n_mfcc=32).mean``,
@@ -171,7 +171,7 @@ def effort_row(name: str, clips: str, runs: list[dict]) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", default="demo,drums,languages,voices,lines")
+    parser.add_argument("--sets", default="demo,drums,languages,voices,lines,chords")
     parser.add_argument("--no-effort", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-vectors-") as tmp:

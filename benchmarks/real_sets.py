@@ -14,6 +14,9 @@ languages    Asterisk PBX prompts (asterisk-core-sounds-*-wav):     language (en
 voices       Hedgewars voice packs (hedgewars-data): 15 voices      voice pack
              saying the same game lines, OGG
 lines        the same Hedgewars clips                               the line spoken
+chords       a sample library of guitar strums (belofilms kit of    the chord (A major,
+             hydrogen-drumkits-effects): 26 chords, up and down     C# minor 7b5, ...)
+             strokes, FLAC 44.1-96 kHz
 ===========  ====================================================  =========================
 
 Packages are fetched with ``apt-get download`` and unpacked with ``dpkg-deb -x``
@@ -32,7 +35,7 @@ from pathlib import Path
 
 import pandas as pd
 
-PACKAGES = ["hydrogen-drumkits", "hedgewars-data"] + [
+PACKAGES = ["hydrogen-drumkits", "hedgewars-data", "hydrogen-drumkits-effects"] + [
     f"asterisk-core-sounds-{language}-wav" for language in ("en", "es", "fr", "it", "ru")]
 DEFAULT_CACHE = Path(os.environ.get("HOVER_AUDIO_BENCH_DATA",
                                     Path.home() / ".cache" / "hover-audio-bench"))
@@ -100,10 +103,15 @@ def drum_label(name: str) -> str | None:
     return None
 
 
+# kits of other packages unpacked beside hydrogen-drumkits (hydrogen-drumkits-effects: the
+# chords set; hydrogen-data, if fetched): the drums set keeps to hydrogen-drumkits' 14 kits
+OTHER_KITS = ("belofilms_GuitarStrums", "GMRockKit", "TR808EmulationKit")
+
+
 def drums(root: Path, per_label: int = 80) -> pd.DataFrame:
     kits = root / "usr/share/hydrogen/data/drumkits"
     rows = [(str(path), drum_label(path.stem)) for path in sorted(kits.rglob("*"))
-            if AUDIO.search(path.name)]
+            if AUDIO.search(path.name) and path.relative_to(kits).parts[0] not in OTHER_KITS]
     table = pd.DataFrame([row for row in rows if row[1]], columns=["audio", "label"])
     return sample(table, per_label)
 
@@ -137,7 +145,22 @@ def lines(root: Path, min_voices: int = 8) -> pd.DataFrame:
     return keep.rename(columns={"line": "label"})[["audio", "label"]].reset_index(drop=True)
 
 
-SETS = {"drums": drums, "languages": languages, "voices": voices, "lines": lines}
+def chord_label(name: str) -> str:
+    """The chord a strum's file name says: "Csharp minor_UP_02" -> "Csharp minor"."""
+    name = re.sub(r"(_(up|down))?_\d+$", "", name, flags=re.IGNORECASE)
+    return name.replace("minro", "minor")  # one chord's files are misspelt
+
+
+def chords(root: Path, per_label: int = 12) -> pd.DataFrame:
+    strums = root / "usr/share/hydrogen/data/drumkits/belofilms_GuitarStrums"
+    rows = [(str(path), chord_label(path.stem)) for path in sorted(strums.glob("*.flac"))]
+    table = pd.DataFrame(rows, columns=["audio", "label"])
+    counts = table["label"].value_counts()
+    return sample(table[table["label"].isin(counts[counts >= 3].index)], per_label)
+
+
+SETS = {"drums": drums, "languages": languages, "voices": voices, "lines": lines,
+        "chords": chords}
 
 
 def load_sets(cache: Path = DEFAULT_CACHE, names=None) -> dict[str, pd.DataFrame]:

@@ -17,7 +17,7 @@ import numpy as np
 
 from ...audio.decode import decode, probe
 from ...audio.sources import local_path, parse_key, read_source
-from ...vectors.mfcc import hz_to_mel, mel_filterbank
+from ...vectors.features import hz_to_mel, mel_filterbank
 
 FLOOR_DB = 80.0  # the spectrogram shows this many dB below its loudest cell
 TICKS_HZ = (250, 500, 1000, 2000, 4000, 8000, 16000)

@@ -1,0 +1,190 @@
+"""Small pure functions over arrays that the default vectorizer is built of.
+
+Filterbanks (mel, DCT, pitch classes) and the pooling of frame features into the
+blocks of a vector; :mod:`~hover_audio.vectors.mfcc` puts them together.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+PITCH_RANGE = (80.0, 5000.0)  # Hz: a low guitar E to the harmonics that still name a note
+PITCH_FLOOR = 1e-3  # of a clip's pitch-class shares, before the log
+
+
+def hz_to_mel(hz):
+    """Slaney-style mel scale: linear below 1 kHz, logarithmic above."""
+    hz = np.asarray(hz, dtype=np.float64)
+    linear = hz / (200.0 / 3)
+    log_part = 15.0 + np.log(np.maximum(hz, 1e-9) / 1000.0) / (np.log(6.4) / 27.0)
+    return np.where(hz >= 1000.0, log_part, linear)
+
+
+def mel_to_hz(mel):
+    """Inverse of :func:`hz_to_mel`."""
+    mel = np.asarray(mel, dtype=np.float64)
+    linear = mel * (200.0 / 3)
+    log_part = 1000.0 * np.exp((np.log(6.4) / 27.0) * (mel - 15.0))
+    return np.where(mel >= 15.0, log_part, linear)
+
+
+def mel_filterbank(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
+    """Triangular, area-normalized mel filters, shape ``(n_mels, n_fft // 2 + 1)``.
+
+    Bands above the Nyquist frequency of ``sr`` are left empty, so a low-rate
+    clip gets the same bands as a high-rate one, just with nothing in the top ones.
+    """
+    bins = np.fft.rfftfreq(n_fft, d=1.0 / sr)
+    edges = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
+    lower, center, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    rising = (bins - lower) / np.maximum(center - lower, 1e-9)
+    falling = (upper - bins) / np.maximum(upper - center, 1e-9)
+    weights = np.maximum(0.0, np.minimum(rising, falling))
+    weights *= (2.0 / (upper - lower))  # equal area per band, as librosa's "slaney" norm
+    return weights.astype(np.float32)
+
+
+def dct_matrix(n_mfcc: int, n_mels: int) -> np.ndarray:
+    """Orthonormal DCT-II basis, shape ``(n_mfcc, n_mels)``."""
+    k = np.arange(n_mfcc)[:, None]
+    n = np.arange(n_mels)[None, :]
+    basis = np.cos(np.pi / n_mels * (n + 0.5) * k) * np.sqrt(2.0 / n_mels)
+    basis[0] /= np.sqrt(2.0)
+    return basis.astype(np.float32)
+
+
+def chroma_filterbank(sr: int, n_fft: int, fmin: float = PITCH_RANGE[0],
+                      fmax: float = PITCH_RANGE[1]) -> np.ndarray:
+    """Weights of each FFT bin in the 12 pitch classes (C, C#, ... B), ``(bins, 12)``.
+
+    A bin between ``fmin`` and ``fmax`` (and below ``sr / 2``) is shared between
+    the two pitch classes nearest its frequency (equal temperament, A = 440 Hz),
+    in proportion to how near it is to each; other bins weigh nothing.
+
+    Examples
+    --------
+    >>> bank = chroma_filterbank(8000, 8000)  # 1 Hz bins
+    >>> int(np.argmax(bank[440])), float(bank[440].sum())  # A4 is all "A"
+    (9, 1.0)
+    """
+    freqs = np.arange(n_fft // 2 + 1) * (sr / n_fft)
+    bank = np.zeros((len(freqs), 12), dtype=np.float32)
+    rows = np.flatnonzero((freqs >= fmin) & (freqs <= min(fmax, sr / 2)))
+    semitones = 12.0 * np.log2(freqs[rows] / 440.0) + 9.0  # 0 = C
+    below = np.floor(semitones)
+    above_share = (semitones - below).astype(np.float32)
+    np.add.at(bank, (rows, below.astype(int) % 12), 1.0 - above_share)
+    np.add.at(bank, (rows, (below.astype(int) + 1) % 12), above_share)
+    return bank
+
+
+def pitch_classes(samples: np.ndarray, taper: np.ndarray, bank: np.ndarray,
+                  most: int) -> np.ndarray:
+    """The log share of a clip's energy in each pitch class (12 values).
+
+    ``samples`` are cut in non-overlapping windows of ``len(taper)`` samples (the
+    last one zero-padded; at most ``most`` of them, evenly spread, so one long file
+    costs no more than a few seconds of audio); each is tapered, and its power
+    spectrum (zero-padded to the FFT length ``bank`` is for, see
+    :func:`chroma_filterbank`) summed into the pitch classes. Loud windows count
+    most; silence gives equal shares.
+    """
+    size = len(taper)
+    count = max(1, -(-samples.size // size))
+    if count <= most:
+        windows = np.zeros(count * size, dtype=np.float32)
+        windows[:samples.size] = samples
+        windows = windows.reshape(count, size)
+    else:
+        windows = np.zeros((most, size), dtype=np.float32)
+        for row, at in enumerate(np.linspace(0, count - 1, most).round().astype(int)):
+            part = samples[at * size:(at + 1) * size]
+            windows[row, :len(part)] = part
+    windows *= taper
+    from scipy.fft import rfft
+
+    spectrum = rfft(windows, n=2 * (len(bank) - 1), axis=1, overwrite_x=True)  # zero-padded
+    power = np.square(spectrum.real)
+    power += np.square(spectrum.imag)
+    energy = power.sum(axis=0) @ bank
+    total = float(energy.sum())
+    shares = energy / total if total > 0 else np.full(12, 1.0 / 12, dtype=np.float32)
+    return np.log(shares + PITCH_FLOOR).astype(np.float32)
+
+
+def active_frames(frames: np.ndarray, trim_db: float | None, n_mels: int) -> np.ndarray:
+    """The frames from the first to the last within ``trim_db`` of the loudest one.
+
+    Loudness is the first cepstral coefficient, the mean log-mel level (scaled by
+    the orthonormal DCT); leading and trailing silence and padding are dropped.
+    """
+    if trim_db is None or len(frames) < 2:
+        return frames
+    level = frames[:, 0]
+    loud = np.flatnonzero(level >= level.max() - trim_db * np.sqrt(n_mels))
+    return frames[loud[0]:loud[-1] + 1]
+
+
+def activity(frames: np.ndarray, floor_db: float | None, n_mels: int) -> np.ndarray | None:
+    """How much each frame counts: ~1 within ``floor_db`` of the loudest frame, ~0 well below.
+
+    A soft version of trimming (a logistic step 2 dB wide), so a clip's statistics
+    describe the sound rather than the silence or noise around it, without a hard
+    cut that moves with one loud frame. None for ``floor_db=None`` (all frames count).
+    """
+    if floor_db is None or len(frames) < 2:
+        return None
+    level = frames[:, 0] / np.sqrt(n_mels)  # mean log-mel level of each frame, dB
+    return 1.0 / (1.0 + np.exp(-(level - (level.max() - floor_db)) / 2.0))
+
+
+def frame_stats(frames: np.ndarray, stats: Sequence[str],
+                weights: np.ndarray | None = None) -> list[np.ndarray]:
+    """Per-coefficient statistics over frames (time x coefficients), optionally weighted.
+
+    "mean" and "std" use ``weights``; "min" and "max" use the frames weighing at
+    least 0.5; "delta" is the mean absolute frame-to-frame change (how fast the
+    sound moves), weighted by the later frame.
+    """
+    w = np.ones(len(frames), np.float32) if weights is None else weights.astype(np.float32)
+    w = w / max(float(w.sum()), 1e-9)
+    mean = w @ frames
+    out = []
+    for name in stats:
+        if name == "mean":
+            out.append(mean)
+        elif name == "std":
+            out.append(np.sqrt(np.maximum(w @ (frames - mean) ** 2, 0.0)))
+        elif name in ("min", "max"):
+            kept = frames[w >= 0.5 * w.max()] if weights is not None else frames
+            out.append(kept.min(axis=0) if name == "min" else kept.max(axis=0))
+        else:  # delta
+            if len(frames) < 2:
+                out.append(np.zeros(frames.shape[1], np.float32))
+                continue
+            later = w[1:] / max(float(w[1:].sum()), 1e-9)
+            out.append(later @ np.abs(np.diff(frames, axis=0)))
+    return out
+
+
+def time_shape(frames: np.ndarray, segments: int) -> np.ndarray:
+    """The mean of ``segments`` equal parts of ``frames``, relative to the overall mean.
+
+    The coarse time order that whole-clip statistics lose (what tells "one" from
+    "nine", or a swell from a hit). Parts differ in length by at most one frame,
+    the longer ones first; fewer frames than parts give zeros.
+
+    Examples
+    --------
+    >>> time_shape(np.arange(8, dtype=np.float32)[:, None], 2)
+    array([-2.,  2.], dtype=float32)
+    """
+    count, width = frames.shape
+    if count < segments:
+        return np.zeros(segments * width, dtype=frames.dtype)
+    sizes = np.full(segments, count // segments)
+    sizes[:count % segments] += 1
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    parts = np.add.reduceat(frames, starts, axis=0) / sizes[:, None].astype(frames.dtype)
+    return (parts - frames.sum(axis=0) / frames.dtype.type(count)).ravel()
