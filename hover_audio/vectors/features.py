@@ -86,7 +86,7 @@ def pitch_classes(samples: np.ndarray, taper: np.ndarray, bank: np.ndarray,
     ``samples`` are cut in non-overlapping windows of ``len(taper)`` samples (the
     last one zero-padded; at most ``most`` of them, evenly spread, so one long file
     costs no more than a few seconds of audio); each is tapered, and its power
-    spectrum (zero-padded to the FFT length ``bank`` is for, see
+    spectrum (zero-padded to the even FFT length ``bank`` is for, see
     :func:`chroma_filterbank`) summed into the pitch classes. Loud windows count
     most; silence gives equal shares.
     """

@@ -199,7 +199,7 @@ class MFCCVectorizer(AudioVectorizer):
             from scipy.fft import next_fast_len
 
             n_window = max(2, int(round(self.pitch_window * sr)))
-            n_fft = next_fast_len(n_window, real=True)
+            n_fft = 2 * next_fast_len(-(-n_window // 2), real=True)  # even: see pitch_classes
             taper = np.hanning(n_window + 1)[:-1].astype(np.float32)
             _BASES[key] = (taper, chroma_filterbank(sr, n_fft))
         return _BASES[key]
