@@ -82,7 +82,7 @@ def test_compare_reports_every_aspect_of_the_default(digits):
     installed = [name for name in registry.names() if registry.is_installed(name)]
     assert list(dict.fromkeys(everything["vectorizer"])) == installed
     table = everything[everything["vectorizer"] == "mfcc"]
-    assert list(table["aspect"]) == ["overall", "timbre", "shape", "pitch", "labels"]
+    assert list(table["aspect"]) == ["overall", "timbre", "shape", "labels"]
     assert (table["clips"] == 75).all() and (table["classes"] == 3).all()
     for column in ("precision_at_10", "knn_accuracy", "effort_accuracy"):
         assert table[column].between(0, 1).all(), column
@@ -126,7 +126,7 @@ def test_cli_vectorizers_and_compare(tmp_path, digits, capsys):
     assert main(["compare", str(folder), "--vectorizer", "mfcc", "--json", "--no-map",
                  "--workers", "1"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert [row["aspect"] for row in rows] == ["overall", "timbre", "shape", "pitch", "labels"]
+    assert [row["aspect"] for row in rows] == ["overall", "timbre", "shape", "labels"]
     assert all(row["actions_per_100"] is None for row in rows)
     png, html = tmp_path / "figures.png", tmp_path / "figures.html"
     assert main(["compare", str(folder), "--vectorizer", "mfcc", "--aspect", "shape", "--no-map",
@@ -165,7 +165,7 @@ def test_cli_vectorize_with_a_named_vectorizer(tmp_path, digits, capsys):
     workspace = tmp_path / "ws"
     assert main(["vectorize", str(folder), "--vectorizer", "mfcc", "--workspace", str(workspace),
                  "--quiet", "--workers", "1"]) == 0
-    assert "(258 dimensions)" in capsys.readouterr().out
+    assert "(246 dimensions)" in capsys.readouterr().out
     loaded = AudioDataset.load(workspace, attach=False)
-    assert loaded.vectors.shape == (75, 258) and loaded.aspects() == ["overall", "timbre", "shape",
-                                                                      "pitch", "labels"]
+    assert loaded.vectors.shape == (75, 246) and loaded.aspects() == ["overall", "timbre", "shape",
+                                                                      "labels"]

@@ -232,7 +232,7 @@ def test_search_aspect_scores_are_the_aspects_scores(digits_page_data):
     page = Page(ds)
     search = page.annotator.search
     assert [value for value, _ in search.aspect.options] == ["overall", "timbre", "shape",
-                                                              "pitch", "labels"]
+                                                              "labels"]
     assert not search.aspect.disabled
     search["threshold"].value = -1.0
     page.select([3, 4])

@@ -99,110 +99,32 @@ def test_same_sound_at_other_rates_gives_a_similar_vector(vectorizer):
 
 
 def test_dim_follows_parameters():
-    assert MFCCVectorizer(n_mfcc=20, stats=("mean",), whole_stats=(), segments=1,
-                          pitch_window=None).dim == 20
+    assert MFCCVectorizer(n_mfcc=20, stats=("mean",), whole_stats=(), segments=1).dim == 20
     assert MFCCVectorizer(n_mfcc=20, stats=("mean", "std", "max"), whole_stats=(),
-                          segments=3, shape_mfcc=10).dim == 90 + 12
+                          segments=3, shape_mfcc=10).dim == 90
     # the default: 30 coefficients x (2 active + 3 whole-clip statistics) + 8 x 12 shape
-    # + 12 pitch classes
-    assert MFCCVectorizer().dim == 30 * 5 + 8 * 12 + 12 == 258
+    assert MFCCVectorizer().dim == 30 * 5 + 8 * 12 == 246
     for samples in (tone(300, 1.0), np.zeros(10, dtype=np.float32)):
         vector = MFCCVectorizer(n_mfcc=20, segments=3).vector(samples, SR)
-        assert vector.shape == (20 * 5 + 3 * 12 + 12,) and np.isfinite(vector).all()
+        assert vector.shape == (20 * 5 + 3 * 12,) and np.isfinite(vector).all()
     with pytest.raises(ValueError, match="stats"):
         MFCCVectorizer(stats=("median",))
     with pytest.raises(ValueError, match="n_mfcc"):
         MFCCVectorizer(n_mfcc=80, n_mels=40)
-    for bad in ({"pitch_window": 0.0}, {"pitch_windows": 0}):
-        with pytest.raises(ValueError, match="pitch_window"):
-            MFCCVectorizer(**bad)
 
 
-def test_aspects_weigh_the_timbre_shape_and_pitch_blocks():
+def test_aspects_weigh_the_timbre_and_shape_blocks():
     vectorizer = MFCCVectorizer()
     aspects = vectorizer.aspects()
-    assert list(aspects) == ["overall", "timbre", "shape", "pitch"]
-    timbre, shape, pitch = slice(0, 150), slice(150, 246), slice(246, 258)
+    assert list(aspects) == ["overall", "timbre", "shape"]
+    timbre, shape = slice(0, 150), slice(150, 246)
     for name, share in (("overall", 0.09), ("timbre", 0.0), ("shape", 0.85)):
         weights = aspects[name]
-        assert weights.shape == (258,) and (weights >= 0).all()
+        assert weights.shape == (246,) and (weights >= 0).all()
         # each block's share of the squared length of a vector of ones
         assert np.sum(weights[shape] ** 2) == pytest.approx(share, abs=1e-6)
         assert np.sum(weights[timbre] ** 2) == pytest.approx(1 - share, abs=1e-6)
-        assert not weights[pitch].any()  # the pitch block counts in "pitch" only
-    assert not aspects["pitch"][:246].any()
-    assert np.sum(aspects["pitch"] ** 2) == pytest.approx(1.0, abs=1e-6)
-    no_shape = MFCCVectorizer(segments=1).aspects()  # no "timbre" or "shape" then
-    assert list(no_shape) == ["overall", "pitch"] and not no_shape["overall"][150:].any()
-    assert MFCCVectorizer(segments=1, pitch_window=None).aspects() == {"overall": None}
-
-
-def chord(pitches_hz, seconds: float, sr: int = SR, seed: int = 0) -> np.ndarray:
-    """A plucked chord: each note with 6 decaying harmonics, a little noise."""
-    t = np.arange(int(seconds * sr)) / sr
-    out = np.zeros_like(t)
-    for f in pitches_hz:
-        for h in range(1, 7):
-            out += np.sin(2 * np.pi * f * h * t) / h * np.exp(-t * (1.5 + h))
-    out += np.random.default_rng(seed).normal(0, 0.01, len(t))
-    return (0.3 * out / np.abs(out).max()).astype(np.float32)
-
-
-def test_pitch_classes_name_the_notes_whatever_the_octave_and_rate():
-    from hover_audio.vectors.features import chroma_filterbank, pitch_classes
-
-    # A (440) with its harmonics: the energy is in A (and E, its fifth, from the 3rd)
-    for sr in (8000, 16000, 44100):
-        n_fft = 2 * int(0.1 * sr)
-        taper = np.hanning(int(0.1 * sr)).astype(np.float32)
-        shares = np.exp(pitch_classes(chord([220.0], 1.0, sr), taper,
-                                      chroma_filterbank(sr, n_fft), 64))
-        assert int(np.argmax(shares)) == 9 and shares[9] > 0.4, (sr, shares.round(2))
-        assert shares[4] > shares[[0, 2, 5, 7, 11]].max()  # E: the 3rd harmonic
-    silence = pitch_classes(np.zeros(SR, np.float32), np.hanning(2205).astype(np.float32),
-                            chroma_filterbank(SR, 4096), 64)
-    assert np.allclose(silence, silence[0]) and np.isfinite(silence).all()  # equal shares
-
-
-def test_pitch_aspect_finds_the_same_chord_played_otherwise():
-    """C major and A minor chords at several octaves, lengths and rates: the pitch aspect
-    finds the same chord; the timbre and the time shape do not tell them apart."""
-    from hover_audio.model.evaluation import precision_at_k
-    from hover_audio.vectors.contract import aspect_weights
-
-    c_major, a_minor = (261.63, 329.63, 392.0), (220.0, 261.63, 329.63)
-    clips, labels = [], []
-    for i in range(12):
-        for name, notes in (("C", c_major), ("Am", a_minor)):
-            octave = 2.0 ** (i % 3 - 1)
-            clips.append(chord([f * octave for f in notes], 0.5 + 0.25 * (i % 4), seed=i))
-            labels.append(name)
-    vectorizer = MFCCVectorizer(cache=False)
-    vectors = np.stack([vectorizer.vector(clip, SR) for clip in clips])
-    pitch = precision_at_k(vectors, labels, 5, aspect_weights(vectorizer, "pitch"))
-    overall = precision_at_k(vectors, labels, 5, aspect_weights(vectorizer, "overall"))
-    assert pitch >= 0.9 and pitch > overall + 0.2, (pitch, overall)
-
-
-def test_pitch_block_of_a_long_file_uses_a_bounded_number_of_windows(monkeypatch):
-    import scipy.fft
-
-    from hover_audio.vectors import features
-
-    long = np.tile(chord([330.0], 1.0), 120)  # two minutes
-    taper = np.hanning(int(0.2 * SR)).astype(np.float32)
-    bank = features.chroma_filterbank(SR, 2 * int(0.2 * SR))
-    seen, original = [], scipy.fft.rfft
-
-    def counted(x, *args, **kwargs):
-        seen.append(np.shape(x)[0])
-        return original(x, *args, **kwargs)
-
-    monkeypatch.setattr(scipy.fft, "rfft", counted)  # features imports it where used
-    whole = features.pitch_classes(long, taper, bank, 64)
-    assert seen == [64]  # windows of the two minutes, not all 600
-    short = features.pitch_classes(long[:SR * 5], taper, bank, 64)
-    assert int(np.argmax(whole)) == int(np.argmax(short)) == 4  # E
+    assert MFCCVectorizer(segments=1).aspects() == {"overall": None}  # no shape block
 
 
 def cosine(a, b) -> float:
@@ -231,8 +153,7 @@ def test_fingerprint_changes_with_every_parameter_that_matters():
     assert base.fingerprint == MFCCVectorizer().fingerprint
     for change in ({"n_mfcc": 20}, {"sr": 16000}, {"stats": ("mean",)}, {"segments": 2},
                    {"whole_stats": ("mean",)}, {"shape_mfcc": 6}, {"trim_db": 30.0},
-                   {"hop": 0.02}, {"max_duration": 5.0}, {"trim_db": None},
-                   {"pitch_window": 0.1}, {"pitch_window": None}, {"pitch_windows": 8}):
+                   {"hop": 0.02}, {"max_duration": 5.0}, {"trim_db": None}):
         assert MFCCVectorizer(**change).fingerprint != base.fingerprint, change
     assert MFCCVectorizer(cache_dir="/elsewhere").fingerprint == base.fingerprint
 

@@ -14,16 +14,15 @@ import numpy as np
 
 from ..audio.decode import resample
 from .contract import AudioVectorizer
-from .features import (active_frames, activity, chroma_filterbank, dct_matrix, frame_stats,
-                       mel_filterbank, pitch_classes, time_shape)
+from .features import (active_frames, activity, dct_matrix, frame_stats, mel_filterbank,
+                       time_shape)
 
-FEATURES_VERSION = 5  # 5: the pitch block
+FEATURES_VERSION = 4
 STATS = ("mean", "std", "min", "max", "delta")
 SHAPE_TRIM_DB = 15.0  # the shape is taken over the frames within this of the loudest
 # how the aspects weigh the timbre and shape blocks (shares of the squared norm,
 # after each dimension is put on a common scale); tuned on real drums, speech in
-# five languages and fifteen game voices, not on the demo (benchmarks/bench_vectors.py).
-# The pitch block counts in the "pitch" aspect only.
+# five languages and fifteen game voices, not on the demo (benchmarks/bench_vectors.py)
 ASPECT_SHARES = {"overall": 0.09, "timbre": 0.0, "shape": 0.85}
 LOG_FLOOR = 1e-10
 _BASES: dict[tuple, tuple] = {}  # MFCCVectorizer._basis, per rate and parameters
@@ -32,16 +31,13 @@ _BASES: dict[tuple, tuple] = {}  # MFCCVectorizer._basis, per rate and parameter
 class MFCCVectorizer(AudioVectorizer):
     """Mel-frequency cepstral coefficients pooled into one vector per clip.
 
-    The vector has three blocks. *Timbre*: statistics of ``n_mfcc`` coefficients,
+    The vector has two blocks. *Timbre*: statistics of ``n_mfcc`` coefficients,
     ``stats`` over the active part of the clip (frames weighted by how close they
     are to the loudest, see ``trim_db``) and ``whole_stats`` over every frame; it
     says who or what makes the sound (voice, instrument, recording). *Shape*: the
     mean of coefficients 1..``shape_mfcc`` in ``segments`` equal parts of the
     active region; it says how the sound moves in time (which word, which
-    gesture). *Pitch*: the share of the energy in each of the 12 pitch classes,
-    from windows of ``pitch_window`` seconds (:func:`pitch_classes`); it says which
-    notes or chord sound (a sample library's tonal one-shots). :meth:`aspects`
-    weighs the blocks for search and maps.
+    gesture). :meth:`aspects` weighs the blocks for search and maps.
 
     Parameters
     ----------
@@ -59,9 +55,6 @@ class MFCCVectorizer(AudioVectorizer):
     segments, shape_mfcc
         The shape block: ``segments`` parts x ``shape_mfcc`` coefficients
         (``segments=1``: no shape block).
-    pitch_window, pitch_windows
-        The pitch block's window in seconds (None: no pitch block), and how many
-        windows of a clip it uses at most.
     n_mels, fmin, fmax, window, hop
         Filterbank size, its range in Hz, and frame length and step in seconds.
     max_duration
@@ -72,10 +65,9 @@ class MFCCVectorizer(AudioVectorizer):
     Examples
     --------
     >>> vectorizer = MFCCVectorizer()
-    >>> vectorizer.dim, list(vectorizer.aspects())
-    (258, ['overall', 'timbre', 'shape', 'pitch'])
-    >>> MFCCVectorizer(n_mfcc=32, stats=("mean",), whole_stats=(), trim_db=None, segments=1,
-    ...                pitch_window=None).dim
+    >>> vectorizer.dim, sorted(vectorizer.aspects())
+    (246, ['overall', 'shape', 'timbre'])
+    >>> MFCCVectorizer(n_mfcc=32, stats=("mean",), whole_stats=(), trim_db=None, segments=1).dim
     32
     >>> matrix, report = vectorizer.transform(["a.wav", "b.flac#t=1,2"])  # doctest: +SKIP
     """
@@ -91,8 +83,6 @@ class MFCCVectorizer(AudioVectorizer):
         trim_db: float | None = 20.0,
         segments: int = 8,
         shape_mfcc: int = 12,
-        pitch_window: float | None = 0.2,
-        pitch_windows: int = 64,
         n_mels: int = 64,
         fmin: float = 20.0,
         fmax: float | None = None,
@@ -110,14 +100,11 @@ class MFCCVectorizer(AudioVectorizer):
         if n_mfcc < 1 or n_mels < max(n_mfcc, shape_mfcc + 1):
             raise ValueError(f"need 1 <= n_mfcc <= n_mels and shape_mfcc < n_mels, got "
                              f"n_mfcc={n_mfcc}, shape_mfcc={shape_mfcc}, n_mels={n_mels}")
-        if segments < 1 or shape_mfcc < 1 or window <= 0 or hop <= 0 or max_duration <= 0 \
-                or pitch_windows < 1 or (pitch_window is not None and pitch_window <= 0):
-            raise ValueError("segments, shape_mfcc, window, hop, max_duration, pitch_window "
-                             "and pitch_windows must be positive")
+        if segments < 1 or shape_mfcc < 1 or window <= 0 or hop <= 0 or max_duration <= 0:
+            raise ValueError("segments, shape_mfcc, window, hop and max_duration must be positive")
         self.n_mfcc, self.sr, self.stats, self.whole_stats = n_mfcc, sr, tuple(stats), \
             tuple(whole_stats)
         self.trim_db, self.segments, self.shape_mfcc = trim_db, segments, shape_mfcc
-        self.pitch_window, self.pitch_windows = pitch_window, pitch_windows
         self.n_mels, self.fmin, self.fmax = n_mels, fmin, fmax
         self.window, self.hop = window, hop
         self.max_native_sr, self.max_duration = max_native_sr, max_duration
@@ -126,7 +113,7 @@ class MFCCVectorizer(AudioVectorizer):
     @property
     def dim(self) -> int:
         """Length of every vector."""
-        return self._timbre_dim + self._shape_dim + self._pitch_dim
+        return self._timbre_dim + self._shape_dim
 
     @property
     def _timbre_dim(self) -> int:
@@ -136,32 +123,23 @@ class MFCCVectorizer(AudioVectorizer):
     def _shape_dim(self) -> int:
         return self.segments * self.shape_mfcc if self.segments > 1 else 0
 
-    @property
-    def _pitch_dim(self) -> int:
-        return 12 if self.pitch_window is not None else 0
-
     def aspects(self) -> dict[str, np.ndarray | None]:
-        """Weights per dimension for "overall" (the default), "timbre", "shape" and "pitch".
+        """Weights per dimension for "overall" (the default), "timbre" and "shape".
 
         Each block gets a share of a vector's squared length once every dimension
         is on a common scale: "overall" is mostly timbre with a little shape,
-        "timbre" is timbre only, "shape" mostly shape, "pitch" the pitch block only
-        (the others leave it out). Without a shape block there is no "timbre" nor
-        "shape"; without a pitch block, no "pitch".
+        "timbre" is timbre only, "shape" mostly shape. Without a shape block
+        there is only "overall".
         """
-        sizes = (self._timbre_dim, self._shape_dim, self._pitch_dim)
+        timbre, shape = self._timbre_dim, self._shape_dim
+        if not shape:
+            return {"overall": None}
 
-        def weigh(*shares: float) -> np.ndarray:
-            return np.concatenate([np.full(size, np.sqrt(share / size) if size else 0.0)
-                                   for size, share in zip(sizes, shares)]).astype(np.float32)
+        def blend(share: float) -> np.ndarray:
+            return np.concatenate([np.full(timbre, np.sqrt((1.0 - share) / timbre)),
+                                   np.full(shape, np.sqrt(share / shape))]).astype(np.float32)
 
-        if sizes[1]:
-            found = {name: weigh(1.0 - share, share, 0.0) for name, share in ASPECT_SHARES.items()}
-        else:
-            found = {"overall": weigh(1.0, 0.0, 0.0) if sizes[2] else None}
-        if sizes[2]:
-            found["pitch"] = weigh(0.0, 0.0, 1.0)
-        return found
+        return {name: blend(share) for name, share in ASPECT_SHARES.items()}
 
     # -------------------------------------------------------------- features
     def _basis(self, sr: int) -> tuple:
@@ -189,19 +167,6 @@ class MFCCVectorizer(AudioVectorizer):
             mel = mel[:, :used[-1] + 1 if len(used) else 1]
             dct = dct_matrix(max(self.n_mfcc, self.shape_mfcc + 1), self.n_mels)
             _BASES[key] = (n_window, hop, n_fft, taper, mel.T.copy(), dct.T.copy())
-        return _BASES[key]
-
-    def _pitch_basis(self, sr: int) -> tuple:
-        """Per rate: the pitch block's taper (its window, padded to a fast FFT length)
-        and chroma filterbank; kept per process like :meth:`_basis`."""
-        key = ("pitch", sr, self.pitch_window)
-        if key not in _BASES:
-            from scipy.fft import next_fast_len
-
-            n_window = max(2, int(round(self.pitch_window * sr)))
-            n_fft = 2 * next_fast_len(-(-n_window // 2), real=True)  # even: see pitch_classes
-            taper = np.hanning(n_window + 1)[:-1].astype(np.float32)
-            _BASES[key] = (taper, chroma_filterbank(sr, n_fft))
         return _BASES[key]
 
     def mfcc(self, samples: np.ndarray, sr: int) -> np.ndarray:
@@ -233,8 +198,6 @@ class MFCCVectorizer(AudioVectorizer):
 
     def vector(self, samples: np.ndarray, sr: int) -> np.ndarray:
         """The pooled vector of decoded ``samples``: always finite, float32."""
-        if sr > self.max_native_sr:
-            samples, sr = resample(samples, sr, self.sr), self.sr
         frames = self.mfcc(samples, sr)
         timbre = frames[:, :self.n_mfcc]
         weights = activity(frames, self.trim_db, self.n_mels)
@@ -242,10 +205,6 @@ class MFCCVectorizer(AudioVectorizer):
         if self.segments > 1:
             active = active_frames(frames, SHAPE_TRIM_DB, self.n_mels)
             pooled.append(time_shape(active[:, 1:self.shape_mfcc + 1], self.segments))
-        if self.pitch_window is not None:
-            taper, bank = self._pitch_basis(sr)
-            pooled.append(pitch_classes(np.asarray(samples, dtype=np.float32), taper, bank,
-                                        self.pitch_windows))
         vector = np.concatenate(pooled).astype(np.float32, copy=False)
         if not np.isfinite(vector).all():
             vector = np.nan_to_num(vector, nan=0.0, posinf=0.0, neginf=0.0)

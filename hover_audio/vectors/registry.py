@@ -30,6 +30,9 @@ class Entry(NamedTuple):
 REGISTRY: dict[str, Entry] = {
     "mfcc": Entry("hover_audio.vectors.mfcc", "MFCCVectorizer", None,
                   "MFCC statistics (timbre and temporal shape); the default"),
+    "pitch": Entry("hover_audio.vectors.pitch", "PitchVectorizer", None,
+                   "MFCC statistics and the 12 pitch classes: which notes or chord (sample "
+                   "libraries, music)"),
     "speech": Entry("hover_audio.vectors.pretrained.speech", "SpeechEmbedding", "speech",
                     "Google's speech embedding (openWakeWord's ONNX models): spoken words",
                     ("openwakeword", "onnxruntime")),

@@ -1,0 +1,110 @@
+"""Audio -> vector: the default MFCC statistics plus the 12 pitch classes (``"pitch"``).
+
+For sample libraries and music, where what tells clips apart is which notes or chord
+sound, not who or what plays them: the same guitar strumming A minor or C major has
+one timbre and one time shape. Registered as ``"pitch"`` (no extra needed); it costs
+about one more FFT per clip than the default, which is why the default leaves it out.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from ..audio.decode import resample
+from .features import chroma_filterbank, pitch_classes
+from .mfcc import MFCCVectorizer
+
+PITCH_VERSION = 1
+_BASES: dict[tuple, tuple] = {}  # PitchVectorizer._pitch_basis, per rate and window
+
+
+class PitchVectorizer(MFCCVectorizer):
+    """:class:`~hover_audio.vectors.mfcc.MFCCVectorizer`'s vector and a pitch block.
+
+    The pitch block is the log share of the clip's energy in each of the 12 pitch
+    classes (C, C#, ... B), from non-overlapping windows of ``pitch_window``
+    seconds, at most ``pitch_windows`` of them spread over the clip
+    (:func:`~hover_audio.vectors.features.pitch_classes`). The aspects are the
+    default's (which leave the pitch block out) and ``"pitch"`` (the pitch block
+    only). Other parameters: those of ``MFCCVectorizer``.
+
+    Examples
+    --------
+    >>> vectorizer = PitchVectorizer()
+    >>> vectorizer.dim, list(vectorizer.aspects())
+    (258, ['overall', 'timbre', 'shape', 'pitch'])
+    """
+
+    version = PITCH_VERSION
+
+    def __init__(
+        self,
+        pitch_window: float = 0.2,
+        pitch_windows: int = 64,
+        n_mfcc: int = 30,
+        sr: int = 22050,
+        stats: Sequence[str] = ("mean", "std"),
+        whole_stats: Sequence[str] = ("mean", "std", "delta"),
+        trim_db: float | None = 20.0,
+        segments: int = 8,
+        shape_mfcc: int = 12,
+        n_mels: int = 64,
+        fmin: float = 20.0,
+        fmax: float | None = None,
+        window: float = 0.025,
+        hop: float = 0.010,
+        max_native_sr: int = 48000,
+        max_duration: float = 600.0,
+        cache_dir=None,
+        cache: bool = True,
+    ):
+        if not pitch_window > 0 or pitch_windows < 1:
+            raise ValueError(f"pitch_window and pitch_windows must be positive, got "
+                             f"{pitch_window} and {pitch_windows}")
+        super().__init__(n_mfcc=n_mfcc, sr=sr, stats=stats, whole_stats=whole_stats,
+                         trim_db=trim_db, segments=segments, shape_mfcc=shape_mfcc,
+                         n_mels=n_mels, fmin=fmin, fmax=fmax, window=window, hop=hop,
+                         max_native_sr=max_native_sr, max_duration=max_duration,
+                         cache_dir=cache_dir, cache=cache)
+        self.pitch_window, self.pitch_windows = pitch_window, pitch_windows
+
+    @property
+    def dim(self) -> int:
+        """Length of every vector: the default's and 12 pitch classes."""
+        return super().dim + 12
+
+    def aspects(self) -> dict[str, np.ndarray | None]:
+        """The default's aspects, which weigh the pitch block zero, and "pitch" (only it)."""
+        before = super().dim
+        found = {}
+        for name, weights in super().aspects().items():
+            weights = np.ones(before, np.float32) / np.sqrt(before) if weights is None \
+                else weights
+            found[name] = np.concatenate([weights, np.zeros(12, np.float32)])
+        found["pitch"] = np.concatenate([np.zeros(before, np.float32),
+                                         np.full(12, np.sqrt(1 / 12), np.float32)])
+        return found
+
+    def _pitch_basis(self, sr: int) -> tuple:
+        """Per rate: the pitch windows' taper and chroma filterbank (kept per process)."""
+        key = (sr, self.pitch_window)
+        if key not in _BASES:
+            from scipy.fft import next_fast_len
+
+            n_window = max(2, int(round(self.pitch_window * sr)))
+            n_fft = 2 * next_fast_len(-(-n_window // 2), real=True)  # even: see pitch_classes
+            taper = np.hanning(n_window + 1)[:-1].astype(np.float32)
+            _BASES[key] = (taper, chroma_filterbank(sr, n_fft))
+        return _BASES[key]
+
+    def vector(self, samples: np.ndarray, sr: int) -> np.ndarray:
+        """The default's vector of decoded ``samples``, then their 12 pitch classes."""
+        if sr > self.max_native_sr:
+            samples, sr = resample(samples, sr, self.sr), self.sr
+        samples = np.asarray(samples, dtype=np.float32)
+        taper, bank = self._pitch_basis(sr)
+        pitch = pitch_classes(samples, taper, bank, self.pitch_windows)
+        if not np.isfinite(pitch).all():
+            pitch = np.nan_to_num(pitch, nan=0.0, posinf=0.0, neginf=0.0)
+        return np.concatenate([super().vector(samples, sr), pitch])
