@@ -15,7 +15,7 @@ voices       Hedgewars voice packs (hedgewars-data): 15 voices      voice pack
              saying the same game lines, OGG
 lines        the same Hedgewars clips                               the line spoken
 chords       a sample library of guitar strums (belofilms kit of    the chord (A major,
-             hydrogen-drumkits-effects): 26 chords, up and down     C# minor 7b5, ...)
+             hydrogen-drumkits-effects): 25 chords, up and down     C# minor 7b5, ...)
              strokes, FLAC 44.1-96 kHz
 ===========  ====================================================  =========================
 

@@ -332,9 +332,9 @@ def test_redraw_draws_the_labels_map_again_with_the_new_labels(digits_page_data)
 
 
 def test_the_selectors_say_what_the_labels_aspect_would_learn_from(digits_page_data):
-    """Every page's "labels" option, in the map's and in the search's selector, counts the labeled clips the labels map would learn
-    from (test rows and ABSTAIN left out), follows label changes, and says what it still
-    needs when there are too few."""
+    """Every page's "labels" option, in the map's and in the search's selector, counts
+    the labeled clips the labels aspect would learn from (test rows and ABSTAIN left out),
+    follows label changes, and says what it still needs when there are too few."""
     from hover_audio.dataset.embedding import learning_labels
 
     ds = digits_page_data

@@ -1,7 +1,8 @@
-"""Small pure functions over arrays that the default vectorizer is built of.
+"""Small pure functions over arrays that the built-in vectorizers are built of.
 
 Filterbanks (mel, DCT, pitch classes) and the pooling of frame features into the
-blocks of a vector; :mod:`~hover_audio.vectors.mfcc` puts them together.
+blocks of a vector; :mod:`~hover_audio.vectors.mfcc` (the default) and
+:mod:`~hover_audio.vectors.pitch` put them together.
 """
 from __future__ import annotations
 
