@@ -9,7 +9,7 @@ from hover_audio.model.evaluation import precision_at_k
 from hover_audio.vectors import features, registry
 from hover_audio.vectors.contract import aspect_weights
 from hover_audio.vectors.mfcc import MFCCVectorizer
-from hover_audio.vectors.pitch import PitchVectorizer
+from hover_audio.vectors.pitch import PITCH_SHARE, PitchVectorizer
 
 SR = 16000
 C_MAJOR, A_MINOR = (261.63, 329.63, 392.0), (220.0, 261.63, 329.63)
@@ -76,9 +76,10 @@ def test_the_pitch_aspect_finds_the_same_chord_played_otherwise():
     assert pitch >= 0.9 and pitch > overall + 0.2, (pitch, overall)
 
 
-def test_the_default_vector_comes_first_and_its_aspects_leave_pitch_out(tmp_path):
+def test_the_default_vector_comes_first_and_the_aspects_weigh_pitch_as_documented(tmp_path):
     """The first 246 values are MFCCVectorizer's, bit for bit (also when a 96 kHz file is
-    resampled); its aspects weigh them as the default does."""
+    resampled); "timbre" and "shape" weigh them as the default does, "overall" too but
+    with a share for pitch."""
     paths = []
     for i, sr in enumerate((8000, 44100, 96000)):
         path = tmp_path / f"chord_{i}.wav"
@@ -91,12 +92,18 @@ def test_the_default_vector_comes_first_and_its_aspects_leave_pitch_out(tmp_path
     np.testing.assert_array_equal(ours[:, :246], default)
     mine, theirs = PitchVectorizer().aspects(), MFCCVectorizer().aspects()
     assert list(mine) == [*theirs, "pitch"]
-    for name, weights in theirs.items():
-        np.testing.assert_array_equal(mine[name][:246], weights)
+    for name in ("timbre", "shape"):
+        np.testing.assert_array_equal(mine[name][:246], theirs[name])
         assert not mine[name][246:].any()
     assert not mine["pitch"][:246].any() and np.sum(mine["pitch"] ** 2) == pytest.approx(1.0)
+    # "overall": the default's, and PITCH_SHARE of the squared length for pitch
+    np.testing.assert_allclose(mine["overall"][:246], np.sqrt(1 - PITCH_SHARE) * theirs["overall"],
+                               rtol=1e-6)
+    assert np.sum(mine["overall"][246:] ** 2) == pytest.approx(PITCH_SHARE)
+    assert np.sum(mine["overall"] ** 2) == pytest.approx(1.0)
     no_shape = PitchVectorizer(segments=1).aspects()  # the default's None: all alike
     assert np.allclose(no_shape["overall"][:150], no_shape["overall"][0])
+    assert np.sum(no_shape["overall"][150:] ** 2) == pytest.approx(PITCH_SHARE)
 
 
 def test_parameters_cache_and_registry():
