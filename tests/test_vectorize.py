@@ -170,7 +170,6 @@ def test_call_on_a_key_hover_style(vectorizer, tmp_path):
         vectorizer(str(tmp_path / "bad.wav"))
 
 
-@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
 def test_a_directory_or_a_pipe_in_a_batch_is_reported_not_read(tmp_path):
     """Keys naming a folder or a named pipe (reading one would wait forever) are
     reported as not found, beside clips that vectorize; the batch never hangs."""
