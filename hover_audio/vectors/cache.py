@@ -54,7 +54,12 @@ class CacheCorruptedWarning(RuntimeWarning):
 def content_hash(data: bytes) -> str:
     """Return the first 32 hex digits of the SHA-256 of ``data`` (with the CPU's SHA
     instructions, twice BLAKE2b's speed: 5.9 vs 11.4 ms for 10 MB here)."""
-    return hashlib.sha256(data).hexdigest()[:32]
+    return _short(hashlib.sha256(data))
+
+
+def _short(digest) -> str:
+    """A cache key's content part: the first 32 hex digits of a SHA-256 digest."""
+    return digest.hexdigest()[:32]
 
 
 def read_hashed(path: str, state: tuple[int, int] | None = None,
@@ -77,7 +82,7 @@ def read_hashed(path: str, state: tuple[int, int] | None = None,
         else:
             for block in iter(lambda: f.read(1 << 20), b""):
                 digest.update(block)
-    value = digest.hexdigest()[:32]
+    value = _short(digest)
     after = os.stat(path)
     if (after.st_size, after.st_mtime_ns) != tuple(state):
         return value, None, data
@@ -360,7 +365,8 @@ class VectorCache:
         self.put_many([(key, vector)])
 
     def put_many(self, items: Iterable[tuple[str, np.ndarray]]) -> None:
-        self.store(items)  # in one transaction
+        """Store many ``(key, vector)`` pairs in one transaction."""
+        self.store(items)
 
     def __len__(self) -> int:
         return self._run(lambda con: con.execute("SELECT count(*) FROM vector_rows WHERE"

@@ -18,7 +18,7 @@ from .mfcc import MFCCVectorizer
 PITCH_VERSION = 1
 # "overall" gives the pitch block this share of a vector's squared length, the default's
 # "overall" the rest: measured on the real sets, drums 0.822 -> 0.857 and chords 0.384 ->
-# 0.458 precision@10, languages, voices and the demo within 0.003 (benchmarks/bench_vectors.py)
+# 0.458 precision@10, languages, voices and the demo within 0.005 (benchmarks/bench_vectors.py)
 PITCH_SHARE = 0.35
 _BASES: dict[tuple, tuple] = {}  # PitchVectorizer._pitch_basis, per rate and window
 
