@@ -622,6 +622,34 @@ def test_flac_ranges_caps_and_odd_channels_go_to_libsndfile(tmp_path):
         decode(path, channel=2)
 
 
+@pytest.mark.parametrize("subtype, bits", [("PCM_S8", 8), ("PCM_16", 16), ("PCM_24", 24)])
+@pytest.mark.parametrize("channels, sr", [(1, 8000), (2, 44100), (6, 96000)])
+def test_flac_header_read_from_the_bytes_is_libsndfiles(tmp_path, subtype, bits, channels, sr):
+    """The fast path reads rate, channels, bits and length from the STREAMINFO block
+    itself; what it reads is what libsndfile says of the same file."""
+    from hover_audio.audio.decode import flac_stream_info
+
+    path = write_flac(tmp_path / "x.flac", channels, subtype, frames=sr // 3 + 7, sr=sr)
+    info = soundfile.info(str(path))
+    assert flac_stream_info(path.read_bytes()) == (info.samplerate, info.channels, bits,
+                                                   info.frames)
+
+
+def test_flac_bytes_without_a_streaminfo_first_go_to_libsndfile(tmp_path):
+    from hover_audio.audio.decode import _decode_flac, flac_stream_info
+
+    data = write_flac(tmp_path / "x.flac", 1, "PCM_16").read_bytes()
+    assert flac_stream_info(data[:41]) is None  # cut inside the block
+    other_block = data[:4] + bytes([data[4] | 0x04]) + data[5:]  # first block not STREAMINFO
+    assert flac_stream_info(other_block) is None
+    assert _decode_flac(other_block, None, None, None, None) is None
+    with pytest.raises(DecodeError):  # libsndfile judges it, and names what is wrong
+        decode(other_block, name="odd.flac")
+    unknown_length = data[:21] + bytes([data[21] & 0xF0]) + bytes(4) + data[26:]
+    assert flac_stream_info(unknown_length)[3] == 0
+    assert _decode_flac(unknown_length, None, None, None, None) is None
+
+
 def test_damaged_flac_is_judged_by_libsndfile(tmp_path):
     """A FLAC file cut short decodes as libsndfile reads it; garbage named .flac is a
     DecodeError naming the file (never an exception of the FLAC library)."""

@@ -89,7 +89,7 @@ def test_python_dash_c_and_a_thread(tmp_path):
 
 
 def test_when_workers_cannot_start_no_clip_is_reported_failed(monkeypatch, tmp_path):
-    def cannot_start():
+    def cannot_start(*scan):
         raise OSError("no processes here")
 
     monkeypatch.setattr(runners, "pin_threads", cannot_start)

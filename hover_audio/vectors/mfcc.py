@@ -187,8 +187,11 @@ class MFCCVectorizer(AudioVectorizer):
             writeable=False)
         from scipy.fft import rfft  # float32 FFTs, ~5x numpy's on short frames
 
-        windowed = np.zeros((len(frames), n_fft), dtype=np.float32)  # zero-padded in place
-        np.multiply(frames, taper, out=windowed[:, :n_window])
+        if n_fft == n_window:
+            windowed = frames * taper
+        else:
+            windowed = np.zeros((len(frames), n_fft), dtype=np.float32)  # zero-padded in place
+            np.multiply(frames, taper, out=windowed[:, :n_window])
         spectrum = rfft(windowed, axis=1, overwrite_x=True)[:, :len(mel_t)]
         power = np.square(spectrum.real)
         power += np.square(spectrum.imag)
