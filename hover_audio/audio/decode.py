@@ -178,19 +178,18 @@ def _decode_flac(source, start, end, channel, max_duration) -> Audio | None:
     except ImportError:  # pragma: no cover - a dependency, but soundfile reads FLAC too
         return None
     try:
-        if in_memory:  # its header, without opening a decoder on it (a fifth of the decode)
+        if in_memory:  # the header read here, not by opening a decoder on it twice
             header = flac_stream_info(source)
-            if header is None:
-                return None
-            sr, count, bits, total = header
         else:
-            info = miniaudio.flac_get_file_info(str(source))
-            sr, total, count = info.sample_rate, info.num_frames, info.nchannels
-            bits = 8 * info.sample_width
+            with open(source, "rb") as handle:
+                header = flac_stream_info(handle.read(42))
+        if header is None:
+            return None
+        sr, count, bits, total = header
         if total <= 0 or sr <= 0 or (channel is not None and not 0 <= channel < count) or (
                 max_duration is not None and total > int(max_duration * sr)):
             return None
-        wide = bits > 16  # else read as 16 bits, left-justified: exact for 4-16 bits
+        wide = bits > 16  # else read as 16 bits (left-justified: exact for 4 to 16 bits)
         if in_memory:
             read = miniaudio.flac_read_s32 if wide else miniaudio.flac_read_s16
             decoded = read(source)
