@@ -169,15 +169,20 @@ class MFCCVectorizer(AudioVectorizer):
             _BASES[key] = (n_window, hop, n_fft, taper, mel.T.copy(), dct.T.copy())
         return _BASES[key]
 
+    def at_native_rate(self, samples: np.ndarray, sr: int) -> tuple[np.ndarray, int]:
+        """``(float32 samples, rate)`` as the features are computed: at the clip's own
+        rate, or at ``sr`` for clips above ``max_native_sr``."""
+        if sr > self.max_native_sr:
+            samples, sr = resample(samples, sr, self.sr), self.sr
+        return np.asarray(samples, dtype=np.float32), sr
+
     def mfcc(self, samples: np.ndarray, sr: int) -> np.ndarray:
         """MFCC frames (time x coefficients) of mono ``samples`` at rate ``sr``.
 
         ``max(n_mfcc, shape_mfcc + 1)`` coefficients, the first being the mean level.
         """
-        if sr > self.max_native_sr:
-            samples, sr = resample(samples, sr, self.sr), self.sr
+        samples, sr = self.at_native_rate(samples, sr)
         n_window, hop, n_fft, taper, mel_t, dct_t = self._basis(sr)
-        samples = np.asarray(samples, dtype=np.float32)
         samples = samples - samples.mean() if samples.size else samples  # drop DC offset
         if samples.size < n_window:
             samples = np.pad(samples, (0, n_window - samples.size))

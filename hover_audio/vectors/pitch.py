@@ -11,7 +11,6 @@ from typing import Sequence
 
 import numpy as np
 
-from ..audio.decode import resample
 from .features import chroma_filterbank, pitch_classes
 from .mfcc import MFCCVectorizer
 
@@ -108,9 +107,7 @@ class PitchVectorizer(MFCCVectorizer):
 
     def vector(self, samples: np.ndarray, sr: int) -> np.ndarray:
         """The default's vector of decoded ``samples``, then their 12 pitch classes."""
-        if sr > self.max_native_sr:
-            samples, sr = resample(samples, sr, self.sr), self.sr
-        samples = np.asarray(samples, dtype=np.float32)
+        samples, sr = self.at_native_rate(samples, sr)  # once: the MFCC then keeps it
         taper, bank = self._pitch_basis(sr)
         pitch = pitch_classes(samples, taper, bank, self.pitch_windows)
         if not np.isfinite(pitch).all():

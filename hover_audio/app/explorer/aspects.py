@@ -37,7 +37,7 @@ class MapState:
         self.pages: "weakref.WeakSet" = weakref.WeakSet()  # every page's control, to follow
         self.learned = None  # the labels the current "labels" map learned from (else None)
         self._counted = (None, None, 0)  # (change event, learned, count): one count per change
-        self._now = (None, None, None)  # (change event, learning labels, "labels" option)
+        self._now = (None, None, None)  # (change event, learning labels, "labels" option text)
 
     def request(self, aspect: str, done, method: str | None = None, force: bool = False) -> str:
         """Recompute the layout for ``aspect`` in a thread; ``done(message, error)`` after.
@@ -68,7 +68,7 @@ class MapState:
         seen, seen_learned, count = self._counted
         if event is not None and seen is event and seen_learned is learned:
             return count
-        now = self._learning(event)
+        now = self._learning(event)[0]
         count = len(now) if len(now) != len(learned) else int(np.count_nonzero(now != learned))
         self._counted = (event, learned, count)
         return count
@@ -76,20 +76,17 @@ class MapState:
     def labels_option(self, event=None) -> str:
         """How the selectors name the "labels" aspect: the labeled clips it would learn
         from now, or what it still needs. Counted once per dataset change ``event``."""
-        self._learning(event)
-        seen, labels, text = self._now
-        if text is None:
-            text = labels_option(label_counts(labels))
-            self._now = (seen, labels, text)
-        return text
+        return self._learning(event)[1]
 
-    def _learning(self, event=None) -> np.ndarray:
-        """What the labels aspect would learn from now, read once per dataset change."""
-        seen, labels, _ = self._now
+    def _learning(self, event=None) -> tuple[np.ndarray, str]:
+        """What the labels aspect would learn from now, and its option's text: read
+        once per dataset change (every page's selectors ask on each change)."""
+        seen, labels, text = self._now
         if event is None or seen is not event:
             labels = learning_labels(self.dataset)
-            self._now = (event, labels, None)
-        return labels
+            text = labels_option(label_counts(labels))
+            self._now = (event, labels, text)
+        return labels, text
 
     def _work(self, aspect: str, done, method: str | None = None) -> None:
         while True:
