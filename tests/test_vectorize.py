@@ -98,6 +98,33 @@ def test_same_sound_at_other_rates_gives_a_similar_vector(vectorizer):
     assert cosine(reference, other) < cosine(reference, vectorizer.vector(tone(700, 1.0, 44100), 44100))
 
 
+@pytest.mark.parametrize("count", [8, 9, 15, 67, 3000])  # 3000: past AVERAGING_KEPT
+def test_pooled_statistics_match_their_definitions(count):
+    from hover_audio.vectors.features import frame_stats, time_shape
+
+    rng = np.random.default_rng(count)
+    frames = (rng.normal(0, 20, (count, 5)) - 300).astype(np.float32)  # MFCC-like levels
+    weights = rng.uniform(0, 1, count).astype(np.float32)
+    exact = frames.astype(np.float64)
+    parts = np.array_split(exact, 8)  # longer parts first, as time_shape's
+    expected_shape = np.concatenate([part.mean(axis=0) - exact.mean(axis=0) for part in parts])
+    for _ in range(2):  # the second time from the kept averaging matrix (if short enough)
+        np.testing.assert_allclose(time_shape(frames, 8), expected_shape, atol=1e-3)
+    w = weights / weights.sum()
+    mean = w @ exact
+    kept = exact[weights >= 0.5 * weights.max()]
+    later = weights[1:] / weights[1:].sum()
+    expected = [mean, np.sqrt(w @ (exact - mean) ** 2), kept.min(axis=0), kept.max(axis=0),
+                later @ np.abs(np.diff(exact, axis=0))]
+    got = frame_stats(frames, ("mean", "std", "min", "max", "delta"), weights)
+    for mine, reference in zip(got, expected):
+        np.testing.assert_allclose(mine, reference, rtol=1e-4, atol=1e-3)
+    plain = frame_stats(frames, ("mean", "std", "delta"))
+    for mine, reference in zip(plain, [exact.mean(axis=0), exact.std(axis=0),
+                                       np.abs(np.diff(exact, axis=0)).mean(axis=0)]):
+        np.testing.assert_allclose(mine, reference, rtol=1e-4, atol=1e-3)
+
+
 def test_dim_follows_parameters():
     assert MFCCVectorizer(n_mfcc=20, stats=("mean",), whole_stats=(), segments=1).dim == 20
     assert MFCCVectorizer(n_mfcc=20, stats=("mean", "std", "max"), whole_stats=(),
@@ -254,6 +281,45 @@ THREADS_SCRIPT = textwrap.dedent("""
         print(json.dumps({"rows": matrix.tolist(), "failures": len(report), "pid": os.getpid(),
                           "method": method, "before": before, "after": blas_threads()}))
 """)
+
+
+def test_clips_decoded_in_groups_keep_their_order_and_failures(vectorizer, messy_folder,
+                                                                monkeypatch):
+    """run_jobs decodes a few clips before computing their vectors: whatever the group
+    size, each job gets its own outcome, in order, as when done one at a time."""
+    keys, _ = messy_folder
+    keys = [key for pair in zip(keys[:5], keys[-5:]) for key in pair] + keys[5:30]  # mixed
+    batch = jobs.make_jobs(keys)
+    original = vectorizer.vector
+
+    def failing_every_seventh(calls):
+        def vector(samples, sr):
+            if next(calls) % 7 == 3:
+                raise RuntimeError("feature failure")
+            return original(samples, sr)
+        return vector
+
+    import itertools
+
+    monkeypatch.setattr(vectorizer, "vector", failing_every_seventh(itertools.count()))
+    one_by_one = [jobs.clip_vector(vectorizer, job, None) for job in batch]
+    assert sum(o.kind == "error" for o in one_by_one) == 4  # of the 25 clips decoded
+    for clips, samples in ((3, 1 << 20), (32, 1 << 20), (32, 1)):  # 1 sample: each alone
+        monkeypatch.setattr(jobs, "DECODED_CLIPS", clips)
+        monkeypatch.setattr(jobs, "DECODED_SAMPLES", samples)
+        monkeypatch.setattr(vectorizer, "vector", failing_every_seventh(itertools.count()))
+        grouped = jobs.run_jobs(vectorizer, batch, save=False)
+        assert [o.row for o in grouped] == list(range(len(batch)))
+        assert [(o.kind, o.message) for o in grouped] == [(o.kind, o.message)
+                                                          for o in one_by_one]
+        for mine, reference in zip(grouped, one_by_one):
+            if reference.vector is None:
+                assert mine.vector is None
+            else:
+                np.testing.assert_array_equal(mine.vector, reference.vector)
+    failed = [o for o in grouped if o.kind == "error"]
+    assert all("RuntimeError: feature failure" in o.message and keys[o.row] in o.message
+               for o in failed)
 
 
 @pytest.mark.parametrize("parent,method", [("plain", "fork"), ("threaded", "forkserver")])

@@ -152,11 +152,9 @@ def _mix(frames: np.ndarray, channel: int | None, name: str = "",
     if channel is not None:
         if not 0 <= channel < count:
             raise DecodeError("decode", f"{name}: channel {channel} requested, file has {count}")
-        picked = frames[:, channel].astype(np.float32)
-        return picked * np.float32(scale) if scale != 1.0 else picked
-    if count == 1:
-        mono = frames[:, 0].astype(np.float32)
-        return mono * np.float32(scale) if scale != 1.0 else mono
+        return np.multiply(frames[:, channel], np.float32(scale), dtype=np.float32)
+    if count == 1:  # converted and scaled in one pass
+        return np.multiply(frames[:, 0], np.float32(scale), dtype=np.float32)
     weights = np.full(count, scale / count, dtype=np.float32)
     return frames.astype(np.float32, copy=False) @ weights
 
