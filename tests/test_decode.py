@@ -564,32 +564,56 @@ def test_16_bit_pcm_decodes_to_libsndfile_float_values_exactly(tmp_path, channel
         assert np.array_equal(decode(path, channel=channel).samples, floats[:, channel])
 
 
-# ------------------------------------------------------------------ FLAC through dr_flac
-def write_flac(path, channels: int, subtype: str, frames: int = 6000, sr: int = 22050):
+# ------------------------------------------------------- whole FLAC and WAV by miniaudio
+def write_sound(path, channels: int, subtype: str, frames: int = 6000, sr: int = 22050,
+                format: str | None = None):
     rng = np.random.default_rng(channels)
-    soundfile.write(str(path), rng.uniform(-1, 1, (frames, channels)), sr, subtype=subtype)
+    soundfile.write(str(path), rng.uniform(-1, 1, (frames, channels)), sr, subtype=subtype,
+                    format=format)
     return path
 
 
-@pytest.mark.parametrize("subtype", ["PCM_S8", "PCM_16", "PCM_24"])
-@pytest.mark.parametrize("channels", [1, 2, 5])
-def test_whole_flac_file_by_dr_flac_has_libsndfiles_samples(tmp_path, subtype, channels):
-    """A whole FLAC file, as a path or as bytes, is read by miniaudio's dr_flac, with
-    exactly the samples (and mixdown, and each channel) libsndfile gives."""
-    from hover_audio.audio.decode import _decode_flac, _decode_soundfile
+def write_flac(path, channels: int, subtype: str, frames: int = 6000, sr: int = 22050):
+    return write_sound(path, channels, subtype, frames, sr)
 
-    path = write_flac(tmp_path / f"{subtype}_{channels}.flac", channels, subtype)
+
+WHOLE_FILES = [("flac", "FLAC", "PCM_S8"), ("flac", "FLAC", "PCM_16"), ("flac", "FLAC", "PCM_24"),
+               ("wav", "WAV", "PCM_U8"), ("wav", "WAV", "PCM_16"), ("wav", "WAV", "PCM_24"),
+               ("wav", "WAV", "PCM_32"), ("wav", "WAV", "FLOAT"), ("wav", "WAVEX", "PCM_24"),
+               ("wav", "WAVEX", "FLOAT")]
+
+
+@pytest.mark.parametrize("suffix, container, subtype", WHOLE_FILES)
+@pytest.mark.parametrize("channels", [1, 2, 5])
+def test_whole_plain_files_by_miniaudio_have_libsndfiles_samples(
+        tmp_path, monkeypatch, suffix, container, subtype, channels):
+    """A whole FLAC or plain WAV file, as a path or as bytes, is read by miniaudio's
+    dr_flac / dr_wav, with exactly the samples (and mixdown, and each channel)
+    libsndfile gives."""
+    from hover_audio.audio import decode as decoding
+    from hover_audio.audio.decode import _decode_soundfile
+    from hover_audio.audio.whole_file import read_whole
+
+    path = write_sound(tmp_path / f"{subtype}_{channels}.{suffix}", channels, subtype,
+                       format=container)
     data = path.read_bytes()
-    assert _decode_flac(path, None, None, None, None) is not None  # the fast path is taken
-    assert _decode_flac(data, None, None, None, None) is not None  # known by its fLaC mark
+    assert read_whole(path, None) is not None  # taken by its suffix
+    assert read_whole(data, None) is not None  # taken by its mark
     by_libsndfile = _decode_soundfile(path, None, None, None, None, "x")
-    for by_dr_flac in (decode(path), decode(data), decode(path, data=data)):
-        assert by_dr_flac.sr == by_libsndfile.sr == 22050 and not by_dr_flac.truncated
-        assert np.array_equal(by_dr_flac.samples, by_libsndfile.samples)
+    expected = [_decode_soundfile(path, None, None, channel, None, "x").samples
+                for channel in range(channels)]
+
+    def unused(*args):
+        raise AssertionError("libsndfile was asked")
+
+    monkeypatch.setattr(decoding, "_decode_soundfile", unused)
+    monkeypatch.setattr(decoding, "_decode_ffmpeg", unused)  # its fallback
+    for by_miniaudio in (decode(path), decode(data), decode(path, data=data)):
+        assert by_miniaudio.sr == by_libsndfile.sr == 22050 and not by_miniaudio.truncated
+        assert np.array_equal(by_miniaudio.samples, by_libsndfile.samples)
     for channel in range(channels):
-        expected = _decode_soundfile(path, None, None, channel, None, "x").samples
-        assert np.array_equal(decode(path, channel=channel).samples, expected)
-        assert np.array_equal(decode(data, channel=channel).samples, expected)
+        assert np.array_equal(decode(path, channel=channel).samples, expected[channel])
+        assert np.array_equal(decode(data, channel=channel).samples, expected[channel])
 
 
 @pytest.mark.parametrize("name", ["pcm16.wav", "pcm24.flac", "pcm16.aiff", "vorbis.ogg"])
@@ -607,17 +631,24 @@ def test_bytes_already_read_are_decoded_not_the_file(audio, name, tmp_path):
     np.testing.assert_array_equal(part.samples, decode(original, start=0.1, end=0.3).samples)
 
 
-def test_flac_ranges_caps_and_odd_channels_go_to_libsndfile(tmp_path):
-    from hover_audio.audio.decode import _decode_flac
+@pytest.mark.parametrize("name", ["stereo.FLAC", "stereo.WAV"])
+def test_ranges_caps_and_odd_channels_of_whole_files(tmp_path, monkeypatch, name):
+    """Upper-case suffixes are taken; a range or a file longer than the cap goes to
+    libsndfile (which seeks and stops); a missing channel is named."""
+    from hover_audio.audio import decode as decoding
+    from hover_audio.audio.whole_file import read_whole
 
-    path = write_flac(tmp_path / "stereo.FLAC", 2, "PCM_16", frames=22050)
-    assert _decode_flac(path, None, None, None, 2.0) is not None  # upper-case suffix, under the cap
-    assert _decode_flac(path, 0.1, None, None, None) is None  # a range: libsndfile seeks
-    assert _decode_flac(path, None, 0.5, None, None) is None
-    assert _decode_flac(path, None, None, None, 0.5) is None  # longer than the cap
-    assert _decode_flac(path, None, None, 2, None) is None  # no such channel
+    path = write_sound(tmp_path / name, 2, "PCM_16", frames=22050)
+    assert read_whole(path, 2.0) is not None
+    assert read_whole(path, 0.5) is None  # longer than the cap
+    asked = []
+    real = decoding._decode_soundfile
+    monkeypatch.setattr(decoding, "_decode_soundfile", lambda *a: asked.append(a) or real(*a))
     capped = decode(path, max_duration=0.5)
     assert capped.truncated and len(capped.samples) == 11025
+    part = decode(path, start=0.1, end=0.2)
+    assert len(part.samples) == 2205 and len(asked) == 2
+    np.testing.assert_array_equal(part.samples, decode(path).samples[2205:4410])
     with pytest.raises(DecodeError, match="channel 2 requested, file has 2"):
         decode(path, channel=2)
 
@@ -627,7 +658,7 @@ def test_flac_ranges_caps_and_odd_channels_go_to_libsndfile(tmp_path):
 def test_flac_header_read_from_the_bytes_is_libsndfiles(tmp_path, subtype, bits, channels, sr):
     """The fast path reads rate, channels, bits and length from the STREAMINFO block
     itself; what it reads is what libsndfile says of the same file."""
-    from hover_audio.audio.decode import flac_stream_info
+    from hover_audio.audio.whole_file import flac_stream_info
 
     path = write_flac(tmp_path / "x.flac", channels, subtype, frames=sr // 3 + 7, sr=sr)
     info = soundfile.info(str(path))
@@ -635,37 +666,82 @@ def test_flac_header_read_from_the_bytes_is_libsndfiles(tmp_path, subtype, bits,
                                                    info.frames)
 
 
+@pytest.mark.parametrize("container, subtype, bits", [
+    ("WAV", "PCM_U8", 8), ("WAV", "PCM_16", 16), ("WAV", "PCM_24", 24), ("WAV", "PCM_32", 32),
+    ("WAV", "FLOAT", 32), ("WAVEX", "PCM_16", 16), ("WAVEX", "FLOAT", 32)])
+@pytest.mark.parametrize("channels, sr", [(1, 8000), (2, 44100), (6, 96000)])
+def test_wav_header_read_from_the_bytes_is_libsndfiles(tmp_path, container, subtype, bits,
+                                                      channels, sr):
+    from hover_audio.audio.whole_file import wav_format
+
+    path = write_sound(tmp_path / "x.wav", channels, subtype, frames=sr // 3 + 7, sr=sr,
+                       format=container)
+    data = path.read_bytes()
+    info = soundfile.info(str(path))
+    tag, got_channels, got_sr, got_bits, at, size = wav_format(data)
+    assert (tag, got_channels, got_sr, got_bits) == (3 if subtype == "FLOAT" else 1,
+                                                     info.channels, info.samplerate, bits)
+    assert size // (channels * bits // 8) == info.frames and at + size <= len(data)
+
+
+def test_wav_with_metadata_first_or_other_encodings(tmp_path, audio):
+    """Chunks before ``fmt `` and ``data`` (broadcast WAV metadata, padding) are walked
+    past; mu-law, GSM and 64-bit floats are left to libsndfile, whose samples they get."""
+    from hover_audio.audio.whole_file import read_whole, wav_format
+
+    data = write_sound(tmp_path / "plain.wav", 2, "PCM_16").read_bytes()
+    junk = b"JUNK" + (4093).to_bytes(4, "little") + bytes(4093) + b"\0"  # odd: padded
+    padded = data[:12] + junk + data[12:]
+    padded = padded[:4] + (len(padded) - 8).to_bytes(4, "little") + padded[8:]
+    moved = read_whole(padded, None)
+    assert moved is not None
+    assert np.array_equal(decode(padded).samples, decode(data).samples)
+    for name in ("ulaw.wav", "gsm610.wav"):
+        other = audio["formats"][name].path
+        assert wav_format(other.read_bytes()) is None and read_whole(other, None) is None
+        assert len(decode(other).samples) > 0
+    doubles = write_sound(tmp_path / "double.wav", 1, "DOUBLE")
+    assert read_whole(doubles, None) is None
+    assert decode(doubles).samples.dtype == np.float32
+
+
 def test_flac_bytes_without_a_streaminfo_first_go_to_libsndfile(tmp_path):
-    from hover_audio.audio.decode import _decode_flac, flac_stream_info
+    from hover_audio.audio.whole_file import flac_stream_info, read_whole
 
     data = write_flac(tmp_path / "x.flac", 1, "PCM_16").read_bytes()
     assert flac_stream_info(data[:41]) is None  # cut inside the block
     other_block = data[:4] + bytes([data[4] | 0x04]) + data[5:]  # first block not STREAMINFO
     assert flac_stream_info(other_block) is None
-    assert _decode_flac(other_block, None, None, None, None) is None
+    assert read_whole(other_block, None) is None
     with pytest.raises(DecodeError):  # libsndfile judges it, and names what is wrong
         decode(other_block, name="odd.flac")
     unknown_length = data[:21] + bytes([data[21] & 0xF0]) + bytes(4) + data[26:]
     assert flac_stream_info(unknown_length)[3] == 0
-    assert _decode_flac(unknown_length, None, None, None, None) is None
+    assert read_whole(unknown_length, None) is None
 
 
-def test_damaged_flac_is_judged_by_libsndfile(tmp_path):
-    """A FLAC file cut short decodes as libsndfile reads it; garbage named .flac is a
-    DecodeError naming the file (never an exception of the FLAC library)."""
-    from hover_audio.audio.decode import _decode_flac
+@pytest.mark.parametrize("suffix, subtype", [("flac", "PCM_16"), ("wav", "PCM_16"),
+                                             ("wav", "FLOAT")])
+def test_damaged_whole_files_are_judged_by_libsndfile(tmp_path, suffix, subtype):
+    """A file cut short decodes as libsndfile reads it; garbage with the suffix is a
+    DecodeError naming the file (never an exception of miniaudio)."""
+    from hover_audio.audio.whole_file import read_whole
 
-    whole = write_flac(tmp_path / "whole.flac", 1, "PCM_16", frames=44100)
-    cut = tmp_path / "cut.flac"
+    whole = write_sound(tmp_path / f"whole.{suffix}", 1, subtype, frames=44100)
+    cut = tmp_path / f"cut.{suffix}"
     cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
-    assert _decode_flac(cut, None, None, None, None) is None  # shorter than its header says
+    assert read_whole(cut, None) is None  # shorter than its header says
+    assert read_whole(cut.read_bytes(), None) is None
     result = decode(cut)
     assert 0 < len(result.samples) < 44100
-    assert _decode_flac(cut.read_bytes(), None, None, None, None) is None
     assert np.array_equal(result.samples, decode(cut.read_bytes()).samples)
     assert np.array_equal(result.samples, decode(cut, data=cut.read_bytes()).samples)
-    garbage = tmp_path / "noise.flac"
+    garbage = tmp_path / f"noise.{suffix}"
     garbage.write_bytes(np.random.default_rng(0).bytes(5000))
-    with pytest.raises(DecodeError, match="noise.flac") as caught:
+    with pytest.raises(DecodeError, match=f"noise.{suffix}") as caught:
         decode(garbage)
     assert caught.value.kind == "decode"
+    riff_garbage = b"RIFF" + bytes(4) + b"WAVE" + np.random.default_rng(1).bytes(5000)
+    assert read_whole(riff_garbage, None) is None
+    with pytest.raises(DecodeError):
+        decode(riff_garbage, name="riff.wav")

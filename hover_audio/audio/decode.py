@@ -1,9 +1,9 @@
 """Bytes or a file -> mono float32 samples: soundfile first, ffmpeg as the fallback.
 
 Only the requested range is decoded (by seeking), and at most ``max_duration``
-seconds of it, so one hour-long file cannot stall a batch. Whole FLAC files are
-read by miniaudio's dr_flac, twice as fast as libsndfile on short clips and
-lossless like it (the same samples); anything it does not take goes to soundfile.
+seconds of it, so one hour-long file cannot stall a batch. Whole plain FLAC and WAV
+files are read by miniaudio (:mod:`~hover_audio.audio.whole_file`: the same samples,
+2-4x faster on short clips); anything it does not take goes to soundfile.
 """
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+
+from .whole_file import read_whole
 
 FFMPEG_TIMEOUT = 120.0
 # libsndfile's seek in these codecs can land hundreds of samples late (libsndfile
@@ -105,8 +107,10 @@ def decode(
     if size == 0:
         raise DecodeError("empty", f"{name}: empty file (0 bytes)")
     try:
-        audio = _decode_flac(contents, start, end, channel, max_duration)
-        if audio is None:
+        whole = None if start or end is not None else read_whole(contents, max_duration)
+        if whole is not None:
+            audio = Audio(_mix(whole.frames, channel, name, whole.scale), whole.sr, False)
+        else:
             audio = _decode_soundfile(contents, start, end, channel, max_duration, name)
     except DecodeError:
         raise
@@ -157,71 +161,6 @@ def _mix(frames: np.ndarray, channel: int | None, name: str = "",
         return np.multiply(frames[:, 0], np.float32(scale), dtype=np.float32)
     weights = np.full(count, scale / count, dtype=np.float32)
     return frames.astype(np.float32, copy=False) @ weights
-
-
-def _decode_flac(source, start, end, channel, max_duration) -> Audio | None:
-    """A whole FLAC file (a ``.flac`` path, or bytes starting with its ``fLaC`` mark) no
-    longer than ``max_duration``, by dr_flac; None: not taken here.
-
-    Integers scaled by ``2**-(bits - 1)``, as libsndfile does. A file whose stream
-    is damaged, shorter than its header says or of unknown length goes to
-    libsndfile, which reads what it can and names what is wrong.
-    """
-    in_memory = not isinstance(source, Path)
-    if start or end is not None or (
-            source[:4] != b"fLaC" if in_memory else source.suffix.lower() != ".flac"):
-        return None
-    try:
-        import miniaudio
-    except ImportError:  # pragma: no cover - a dependency, but soundfile reads FLAC too
-        return None
-    try:
-        if in_memory:  # the header read here, not by opening a decoder on it twice
-            header = flac_stream_info(source)
-        else:
-            with open(source, "rb") as handle:
-                header = flac_stream_info(handle.read(42))
-        if header is None:
-            return None
-        sr, count, bits, total = header
-        if total <= 0 or sr <= 0 or (channel is not None and not 0 <= channel < count) or (
-                max_duration is not None and total > int(max_duration * sr)):
-            return None
-        wide = bits > 16  # else read as 16 bits (left-justified: exact for 4 to 16 bits)
-        if in_memory:
-            read = miniaudio.flac_read_s32 if wide else miniaudio.flac_read_s16
-            decoded = read(source)
-        else:
-            read = miniaudio.flac_read_file_s32 if wide else miniaudio.flac_read_file_s16
-            decoded = read(str(source))
-    except (miniaudio.MiniaudioError, OSError):
-        return None
-    dtype, scale = (np.int32, 2.0**-31) if wide else (np.int16, 2.0**-15)
-    frames = np.frombuffer(decoded.samples, dtype=dtype).reshape(-1, decoded.nchannels)
-    if len(frames) != total or decoded.sample_rate != sr:
-        return None
-    return Audio(_mix(frames, channel, "", scale), sr, False)
-
-
-def flac_stream_info(data: bytes) -> tuple[int, int, int, int] | None:
-    """``(sample rate, channels, bits per sample, frames)`` from the bytes of a FLAC file.
-
-    Read from its STREAMINFO block, which the format puts first, right after the
-    ``fLaC`` mark; ``frames`` is 0 when the encoder did not know it. None: the
-    bytes do not start that way.
-
-    Examples
-    --------
-    >>> fields = bytes.fromhex("0ac442f0000acda2")  # 44.1 kHz, 2 channels, 16 bits, 708,002
-    >>> flac_stream_info(b"fLaC" + bytes([0, 0, 0, 34]) + bytes(10) + fields + bytes(16))
-    (44100, 2, 16, 708002)
-    """
-    if len(data) < 42 or data[:4] != b"fLaC" or data[4] & 0x7F != 0 \
-            or int.from_bytes(data[5:8], "big") < 34:
-        return None
-    fields = int.from_bytes(data[18:26], "big")  # 20 + 3 + 5 + 36 bits
-    return (fields >> 44, ((fields >> 41) & 0x7) + 1, ((fields >> 36) & 0x1F) + 1,
-            fields & ((1 << 36) - 1))
 
 
 class _UseFfmpeg(Exception):
