@@ -587,9 +587,9 @@ WHOLE_FILES = [("flac", "FLAC", "PCM_S8"), ("flac", "FLAC", "PCM_16"), ("flac", 
 @pytest.mark.parametrize("channels", [1, 2, 5])
 def test_whole_plain_files_by_miniaudio_have_libsndfiles_samples(
         tmp_path, monkeypatch, suffix, container, subtype, channels):
-    """A whole FLAC or plain WAV file, as a path or as bytes, is read by miniaudio's
-    dr_flac / dr_wav, with exactly the samples (and mixdown, and each channel)
-    libsndfile gives."""
+    """A whole FLAC file (as a path or as bytes) or plain WAV file (as bytes: a path
+    libsndfile reads as fast) is read by miniaudio's dr_flac / dr_wav, with exactly
+    the samples (and mixdown, and each channel) libsndfile gives."""
     from hover_audio.audio import decode as decoding
     from hover_audio.audio.decode import _decode_soundfile
     from hover_audio.audio.whole_file import read_whole
@@ -597,23 +597,27 @@ def test_whole_plain_files_by_miniaudio_have_libsndfiles_samples(
     path = write_sound(tmp_path / f"{subtype}_{channels}.{suffix}", channels, subtype,
                        format=container)
     data = path.read_bytes()
-    assert read_whole(path, None) is not None  # taken by its suffix
+    by_path = suffix == "flac"
+    assert (read_whole(path, None) is not None) == by_path  # FLAC taken by its suffix
     assert read_whole(data, None) is not None  # taken by its mark
     by_libsndfile = _decode_soundfile(path, None, None, None, None, "x")
     expected = [_decode_soundfile(path, None, None, channel, None, "x").samples
                 for channel in range(channels)]
+    assert np.array_equal(decode(path).samples, by_libsndfile.samples)
 
     def unused(*args):
         raise AssertionError("libsndfile was asked")
 
     monkeypatch.setattr(decoding, "_decode_soundfile", unused)
     monkeypatch.setattr(decoding, "_decode_ffmpeg", unused)  # its fallback
-    for by_miniaudio in (decode(path), decode(data), decode(path, data=data)):
+    sources = [data, path] if by_path else [data]
+    for by_miniaudio in [decode(path, data=data)] + [decode(source) for source in sources]:
         assert by_miniaudio.sr == by_libsndfile.sr == 22050 and not by_miniaudio.truncated
         assert np.array_equal(by_miniaudio.samples, by_libsndfile.samples)
     for channel in range(channels):
-        assert np.array_equal(decode(path, channel=channel).samples, expected[channel])
         assert np.array_equal(decode(data, channel=channel).samples, expected[channel])
+        if by_path:
+            assert np.array_equal(decode(path, channel=channel).samples, expected[channel])
 
 
 @pytest.mark.parametrize("name", ["pcm16.wav", "pcm24.flac", "pcm16.aiff", "vorbis.ogg"])
@@ -639,18 +643,31 @@ def test_ranges_caps_and_odd_channels_of_whole_files(tmp_path, monkeypatch, name
     from hover_audio.audio.whole_file import read_whole
 
     path = write_sound(tmp_path / name, 2, "PCM_16", frames=22050)
-    assert read_whole(path, 2.0) is not None
-    assert read_whole(path, 0.5) is None  # longer than the cap
+    data = path.read_bytes()
+    source = path if name.endswith("FLAC") else data
+    assert read_whole(source, 2.0) is not None
+    assert read_whole(source, 0.5) is None  # longer than the cap
     asked = []
     real = decoding._decode_soundfile
     monkeypatch.setattr(decoding, "_decode_soundfile", lambda *a: asked.append(a) or real(*a))
-    capped = decode(path, max_duration=0.5)
+    capped = decode(path, max_duration=0.5, data=data)
     assert capped.truncated and len(capped.samples) == 11025
-    part = decode(path, start=0.1, end=0.2)
+    part = decode(path, start=0.1, end=0.2, data=data)
     assert len(part.samples) == 2205 and len(asked) == 2
-    np.testing.assert_array_equal(part.samples, decode(path).samples[2205:4410])
+    np.testing.assert_array_equal(part.samples, decode(path, data=data).samples[2205:4410])
     with pytest.raises(DecodeError, match="channel 2 requested, file has 2"):
-        decode(path, channel=2)
+        decode(path, channel=2, data=data)
+
+
+def test_long_wav_bytes_go_to_libsndfile(tmp_path):
+    """Past ``WAV_BYTES`` libsndfile, which reads straight into the array, is as fast."""
+    from hover_audio.audio.whole_file import WAV_BYTES, read_whole
+
+    frames = WAV_BYTES // 2 + 100  # 16-bit mono: just over the limit
+    data = write_sound(tmp_path / "long.wav", 1, "PCM_16", frames=frames).read_bytes()
+    assert read_whole(data, None) is None
+    assert read_whole(data[:44] + data[44:WAV_BYTES - 200], None) is None  # cut: not taken
+    assert len(decode(data).samples) == frames
 
 
 @pytest.mark.parametrize("subtype, bits", [("PCM_S8", 8), ("PCM_16", 16), ("PCM_24", 24)])
@@ -698,10 +715,11 @@ def test_wav_with_metadata_first_or_other_encodings(tmp_path, audio):
     assert np.array_equal(decode(padded).samples, decode(data).samples)
     for name in ("ulaw.wav", "gsm610.wav"):
         other = audio["formats"][name].path
-        assert wav_format(other.read_bytes()) is None and read_whole(other, None) is None
+        assert wav_format(other.read_bytes()) is None
+        assert read_whole(other.read_bytes(), None) is None
         assert len(decode(other).samples) > 0
     doubles = write_sound(tmp_path / "double.wav", 1, "DOUBLE")
-    assert read_whole(doubles, None) is None
+    assert read_whole(doubles.read_bytes(), None) is None
     assert decode(doubles).samples.dtype == np.float32
 
 
