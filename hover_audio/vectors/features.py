@@ -183,7 +183,8 @@ def frame_stats(frames: np.ndarray, stats: Sequence[str],
 
 
 _AVERAGING: dict[tuple[int, int], np.ndarray] = {}  # time_shape's matrices of short clips
-AVERAGING_KEPT = 2048  # frames: longer clips build theirs each time (a few KB per entry)
+AVERAGING_KEPT = 512  # frames (~5 s): longer clips build theirs each time; kept, all
+# counts up to it take 4 MB at most (8 segments)
 
 
 def time_shape(frames: np.ndarray, segments: int) -> np.ndarray:

@@ -191,6 +191,7 @@ class MFCCVectorizer(AudioVectorizer):
         # a view of overlapping rows of the new contiguous samples (as
         # sliding_window_view, without its 3 us of checks per call)
         frames = np.ndarray((count, n_window), np.float32, samples, 0, (hop * 4, 4))
+        frames.flags.writeable = False
         from scipy.fft import rfft  # float32 FFTs, ~5x numpy's on short frames
 
         if n_fft == n_window:
