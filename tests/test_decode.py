@@ -763,3 +763,16 @@ def test_damaged_whole_files_are_judged_by_libsndfile(tmp_path, suffix, subtype)
     assert read_whole(riff_garbage, None) is None
     with pytest.raises(DecodeError):
         decode(riff_garbage, name="riff.wav")
+
+
+def test_a_path_given_as_text_decodes_as_a_path(tmp_path):
+    """``decode("clip.wav")`` works as ``decode(Path("clip.wav"))`` (librosa users pass
+    text); something that is neither a path nor bytes is a TypeError naming it."""
+    path = write_sound(tmp_path / "text.wav", 2, "PCM_16")
+    by_path = decode(path)
+    again = decode(str(path))
+    assert again.sr == by_path.sr and np.array_equal(again.samples, by_path.samples)
+    with pytest.raises(DecodeError, match="text.wav: channel 3 requested"):
+        decode(str(path), channel=3)
+    with pytest.raises(TypeError):
+        decode(12345)

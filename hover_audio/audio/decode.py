@@ -75,7 +75,7 @@ def probe(location) -> Probe | None:
 
 
 def decode(
-    source: Path | bytes,
+    source: str | os.PathLike | bytes,
     *,
     start: float | None = None,
     end: float | None = None,
@@ -84,7 +84,8 @@ def decode(
     name: str | None = None,
     data: bytes | None = None,
 ) -> Audio:
-    """Decode ``source`` (a file path or its bytes) to mono float32 at its native rate.
+    """Decode ``source`` (a file path, as str or Path, or its bytes) to mono float32 at its
+    native rate.
 
     Parameters
     ----------
@@ -101,6 +102,8 @@ def decode(
         them): they are decoded instead of reading the file again, so the samples
         are those of exactly these bytes (ffmpeg, the fallback, still reads the file).
     """
+    if not isinstance(source, (bytes, bytearray, memoryview)):
+        source = Path(source)  # raises TypeError for anything that is not a path either
     name = name or (str(source) if isinstance(source, Path) else "<bytes>")
     contents = data if data is not None else source  # what the in-process decoders read
     size = contents.stat().st_size if isinstance(contents, Path) else len(contents)
