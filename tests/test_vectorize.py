@@ -1,6 +1,7 @@
 """MFCCVectorizer, the batch pipeline, its cache, parallel runs and failure reports."""
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -298,8 +299,6 @@ def test_clips_decoded_in_groups_keep_their_order_and_failures(vectorizer, messy
                 raise RuntimeError("feature failure")
             return original(samples, sr)
         return vector
-
-    import itertools
 
     monkeypatch.setattr(vectorizer, "vector", failing_every_seventh(itertools.count()))
     one_by_one = [jobs.clip_vector(vectorizer, job, None) for job in batch]
