@@ -2,6 +2,8 @@
 
 - ``sources``: parse keys (paths, ``file://``, ``http(s)://``, ``#t=`` ranges) and fetch them.
 - ``decode``: samples of a range of a file (soundfile, ffmpeg as the fallback).
+- ``whole_file``: whole plain FLAC and WAV files by miniaudio (decode's fast path).
+- ``file_tags``: tags in the files' own metadata (mutagen).
 - ``segments``: where the clips of a long recording are (fixed windows, non-silent regions).
 - ``wav``: a clip as 16-bit WAV bytes, for playback in a browser.
 
