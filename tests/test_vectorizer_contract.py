@@ -201,3 +201,24 @@ def test_a_plain_callable_for_queries_has_the_overall_aspect(clips):
     assert len(index.top_k(0, 3)) == 3
     with pytest.raises(ValueError, match="offer overall"):
         ds.similarity_index(vectorizer=lambda key: np.ones(4, np.float32), aspect="timbre")
+
+
+class ScaledBands(BandEnergy):
+    """A subclass adding one parameter and handing the others on with ``**params``."""
+
+    def __init__(self, scale: float = 2.0, **params):
+        super().__init__(**params)
+        self.scale = scale
+
+    def vector(self, samples, sr):
+        return self.scale * super().vector(samples, sr)
+
+
+def test_parameters_handed_on_to_the_parent_count_as_the_subclass_own():
+    """get_params, the fingerprint and rebuilding see the parent's parameters too."""
+    vectorizer = ScaledBands(scale=3.0, bands=6)
+    assert vectorizer.get_params() == {"scale": 3.0, "bands": 6, "max_duration": 600.0,
+                                       "cache_dir": None, "cache": True}
+    assert vectorizer.fingerprint != ScaledBands(scale=3.0, bands=5).fingerprint
+    assert vectorizer.fingerprint != ScaledBands(scale=2.0, bands=6).fingerprint
+    assert rebuild(describe(vectorizer)).get_params() == vectorizer.get_params()

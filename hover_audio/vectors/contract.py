@@ -65,12 +65,19 @@ def _class_path(cls: type) -> str:
 
 
 @functools.lru_cache(maxsize=None)
-def _init_names(init: Callable) -> tuple[str, ...]:
-    """The named arguments of a constructor (read once: the fingerprint asks per chunk)."""
-    signature = inspect.signature(init)
-    return tuple(name for name, parameter in signature.parameters.items()
-                 if name != "self" and parameter.kind not in (parameter.VAR_POSITIONAL,
-                                                              parameter.VAR_KEYWORD))
+def _init_names(cls: type) -> tuple[str, ...]:
+    """The named arguments of a class's constructor (read once: the fingerprint asks per
+    chunk). A constructor that takes ``**params`` hands them to its parent's, whose
+    named arguments then count too (after its own), as a subclass adding parameters
+    to a vectorizer's does without restating them."""
+    parameters = inspect.signature(cls.__init__).parameters.values()
+    names = [parameter.name for parameter in parameters if parameter.name != "self"
+             and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)]
+    if any(parameter.kind is parameter.VAR_KEYWORD for parameter in parameters):
+        parent = next((base for base in cls.__mro__[1:] if "__init__" in vars(base)), object)
+        if parent is not object:
+            names += [name for name in _init_names(parent) if name not in names]
+    return tuple(names)
 
 
 class Vectorizer(ABC):
@@ -104,7 +111,7 @@ class Vectorizer(ABC):
     # ------------------------------------------------------------ parameters
     @classmethod
     def _param_names(cls) -> list[str]:
-        return list(_init_names(cls.__init__))
+        return list(_init_names(cls))
 
     def get_params(self, deep: bool = True) -> dict:
         """The constructor's arguments and their values (scikit-learn's protocol).

@@ -7,8 +7,6 @@ about one more FFT per clip than the default, which is why the default leaves it
 """
 from __future__ import annotations
 
-from typing import Sequence
-
 import numpy as np
 
 from .features import chroma_filterbank, pitch_classes
@@ -30,8 +28,9 @@ class PitchVectorizer(MFCCVectorizer):
     seconds, at most ``pitch_windows`` of them spread over the clip
     (:func:`~hover_audio.vectors.features.pitch_classes`). Its aspects: "overall",
     the default's with :data:`PITCH_SHARE` of pitch; "timbre" and "shape", the
-    default's (no pitch); and "pitch", the pitch block only. Other parameters:
-    those of ``MFCCVectorizer``.
+    default's (no pitch); and "pitch", the pitch block only. Other parameters
+    (``**params``): those of ``MFCCVectorizer``, with its defaults; ``get_params()``
+    lists them all.
 
     Examples
     --------
@@ -42,35 +41,11 @@ class PitchVectorizer(MFCCVectorizer):
 
     version = PITCH_VERSION
 
-    def __init__(
-        self,
-        pitch_window: float = 0.2,
-        pitch_windows: int = 64,
-        n_mfcc: int = 30,
-        sr: int = 22050,
-        stats: Sequence[str] = ("mean", "std"),
-        whole_stats: Sequence[str] = ("mean", "std", "delta"),
-        trim_db: float | None = 20.0,
-        segments: int = 8,
-        shape_mfcc: int = 12,
-        n_mels: int = 64,
-        fmin: float = 20.0,
-        fmax: float | None = None,
-        window: float = 0.025,
-        hop: float = 0.010,
-        max_native_sr: int = 48000,
-        max_duration: float = 600.0,
-        cache_dir=None,
-        cache: bool = True,
-    ):
+    def __init__(self, pitch_window: float = 0.2, pitch_windows: int = 64, **params):
         if not pitch_window > 0 or pitch_windows < 1:
             raise ValueError(f"pitch_window and pitch_windows must be positive, got "
                              f"{pitch_window} and {pitch_windows}")
-        super().__init__(n_mfcc=n_mfcc, sr=sr, stats=stats, whole_stats=whole_stats,
-                         trim_db=trim_db, segments=segments, shape_mfcc=shape_mfcc,
-                         n_mels=n_mels, fmin=fmin, fmax=fmax, window=window, hop=hop,
-                         max_native_sr=max_native_sr, max_duration=max_duration,
-                         cache_dir=cache_dir, cache=cache)
+        super().__init__(**params)  # MFCCVectorizer's, with its defaults
         self.pitch_window, self.pitch_windows = pitch_window, pitch_windows
 
     @property
