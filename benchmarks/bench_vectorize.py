@@ -26,6 +26,7 @@ cosine, standardized) of ours >= hover's.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -165,28 +166,19 @@ def child_limit(args: dict) -> dict:
             "seconds": decode_s + mfcc_s}
 
 
-def _decode_and_vector(paths: list[str]) -> int:
-    from hover_audio.audio.decode import decode
-    from hover_audio.vectors.mfcc import MFCCVectorizer
-
-    vectorizer = MFCCVectorizer(cache=False)
-    for path in paths:
-        clip = decode(Path(path))
-        vectorizer.vector(clip.samples, clip.sr)
-    return len(paths)
-
-
-def _hash_decode_and_vector(paths: list[str]) -> int:
-    """Each clip read once, its content key computed (SHA-256, as the cache does), decoded
-    from those bytes and vectorized: what a content-keyed cache cannot skip."""
+def _decode_and_vector(paths: list[str], hashed: bool = False) -> int:
+    """Decode and vectorize each clip; ``hashed``: each is also read once, its content key
+    computed (SHA-256, as the cache does) and decoded from those bytes: what a
+    content-keyed cache cannot skip."""
     from hover_audio.audio.decode import decode
     from hover_audio.vectors.cache import content_hash
     from hover_audio.vectors.mfcc import MFCCVectorizer
 
     vectorizer = MFCCVectorizer(cache=False)
     for path in paths:
-        data = Path(path).read_bytes()
-        content_hash(data)
+        data = Path(path).read_bytes() if hashed else None
+        if hashed:
+            content_hash(data)
         clip = decode(Path(path), data=data)
         vectorizer.vector(clip.samples, clip.sr)
     return len(paths)
@@ -201,7 +193,7 @@ def child_pool(args: dict) -> dict:
 
     from hover_audio.vectors.runners import pin_threads
 
-    work = _hash_decode_and_vector if args.get("hashed") else _decode_and_vector
+    work = functools.partial(_decode_and_vector, hashed=bool(args.get("hashed")))
     paths = read_list(args["paths"])
     work(paths[:1])
     cores = len(os.sched_getaffinity(0))
