@@ -573,10 +573,6 @@ def write_sound(path, channels: int, subtype: str, frames: int = 6000, sr: int =
     return path
 
 
-def write_flac(path, channels: int, subtype: str, frames: int = 6000, sr: int = 22050):
-    return write_sound(path, channels, subtype, frames, sr)
-
-
 WHOLE_FILES = [("flac", "FLAC", "PCM_S8"), ("flac", "FLAC", "PCM_16"), ("flac", "FLAC", "PCM_24"),
                ("wav", "WAV", "PCM_U8"), ("wav", "WAV", "PCM_16"), ("wav", "WAV", "PCM_24"),
                ("wav", "WAV", "PCM_32"), ("wav", "WAV", "FLOAT"), ("wav", "WAVEX", "PCM_24"),
@@ -677,7 +673,7 @@ def test_flac_header_read_from_the_bytes_is_libsndfiles(tmp_path, subtype, bits,
     itself; what it reads is what libsndfile says of the same file."""
     from hover_audio.audio.whole_file import flac_stream_info
 
-    path = write_flac(tmp_path / "x.flac", channels, subtype, frames=sr // 3 + 7, sr=sr)
+    path = write_sound(tmp_path / "x.flac", channels, subtype, frames=sr // 3 + 7, sr=sr)
     info = soundfile.info(str(path))
     assert flac_stream_info(path.read_bytes()) == (info.samplerate, info.channels, bits,
                                                    info.frames)
@@ -726,7 +722,7 @@ def test_wav_with_metadata_first_or_other_encodings(tmp_path, audio):
 def test_flac_bytes_without_a_streaminfo_first_go_to_libsndfile(tmp_path):
     from hover_audio.audio.whole_file import flac_stream_info, read_whole
 
-    data = write_flac(tmp_path / "x.flac", 1, "PCM_16").read_bytes()
+    data = write_sound(tmp_path / "x.flac", 1, "PCM_16").read_bytes()
     assert flac_stream_info(data[:41]) is None  # cut inside the block
     other_block = data[:4] + bytes([data[4] | 0x04]) + data[5:]  # first block not STREAMINFO
     assert flac_stream_info(other_block) is None
