@@ -30,6 +30,11 @@ def mel_to_hz(mel):
     return np.where(mel >= 15.0, log_part, linear)
 
 
+def hann(size: int) -> np.ndarray:
+    """The periodic Hann window of ``size`` samples (the taper of overlapping frames), float32."""
+    return np.hanning(size + 1)[:-1].astype(np.float32)
+
+
 def mel_filterbank(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
     """Triangular, area-normalized mel filters, shape ``(n_mels, n_fft // 2 + 1)``.
 

@@ -14,8 +14,8 @@ import numpy as np
 
 from ..audio.decode import resample
 from .contract import AudioVectorizer
-from .features import (active_frames, activity, dct_matrix, frame_stats, mel_filterbank,
-                       time_shape)
+from .features import (active_frames, activity, dct_matrix, frame_stats, hann,
+                       mel_filterbank, time_shape)
 
 FEATURES_VERSION = 4
 STATS = ("mean", "std", "min", "max", "delta")
@@ -159,7 +159,7 @@ class MFCCVectorizer(AudioVectorizer):
             n_window = max(2, int(round(self.window * sr)))
             n_fft = next_fast_len(n_window, real=True)
             hop = max(1, int(round(self.hop * sr)))
-            taper = np.hanning(n_window + 1)[:-1].astype(np.float32)
+            taper = hann(n_window)
             norm = float(np.sum(taper**2)) * n_fft / n_window
             fmax = self.sr / 2.0 if self.fmax is None else self.fmax
             mel = mel_filterbank(sr, n_fft, self.n_mels, self.fmin, fmax) / norm

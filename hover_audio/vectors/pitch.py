@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .features import chroma_filterbank, pitch_classes
+from .features import chroma_filterbank, hann, pitch_classes
 from .mfcc import MFCCVectorizer
 
 PITCH_VERSION = 1
@@ -76,7 +76,7 @@ class PitchVectorizer(MFCCVectorizer):
 
             n_window = max(2, int(round(self.pitch_window * sr)))
             n_fft = 2 * next_fast_len(-(-n_window // 2), real=True)  # even: see pitch_classes
-            taper = np.hanning(n_window + 1)[:-1].astype(np.float32)
+            taper = hann(n_window)
             _BASES[key] = (taper, chroma_filterbank(sr, n_fft))
         return _BASES[key]
 
