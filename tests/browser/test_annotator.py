@@ -11,6 +11,7 @@ import http.client
 import io
 import json
 import re
+import shutil
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -742,3 +743,37 @@ def test_apply_uses_the_typed_label_not_a_completion(page, server):
     wait_js(page, """(row) => Bokeh.documents[0].get_model_by_name('clips')
         .data.label[row] !== 'ABSTAIN'""", rows[0])
     assert source(page, "clips")["label"][rows[0]] == "seve"
+
+
+def test_long_labels_and_the_title_stay_inside_their_boxes(page, dataset, start_server,
+                                                          tmp_path):
+    # the title is the table's path: here a folder name with nowhere to break a line;
+    # the test data has a 31-character label
+    folder = tmp_path / ("SoundEffectsLibraryVolumesOneToTwelveRemastered" * 2)
+    folder.mkdir()
+    table = folder / "clips.csv"
+    shutil.copy(dataset["table"], table)
+    app = start_server(table, tmp_path / "ws")
+    open_app(page, app.url)
+    title = page.locator("b[title^='hover-audio']")
+    assert title.count() == 1
+    assert title.get_attribute("title") == f"hover-audio: {table}"
+    boxes = {"title": title.bounding_box()}
+    buttons = page.get_by_role("button", name=re.compile(r"^\d: "))
+    assert buttons.count() >= 3
+    for i in range(buttons.count()):
+        button_i = buttons.nth(i)
+        # its text fits: nothing hidden or spilled past its edge
+        assert button_i.evaluate("b => b.scrollWidth <= b.clientWidth"), button_i.inner_text()
+        boxes[button_i.inner_text()] = button_i.bounding_box()
+    for i, select in enumerate(page.locator("select").all()):
+        boxes[f"select {i}"] = select.bounding_box()
+
+    def overlap(a, b) -> bool:
+        return (a["x"] < b["x"] + b["width"] - 1 and b["x"] < a["x"] + a["width"] - 1
+                and a["y"] < b["y"] + b["height"] - 1 and b["y"] < a["y"] + a["height"] - 1)
+
+    names = [name for name, box in boxes.items() if box]
+    crossing = [(a, b) for k, a in enumerate(names) for b in names[k + 1:]
+                if overlap(boxes[a], boxes[b])]
+    assert not crossing, crossing

@@ -96,7 +96,7 @@ class Annotator:
         self._connect()
         labeling = self.labeling
         self.controls = controls = column(
-            row(Div(text=f"<b>{widgets.html.escape(self.title)}</b>", width=190),
+            row(widgets.title_div(self.title, width=190),
                 self.map_aspect.select, self.map_aspect.redraw),
             row(self.sound["unlock"], self.sound["hover_play"], self.sound["volume"]),
             row(labeling["label"], labeling["apply"]),
@@ -118,8 +118,10 @@ class Annotator:
             return [Div(text="<i>labels you apply get buttons here (keys 1-9)</i>")]
         buttons = []
         for number, label in enumerate(self.dataset.label_order[:LABEL_BUTTONS], start=1):
-            button = Button(label=f"{number}: {label}", width=100, name=f"label-button-{number}",
-                            styles={"border-left": f"6px solid {label_color(label, self.dataset.label_order)}"})
+            # as wide as its label (a fixed width let long labels run over the next button)
+            button = Button(label=f"{number}: {label}", min_width=100, max_width=450,
+                            name=f"label-button-{number}", styles={
+                                "border-left": f"6px solid {label_color(label, self.dataset.label_order)}"})
             button.on_click(partial(self.apply_label, label))
             buttons.append(button)
         return buttons

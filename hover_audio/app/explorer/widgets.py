@@ -14,6 +14,22 @@ from ...dataset.schema import SUBSETS
 SELECTION_MODES = ("none", "union", "intersection", "difference")  # hover's names
 
 
+def title_div(title: str, width: int, most: int = 60) -> Div:
+    """The page's title in bold, ``width`` pixels wide: a long one (a dataset's path)
+    breaks anywhere rather than running over its neighbours, and beyond ``most``
+    characters only its start up to ": " and its end are shown, the whole on hover.
+
+    Examples
+    --------
+    >>> print(title_div("hover-audio: /srv/library/drums", 190, most=24).text)
+    <b title="hover-audio: /srv/library/drums">hover-audio: \u2026rary/drums</b>
+    """
+    head = title[:title.find(": ") + 2] if ": " in title else ""
+    shown = title if len(title) <= most else head + "\u2026" + title[-(most - len(head) - 1):]
+    return Div(text=f'<b title="{html.escape(title)}">{html.escape(shown)}</b>', width=width,
+               styles={"overflow-wrap": "anywhere"}, name="page-title")
+
+
 def status_div() -> Div:
     return Div(text="", width=420, styles={"color": "#444", "min-height": "1.2em"})
 
