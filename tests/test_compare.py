@@ -10,7 +10,9 @@ import pytest
 from hover_audio import AudioDataset, compare
 from hover_audio.app.cli import main
 from hover_audio.dataset.demo import demo_table
-from hover_audio.model.evaluation import knn_accuracy, labeling_effort, precision_at_k
+from hover_audio.app.compare_report import text_table
+from hover_audio.model.evaluation import (knn_accuracy, labeling_effort, precision_at_k,
+                                       precision_ceiling)
 from hover_audio.vectors import registry
 
 
@@ -37,6 +39,20 @@ def test_precision_at_k_matches_a_brute_force_count():
     # failed clips (NaN vectors) are left out, not counted as misses
     vectors[5] = np.nan
     assert np.isfinite(precision_at_k(vectors, labels, 10))
+
+
+def test_precision_ceiling_is_what_perfect_vectors_reach():
+    rng = np.random.default_rng(4)
+    labels = np.repeat(["a", "b", "c", "d"], [3, 7, 12, 30])
+    # one direction per label, a little noise: every nearest clip shares the label
+    perfect = (np.eye(4)[np.searchsorted(["a", "b", "c", "d"], labels)] * 10
+               + rng.normal(0, 0.01, (len(labels), 4))).astype(np.float32)
+    ceiling = precision_ceiling(labels, 10)
+    assert ceiling == pytest.approx((3 * 0.2 + 7 * 0.6 + 12 * 1 + 30 * 1) / 52)
+    assert precision_at_k(perfect, labels, 10) == pytest.approx(ceiling)
+    assert precision_ceiling(labels, 2) == 1.0  # every label has at least 3 clips
+    assert precision_ceiling(labels, 10, queries=labels == "a") == pytest.approx(0.2)
+    assert np.isnan(precision_ceiling(["a"], 10))
 
 
 def test_knn_accuracy_is_perfect_on_separate_classes_and_chance_on_noise():
@@ -95,6 +111,22 @@ def test_compare_reports_every_aspect_of_the_default(digits):
     assert by_aspect.loc["labels", "precision_at_10"] > by_aspect.loc["overall",
                                                                      "precision_at_10"]
     assert by_aspect.loc["labels", "knn_accuracy"] >= by_aspect.loc["overall", "knn_accuracy"]
+
+
+def test_compare_reads_small_classes_against_their_ceiling(digits):
+    table = digits.to_pandas()
+    few = AudioDataset.from_pandas(table.groupby("label").head(6)[["audio", "label"]])
+    result = compare(few, vectorizers=["mfcc"], map_method=None, workers=1)
+    plain = result[result["aspect"] != "labels"]
+    # 6 clips per label: at most 5 of the 10 nearest share it, whatever the vectors
+    assert (plain["precision_ceiling"] == 0.5).all()
+    assert (plain["precision_at_10"] <= 0.5).all() and (plain["precision_at_10"] > 0.25).all()
+    assert "precision_ceiling: the most precision@10 can be" in text_table(result)
+    # 25 clips per label: the ceiling is 1 and the table says nothing of it
+    everyone = compare(digits, vectorizers=["mfcc"], aspects=["overall"], map_method=None,
+                       workers=1)
+    assert everyone["precision_ceiling"].tolist() == [1.0]
+    assert "precision_ceiling:" not in text_table(everyone)
 
 
 def test_compare_takes_objects_callables_and_chosen_aspects(digits):

@@ -18,12 +18,16 @@ def text_table(table: pd.DataFrame) -> str:
         return "(nothing to compare)"
     shown = table.sort_values("precision_at_10", ascending=False).copy()
     shown["ms_per_clip"] = shown.pop("seconds_per_clip") * 1000.0
-    formats = {"precision_at_10": "{:.3f}", "knn_accuracy": "{:.3f}",
-               "actions_per_100": "{:.1f}", "effort_accuracy": "{:.3f}", "ms_per_clip": "{:.2f}"}
+    formats = {"precision_at_10": "{:.3f}", "precision_ceiling": "{:.3f}",
+               "knn_accuracy": "{:.3f}", "actions_per_100": "{:.1f}", "effort_accuracy": "{:.3f}", "ms_per_clip": "{:.2f}"}
     for column, pattern in formats.items():
         shown[column] = [("-" if value != value else pattern.format(value))
                          for value in shown[column]]
     text = shown.to_string(index=False)
+    if (table["precision_ceiling"] < 0.995).any():
+        text += ("\nprecision_ceiling: the most precision@10 can be with these labels, below 1 "
+                 "when a label has fewer than 11 clips (a clip of a label with n clips has at "
+                 "most n - 1 neighbours of its label); read precision@10 against it")
     if (shown["aspect"] == "labels").any():
         text += ("\nlabels: a distance learned from your labels (search and map aspect "
                  "\"labels\"); learned from half of each label's clips, measured on the "

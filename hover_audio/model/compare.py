@@ -20,10 +20,11 @@ from ..dataset.schema import ABSTAIN, LABEL, SUBSET
 from ..maps.layout import fit_layout
 from ..vectors import registry
 from ..vectors.contract import Vectorizer, aspect_weights, as_vectorizer
-from .evaluation import knn_accuracy, labeling_effort, learning_split, precision_at_k
+from .evaluation import (knn_accuracy, labeling_effort, learning_split, precision_at_k,
+                         precision_ceiling)
 
-COLUMNS = ["vectorizer", "aspect", "clips", "classes", "precision_at_10", "knn_accuracy",
-           "actions_per_100", "effort_accuracy", "seconds_per_clip", "failed"]
+COLUMNS = ["vectorizer", "aspect", "clips", "classes", "precision_at_10", "precision_ceiling",
+           "knn_accuracy", "actions_per_100", "effort_accuracy", "seconds_per_clip", "failed"]
 
 
 def _vectorizers(vectorizers) -> list[tuple[str, Vectorizer]]:
@@ -64,7 +65,9 @@ def compare(dataset, vectorizers=None, aspects: Iterable[str] | None = None, *,
     Returns
     -------
     pandas.DataFrame
-        One row per vectorizer and aspect: ``precision_at_10``, ``knn_accuracy``,
+        One row per vectorizer and aspect: ``precision_at_10`` and
+        ``precision_ceiling`` (the most any vectors could reach with these class
+        sizes, see :func:`~hover_audio.model.evaluation.precision_ceiling`), ``knn_accuracy``,
         ``actions_per_100`` and ``effort_accuracy`` (see
         :func:`~hover_audio.model.evaluation.labeling_effort`), ``seconds_per_clip``
         (wall time of vectorizing, cache hits included) and ``failed`` clips.
@@ -106,12 +109,14 @@ def _measure(vectors, labels, vectorizer, aspect: str, *, k: int, folds: int,
     """Precision@k, kNN accuracy and labeling effort of one aspect (NaN when it cannot
     be measured: the labels aspect with too few clips per label to learn from)."""
     labels = np.asarray(labels, dtype=object)
-    figures = dict.fromkeys(["precision_at_10", "knn_accuracy", "actions_per_100",
-                             "effort_accuracy"], np.nan)
+    figures = dict.fromkeys(["precision_at_10", "precision_ceiling", "knn_accuracy",
+                             "actions_per_100", "effort_accuracy"], np.nan)
+    valid = np.isfinite(np.asarray(vectors, dtype=np.float32)).all(axis=1)  # as precision_at_k
     raw = np.full(len(labels), "raw")
     if aspect != LABELS_ASPECT:
         weights = aspect_weights(vectorizer, aspect)
         figures["precision_at_10"] = precision_at_k(vectors, labels, k, weights)
+        figures["precision_ceiling"] = precision_ceiling(labels[valid], k)
         figures["knn_accuracy"] = knn_accuracy(vectors, labels, folds, weights=weights,
                                                seed=seed)
         shown, layout = np.ones(len(labels), dtype=bool), {}
@@ -122,6 +127,8 @@ def _measure(vectors, labels, vectorizer, aspect: str, *, k: int, folds: int,
         try:
             figures["precision_at_10"] = precision_at_k(vectors, labels, k, weights,
                                                         learned_from=learned)
+            figures["precision_ceiling"] = precision_ceiling(labels[valid], k,
+                                                             queries=~learned[valid])
             figures["knn_accuracy"] = knn_accuracy(vectors, labels, folds, weights=weights,
                                                    seed=seed, learn=True)
         except ValueError:  # too few clips per label to learn from

@@ -77,6 +77,30 @@ def precision_at_k(vectors: np.ndarray, labels, k: int = 10,
     return float(np.mean(kept[nearest] == queries[:, None]))
 
 
+def precision_ceiling(labels, k: int = 10, queries=None) -> float:
+    """The highest precision@k any vectors could reach on ``labels`` (mean over clips).
+
+    A clip whose label has ``n`` clips has at most ``n - 1`` neighbours of its own
+    label, so with small classes even perfect vectors stay below 1: read a
+    precision@k against this. ``queries`` (a boolean mask) averages over those clips
+    only, whose neighbours may still be any clip.
+
+    Examples
+    --------
+    >>> precision_ceiling(["a"] * 3 + ["b"] * 20, k=10)  # (3 x 0.2 + 20 x 1.0) / 23
+    0.8956521739130435
+    """
+    labels = np.asarray(labels, dtype=object)
+    if len(labels) < 2:
+        return float("nan")
+    k = max(1, min(int(k), len(labels) - 1))
+    _, index, counts = np.unique(labels.astype(str), return_inverse=True, return_counts=True)
+    reachable = np.minimum(counts[index] - 1, k) / k
+    if queries is not None:
+        reachable = reachable[np.asarray(queries, dtype=bool)]
+    return float(reachable.mean()) if len(reachable) else float("nan")
+
+
 def learning_split(labels, share: float = 0.5, seed: int = 0) -> np.ndarray:
     """A seeded mask of about ``share`` of the rows of each label (at least one per label),
     to learn a distance from while the other rows measure it."""
