@@ -138,6 +138,25 @@ def write_formats(folder: Path) -> dict[str, Clip]:
     return clips
 
 
+def write_telephony(folder: Path) -> dict[str, Clip]:
+    """Headerless phone-system files (Asterisk's formats): raw mu-law, A-law, GSM,
+    signed linear at 8 and 16 kHz, G.722; and a 0.1 s GSM prompt, too short for
+    ffmpeg to recognise by its content."""
+    folder.mkdir(parents=True, exist_ok=True)
+    clips = {}
+    for name, sr, freq, args, slack in (
+            ("prompt.ulaw", 8000, 350.0, ["-f", "mulaw"], 0),
+            ("prompt.alaw", 8000, 450.0, ["-f", "alaw"], 0),
+            ("prompt.gsm", 8000, 400.0, ["-c:a", "libgsm", "-f", "gsm"], 160),
+            ("prompt.sln", 8000, 550.0, ["-f", "s16le"], 0),
+            ("prompt.sln16", 16000, 1100.0, ["-f", "s16le"], 0),
+            ("prompt.g722", 16000, 700.0, ["-c:a", "g722", "-f", "g722"], 2),
+            ("beep.gsm", 8000, 1000.0, ["-c:a", "libgsm", "-f", "gsm"], 160)):
+        seconds = 0.1 if name == "beep.gsm" else SECONDS
+        clips[name] = write_ffmpeg(folder / name, tone(freq, seconds, sr), sr, args, freq, slack)
+    return clips
+
+
 def write_lavfi_m4a(folder: Path, name: str = "lavfi_sine.m4a", freq: float = 1000.0,
                     sr: int = 44100, seconds: float = SECONDS) -> Clip:
     """An AAC .m4a straight from ffmpeg's sine generator (no soundfile involved)."""
@@ -325,4 +344,5 @@ def write_corpus(folder: Path) -> dict:
         "edge": write_edge_cases(folder / "edge"),
         "broken": write_broken(folder / "broken"),
         "three_tones": write_three_tones(folder / "three_tones.wav"),
+        "telephony": write_telephony(folder / "telephony"),
     }

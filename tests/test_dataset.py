@@ -14,6 +14,7 @@ from hover_audio import (
     AudioDataset,
     ChangeEvent,
     DuplicateKeysWarning,
+    MFCCVectorizer,
     SupervisableAudioDataset,
 )
 
@@ -965,3 +966,18 @@ def test_set_labels_on_5000_of_100000_rows():
     assert ds.population().loc["speech"].tolist() == [5000, 0, 0, 0]
     assert ds.undo() == 5000
     assert (ds.to_pandas()["label"] == ABSTAIN).all()
+
+
+def test_a_folder_of_phone_prompts_is_listed_and_vectorized(tmp_path):
+    from .audio_corpus import write_telephony
+
+    clips = write_telephony(tmp_path / "prompts" / "greetings")
+    (tmp_path / "prompts" / "greetings" / "notes.txt").write_text("not audio")
+    (tmp_path / "prompts" / "call.amr").write_bytes(b"#!AMR\n")  # listed; it fails alone
+    ds = AudioDataset.from_folder(tmp_path / "prompts")
+    listed = {Path(key).name: label for key, label in zip(ds.keys, ds.column("label"))}
+    assert listed == {**{name: "greetings" for name in clips}, "call.amr": "ABSTAIN"}
+    report = ds.vectorize(MFCCVectorizer(cache_dir=tmp_path / "cache"), workers=1,
+                          progress=False)
+    assert list(report["key"].map(lambda key: Path(key).name)) == ["call.amr"]
+    assert np.isfinite(ds.vectors[[key != report["key"][0] for key in ds.keys]]).all()

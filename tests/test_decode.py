@@ -68,6 +68,36 @@ def test_format_decodes_to_mono_float32_at_native_rate(audio, name):
     assert np.abs(samples).max() <= limit
 
 
+TELEPHONY = ["prompt.ulaw", "prompt.alaw", "prompt.gsm", "prompt.sln", "prompt.sln16",
+             "prompt.g722", "beep.gsm"]
+
+
+@pytest.mark.parametrize("name", TELEPHONY)
+def test_headerless_phone_formats_decode_by_their_suffix(audio, name):
+    clip = audio["telephony"][name]
+    result = decode(clip.path)
+    assert result.sr == clip.sr and result.samples.dtype == np.float32
+    assert abs(len(result.samples) - clip.frames) <= clip.slack, (len(result.samples), clip.frames)
+    assert abs(peak_frequency(result.samples, result.sr) - clip.freq) <= freq_tolerance(
+        clip, len(result.samples))
+    # the level is right too: mu-law read as A-law (or the reverse) is not
+    assert rms(result.samples) == pytest.approx(TONE_RMS, rel=0.1)
+    # the bytes, named, decode alike (the name tells the format); and read with data=
+    content = clip.path.read_bytes()
+    np.testing.assert_array_equal(decode(content, name=clip.path.name).samples, result.samples)
+    np.testing.assert_array_equal(decode(clip.path, data=content).samples, result.samples)
+
+
+def test_headerless_ranges_are_exact_and_unnamed_bytes_say_what_is_wrong(audio):
+    clip = audio["telephony"]["prompt.sln16"]
+    whole = decode(clip.path).samples
+    np.testing.assert_array_equal(decode(clip.path, start=0.5, end=1.0).samples,
+                                  whole[8000:16000])
+    # without a name nothing tells what the bytes are: the error says it could not decode
+    with pytest.raises(DecodeError, match="<bytes>: cannot decode"):
+        decode(audio["telephony"]["beep.gsm"].path.read_bytes())
+
+
 @pytest.mark.parametrize("name", ["pcm16.wav", "pcm24.wav", "pcm16.aiff", "pcm24.flac",
                                   "pcm_u8.wav"])
 def test_pcm_matches_the_written_samples(audio, name):

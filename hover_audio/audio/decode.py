@@ -29,6 +29,34 @@ EXACT_SKIP_SECONDS = 120.0
 
 
 KINDS = ("decode", "empty", "range")
+# Headerless telephony formats (what Asterisk and other phone systems record and play):
+# nothing in the bytes says what they are, so ffmpeg is told by the file's suffix (its
+# probing misses short GSM files and cannot tell mu-law from A-law at all), with the
+# rate each format implies. "slin" at other rates is ".sln16", ".sln48", ... (kHz).
+HEADERLESS = {".gsm": ("gsm", None), ".ulaw": ("mulaw", 8000), ".ul": ("mulaw", 8000),
+              ".mulaw": ("mulaw", 8000), ".alaw": ("alaw", 8000), ".al": ("alaw", 8000),
+              ".sln": ("sln", 8000), ".slin": ("sln", 8000), ".g722": ("g722", None)}
+SLIN_KHZ = {"8": 8000, "12": 12000, "16": 16000, "24": 24000, "32": 32000, "44": 44100,
+            "48": 48000, "96": 96000, "192": 192000}
+HEADERLESS.update({f".sln{khz}": ("sln", rate) for khz, rate in SLIN_KHZ.items()})
+# the file suffixes decode() reads: libsndfile's and ffmpeg's audio formats
+AUDIO_SUFFIXES = frozenset({
+    ".wav", ".wave", ".w64", ".rf64", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".mp2",
+    ".aif", ".aiff", ".aifc", ".caf", ".au", ".snd", ".m4a", ".aac", ".wma", ".wv", ".mka",
+    ".webm", ".amr", ".3gp", *HEADERLESS})
+
+
+def headerless_format(name: str | os.PathLike) -> tuple[str, int | None] | None:
+    """``(ffmpeg format, rate or None)`` of a headerless telephony file, by its suffix.
+
+    Examples
+    --------
+    >>> headerless_format("calls/2024-05-01/agent7.ulaw"), headerless_format("greeting.sln16")
+    (('mulaw', 8000), ('sln', 16000))
+    >>> headerless_format("take.wav") is None
+    True
+    """
+    return HEADERLESS.get(os.path.splitext(str(name).split("#", 1)[0])[1].lower())
 
 
 class DecodeError(Exception):
@@ -109,6 +137,12 @@ def decode(
     size = contents.stat().st_size if isinstance(contents, Path) else len(contents)
     if size == 0:
         raise DecodeError("empty", f"{name}: empty file (0 bytes)")
+    raw_format = headerless_format(source if isinstance(source, Path) else name)
+    if raw_format is not None:  # libsndfile cannot read these: straight to ffmpeg, told what
+        if shutil.which("ffmpeg") is None:
+            raise DecodeError("decode", f"{name}: cannot decode {raw_format[0]} without ffmpeg")
+        audio = _decode_ffmpeg(source, start, end, channel, max_duration, name, raw_format)
+        return _checked(audio, name, start, end)
     try:
         whole = None if start or end is not None else read_whole(contents, max_duration)
         if whole is not None:
@@ -123,6 +157,11 @@ def decode(
         if shutil.which("ffmpeg") is None:
             raise DecodeError("decode", f"{name}: cannot decode: {soundfile_error}") from None
         audio = _decode_ffmpeg(source, start, end, channel, max_duration, name)
+    return _checked(audio, name, start, end)
+
+
+def _checked(audio: Audio, name: str, start, end) -> Audio:
+    """The decoded audio as float32, contiguous and finite; no samples is an error."""
     samples = audio.samples
     if samples.size == 0:
         where = f" in range {start or 0:g}-{'end' if end is None else f'{end:g}'} s" if (
@@ -216,7 +255,8 @@ def _channels(layout: bytes) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _decode_ffmpeg(source, start, end, channel, max_duration, name) -> Audio:
+def _decode_ffmpeg(source, start, end, channel, max_duration, name,
+                   raw_format: tuple[str, int | None] | None = None) -> Audio:
     with tempfile.TemporaryDirectory(prefix="hover-audio-") as scratch:
         if isinstance(source, Path):
             path = str(source)
@@ -227,6 +267,10 @@ def _decode_ffmpeg(source, start, end, channel, max_duration, name) -> Audio:
         command = ["ffmpeg", "-nostdin", "-hide_banner", "-v", "info"]
         if start:
             command += ["-ss", f"{start:.6f}"]
+        if raw_format is not None:  # what the bytes are, since nothing in them says
+            command += ["-f", raw_format[0]]
+            if raw_format[1] is not None:
+                command += ["-sample_rate", str(raw_format[1])]
         command += ["-i", path, "-map", "0:a:0", "-vn"]
         wanted = None if end is None else end - (start or 0.0)
         capped = max_duration is not None and (wanted is None or wanted > max_duration)

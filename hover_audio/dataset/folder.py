@@ -10,14 +10,11 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from ..audio.decode import probe
+from ..audio.decode import AUDIO_SUFFIXES, probe
 from ..audio.segments import spans
 from ..audio.sources import clip_id, parse_key
 from .schema import ABSTAIN, AUDIO, LABEL, SUBSET, TAG_SEPARATOR, TAGS
 
-AUDIO_EXTENSIONS = frozenset(
-    {".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc", ".m4a"}
-)
 
 
 def find_audio_files(root: str | os.PathLike) -> list[Path]:
@@ -34,7 +31,7 @@ def find_audio_files(root: str | os.PathLike) -> list[Path]:
         for name in sorted(files):
             if name.startswith("."):
                 continue
-            if os.path.splitext(name)[1].lower() in AUDIO_EXTENSIONS:
+            if os.path.splitext(name)[1].lower() in AUDIO_SUFFIXES:
                 found.append(Path(folder) / name)
     return found
 
