@@ -275,6 +275,15 @@ def test_from_folder_segment_cuts_each_file(tmp_path):
     assert list(frame["end"]) == [2.0, 4.0, 5.0]
 
 
+def test_from_folder_nonsilent_is_named_as_on_the_command_line(tmp_path):
+    corpus.write_three_tones(tmp_path / "calls" / "call.wav")
+    named = AudioDataset.from_folder(tmp_path, segment="nonsilent")
+    assert len(named) == 3  # one clip per tone
+    assert named.keys == AudioDataset.from_folder(tmp_path, segment={"mode": "nonsilent"}).keys
+    with pytest.raises(ValueError, match="'loud'"):
+        AudioDataset.from_folder(tmp_path, segment="loud")
+
+
 def test_from_folder_split_keeps_a_files_clips_together(tmp_path):
     for label in ("dog", "cat"):
         for index in range(5):

@@ -79,13 +79,13 @@ class AudioDataset:
 
     @classmethod
     def from_folder(cls, root: str | os.PathLike, split: Mapping[str, float] | None = None,
-                    seed: int = 0, segment: float | Mapping | None = None,
+                    seed: int = 0, segment: float | str | Mapping | None = None,
                     channels: str | None = None) -> "AudioDataset":
         """Build a dataset from the audio files under ``root``: a file's label is its
         first-level subfolder (``ABSTAIN`` in ``raw`` directly under ``root``), labeled files go
         to ``train`` or, with ``split={"train": .8, "dev": .1, "test": .1}``, to subsets by a
         seeded split stratified by label. ``segment`` cuts files into ``#t=`` range rows (a
-        window in seconds, or ``{"mode": "nonsilent"}``) after the split, so a file's clips
+        window in seconds, or ``"nonsilent"``: cut at silences) after the split, so a file's clips
         share a subset; ``channels="split"`` makes a row per channel (``#channel=N``)."""
         return cls.from_pandas(folder_table(root, split=split, seed=seed, segment=segment,
                                             channels=channels))

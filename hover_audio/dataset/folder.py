@@ -42,7 +42,7 @@ def folder_table(root: str | os.PathLike, split: Mapping[str, float] | None = No
 
     Files directly under ``root`` are ``ABSTAIN`` in ``raw``; labeled files go to
     ``train``, or to subsets by :func:`stratified_split` with ``split``. With
-    ``segment`` (a window in seconds, or options of :func:`segment_table`) each
+    ``segment`` (a window in seconds, "nonsilent", or options of :func:`segment_table`) each
     file becomes one row per clip, after the split, so one file's clips share a subset.
     ``channels="split"`` lists a multichannel file once per channel (keys
     ``file.wav#channel=N``, a ``channel`` column), before it is segmented.
@@ -85,6 +85,11 @@ def channel_rows(table: pd.DataFrame, mode: str = "split") -> pd.DataFrame:
 def segment_rows(table: pd.DataFrame, segment) -> pd.DataFrame:
     """Cut each whole-file row of ``table`` into ``#t=`` range rows (``segment`` as in
     :func:`folder_table`); rows that already are ranges are kept as they are."""
+    if isinstance(segment, str):  # as on the command line
+        if segment.strip().lower() != "nonsilent":
+            raise ValueError(f"segment takes a window in seconds, 'nonsilent' or options of "
+                             f"segment_table; got {segment!r}")
+        segment = {"mode": "nonsilent"}
     options = {"window": float(segment)} if isinstance(segment, (int, float)) else segment
     ranged = table[AUDIO].astype(str).str.contains("#t=", regex=False)
     for column in ("start", "end"):
