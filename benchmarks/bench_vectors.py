@@ -2,7 +2,7 @@
 
 For each evaluation set (the embedded demo digits, and the real sets of
 ``real_sets.py``: drum kits, speech in five languages, fifteen game voices, the
-same game lines, guitar chords) and each vectorizer/aspect (the default MFCC's
+same game lines, guitar chords, six speakers of phone prompts) and each vectorizer/aspect (the default MFCC's
 ``overall``, ``timbre``, ``shape``; the ``pitch`` vectorizer, which adds ``pitch``; and
 every installed pretrained embedder), prints
 precision@10 (the share of a clip's 10 nearest clips, as ``ds.similarity_index()``
@@ -172,7 +172,7 @@ def effort_row(name: str, clips: str, runs: list[dict]) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", default="demo,drums,languages,voices,lines,chords")
+    parser.add_argument("--sets", default="demo,drums,languages,voices,lines,chords,speakers")
     parser.add_argument("--no-effort", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-vectors-") as tmp:

@@ -17,6 +17,9 @@ lines        the same Hedgewars clips                               the line spo
 chords       a sample library of guitar strums (belofilms kit of    the chord (A major,
              hydrogen-drumkits-effects): 25 chords, up and down     C# minor 7b5, ...)
              strokes, FLAC 44.1-96 kHz
+speakers     Asterisk prompts in GSM, as phones play them           the speaker (6: two
+             (asterisk-core-sounds-{es,fr,it}-gsm,                  per language, the same
+             asterisk-prompt-es-co, -fr-armelle, -it-menardi-gsm)   prompts)
 ===========  ====================================================  =========================
 
 Packages are fetched with ``apt-get download`` and unpacked with ``dpkg-deb -x``
@@ -36,7 +39,9 @@ from pathlib import Path
 import pandas as pd
 
 PACKAGES = ["hydrogen-drumkits", "hedgewars-data", "hydrogen-drumkits-effects"] + [
-    f"asterisk-core-sounds-{language}-wav" for language in ("en", "es", "fr", "it", "ru")]
+    f"asterisk-core-sounds-{language}-wav" for language in ("en", "es", "fr", "it", "ru")] + [
+    f"asterisk-core-sounds-{language}-gsm" for language in ("es", "fr", "it")] + [
+    "asterisk-prompt-es-co", "asterisk-prompt-fr-armelle", "asterisk-prompt-it-menardi-gsm"]
 DEFAULT_CACHE = Path(os.environ.get("HOVER_AUDIO_BENCH_DATA",
                                     Path.home() / ".cache" / "hover-audio-bench"))
 AUDIO = re.compile(r"\.(wav|flac|aiff?|ogg)$", re.IGNORECASE)
@@ -123,6 +128,16 @@ def languages(root: Path, per_label: int = 120) -> pd.DataFrame:
     return sample(pd.DataFrame(rows, columns=["audio", "label"]), per_label)
 
 
+def speakers(root: Path, per_label: int = 100) -> pd.DataFrame:
+    """Asterisk prompts as phone systems play them (GSM, 8 kHz): two speakers per
+    language, each a folder (es_MX_f_Allison and es: Colombian; fr_CA_f_June and fr:
+    Armelle Desjardins; it_IT_m_Carlo and it_IT_f_Menardi: Paola Dal Zot)."""
+    sounds = root / "usr/share/asterisk/sounds"
+    rows = [(str(path), folder.name) for folder in sorted(sounds.iterdir())
+            for path in sorted(folder.rglob("*.gsm"))]
+    return sample(pd.DataFrame(rows, columns=["audio", "label"]), per_label)
+
+
 def _voice_clips(root: Path) -> pd.DataFrame:
     voices = root / "usr/share/games/hedgewars/Data/Sounds/voices"
     rows = [(str(path), folder.name, path.stem) for folder in sorted(voices.iterdir())
@@ -160,7 +175,7 @@ def chords(root: Path, per_label: int = 12) -> pd.DataFrame:
 
 
 SETS = {"drums": drums, "languages": languages, "voices": voices, "lines": lines,
-        "chords": chords}
+        "chords": chords, "speakers": speakers}
 
 
 def load_sets(cache: Path = DEFAULT_CACHE, names=None) -> dict[str, pd.DataFrame]:

@@ -88,6 +88,18 @@ def test_headerless_phone_formats_decode_by_their_suffix(audio, name):
     np.testing.assert_array_equal(decode(clip.path, data=content).samples, result.samples)
 
 
+def test_headerless_pcm_and_gsm_need_no_ffmpeg(audio, monkeypatch):
+    # libsndfile reads them in this process; only G.722 needs the ffmpeg binary
+    import hover_audio.audio.decode as decoding
+
+    monkeypatch.setattr(decoding.shutil, "which", lambda name: None)
+    monkeypatch.setattr(decoding.subprocess, "run", None)  # starting anything would fail
+    for name in ("prompt.gsm", "beep.gsm", "prompt.ulaw", "prompt.alaw", "prompt.sln16"):
+        assert decode(audio["telephony"][name].path).sr == audio["telephony"][name].sr
+    with pytest.raises(DecodeError, match="prompt.g722: cannot decode g722 without ffmpeg"):
+        decode(audio["telephony"]["prompt.g722"].path)
+
+
 def test_headerless_ranges_are_exact_and_unnamed_bytes_say_what_is_wrong(audio):
     clip = audio["telephony"]["prompt.sln16"]
     whole = decode(clip.path).samples

@@ -30,15 +30,29 @@ EXACT_SKIP_SECONDS = 120.0
 
 KINDS = ("decode", "empty", "range")
 # Headerless telephony formats (what Asterisk and other phone systems record and play):
-# nothing in the bytes says what they are, so ffmpeg is told by the file's suffix (its
-# probing misses short GSM files and cannot tell mu-law from A-law at all), with the
-# rate each format implies. "slin" at other rates is ".sln16", ".sln48", ... (kHz).
-HEADERLESS = {".gsm": ("gsm", None), ".ulaw": ("mulaw", 8000), ".ul": ("mulaw", 8000),
-              ".mulaw": ("mulaw", 8000), ".alaw": ("alaw", 8000), ".al": ("alaw", 8000),
-              ".sln": ("sln", 8000), ".slin": ("sln", 8000), ".g722": ("g722", None)}
+# nothing in the bytes says what they are, so the file's suffix does, with the rate each
+# format implies. libsndfile reads them as RAW (exact, ~1 ms a prompt, against ~60 ms
+# for starting ffmpeg, whose probing also misses short GSM prompts and cannot tell
+# mu-law from A-law); G.722 only ffmpeg decodes. Other "slin" rates: ".sln16", ... (kHz).
+class Headerless(NamedTuple):
+    """How to read a headerless file: libsndfile's RAW subtype (None: ffmpeg only),
+    ffmpeg's input format, and the rate (None: the format's own)."""
+
+    subtype: str | None
+    ffmpeg_format: str
+    sr: int | None
+
+
 SLIN_KHZ = {"8": 8000, "12": 12000, "16": 16000, "24": 24000, "32": 32000, "44": 44100,
             "48": 48000, "96": 96000, "192": 192000}
-HEADERLESS.update({f".sln{khz}": ("sln", rate) for khz, rate in SLIN_KHZ.items()})
+HEADERLESS = {
+    ".gsm": Headerless("GSM610", "gsm", 8000),
+    **dict.fromkeys((".ulaw", ".ul", ".mulaw"), Headerless("ULAW", "mulaw", 8000)),
+    **dict.fromkeys((".alaw", ".al"), Headerless("ALAW", "alaw", 8000)),
+    **dict.fromkeys((".sln", ".slin"), Headerless("PCM_16", "sln", 8000)),
+    **{f".sln{khz}": Headerless("PCM_16", "sln", rate) for khz, rate in SLIN_KHZ.items()},
+    ".g722": Headerless(None, "g722", None),
+}
 # the file suffixes decode() reads: libsndfile's and ffmpeg's audio formats
 AUDIO_SUFFIXES = frozenset({
     ".wav", ".wave", ".w64", ".rf64", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".mp2",
@@ -46,15 +60,15 @@ AUDIO_SUFFIXES = frozenset({
     ".webm", ".amr", ".3gp", *HEADERLESS})
 
 
-def headerless_format(name: str | os.PathLike) -> tuple[str, int | None] | None:
-    """``(ffmpeg format, rate or None)`` of a headerless telephony file, by its suffix.
+def headerless_format(name: str | os.PathLike) -> Headerless | None:
+    """How to read a headerless telephony file, by its suffix (None: it has a header).
 
     Examples
     --------
-    >>> headerless_format("calls/2024-05-01/agent7.ulaw"), headerless_format("greeting.sln16")
-    (('mulaw', 8000), ('sln', 16000))
-    >>> headerless_format("take.wav") is None
-    True
+    >>> headerless_format("calls/2024-05-01/agent7.ulaw")
+    Headerless(subtype='ULAW', ffmpeg_format='mulaw', sr=8000)
+    >>> headerless_format("greeting.sln16").sr, headerless_format("take.wav")
+    (16000, None)
     """
     return HEADERLESS.get(os.path.splitext(str(name).split("#", 1)[0])[1].lower())
 
@@ -137,26 +151,27 @@ def decode(
     size = contents.stat().st_size if isinstance(contents, Path) else len(contents)
     if size == 0:
         raise DecodeError("empty", f"{name}: empty file (0 bytes)")
-    raw_format = headerless_format(source if isinstance(source, Path) else name)
-    if raw_format is not None:  # libsndfile cannot read these: straight to ffmpeg, told what
+    raw = headerless_format(source if isinstance(source, Path) else name)
+    if raw is not None and raw.subtype is None:  # only ffmpeg reads it: told what it is
         if shutil.which("ffmpeg") is None:
-            raise DecodeError("decode", f"{name}: cannot decode {raw_format[0]} without ffmpeg")
-        audio = _decode_ffmpeg(source, start, end, channel, max_duration, name, raw_format)
+            raise DecodeError("decode",
+                              f"{name}: cannot decode {raw.ffmpeg_format} without ffmpeg")
+        audio = _decode_ffmpeg(source, start, end, channel, max_duration, name, raw)
         return _checked(audio, name, start, end)
     try:
-        whole = None if start or end is not None else read_whole(contents, max_duration)
+        whole = None if start or end is not None or raw else read_whole(contents, max_duration)
         if whole is not None:
             audio = Audio(_mix(whole.frames, channel, name, whole.scale), whole.sr, False)
         else:
-            audio = _decode_soundfile(contents, start, end, channel, max_duration, name)
+            audio = _decode_soundfile(contents, start, end, channel, max_duration, name, raw)
     except DecodeError:
         raise
     except _UseFfmpeg:
-        audio = _decode_ffmpeg(source, start, end, channel, max_duration, name)
+        audio = _decode_ffmpeg(source, start, end, channel, max_duration, name, raw)
     except Exception as soundfile_error:  # libsndfile does not know the format
         if shutil.which("ffmpeg") is None:
             raise DecodeError("decode", f"{name}: cannot decode: {soundfile_error}") from None
-        audio = _decode_ffmpeg(source, start, end, channel, max_duration, name)
+        audio = _decode_ffmpeg(source, start, end, channel, max_duration, name, raw)
     return _checked(audio, name, start, end)
 
 
@@ -209,11 +224,14 @@ class _UseFfmpeg(Exception):
     """This range is better decoded by ffmpeg."""
 
 
-def _decode_soundfile(source, start, end, channel, max_duration, name) -> Audio:
+def _decode_soundfile(source, start, end, channel, max_duration, name,
+                      raw: Headerless | None = None) -> Audio:
     import soundfile
 
     handle = source if isinstance(source, Path) else io.BytesIO(source)
-    with soundfile.SoundFile(handle) as sound:
+    told = {} if raw is None else dict(format="RAW", subtype=raw.subtype, samplerate=raw.sr,
+                                       channels=1, endian="LITTLE")
+    with soundfile.SoundFile(handle, **told) as sound:
         sr, total = sound.samplerate, sound.frames
         known_total = total if 0 < total < 2**62 else None
         first, count, truncated = _frames_wanted(sr, start, end, max_duration, known_total)
@@ -256,7 +274,7 @@ def _channels(layout: bytes) -> int | None:
 
 
 def _decode_ffmpeg(source, start, end, channel, max_duration, name,
-                   raw_format: tuple[str, int | None] | None = None) -> Audio:
+                   raw: Headerless | None = None) -> Audio:
     with tempfile.TemporaryDirectory(prefix="hover-audio-") as scratch:
         if isinstance(source, Path):
             path = str(source)
@@ -267,10 +285,10 @@ def _decode_ffmpeg(source, start, end, channel, max_duration, name,
         command = ["ffmpeg", "-nostdin", "-hide_banner", "-v", "info"]
         if start:
             command += ["-ss", f"{start:.6f}"]
-        if raw_format is not None:  # what the bytes are, since nothing in them says
-            command += ["-f", raw_format[0]]
-            if raw_format[1] is not None:
-                command += ["-sample_rate", str(raw_format[1])]
+        if raw is not None:  # what the bytes are, since nothing in them says
+            command += ["-f", raw.ffmpeg_format]
+            if raw.sr is not None:
+                command += ["-sample_rate", str(raw.sr)]
         command += ["-i", path, "-map", "0:a:0", "-vn"]
         wanted = None if end is None else end - (start or 0.0)
         capped = max_duration is not None and (wanted is None or wanted > max_duration)
