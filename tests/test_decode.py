@@ -88,6 +88,20 @@ def test_headerless_phone_formats_decode_by_their_suffix(audio, name):
     np.testing.assert_array_equal(decode(clip.path, data=content).samples, result.samples)
 
 
+def test_a_wav_of_a_codec_nothing_decodes_names_its_tag(tmp_path):
+    # Ogg Vorbis inside WAV (format tag 0x674F), as some sample libraries ship their .ogg
+    import struct
+
+    fmt = struct.pack("<4sIHHIIHHH", b"fmt ", 18, 0x674F, 1, 44100, 11025, 1, 16, 0)
+    payload = bytes(range(256)) * 8
+    body = b"WAVE" + fmt + b"data" + struct.pack("<I", len(payload)) + payload
+    path = tmp_path / "kick04.ogg"
+    path.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+    with pytest.raises(DecodeError, match=r"kick04.ogg: cannot decode: a wav file whose codec "
+                                          r"\(tag 0x674F 'Og'\) neither libsndfile nor ffmpeg"):
+        decode(path)
+
+
 def test_headerless_pcm_and_gsm_need_no_ffmpeg(audio, monkeypatch):
     # libsndfile reads them in this process; only G.722 needs the ffmpeg binary
     import hover_audio.audio.decode as decoding

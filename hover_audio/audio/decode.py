@@ -260,6 +260,8 @@ def _decode_soundfile(source, start, end, channel, max_duration, name,
 
 _STREAM = re.compile(rb"Audio: [^\n]*?(\d+) Hz, ([^,\n]+)")
 _DURATION = re.compile(rb"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
+_NO_DECODER = re.compile(rb"Input #0, (\w+),.*?Audio: none \((.*?) / (0x[0-9A-Fa-f]+)\)",
+                         re.DOTALL)
 _LAYOUTS = {"mono": 1, "stereo": 2, "2.1": 3, "3.0": 3, "3.0(back)": 3, "quad": 4, "4.0": 4,
             "4.1": 5, "5.0": 5, "5.0(side)": 5, "5.1": 6, "5.1(side)": 6, "6.0": 6, "6.1": 7,
             "7.0": 7, "7.1": 8, "7.1(wide)": 8, "octagonal": 8, "downmix": 2}
@@ -306,6 +308,11 @@ def _decode_ffmpeg(source, start, end, channel, max_duration, name,
         detail = done.stderr.decode(errors="replace").strip().splitlines()
         reason = detail[-1] if detail else f"ffmpeg exit code {done.returncode}"
         reason = reason.removeprefix(f"{path}: ")
+        unknown = _NO_DECODER.search(done.stderr)
+        if unknown:  # a container ffmpeg reads around a codec nothing here decodes
+            container, tag, code = (part.decode(errors="replace") for part in unknown.groups())
+            reason = (f"a {container} file whose codec (tag {code} '{tag.replace('[0]', '')}') "
+                      f"neither libsndfile nor ffmpeg decodes")
         raise DecodeError("decode", f"{name}: cannot decode: {reason}")
     sr, count = int(streams[-1][0]), _channels(streams[-1][1])  # the output stream
     if count is None:
