@@ -338,6 +338,24 @@ def test_hover_and_tap_play_clips(page, server):
     wait_played(page, first, count)
 
 
+def test_more_like_this_searches_by_the_tapped_clip(page, server):
+    open_app(page, server.url)
+    row = lonely_point(page)
+    point = page.evaluate(POINT_JS, row)
+    page.mouse.click(point["x"], point["y"])  # shows the clip; selects nothing
+    wait_js(page, """(row) => [...Bokeh.documents[0].all_models].some(
+        (m) => m.properties && 'focus' in m.properties && m.focus === row)""", row)
+    assert selected(page) == []
+    button(page, "More like the selection").click()
+    wait_text(page, "result(s)")
+    scores = source(page, "clips")["score"]
+    finite = [i for i, score in enumerate(scores) if isinstance(score, (int, float))
+              and score == score]
+    assert len(finite) == len(scores)  # every clip scored against it
+    assert max(finite, key=lambda i: scores[i]) == row  # the tapped clip is its own best
+    assert selected(page) == []
+
+
 # count the paints of the map's two layers: its points (primary) and its overlays
 COUNT_PAINTS_JS = """() => { const doc = Bokeh.documents[0]; const plot = doc.get_model_by_name('map');
   function find(v, id) { if (v.model.id === id) return v;

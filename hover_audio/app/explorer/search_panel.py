@@ -123,9 +123,14 @@ class SearchPanel:
         return None
 
     def search_selection(self) -> Future | None:
+        """Search by the selected clips or, when none is selected, by the clip on show
+        (the one tapped or picked in the table): "more like this"."""
         rows = self.annotator.selected()
+        shown = self.annotator.channel.focus
+        if not rows and 0 <= shown < len(self.annotator.dataset):
+            rows = [shown]
         if not rows:
-            widgets.say(self.annotator.status, "select one or more points to search by", True)
+            widgets.say(self.annotator.status, "select points, or tap one, to search by", True)
             return None
         return self.search(rows)
 
