@@ -2,9 +2,9 @@
 
 For each evaluation set (the embedded demo digits, and the real sets of
 ``real_sets.py``: drum kits, speech in five languages, fifteen game voices, the
-same game lines, guitar chords, six speakers of phone prompts) and each vectorizer/aspect (the default MFCC's
-``overall``, ``timbre``, ``shape``; the ``pitch`` vectorizer, which adds ``pitch``; and
-every installed pretrained embedder), prints
+same game lines, guitar chords, six speakers of phone prompts) and each
+vectorizer/aspect (the default MFCC's ``overall``, ``timbre``, ``shape``; the ``pitch``
+vectorizer, which adds ``pitch``; and every installed pretrained embedder), prints
 precision@10 (the share of a clip's 10 nearest clips, as ``ds.similarity_index()``
 ranks them, that carry its label), beside the reference measured in the same
 run: hover's scheme (its audio guide: ``librosa.load`` + ``mfcc(n_mfcc=32).mean``,

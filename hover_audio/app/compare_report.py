@@ -19,7 +19,8 @@ def text_table(table: pd.DataFrame) -> str:
     shown = table.sort_values("precision_at_10", ascending=False).copy()
     shown["ms_per_clip"] = shown.pop("seconds_per_clip") * 1000.0
     formats = {"precision_at_10": "{:.3f}", "precision_ceiling": "{:.3f}",
-               "knn_accuracy": "{:.3f}", "actions_per_100": "{:.1f}", "effort_accuracy": "{:.3f}", "ms_per_clip": "{:.2f}"}
+               "knn_accuracy": "{:.3f}", "actions_per_100": "{:.1f}",
+               "effort_accuracy": "{:.3f}", "ms_per_clip": "{:.2f}"}
     for column, pattern in formats.items():
         shown[column] = [("-" if value != value else pattern.format(value))
                          for value in shown[column]]

@@ -16,7 +16,6 @@ from ..audio.sources import clip_id, parse_key
 from .schema import ABSTAIN, AUDIO, LABEL, SUBSET, TAG_SEPARATOR, TAGS
 
 
-
 def find_audio_files(root: str | os.PathLike) -> list[Path]:
     """Return the audio files under ``root``, recursively, in a stable sorted order.
 

@@ -118,10 +118,11 @@ class Annotator:
             return [Div(text="<i>labels you apply get buttons here (keys 1-9)</i>")]
         buttons = []
         for number, label in enumerate(self.dataset.label_order[:LABEL_BUTTONS], start=1):
+            colour = label_color(label, self.dataset.label_order)
             # as wide as its label (a fixed width let long labels run over the next button)
             button = Button(label=f"{number}: {label}", min_width=100, max_width=450,
-                            name=f"label-button-{number}", styles={
-                                "border-left": f"6px solid {label_color(label, self.dataset.label_order)}"})
+                            name=f"label-button-{number}",
+                            styles={"border-left": f"6px solid {colour}"})
             button.on_click(partial(self.apply_label, label))
             buttons.append(button)
         return buttons
