@@ -535,13 +535,18 @@ def test_ranges_from_columns_and_fragments(tmp_path, vectorizer):
 def test_urls_from_a_local_server(tmp_path, vectorizer):
     write(tmp_path / "web clip.wav", tone(800, 0.5))
     (tmp_path / "broken.wav").write_bytes(b"nonsense")
+    soundfile.write(tmp_path / "prompt.ulaw", 0.5 * np.sin(np.arange(4000) * 0.3), 8000,
+                    format="RAW", subtype="ULAW")
+    prompt, _ = soundfile.read(tmp_path / "prompt.ulaw", format="RAW", subtype="ULAW",
+                               samplerate=8000, channels=1, dtype="float32")
     handler = partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}"
     try:
         keys = [f"{base}/web%20clip.wav", f"{base}/web%20clip.wav#t=0,0.25",
-                f"{base}/broken.wav", f"{base}/absent.wav"]
+                f"{base}/broken.wav", f"{base}/absent.wav",
+                f"{base}/prompt.ulaw?call=7"]  # headerless: its suffix says mu-law, 8 kHz
         matrix, report = vectorizer.transform(keys, workers=1, progress=False)
     finally:
         server.shutdown()
@@ -549,3 +554,4 @@ def test_urls_from_a_local_server(tmp_path, vectorizer):
                                atol=1e-3)
     assert np.isfinite(matrix[1]).all()
     assert report[["row", "kind"]].values.tolist() == [[2, "decode"], [3, "not_found"]]
+    np.testing.assert_allclose(matrix[4], vectorizer.vector(prompt, 8000), rtol=1e-4, atol=1e-3)

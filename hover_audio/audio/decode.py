@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 from typing import NamedTuple
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -69,8 +70,13 @@ def headerless_format(name: str | os.PathLike) -> Headerless | None:
     Headerless(subtype='ULAW', ffmpeg_format='mulaw', sr=8000)
     >>> headerless_format("greeting.sln16").sr, headerless_format("take.wav")
     (16000, None)
+    >>> headerless_format("https://pbx.example/rec/1.gsm?token=x#t=1,2").subtype
+    'GSM610'
     """
-    return HEADERLESS.get(os.path.splitext(str(name).split("#", 1)[0])[1].lower())
+    text = str(name).split("#", 1)[0]
+    if "://" in text:  # a URL: its path, without the query
+        text = urlsplit(text).path
+    return HEADERLESS.get(os.path.splitext(text)[1].lower())
 
 
 class DecodeError(Exception):
