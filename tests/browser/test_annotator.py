@@ -795,3 +795,20 @@ def test_long_labels_and_the_title_stay_inside_their_boxes(page, dataset, start_
     crossing = [(a, b) for k, a in enumerate(names) for b in names[k + 1:]
                 if overlap(boxes[a], boxes[b])]
     assert not crossing, crossing
+
+
+def test_the_map_takes_the_width_the_page_has(page, server):
+    # a laptop, or a notebook cell beside JupyterLab's file browser: no sideways scrolling
+    page.set_viewport_size({"width": 1024, "height": 900})
+    open_app(page, server.url)
+    narrow = page.evaluate(POINTS_JS)["canvas"]["width"]
+    right = max(box["x"] + box["width"] for box in (
+        label_box(page).bounding_box(), button(page, "Apply").bounding_box(),
+        button(page, "Clear search").bounding_box()))
+    assert 420 <= narrow and right <= 1024, (narrow, right)
+    # a wide screen: a wider map, up to 1,100 px, the controls beside it
+    page.set_viewport_size({"width": 1900, "height": 900})
+    page.wait_for_function(f"(narrow) => ({POINTS_JS})().canvas.width > narrow + 300",
+                           arg=narrow, timeout=10_000)
+    wide = page.evaluate(POINTS_JS)["canvas"]["width"]
+    assert wide <= 1100 and button(page, "Apply").bounding_box()["x"] < wide + 250

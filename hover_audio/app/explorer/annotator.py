@@ -25,6 +25,7 @@ from . import playback_js as js
 from . import widgets
 from .aspects import MapAspectControl
 from .clip_panel import ClipPanel
+from .plot import MAX_WIDTH
 from .tag_panel import TagPanel
 from .search_panel import SearchPanel, finder
 from .page_data import (
@@ -109,9 +110,14 @@ class Annotator:
             *self.search.widgets(),
             self.population,
         )
-        maps = column(self.plot, finder(self)) if self.linked else self.plot
-        self.layout = column(row(column(maps, self.clip_panel.layout), controls),
-                             row(self.selection, column(self.remove)))
+        maps = column(self.plot, finder(self), sizing_mode="stretch_width") if self.linked \
+            else self.plot
+        # the map side takes the page's width beside the controls (MIN_WIDTH to MAX_WIDTH)
+        left = column(maps, self.clip_panel.layout, sizing_mode="stretch_width",
+                      max_width=MAX_WIDTH)
+        self.layout = column(row(left, controls, sizing_mode="stretch_width"),
+                             row(self.selection, column(self.remove)),
+                             sizing_mode="stretch_width")
 
     def _label_buttons(self) -> list:
         if not self.dataset.label_order:  # a Row needs a child

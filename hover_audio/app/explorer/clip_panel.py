@@ -25,6 +25,7 @@ from ...dataset.schema import AUDIO, LABEL, SUBSET, TRANSCRIPT
 from . import widgets
 from .clip_overview import OverviewCache
 from .playback_js import AUDIO_JS
+from .plot import MAX_WIDTH, MIN_WIDTH
 
 PICTURES = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hover-audio-pictures")
 OVERVIEWS = OverviewCache()
@@ -57,7 +58,8 @@ class ClipPanel:
     def __init__(self, annotator):
         self.page = annotator
         self.key: str | None = None
-        self.info = Div(text="<i>tap a point to see its clip</i>", width=WIDTH, name="clip-info")
+        self.info = Div(text="<i>tap a point to see its clip</i>", name="clip-info",
+                        sizing_mode="stretch_width")
         self.wave_source = ColumnDataSource({"x": [], "low": [], "high": [], "low0": [],
                                              "high0": [], "low1": [], "high1": []},
                                             name="clip-wave")
@@ -69,7 +71,9 @@ class ClipPanel:
         self.edges = Range1d(0, 1, name="clip-edges")  # the range being edited (dragged)
         self.y_range = Range1d(-1.05, 1.05)
         self.wave = figure(width=WIDTH, height=110, x_range=self.x_range, y_range=self.y_range,
-                           toolbar_location=None, tools="", name="clip-waveform")
+                           toolbar_location=None, tools="", name="clip-waveform",
+                           sizing_mode="stretch_width", min_width=MIN_WIDTH,
+                           max_width=MAX_WIDTH)
         self.mixed = self.wave.varea("x", "low", "high", source=self.wave_source,
                                      color="#4c72b0")
         self.sides = [self.wave.varea("x", f"low{side}", f"high{side}", source=self.wave_source,
@@ -80,7 +84,9 @@ class ClipPanel:
         self.colors = LinearColorMapper(palette=Magma256, low=-80, high=0)
         self.spec = figure(width=WIDTH, height=170, x_range=self.x_range, y_range=(0, 64),
                            toolbar_location=None, tools="", name="clip-spectrogram-plot",
-                           x_axis_label="seconds in the file", y_axis_label="mel")
+                           x_axis_label="seconds in the file", y_axis_label="mel",
+                           sizing_mode="stretch_width", min_width=MIN_WIDTH,
+                           max_width=MAX_WIDTH)
         self.spec.image("image", "x", "y", "dw", "dh", source=self.spec_source,
                         color_mapper=self.colors)
         self.shades, self.playheads = [], []
@@ -102,8 +108,8 @@ class ClipPanel:
         self.add_button = Button(label="Add as new range", width=130, name="clip-add")
         self.delete_button = Button(label="Delete row", width=90, button_type="danger",
                                     name="clip-delete")
-        self.transcript = TextInput(title="transcript (Enter saves)", width=WIDTH - 10,
-                                    name="clip-transcript")
+        self.transcript = TextInput(title="transcript (Enter saves)", name="clip-transcript",
+                                    sizing_mode="stretch_width")
         self.speed = Select(title="speed", value="1", options=SPEEDS, width=65,
                             name="clip-speed")
         self.loop = Toggle(label="Loop", width=55, name="clip-loop")
@@ -113,8 +119,8 @@ class ClipPanel:
             row(self.start_in, self.end_in, column(Div(text=""), self.set_button),
                 column(Div(text=""), self.split_button), column(Div(text=""), self.add_button),
                 column(Div(text=""), self.delete_button), self.speed,
-                column(Div(text=""), self.loop)),
-            self.transcript, name="clip-panel")
+                column(Div(text=""), self.loop), styles={"flex-wrap": "wrap"}),
+            self.transcript, name="clip-panel", sizing_mode="stretch_width", max_width=MAX_WIDTH)
 
     # ------------------------------------------------------------------ wiring
     def _wire(self) -> None:

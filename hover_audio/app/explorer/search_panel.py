@@ -198,6 +198,8 @@ def finder(annotator):
 
     plot = annotator.plot
     view = figure(width=plot.width, height=320, output_backend="webgl",
+                  sizing_mode="stretch_width", min_width=plot.min_width,
+                  max_width=plot.max_width,
                   x_range=plot.x_range, y_range=plot.y_range,
                   tools="pan,wheel_zoom,lasso_select,box_select,reset",
                   title="Finder: colour = similarity to the last search")
