@@ -68,6 +68,31 @@ def test_format_decodes_to_mono_float32_at_native_rate(audio, name):
     assert np.abs(samples).max() <= limit
 
 
+@pytest.mark.parametrize("group, name", [("formats", "aac.m4a"), ("formats", "lavfi_sine.m4a"),
+                                         ("stereo", "stereo.m4a")])
+def test_whole_files_libsndfile_cannot_read_decode_in_process_as_ffmpeg_does(
+        audio, monkeypatch, group, name):
+    import hover_audio.audio.decode as decoding
+
+    clip = audio[group][name]
+    program = {channel: decoding._decode_ffmpeg(clip.path, None, None, channel, None, name)
+               for channel in (None, *range(clip.channels))}  # the ffmpeg program's samples
+    monkeypatch.setattr(decoding.subprocess, "run", None)  # starting it now would fail
+    for channel, expected in program.items():
+        result = decode(clip.path, channel=channel)
+        assert result.sr == expected.sr and len(result.samples) == len(expected.samples)
+        np.testing.assert_allclose(result.samples, expected.samples, atol=1e-6)
+    # from the bytes a batch hashed, the same samples
+    np.testing.assert_allclose(decode(clip.path, data=clip.path.read_bytes()).samples,
+                               program[None].samples, atol=1e-6)
+
+
+def test_a_long_file_beyond_the_cap_is_cut_by_the_program(audio):
+    clip = audio["long_m4a"]
+    result = decode(clip.path, max_duration=2.0)
+    assert result.truncated and len(result.samples) == 2 * clip.sr
+
+
 TELEPHONY = ["prompt.ulaw", "prompt.alaw", "prompt.gsm", "prompt.sln", "prompt.sln16",
              "prompt.g722", "beep.gsm"]
 

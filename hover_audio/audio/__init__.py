@@ -1,8 +1,10 @@
 """Layer 1, audio: clip keys -> bytes or files -> decoded samples; segments; WAVs to play.
 
 - ``sources``: parse keys (paths, ``file://``, ``http(s)://``, ``#t=`` ranges) and fetch them.
-- ``decode``: samples of a range of a file (soundfile, ffmpeg as the fallback).
-- ``whole_file``: whole plain FLAC and WAV files by miniaudio (decode's fast path).
+- ``decode``: samples of a range of a file (soundfile; ffmpeg's libraries or program
+  for the rest).
+- ``whole_file``: decode's fast paths: whole plain FLAC and WAV files by miniaudio, whole
+  files libsndfile cannot read by PyAV.
 - ``file_tags``: tags in the files' own metadata (mutagen).
 - ``segments``: where the clips of a long recording are (fixed windows, non-silent regions).
 - ``wav``: a clip as 16-bit WAV bytes, for playback in a browser.

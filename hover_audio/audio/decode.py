@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from .whole_file import read_whole
+from .whole_file import read_whole, read_with_av
 
 FFMPEG_TIMEOUT = 120.0
 # libsndfile's seek in these codecs can land hundreds of samples late (libsndfile
@@ -175,9 +175,14 @@ def decode(
     except _UseFfmpeg:
         audio = _decode_ffmpeg(source, start, end, channel, max_duration, name, raw)
     except Exception as soundfile_error:  # libsndfile does not know the format
-        if shutil.which("ffmpeg") is None:
+        whole = None if start or end is not None or raw else read_with_av(contents,
+                                                                          max_duration)
+        if whole is not None:  # ffmpeg's libraries, in this process
+            audio = Audio(_mix(whole.frames, channel, name, whole.scale), whole.sr, False)
+        elif shutil.which("ffmpeg") is None:
             raise DecodeError("decode", f"{name}: cannot decode: {soundfile_error}") from None
-        audio = _decode_ffmpeg(source, start, end, channel, max_duration, name, raw)
+        else:
+            audio = _decode_ffmpeg(source, start, end, channel, max_duration, name, raw)
     return _checked(audio, name, start, end)
 
 
