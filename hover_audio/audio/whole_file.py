@@ -18,6 +18,7 @@ The samples are exactly libsndfile's (``tests/test_decode.py`` compares them).
 from __future__ import annotations
 
 import io
+import itertools
 import struct
 from pathlib import Path
 from typing import NamedTuple
@@ -190,8 +191,13 @@ def read_with_av(source: Path | bytes, max_duration: float | None) -> Frames | N
             stream = container.streams.audio[0]
             sr = stream.codec_context.sample_rate
             limit = None if max_duration is None else int(max_duration * sr)
+            known = container.duration  # microseconds, when the container says
+            if limit is not None and known is not None and known > max_duration * 1e6:
+                return None  # the program decodes just the capped start
             to_float = av.AudioResampler(format="fltp")  # planar float; rate, layout kept
-            for frame in [*container.decode(stream), None]:  # None: flush the converter
+            # frame by frame (None at the end flushes the converter), so that a file longer
+            # than its header said stops at the cap instead of being held whole
+            for frame in itertools.chain(container.decode(stream), [None]):
                 for out in to_float.resample(frame):
                     parts.append(out.to_ndarray())
                     count += out.samples
