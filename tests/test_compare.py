@@ -10,7 +10,7 @@ import pytest
 from hover_audio import AudioDataset, compare
 from hover_audio.app.cli import main
 from hover_audio.dataset.demo import demo_table
-from hover_audio.app.compare_report import text_table
+from hover_audio.app.compare_report import text_table, write_plot
 from hover_audio.model.evaluation import (knn_accuracy, labeling_effort, precision_at_k,
                                        precision_ceiling)
 from hover_audio.vectors import registry
@@ -113,7 +113,7 @@ def test_compare_reports_every_aspect_of_the_default(digits):
     assert by_aspect.loc["labels", "knn_accuracy"] >= by_aspect.loc["overall", "knn_accuracy"]
 
 
-def test_compare_reads_small_classes_against_their_ceiling(digits):
+def test_compare_reads_small_classes_against_their_ceiling(digits, tmp_path):
     table = digits.to_pandas()
     few = AudioDataset.from_pandas(table.groupby("label").head(6)[["audio", "label"]])
     result = compare(few, vectorizers=["mfcc"], map_method=None, workers=1)
@@ -122,6 +122,14 @@ def test_compare_reads_small_classes_against_their_ceiling(digits):
     assert (plain["precision_ceiling"] == 0.5).all()
     assert (plain["precision_at_10"] <= 0.5).all() and (plain["precision_at_10"] > 0.25).all()
     assert "precision_ceiling: the most precision@10 can be" in text_table(result)
+    # the pictures mark it: a line across the precision bars at 0.5, a marker in the HTML
+    png, page = write_plot(result, tmp_path / "few.png"), write_plot(result, tmp_path / "f.html")
+    from PIL import Image
+
+    image = Image.open(png).convert("L")
+    at_half = [image.getpixel((x, 50 + 150)) for x in range(58, 80)]  # top 50, height 300
+    assert min(at_half) < 60, at_half
+    assert "precision@10 ceiling" in page.read_text()
     # 25 clips per label: the ceiling is 1 and the table says nothing of it
     everyone = compare(digits, vectorizers=["mfcc"], aspects=["overall"], map_method=None,
                        workers=1)

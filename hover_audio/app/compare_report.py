@@ -9,6 +9,7 @@ import pandas as pd
 
 METRICS = [("precision_at_10", "precision@10", 1.0), ("knn_accuracy", "kNN accuracy", 1.0),
            ("effort_accuracy", "labels right", 1.0)]
+CEILING_SHOWN = 0.995  # a precision ceiling below this is drawn and noted
 COLORS = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9"]
 
 
@@ -25,7 +26,7 @@ def text_table(table: pd.DataFrame) -> str:
         shown[column] = [("-" if value != value else pattern.format(value))
                          for value in shown[column]]
     text = shown.to_string(index=False)
-    if (table["precision_ceiling"] < 0.995).any():
+    if (table["precision_ceiling"] < CEILING_SHOWN).any():
         text += ("\nprecision_ceiling: the most precision@10 can be with these labels, below 1 "
                  "when a label has fewer than 11 clips (a clip of a label with n clips has at "
                  "most n - 1 neighbours of its label); read precision@10 against it")
@@ -72,8 +73,21 @@ def _write_html(table, names, path, title) -> None:
                   width=max(500, 90 * len(factors)), title=title or "hover-audio compare",
                   tools="hover,save", tooltips=[("", "@x"), ("value", "@value{0.000}")])
     plot.vbar(x="x", top="value", width=0.9, color="color", source=source)
+    ceilings = _ceilings(table, names)  # where precision@10 could reach, when below 1
+    if ceilings:
+        plot.scatter([(name, METRICS[0][1]) for name, _ in ceilings],
+                     [value for _, value in ceilings], marker="dash", size=26, color="black",
+                     line_width=2, legend_label="precision@10 ceiling (class sizes)")
     plot.xaxis.major_label_orientation = 1.0
     path.write_text(file_html(plot, INLINE, title or "hover-audio compare"), encoding="utf-8")
+
+
+def _ceilings(table, names) -> list[tuple[str, float]]:
+    """``(name, precision ceiling)`` of the rows whose ceiling is below 1."""
+    if "precision_ceiling" not in table:
+        return []
+    return [(name, float(value)) for name, value in zip(names, table["precision_ceiling"])
+            if value == value and value < CEILING_SHOWN]
 
 
 def _write_png(table, names, path, title) -> None:
@@ -96,6 +110,10 @@ def _write_png(table, names, path, title) -> None:
             x = x0 + m * bar
             draw.rectangle([x, top + height - value * height, x + bar - 3, top + height],
                            fill=COLORS[m])
+        ceiling = table.iloc[at].get("precision_ceiling", 1.0)
+        if ceiling == ceiling and ceiling < CEILING_SHOWN:  # precision@10's bar cannot pass it
+            y = top + height - float(ceiling) * height
+            draw.line([(x0 - 2, y), (x0 + bar - 1, y)], fill="black", width=2)
         draw.text((x0, top + height + 8), name[:28], fill="black")
         effort = table.iloc[at]["actions_per_100"]
         if effort == effort:
@@ -104,4 +122,8 @@ def _write_png(table, names, path, title) -> None:
     for m, (_, label, _) in enumerate(METRICS):
         draw.rectangle([legend_x, top + 20 * m, legend_x + 12, top + 20 * m + 12], fill=COLORS[m])
         draw.text((legend_x + 18, top + 20 * m), label, fill="black")
+    if _ceilings(table, names):
+        y = top + 20 * len(METRICS) + 6
+        draw.line([(legend_x, y), (legend_x + 12, y)], fill="black", width=2)
+        draw.text((legend_x + 18, y - 6), "precision@10 ceiling", fill="black")
     image.save(path, format="PNG")
