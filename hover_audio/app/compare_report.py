@@ -98,6 +98,7 @@ def _write_png(table, names, path, title) -> None:
     image = Image.new("RGB", (max(width, 520), top + height + 150), "white")
     draw = ImageDraw.Draw(image)
     draw.text((left, 12), title or "hover-audio compare", fill="black")
+    ceilings = dict(_ceilings(table, names))
     for tick in range(0, 11, 2):
         y = top + height - tick / 10 * height
         draw.line([(left - 5, y), (image.width - 200, y)], fill="#dddddd")
@@ -110,9 +111,8 @@ def _write_png(table, names, path, title) -> None:
             x = x0 + m * bar
             draw.rectangle([x, top + height - value * height, x + bar - 3, top + height],
                            fill=COLORS[m])
-        ceiling = table.iloc[at].get("precision_ceiling", 1.0)
-        if ceiling == ceiling and ceiling < CEILING_SHOWN:  # precision@10's bar cannot pass it
-            y = top + height - float(ceiling) * height
+        if name in ceilings:  # precision@10's bar cannot pass it
+            y = top + height - ceilings[name] * height
             draw.line([(x0 - 2, y), (x0 + bar - 1, y)], fill="black", width=2)
         draw.text((x0, top + height + 8), name[:28], fill="black")
         effort = table.iloc[at]["actions_per_100"]
@@ -122,7 +122,7 @@ def _write_png(table, names, path, title) -> None:
     for m, (_, label, _) in enumerate(METRICS):
         draw.rectangle([legend_x, top + 20 * m, legend_x + 12, top + 20 * m + 12], fill=COLORS[m])
         draw.text((legend_x + 18, top + 20 * m), label, fill="black")
-    if _ceilings(table, names):
+    if ceilings:
         y = top + 20 * len(METRICS) + 6
         draw.line([(legend_x, y), (legend_x + 12, y)], fill="black", width=2)
         draw.text((legend_x + 18, y - 6), "precision@10 ceiling", fill="black")
