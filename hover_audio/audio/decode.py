@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from .whole_file import read_whole, read_with_av
+from .whole_file import Frames, read_whole, read_with_av
 
 FFMPEG_TIMEOUT = 120.0
 # libsndfile's seek in these codecs can land hundreds of samples late (libsndfile
@@ -158,32 +158,34 @@ def decode(
     if size == 0:
         raise DecodeError("empty", f"{name}: empty file (0 bytes)")
     raw = headerless_format(source if isinstance(source, Path) else name)
-    if raw is not None and raw.subtype is None:  # only ffmpeg reads it: told what it is
-        if shutil.which("ffmpeg") is None:
-            raise DecodeError("decode",
-                              f"{name}: cannot decode {raw.ffmpeg_format} without ffmpeg")
-        audio = _decode_ffmpeg(source, start, end, channel, max_duration, name, raw)
-        return _checked(audio, name, start, end)
+    whole_file = not (start or end is not None or raw)  # what the in-process readers take
     try:
-        whole = None if start or end is not None or raw else read_whole(contents, max_duration)
-        if whole is not None:
-            audio = Audio(_mix(whole.frames, channel, name, whole.scale), whole.sr, False)
-        else:
-            audio = _decode_soundfile(contents, start, end, channel, max_duration, name, raw)
+        if raw is not None and raw.subtype is None:  # only ffmpeg reads it: told what it is
+            if shutil.which("ffmpeg") is None:
+                raise DecodeError("decode",
+                                  f"{name}: cannot decode {raw.ffmpeg_format} without ffmpeg")
+            raise _UseFfmpeg()
+        whole = read_whole(contents, max_duration) if whole_file else None
+        audio = (_whole_audio(whole, channel, name) if whole is not None else
+                 _decode_soundfile(contents, start, end, channel, max_duration, name, raw))
     except DecodeError:
         raise
     except _UseFfmpeg:
         audio = _decode_ffmpeg(source, start, end, channel, max_duration, name, raw)
     except Exception as soundfile_error:  # libsndfile does not know the format
-        whole = None if start or end is not None or raw else read_with_av(contents,
-                                                                          max_duration)
+        whole = read_with_av(contents, max_duration) if whole_file else None
         if whole is not None:  # ffmpeg's libraries, in this process
-            audio = Audio(_mix(whole.frames, channel, name, whole.scale), whole.sr, False)
+            audio = _whole_audio(whole, channel, name)
         elif shutil.which("ffmpeg") is None:
             raise DecodeError("decode", f"{name}: cannot decode: {soundfile_error}") from None
         else:
             audio = _decode_ffmpeg(source, start, end, channel, max_duration, name, raw)
     return _checked(audio, name, start, end)
+
+
+def _whole_audio(whole: Frames, channel: int | None, name: str) -> Audio:
+    """A whole file read in this process (:mod:`~hover_audio.audio.whole_file`) as Audio."""
+    return Audio(_mix(whole.frames, channel, name, whole.scale), whole.sr, False)
 
 
 def _checked(audio: Audio, name: str, start, end) -> Audio:

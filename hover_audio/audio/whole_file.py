@@ -190,9 +190,8 @@ def read_with_av(source: Path | bytes, max_duration: float | None) -> Frames | N
                 return None
             stream = container.streams.audio[0]
             sr = stream.codec_context.sample_rate
-            limit = None if max_duration is None else int(max_duration * sr)
             known = container.duration  # microseconds, when the container says
-            if limit is not None and known is not None and known > max_duration * 1e6:
+            if known is not None and _over(known * sr // 1_000_000, sr, max_duration):
                 return None  # the program decodes just the capped start
             to_float = av.AudioResampler(format="fltp")  # planar float; rate, layout kept
             # frame by frame (None at the end flushes the converter), so that a file longer
@@ -201,7 +200,7 @@ def read_with_av(source: Path | bytes, max_duration: float | None) -> Frames | N
                 for out in to_float.resample(frame):
                     parts.append(out.to_ndarray())
                     count += out.samples
-                if limit is not None and count > limit:
+                if _over(count, sr, max_duration):
                     return None
     except Exception:  # noqa: BLE001 - anything PyAV cannot do, the program is asked to
         return None
