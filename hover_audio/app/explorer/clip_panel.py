@@ -29,7 +29,6 @@ from .plot import MAX_WIDTH, MIN_WIDTH
 
 PICTURES = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hover-audio-pictures")
 OVERVIEWS = OverviewCache()
-WIDTH = 760
 SPEEDS = ["0.5", "0.75", "1", "1.25", "1.5", "2"]
 
 SETTINGS_JS = AUDIO_JS + """
@@ -70,7 +69,7 @@ class ClipPanel:
         self.x_range = Range1d(0, 1)
         self.edges = Range1d(0, 1, name="clip-edges")  # the range being edited (dragged)
         self.y_range = Range1d(-1.05, 1.05)
-        self.wave = figure(width=WIDTH, height=110, x_range=self.x_range, y_range=self.y_range,
+        self.wave = figure(height=110, x_range=self.x_range, y_range=self.y_range,
                            toolbar_location=None, tools="", name="clip-waveform",
                            sizing_mode="stretch_width", min_width=MIN_WIDTH,
                            max_width=MAX_WIDTH)
@@ -82,7 +81,7 @@ class ClipPanel:
         self.wave.add_tools(RangeTool(x_range=self.edges, y_interaction=False))
         self.wave.yaxis.visible = False
         self.colors = LinearColorMapper(palette=Magma256, low=-80, high=0)
-        self.spec = figure(width=WIDTH, height=170, x_range=self.x_range, y_range=(0, 64),
+        self.spec = figure(height=170, x_range=self.x_range, y_range=(0, 64),
                            toolbar_location=None, tools="", name="clip-spectrogram-plot",
                            x_axis_label="seconds in the file", y_axis_label="mel",
                            sizing_mode="stretch_width", min_width=MIN_WIDTH,

@@ -24,11 +24,11 @@ TOOLTIPS = [  # Bokeh inserts these fields as text: file names and labels are es
 MIN_WIDTH, MAX_WIDTH = 420, 1100
 
 
-def build_map(source: ColumnDataSource, width: int = 760, height: int = 620):
+def build_map(source: ColumnDataSource, height: int = 620):
     """The scatter figure and its renderers by subset (legend click hides a subset)."""
     lasso = LassoSelectTool(continuous=False)
     plot = figure(
-        width=width, height=height, output_backend="webgl", title="Map: hover or tap to listen",
+        height=height, output_backend="webgl", title="Map: hover or tap to listen",
         name="map", sizing_mode="stretch_width", min_width=MIN_WIDTH, max_width=MAX_WIDTH,
         tools=[lasso, PolySelectTool(), BoxSelectTool(), PanTool(), WheelZoomTool(),
                TapTool(behavior="inspect"), ResetTool()],

@@ -197,7 +197,7 @@ def finder(annotator):
     from bokeh.transform import linear_cmap
 
     plot = annotator.plot
-    view = figure(width=plot.width, height=320, output_backend="webgl",
+    view = figure(height=320, output_backend="webgl",
                   sizing_mode="stretch_width", min_width=plot.min_width,
                   max_width=plot.max_width,
                   x_range=plot.x_range, y_range=plot.y_range,
