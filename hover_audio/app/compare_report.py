@@ -26,7 +26,7 @@ def text_table(table: pd.DataFrame) -> str:
         shown[column] = [("-" if value != value else pattern.format(value))
                          for value in shown[column]]
     text = shown.to_string(index=False)
-    if (table["precision_ceiling"] < CEILING_SHOWN).any():
+    if _ceilings(table, table.index):
         text += ("\nprecision_ceiling: the most precision@10 can be with these labels, below 1 "
                  "when a label has fewer than 11 clips (a clip of a label with n clips has at "
                  "most n - 1 neighbours of its label); read precision@10 against it")
@@ -83,7 +83,8 @@ def _write_html(table, names, path, title) -> None:
 
 
 def _ceilings(table, names) -> list[tuple[str, float]]:
-    """``(name, precision ceiling)`` of the rows whose ceiling is below 1."""
+    """``(name, precision ceiling)`` of the rows whose ceiling is below 1 (what the
+    table notes and the pictures mark)."""
     if "precision_ceiling" not in table:
         return []
     return [(name, float(value)) for name, value in zip(names, table["precision_ceiling"])

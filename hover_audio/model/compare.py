@@ -93,10 +93,11 @@ def compare(dataset, vectorizers=None, aspects: Iterable[str] | None = None, *,
         seconds = (time.perf_counter() - start) / max(1, len(clips))
         failed = int((report["kind"] != "truncated").sum())
         vectors, labels = clips.vectors, clips.column(LABEL)
+        valid = np.isfinite(vectors).all(axis=1)  # the clips precision@k counts
         for aspect in [*vectorizer.aspects(), LABELS_ASPECT]:
             if wanted is not None and aspect not in wanted:
                 continue
-            figures = _measure(vectors, labels, vectorizer, aspect, k=k, folds=folds,
+            figures = _measure(vectors, labels, valid, vectorizer, aspect, k=k, folds=folds,
                                map_method=map_method, seed=seed)
             rows.append({"vectorizer": name, "aspect": aspect, "clips": len(clips),
                          "classes": int(pd.Series(labels).nunique()), **figures,
@@ -104,14 +105,14 @@ def compare(dataset, vectorizers=None, aspects: Iterable[str] | None = None, *,
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def _measure(vectors, labels, vectorizer, aspect: str, *, k: int, folds: int,
+def _measure(vectors, labels, valid, vectorizer, aspect: str, *, k: int, folds: int,
              map_method, seed: int) -> dict:
-    """Precision@k, kNN accuracy and labeling effort of one aspect (NaN when it cannot
-    be measured: the labels aspect with too few clips per label to learn from)."""
+    """Precision@k (and its ceiling over the ``valid`` rows), kNN accuracy and labeling
+    effort of one aspect (NaN when it cannot be measured: the labels aspect with too
+    few clips per label to learn from)."""
     labels = np.asarray(labels, dtype=object)
     figures = dict.fromkeys(["precision_at_10", "precision_ceiling", "knn_accuracy",
                              "actions_per_100", "effort_accuracy"], np.nan)
-    valid = np.isfinite(np.asarray(vectors, dtype=np.float32)).all(axis=1)  # as precision_at_k
     raw = np.full(len(labels), "raw")
     if aspect != LABELS_ASPECT:
         weights = aspect_weights(vectorizer, aspect)
