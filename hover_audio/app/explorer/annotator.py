@@ -25,6 +25,7 @@ from . import playback_js as js
 from . import widgets
 from .aspects import MapAspectControl
 from .clip_panel import ClipPanel
+from .drawing import page_template
 from .plot import MAX_WIDTH
 from .tag_panel import TagPanel
 from .search_panel import SearchPanel, finder
@@ -160,6 +161,7 @@ channel.focus = table.data.index[picked[0]];
         """Put this annotator in ``doc`` and follow the dataset until the session ends."""
         self.doc = doc
         doc.title = self.title
+        doc.template = page_template()  # the map drawn without WebGL where no GPU draws it
         doc.add_root(self.layout)
         doc.add_root(self.channel)
         doc.js_on_event(DocumentReady, js.keyboard(self.channel))
