@@ -319,6 +319,37 @@ def test_population_follows_operations(ds):
     assert pop.loc["cat"].tolist() == [1, 1, 0, 2]
 
 
+def test_columns_read_before_a_change_show_it_after(ds):
+    """Columns are kept as NumPy between changes (a page reads them many times per
+    action): every kind of change shows in the next read, and arrays stay read-only."""
+    def read():
+        return {name: list(ds.column(name)) for name in ("label", "SUBSET", "note")}
+
+    first = read()
+    assert ds.column("label") is ds.column("label")  # no change: the same array
+    with pytest.raises(ValueError):
+        ds.column("label")[0] = "wolf"
+    ds.set_labels(["c.wav"], "fox")
+    assert read()["label"][2] == "fox"
+    ds.commit(["c.wav"], "dev")
+    assert read()["SUBSET"][2] == "dev"
+    ds.undo()
+    ds.undo()
+    assert read() == first
+    ds.redo()
+    assert read()["label"][2] == "fox"
+    ds.set_derived({"score": np.arange(8.0)})
+    assert list(ds.column("score")) == list(np.arange(8.0))
+    ds.set_derived({"score": np.ones(8)})
+    assert list(ds.column("score")) == [1.0] * 8
+    assert ds.remove(["a.wav"]) == 1
+    after = read()
+    assert len(after["label"]) == 7 and after["note"][0] == "n1"
+    ds.undo()  # the row comes back at the end
+    assert read()["note"] == first["note"][1:] + first["note"][:1]
+    assert ds.population().loc["fox"].tolist() == [1, 0, 0, 0]
+
+
 # ---------------------------------------------------------------- set_labels
 def test_set_labels_single_string_key(ds):
     assert ds.set_labels("c.wav", "fox") == 1
