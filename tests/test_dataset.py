@@ -320,13 +320,15 @@ def test_population_follows_operations(ds):
 
 
 def test_columns_read_before_a_change_show_it_after(ds):
-    """Columns are kept as NumPy between changes (a page reads them many times per
+    """Columns and keys are kept between changes (a page reads them many times per
     action): every kind of change shows in the next read, and arrays stay read-only."""
     def read():
         return {name: list(ds.column(name)) for name in ("label", "SUBSET", "note")}
 
-    first = read()
+    first, keys = read(), ds.keys
     assert ds.column("label") is ds.column("label")  # no change: the same array
+    ds.keys.append("x.wav")  # a new list each time: changing it changes nothing
+    assert ds.keys == keys
     with pytest.raises(ValueError):
         ds.column("label")[0] = "wolf"
     ds.set_labels(["c.wav"], "fox")
@@ -345,8 +347,10 @@ def test_columns_read_before_a_change_show_it_after(ds):
     assert ds.remove(["a.wav"]) == 1
     after = read()
     assert len(after["label"]) == 7 and after["note"][0] == "n1"
+    assert ds.keys == keys[1:]
     ds.undo()  # the row comes back at the end
     assert read()["note"] == first["note"][1:] + first["note"][:1]
+    assert ds.keys == keys[1:] + keys[:1]
     assert ds.population().loc["fox"].tolist() == [1, 0, 0, 0]
 
 

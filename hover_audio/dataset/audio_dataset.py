@@ -123,7 +123,7 @@ class AudioDataset:
     @property
     def keys(self) -> list[str]:
         """The identity of each row: its ``audio`` key, plus ``#t=`` when ranged by columns."""
-        return list(self._clips.ids)
+        return self._clips.keys()
 
     @property
     def dfs(self) -> dict[str, pd.DataFrame]:

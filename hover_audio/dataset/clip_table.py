@@ -76,6 +76,7 @@ class ClipTable:
         self._arrays: dict[str, np.ndarray] = {}
         self._arrays_lock = threading.Lock()
         self._generation = 0
+        self._key_list: tuple[pd.Index, list[str]] | None = None
         self.frame = table.reset_index(drop=True)
         self.ids = pd.Index(row_ids(self.frame))
 
@@ -101,6 +102,13 @@ class ClipTable:
     @property
     def columns(self) -> list[str]:
         return list(self.frame.columns)
+
+    def keys(self) -> list[str]:
+        """The keys as a new list, copied from a kept one (from the index: 50 ms at 100k)."""
+        ids, kept = self.ids, self._key_list
+        if kept is None or kept[0] is not ids:  # kept for the index it was made from
+            kept = self._key_list = (ids, list(ids))
+        return list(kept[1])
 
     def column(self, name: str) -> np.ndarray:
         """One column's values in row order, read-only."""
