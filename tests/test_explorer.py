@@ -11,7 +11,8 @@ from bokeh.protocol import Protocol
 
 from hover_audio import AudioDataset
 from hover_audio.app.explorer.annotator import Annotator, annotator_handle
-from hover_audio.app.explorer.page_data import ABSTAIN_COLOR, display_name, label_color
+from hover_audio.app.explorer.page_data import (ABSTAIN_COLOR, display_name, label_color,
+                                                packed)
 
 
 def synthetic(rows: int, seed: int = 0) -> AudioDataset:
@@ -86,12 +87,12 @@ def test_every_open_page_follows_a_label_made_in_another(big):
     for page in (first, second):
         data = page.annotator.source.data
         assert data["label"][3] == data["label"][5] == "owl"
-        assert data["color"][3] == label_color("owl", big.label_order)
+        assert data["color"][3] == packed(label_color("owl", big.label_order))
         population = page.annotator.population_source.data
         assert population["raw"][population["label"].index("owl")] == 2
     second.annotator.undo()
     assert first.annotator.source.data["label"][3] == "ABSTAIN"
-    assert first.annotator.source.data["color"][3] == ABSTAIN_COLOR
+    assert first.annotator.source.data["color"][3] == packed(ABSTAIN_COLOR)
 
 
 def test_commit_errors_are_messages_and_change_nothing(big):

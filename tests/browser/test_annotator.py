@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hover_audio.app.explorer.page_data import packed
 from hover_audio.dataset.history import decode_line
 
 from .conftest import DIGITS, MARKUP_NAME, SCRIPT_LABEL
@@ -133,7 +134,7 @@ def wait_js(page, expression: str, arg=None, timeout: float = 10_000) -> None:
     page.wait_for_function(expression, arg=arg, timeout=timeout)
 
 
-def wait_rows(page, rows, column: str, value: str, timeout: float = 10_000) -> None:
+def wait_rows(page, rows, column: str, value: str | int, timeout: float = 10_000) -> None:
     """Wait until ``clips[column][r] == value`` for every row r."""
     wait_js(page, """([rows, column, value]) => { const d = Bokeh.documents[0]
         .get_model_by_name('clips').data[column]; return rows.every((r) => d[r] === value); }""",
@@ -297,8 +298,9 @@ def test_plot_renders(page, server, dataset, tmp_path):
     assert colours is not None and len(colours) > 20, "too few colours for a scatter of labels"
     # the label colours are on screen, drawn at the points' alpha over white
     alpha = data["alpha"][0]
-    palette = {tuple(round(int(c[k:k + 2], 16) * alpha + 255 * (1 - alpha)) for k in (1, 3, 5))
-               for c in set(data["color"])}
+    # each colour is the number 0xRRGGBBAA
+    palette = {tuple(round((int(c) >> shift & 0xFF) * alpha + 255 * (1 - alpha))
+                     for shift in (24, 16, 8)) for c in set(data["color"])}
     on_screen = [rgb for count, rgb in colours if count >= 10]
     drawn = {p for p in palette
              if any(all(abs(a - b) <= 8 for a, b in zip(p, rgb)) for rgb in on_screen)}
@@ -450,7 +452,7 @@ def test_lasso_and_label(page, server):
     assert label not in population(page)
     apply_label(page, expected, label)
     row = population(page)[label]
-    colour = row["color"]
+    colour = packed(row["color"])  # the table's "#rrggbb" as the points carry it
     after = source(page, "clips")
     for i in expected:
         assert after["color"][i] == colour
@@ -477,7 +479,7 @@ def test_labels_survive_reload_and_restart(browser, dataset, start_server, tmp_p
         rows = raw_abstain_rows(page, 3)
         select_rows(page, rows)
         apply_label(page, rows, "kept-label")
-        colour = population(page)["kept-label"]["color"]
+        colour = packed(population(page)["kept-label"]["color"])
 
         page.reload()
         page.wait_for_function(READY)
@@ -503,7 +505,7 @@ def test_two_tabs_stay_in_sync(context, server):
     rows = raw_abstain_rows(tab_a, 2)
     select_rows(tab_a, rows)
     apply_label(tab_a, rows, "from-tab-a")
-    colour = population(tab_a)["from-tab-a"]["color"]
+    colour = packed(population(tab_a)["from-tab-a"]["color"])
     wait_rows(tab_b, rows, "label", "from-tab-a", timeout=5000)
     wait_rows(tab_b, rows, "color", colour, timeout=5000)
     wait_population(tab_b, "from-tab-a", "raw", 2, timeout=5000)
@@ -536,7 +538,7 @@ def test_undo_redo(page, server):
     page.keyboard.press("Control+y")
     wait_rows(page, rows, "label", "undo-me")
     wait_population(page, "undo-me", "raw", 2)
-    colour = population(page)["undo-me"]["color"]
+    colour = packed(population(page)["undo-me"]["color"])
     assert [source(page, "clips")["color"][i] for i in rows] == [colour] * 2
     page.keyboard.press("Control+z")
     wait_rows(page, rows, "label", "ABSTAIN")

@@ -30,8 +30,8 @@ def drawn_colour(page, row: int) -> np.ndarray:
 
 def expected_colour(clips: dict, row: int) -> np.ndarray:
     """The point's colour at its alpha over the white map."""
-    hex_colour = clips["color"][row].lstrip("#")
-    rgb = np.array([int(hex_colour[i:i + 2], 16) for i in (0, 2, 4)], dtype=float)
+    colour = int(clips["color"][row])  # 0xRRGGBBAA
+    rgb = np.array([colour >> shift & 0xFF for shift in (24, 16, 8)], dtype=float)
     alpha = float(clips["alpha"][row])
     return alpha * rgb + (1 - alpha) * 255.0
 

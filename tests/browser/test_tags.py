@@ -38,8 +38,8 @@ def test_tag_the_selection_and_find_it_by_tag(browser, dataset, start_server, tm
         page.get_by_label("Tags (comma-separated)", exact=True).fill("applause")
         button(page, "Colour by tag").click()
         wait_js(page, """(rows) => { const c = Bokeh.documents[0].get_model_by_name('clips')
-            .data.color; return rows.every((r) => c[r] === '#d62728')
-              && c.filter((x) => x === '#d62728').length === rows.length; }""", rows)
+            .data.color; return rows.every((r) => c[r] === 0xd62728ff)
+              && Array.from(c).filter((x) => x === 0xd62728ff).length === rows.length; }""", rows)
         button(page, "Colour by tag").click()
         wait_js(page, """(before) => JSON.stringify(Array.from(Bokeh.documents[0]
             .get_model_by_name('clips').data.color)) === JSON.stringify(before)""", labels_before)

@@ -18,7 +18,7 @@ from ...dataset.schema import LABEL
 from ...model.classifier import fit
 from ...model.quality import flag_columns
 from . import widgets
-from .page_data import ABSTAIN_COLOR, label_color
+from .page_data import ABSTAIN_COLOR, packed, point_colors
 
 PREDICTION_COLUMNS = ("pred_label", "pred_probability", "pred_margin")
 FLAG_COLUMNS = ("suspect_label", "suggested", "duplicate_of", "outlier")
@@ -116,7 +116,8 @@ class ModelPanel:
     def _add_columns(self) -> None:
         data = self.annotator.source.data
         rows = len(data["index"])
-        data.update(pred_label=[""] * rows, pred_color=[ABSTAIN_COLOR] * rows,
+        data.update(pred_label=[""] * rows,
+                    pred_color=np.full(rows, packed(ABSTAIN_COLOR), dtype=np.uint32),
                     pred_alpha=np.full(rows, 0.85))
         self._show_predictions()
 
@@ -129,7 +130,7 @@ class ModelPanel:
         probability = dataset.column("pred_probability").astype(float)
         self.annotator.source.data.update(
             pred_label=labels,
-            pred_color=[label_color(label, order) if label else ABSTAIN_COLOR for label in labels],
+            pred_color=point_colors(labels, order),  # no prediction: "" is grey
             pred_alpha=np.where(np.isfinite(probability), 0.15 + 0.85 * np.nan_to_num(probability),
                                 0.0),
         )
@@ -137,8 +138,7 @@ class ModelPanel:
     def _colour_by(self, active: int) -> None:
         color, alpha = ("color", "alpha") if active == 0 else ("pred_color", "pred_alpha")
         for renderer in self.annotator.renderers.values():
-            renderer.glyph.update(fill_color=color, line_color=color, fill_alpha=alpha,
-                                  line_alpha=alpha)
+            renderer.glyph.update(fill_color=color, fill_alpha=alpha)  # points have no outline
 
     # --------------------------------------------------------------- actions
     def _in_worker(self, work, done, busy: str) -> Future:

@@ -11,6 +11,7 @@ import html
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 from bokeh.layouts import column, row
 from bokeh.models import Button, Div, TextInput, Toggle
 
@@ -96,16 +97,18 @@ class TagPanel:
     def recolour(self) -> None:
         """With "Colour by tag" on, clips carrying the first typed tag stand out in red and
         the others turn grey; off, the map goes back to label colours."""
-        from .page_data import label_color
+        from .page_data import packed, point_colors
 
         dataset = self.page.dataset
         if self.colour.active and self.tags():
             wanted = self.tags()[0]
             cells = dataset.column("tags") if "tags" in dataset.columns else [""] * len(dataset)
-            colours = ["#d62728" if wanted in parse_tags(cell) else "#d0d0d0" for cell in cells]
+            tagged, other = packed("#d62728"), packed("#d0d0d0")
+            colours = np.array([tagged if wanted in parse_tags(cell) else other
+                                for cell in cells], dtype=np.uint32)
         else:
-            order = dataset.label_order
-            colours = [label_color(str(label), order) for label in dataset.column("label")]
+            colours = point_colors([str(label) for label in dataset.column("label")],
+                                   dataset.label_order)
         self.page.source.data.update(color=colours)
 
     def _changed(self, event) -> None:
