@@ -6,6 +6,7 @@ import pytest
 
 from hover_audio.dataset.demo import load_dataset
 from hover_audio.app.explorer.model_panel import ModelPanel
+from hover_audio.app.explorer.page_data import label_color, packed
 from hover_audio.vectors.mfcc import MFCCVectorizer
 
 from .test_explorer import Page
@@ -43,6 +44,14 @@ def test_train_predict_and_accept_above_threshold(demo):
     page.panel.view.active = 1
     glyph = page.annotator.renderers["raw"].glyph
     assert glyph.fill_color == "pred_color" or getattr(glyph.fill_color, "field", None) == "pred_color"
+    # the predicted colour of a raw row is its predicted label's, as a number 0xRRGGBBAA
+    predicted = raw["pred_label"].iloc[0]
+    assert page.annotator.source.data["pred_color"][raw.index[0]] == packed(
+        label_color(predicted, demo.label_order))
+    page.panel.view.active = 0  # back to labels: filled points, still without an outline
+    assert getattr(glyph.fill_color, "field", glyph.fill_color) == "color"
+    assert glyph.line_color is None
+    page.panel.view.active = 1
     rows = raw.index[:40].tolist()
     page.select(rows)
     page.panel.threshold.value = 0.9
