@@ -225,13 +225,40 @@ def child_ours(args: dict) -> dict:
             paths[:32] if args.get("threaded") else [args["warmup"]],
             workers=None if args.get("threaded") else 1, progress=False)
     vectorizer = MFCCVectorizer(cache_dir=args["cache_dir"], **args.get("params", {}))
+    before = set(sys.modules)
     start = time.perf_counter()
     matrix, report = vectorizer.transform(paths, workers=args.get("workers"), progress=False)
     seconds = time.perf_counter() - start
+    imported = sorted(name for name in set(sys.modules) - before if importable(name))
     np.save(args["out"], matrix)
     return {"seconds": seconds, "count": len(paths), "failures": len(report),
             "report": report.head(5).astype(str).to_dict("records"),
-            "rss": peak_rss_mb(), "blas": blas_info()}
+            "rss": peak_rss_mb(), "blas": blas_info(), "imported": imported}
+
+
+def importable(name: str) -> bool:
+    """A package or module one can import by name (not Cython's or multiprocessing's
+    entries in ``sys.modules``)."""
+    import importlib.util
+
+    if any(part.startswith("_") for part in name.split(".")):
+        return False
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def child_imports(args: dict) -> dict:
+    """The time to import ``args["modules"]`` after ``hover_audio.vectors.mfcc``, as the
+    first transform of a fresh process does."""
+    import importlib
+
+    importlib.import_module("hover_audio.vectors.mfcc")  # untimed, as in that child
+    start = time.perf_counter()
+    for name in args["modules"]:
+        importlib.import_module(name)
+    return {"seconds": time.perf_counter() - start}
 
 
 def child_warm(args: dict) -> dict:
@@ -300,7 +327,8 @@ def child_facts(args: dict) -> dict:
 
 
 CHILDREN = {"facts": child_facts, "hover": child_hover, "limit": child_limit, "pool": child_pool,
-            "ours": child_ours, "warm": child_warm, "profile": child_profile}
+            "ours": child_ours, "warm": child_warm, "profile": child_profile,
+            "imports": child_imports}
 
 
 # ------------------------------------------------------------------ parent
@@ -419,6 +447,17 @@ def bench_throughput(paths: list[str], quick: bool, tmp: Path) -> dict:
         print(f"  {name} ({workers} core(s)): decode + MFCC alone take >= {floor:.2f} s = at "
               f"most {hover_s / floor:.1f}x hover; the {target:g}x target allows "
               f"{hover_s / target:.2f} s for everything")
+    for name, workers, result in (("all cores", cores, ours), ("workers=1", 1, single)):
+        # the libraries this row's first call imported in its process (our own modules
+        # are left to the row; with workers, what they import is in their time)
+        modules = [name for name in result["imported"] if not name.startswith("hover_audio")]
+        imports = median_run(repeats, lambda i: run_child("imports", modules=modules))
+        packages = sorted({name.split(".")[0] for name in modules} - set(sys.stdlib_module_names))
+        floor = (limit["decode_s"] + limit["mfcc_s"]) / workers + imports["seconds"]
+        print(f"  {name}, imports counted: importing the {len(modules)} modules its first call "
+              f"imports (of {', '.join(packages)} and the standard library) takes "
+              f"{imports['seconds']:.2f} s alone; with decode + MFCC >= {floor:.2f} s = at most "
+              f"{hover_s / floor:.1f}x hover (this row: {hover_s / result['seconds']:.1f}x)")
     pool = median_run(repeats, lambda i: run_child("pool", paths=all_file))
     print(f"(d') floor with processes: the same decode + MFCC in a plain pool of {cores} forked "
           f"workers, no cache or bookkeeping: {pool['seconds']:.2f} s = "
