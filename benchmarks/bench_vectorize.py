@@ -18,7 +18,10 @@ References measured in the same run:
   (d') the same decode + MFCC in a plain pool of forked workers, one per core, with
       no cache and no bookkeeping: what worker processes alone cost on this machine;
   (d'') that pool with each clip also read once and hashed (SHA-256, the cache's
-      content key) and decoded from those bytes: the floor for a content-keyed cache.
+      content key) and decoded from those bytes: the floor for a content-keyed cache;
+  for the rows with imports counted, the modules that row's first call imported,
+      timed alone in a fresh child, plus the limit (d): the most those rows can reach
+      with these libraries (hover's imports and JIT are never counted).
 Targets: ours >= 10x hover's clips/s (cold cache, all cores, pool start-up
 included); a warm cache of 100,000 vectors loads in < 1 s; kNN accuracy (k=5,
 cosine, standardized) of ours >= hover's.
