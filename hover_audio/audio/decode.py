@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
+from .av_range import read_range_with_av
 from .whole_file import Frames, read_whole, read_with_av
 
 FFMPEG_TIMEOUT = 120.0
@@ -173,9 +174,13 @@ def decode(
     except _UseFfmpeg:
         audio = _decode_ffmpeg(source, start, end, channel, max_duration, name, raw)
     except Exception as soundfile_error:  # libsndfile does not know the format
+        # ffmpeg's libraries, in this process: a whole file, or a range of an MP4-family one
         whole = read_with_av(contents, max_duration) if whole_file else None
-        if whole is not None:  # ffmpeg's libraries, in this process
+        part = None if whole_file else read_range_with_av(contents, start, end, max_duration)
+        if whole is not None:
             audio = _whole_audio(whole, channel, name)
+        elif part is not None:
+            audio = Audio(_mix(part[0].frames, channel, name), part[0].sr, part[1])
         elif shutil.which("ffmpeg") is None:
             raise DecodeError("decode", f"{name}: cannot decode: {soundfile_error}") from None
         else:
