@@ -7,7 +7,10 @@ used for whole files by :func:`~hover_audio.audio.whole_file.read_with_av`) deco
 there: the decoder's first frames after a seek are not yet right (AAC overlaps each
 frame with the one before), and those are thrown away with the rest of the lead-in.
 The ffmpeg program does not pre-roll, so its first ~2048 samples of an AAC range
-differed from a whole decode; here they do not.
+differed from a whole decode; here they are as close to it as the rest of the range.
+(Not always equal to the bit: AAC's noise substitution draws from a random generator,
+so decoders started at different points differ in those bands, by up to 0.2 on a
+real recording, as the program's ranges did.)
 
 Only streams whose timestamps count samples (time base 1/sample rate, as MP4 audio
 tracks have) are read, and each frame is placed by its timestamp, as ffmpeg's own
