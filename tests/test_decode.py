@@ -460,7 +460,7 @@ def test_ranges_of_m4a_need_no_ffmpeg_program_and_are_capped(audio, monkeypatch)
     assert end_of_file.truncated is False and abs(len(end_of_file.samples) - 2 * 8000) <= 1024
 
 
-def test_ffmpeg_fallback_caps_and_seeks(audio):
+def test_long_m4a_is_capped_and_seeks(audio):  # the cap: the program; ranges: PyAV
     clip = audio["long_m4a"]  # 120 s of 8 kHz AAC: 300 Hz first, 1000 Hz at 110-115 s
     capped = decode(clip.path, max_duration=3.0)
     assert capped.truncated is True and capped.sr == 8000

@@ -17,10 +17,9 @@ tracks have) are read, and each frame is placed by its timestamp, as ffmpeg's ow
 seeking does. Where a file's timestamps drift from its count of samples, ranges far
 into it are off a whole decode by that drift, as the program's were (a 4.5-minute AAC
 file written by ffmpeg: its timestamps gain one sample twice, so a range after 93 s is
-one sample early);
-for anything else (Matroska's millisecond timestamps, raw ADTS or AMR without an
-index, a failed seek) :func:`read_range_with_av` returns None and the program decodes
-the range as before.
+one sample early). For anything else (Matroska's millisecond timestamps, raw ADTS or
+AMR without an index, a failed seek) :func:`read_range_with_av` returns None and the
+program decodes the range as before.
 """
 from __future__ import annotations
 
@@ -40,9 +39,8 @@ MP4_FAMILY = "mov,mp4,m4a,3gp,3g2,mj2"  # libavformat's name for the MP4 demuxer
 def read_range_with_av(source: Path | bytes, start: float | None, end: float | None,
                        max_duration: float | None) -> tuple[Frames, bool] | None:
     """The float frames of ``[start, end)`` seconds of an MP4-family file (a path, or its
-    bytes) and
-    whether ``max_duration`` cut them; None when this reader does not apply (see above)
-    or the range holds no samples (the program then says why).
+    bytes) and whether ``max_duration`` cut them; None when this reader does not apply
+    (see above) or the range holds no samples (the program then says why).
 
     Examples
     --------
