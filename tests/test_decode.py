@@ -113,6 +113,28 @@ def test_headerless_phone_formats_decode_by_their_suffix(audio, name):
     np.testing.assert_array_equal(decode(clip.path, data=content).samples, result.samples)
 
 
+def test_ogg_vorbis_wrapped_in_wav_decodes_as_the_ogg_it_holds(audio, tmp_path):
+    # as LMMS ships 5 of its 181 samples: format tag 0x674F, a fact chunk, and the whole
+    # Ogg stream as the data chunk, named ".ogg"
+    import struct
+
+    ogg = audio["formats"]["vorbis.ogg"].path
+    stream = ogg.read_bytes()
+    fmt = struct.pack("<4sIHHIIHHH", b"fmt ", 18, 0x674F, 1, 22050, 11025, 1, 16, 0)
+    fact = b"fact" + struct.pack("<II", 4, 12345)  # not the stream's length: ignored
+    data = b"data" + struct.pack("<I", len(stream)) + stream + b"\0" * (len(stream) & 1)
+    body = b"WAVE" + fmt + fact + data + b"LIST" + struct.pack("<I", 4) + b"INFO"
+    path = tmp_path / "kick04.ogg"
+    path.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+    plain, wrapped = decode(ogg), decode(path)
+    assert wrapped.sr == plain.sr == 22050
+    np.testing.assert_array_equal(wrapped.samples, plain.samples)
+    np.testing.assert_array_equal(decode(path, start=0.2, end=0.6).samples,
+                                  decode(ogg, start=0.2, end=0.6).samples)
+    from_bytes = decode(path, data=path.read_bytes())
+    np.testing.assert_array_equal(from_bytes.samples, plain.samples)
+
+
 def test_a_wav_of_a_codec_nothing_decodes_names_its_tag(tmp_path):
     # Ogg Vorbis inside WAV (format tag 0x674F), as some sample libraries ship their .ogg
     import struct

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from .av_range import read_range_with_av
-from .whole_file import Frames, read_whole, read_with_av
+from .whole_file import Frames, ogg_in_wav, read_whole, read_with_av
 
 FFMPEG_TIMEOUT = 120.0
 # libsndfile's seek in these codecs can land hundreds of samples late (libsndfile
@@ -174,6 +174,10 @@ def decode(
     except _UseFfmpeg:
         audio = _decode_ffmpeg(source, start, end, channel, max_duration, name, raw)
     except Exception as soundfile_error:  # libsndfile does not know the format
+        wrapped = ogg_in_wav(contents)
+        if wrapped is not None:  # Ogg Vorbis in a WAV file: decoded as the Ogg file it holds
+            return decode(wrapped, start=start, end=end, channel=channel,
+                          max_duration=max_duration, name=name)
         # ffmpeg's libraries, in this process: a whole file, or a range of an MP4-family one
         whole = read_with_av(contents, max_duration) if whole_file else None
         part = None if whole_file else read_range_with_av(contents, start, end, max_duration)

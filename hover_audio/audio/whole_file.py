@@ -2,7 +2,9 @@
 
 FLAC and WAV by miniaudio's dr_flac and dr_wav (:func:`read_whole`); the formats
 libsndfile does not read (AAC/M4A, AMR, WMA, ...) by PyAV, ffmpeg's libraries
-(:func:`read_with_av`), instead of starting the ffmpeg program for each clip.
+(:func:`read_with_av`), instead of starting the ffmpeg program for each clip; and
+:func:`ogg_in_wav`, the Ogg stream inside a WAV file that wraps Ogg Vorbis, which
+neither libsndfile nor ffmpeg reads as it is.
 
 Most clips are whole short files, and on those libsndfile spends more time opening
 the file than decoding it (a 0.7 s 16 kHz clip held in memory: 98 us as WAV, 202 us
@@ -166,6 +168,44 @@ def wav_format(data: bytes) -> tuple[int, int, int, int, int, int] | None:
         elif name == b"data":
             return None if found is None else (*found, body, size)
         at = body + size + (size & 1)  # chunks are padded to an even length
+    return None
+
+
+# WAV format tags of Ogg Vorbis wrapped in RIFF (the old Vorbis ACM codec's modes 1-3
+# and 1+-3+), as some sample libraries ship their ".ogg" files (LMMS: 5 of its 181)
+OGG_IN_WAV_TAGS = frozenset((0x674F, 0x6750, 0x6751, 0x676F, 0x6770, 0x6771))
+
+
+def ogg_in_wav(source: Path | bytes) -> bytes | None:
+    """The Ogg stream a WAV file wraps (its ``data`` chunk, under one of
+    ``OGG_IN_WAV_TAGS``), to be decoded as the Ogg file it is; None for anything else.
+
+    Examples
+    --------
+    >>> fmt = struct.pack("<4sIHHIIHH", b"fmt ", 16, 0x674F, 1, 44100, 11025, 1, 16)
+    >>> ogg_in_wav(b"RIFF" + bytes(4) + b"WAVE" + fmt + b"data" + struct.pack("<I", 6) + b"OggS..")
+    b'OggS..'
+    """
+    head = _head(source, 4096) if isinstance(source, Path) else source[:4096]
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    at = 12
+    while at + 8 <= len(head):  # the format comes before the data
+        name, size = head[at:at + 4], int.from_bytes(head[at + 4:at + 8], "little")
+        if name == b"fmt ":
+            if size < 2 or int.from_bytes(head[at + 8:at + 10], "little") not in OGG_IN_WAV_TAGS:
+                return None
+            break
+        at += 8 + size + (size & 1)
+    else:
+        return None
+    data = source.read_bytes() if isinstance(source, Path) else bytes(source)
+    while at + 8 <= len(data):
+        name, size = data[at:at + 4], int.from_bytes(data[at + 4:at + 8], "little")
+        if name == b"data":
+            stream = data[at + 8:at + 8 + size]
+            return stream if stream[:4] == b"OggS" else None
+        at += 8 + size + (size & 1)
     return None
 
 
