@@ -57,13 +57,14 @@ DRUM_WORDS = [
 ]
 
 
-def fetch(cache: Path = DEFAULT_CACHE) -> Path:
-    """Download and unpack the packages (once); returns the unpacked root."""
-    root = cache / "root"
+def fetch(cache: Path = DEFAULT_CACHE, packages=PACKAGES, *, each: bool = False) -> Path:
+    """Download and unpack ``packages`` (once); returns the unpacked root: all of them
+    together, or with ``each``, one folder per package under it."""
+    root = cache / ("packages" if each else "root")
     debs = cache / "debs"
     debs.mkdir(parents=True, exist_ok=True)
-    for package in PACKAGES:
-        marker = cache / f".{package}.unpacked"
+    for package in packages:
+        marker = (root / package if each else cache) / f".{package}.unpacked"
         if marker.exists():
             continue
         found = list(debs.glob(f"{package}_*.deb"))
@@ -75,7 +76,9 @@ def fetch(cache: Path = DEFAULT_CACHE) -> Path:
                 subprocess.run(["apt-get", "download", package], cwd=debs, check=True,
                                capture_output=True)
             found = list(debs.glob(f"{package}_*.deb"))
-        subprocess.run(["dpkg-deb", "-x", str(found[0]), str(root)], check=True)
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["dpkg-deb", "-x", str(found[0]), str(root / package if each else root)],
+                       check=True)
         marker.touch()
     return root
 
