@@ -3,8 +3,9 @@
 - ``sources``: parse keys (paths, ``file://``, ``http(s)://``, ``#t=`` ranges) and fetch them.
 - ``decode``: samples of a range of a file (soundfile; ffmpeg's libraries or program
   for the rest).
-- ``whole_file``: decode's fast paths: whole plain FLAC and WAV files by miniaudio, whole
-  files libsndfile cannot read by PyAV.
+- ``whole_file``: decode's fast paths: whole plain FLAC and WAV files by miniaudio; the
+  Ogg stream a WAV file wraps.
+- ``av_read``: files libsndfile cannot read, decoded by PyAV: whole, or ranges of MP4s.
 - ``file_tags``: tags in the files' own metadata (mutagen).
 - ``segments``: where the clips of a long recording are (fixed windows, non-silent regions).
 - ``wav``: a clip as 16-bit WAV bytes, for playback in a browser.

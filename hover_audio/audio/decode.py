@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from .av_range import read_range_with_av
-from .whole_file import Frames, ogg_in_wav, read_whole, read_with_av
+from .av_read import read_range_with_av, read_with_av
+from .whole_file import Frames, ogg_in_wav, read_whole
 
 FFMPEG_TIMEOUT = 120.0
 # libsndfile's seek in these codecs can land hundreds of samples late (libsndfile

@@ -1,10 +1,9 @@
 """Whole files decoded in this process: the fast paths of decode.
 
-FLAC and WAV by miniaudio's dr_flac and dr_wav (:func:`read_whole`); the formats
-libsndfile does not read (AAC/M4A, AMR, WMA, ...) by PyAV, ffmpeg's libraries
-(:func:`read_with_av`), instead of starting the ffmpeg program for each clip; and
+FLAC and WAV by miniaudio's dr_flac and dr_wav (:func:`read_whole`); and
 :func:`ogg_in_wav`, the Ogg stream inside a WAV file that wraps Ogg Vorbis, which
-neither libsndfile nor ffmpeg reads as it is.
+neither libsndfile nor ffmpeg reads as it is. (The formats libsndfile does not read
+are decoded in the process by :mod:`~hover_audio.audio.av_read`.)
 
 Most clips are whole short files, and on those libsndfile spends more time opening
 the file than decoding it (a 0.7 s 16 kHz clip held in memory: 98 us as WAV, 202 us
@@ -19,8 +18,6 @@ The samples are exactly libsndfile's (``tests/test_decode.py`` compares them).
 """
 from __future__ import annotations
 
-import io
-import itertools
 import struct
 from pathlib import Path
 from typing import NamedTuple
@@ -150,12 +147,8 @@ def wav_format(data: bytes) -> tuple[int, int, int, int, int, int] | None:
     >>> wav_format(b"RIFF" + bytes(4) + b"WAVE" + fmt + b"data" + struct.pack("<I", 8))
     (1, 2, 44100, 16, 44, 8)
     """
-    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
-        return None
-    at, found = 12, None
-    while at + 8 <= len(data):
-        name, size = data[at:at + 4], int.from_bytes(data[at + 4:at + 8], "little")
-        body = at + 8
+    found = None
+    for name, body, size in _riff_chunks(data):
         if name == b"fmt " and size >= 16 and body + size <= len(data):
             tag, channels, sr, _, align, bits = struct.unpack_from("<HHIIHH", data, body)
             if tag == EXTENSIBLE and size >= 40:
@@ -167,8 +160,19 @@ def wav_format(data: bytes) -> tuple[int, int, int, int, int, int] | None:
                 return None
         elif name == b"data":
             return None if found is None else (*found, body, size)
-        at = body + size + (size & 1)  # chunks are padded to an even length
     return None
+
+
+def _riff_chunks(data: bytes):
+    """``(name, body offset, size)`` of each chunk of RIFF/WAVE bytes, in order (nothing
+    for other bytes); the walk stops where ``data`` ends."""
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return
+    at = 12
+    while at + 8 <= len(data):
+        size = int.from_bytes(data[at + 4:at + 8], "little")
+        yield data[at:at + 4], at + 8, size
+        at += 8 + size + (size & 1)  # chunks are padded to an even length
 
 
 # WAV format tags of Ogg Vorbis wrapped in RIFF (the old Vorbis ACM codec's modes 1-3
@@ -187,63 +191,13 @@ def ogg_in_wav(source: Path | bytes) -> bytes | None:
     b'OggS..'
     """
     head = _head(source, 4096) if isinstance(source, Path) else source[:4096]
-    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-        return None
-    at = 12
-    while at + 8 <= len(head):  # the format comes before the data
-        name, size = head[at:at + 4], int.from_bytes(head[at + 4:at + 8], "little")
-        if name == b"fmt ":
-            if size < 2 or int.from_bytes(head[at + 8:at + 10], "little") not in OGG_IN_WAV_TAGS:
-                return None
-            break
-        at += 8 + size + (size & 1)
-    else:
+    tag = next((int.from_bytes(head[body:body + 2], "little")
+                for name, body, _ in _riff_chunks(head) if name == b"fmt "), None)
+    if tag not in OGG_IN_WAV_TAGS:
         return None
     data = source.read_bytes() if isinstance(source, Path) else bytes(source)
-    while at + 8 <= len(data):
-        name, size = data[at:at + 4], int.from_bytes(data[at + 4:at + 8], "little")
+    for name, body, size in _riff_chunks(data):
         if name == b"data":
-            stream = data[at + 8:at + 8 + size]
+            stream = data[body:body + size]
             return stream if stream[:4] == b"OggS" else None
-        at += 8 + size + (size & 1)
     return None
-
-
-def read_with_av(source: Path | bytes, max_duration: float | None) -> Frames | None:
-    """The float frames of a whole file (a path, or its bytes) in a format libsndfile
-    does not read (AAC/M4A, AMR, WMA, ...), decoded in this process by PyAV; or None:
-    PyAV missing, no audio stream it decodes, or longer than ``max_duration``.
-
-    ffmpeg's own libraries, so the samples are the ffmpeg program's, in about 2 ms for
-    a short clip instead of the ~60 ms of starting the program. On None the program
-    decodes the file (the cap, exact ranges) or says what is wrong with it.
-    """
-    try:
-        import av
-    except ImportError:  # pragma: no cover - a dependency; the ffmpeg program still decodes
-        return None
-    handle = str(source) if isinstance(source, Path) else io.BytesIO(source)
-    parts, count = [], 0
-    try:
-        with av.open(handle, mode="r") as container:
-            if not container.streams.audio:
-                return None
-            stream = container.streams.audio[0]
-            sr = stream.codec_context.sample_rate
-            known = container.duration  # microseconds, when the container says
-            if known is not None and _over(known * sr // 1_000_000, sr, max_duration):
-                return None  # the program decodes just the capped start
-            to_float = av.AudioResampler(format="fltp")  # planar float; rate, layout kept
-            # frame by frame (None at the end flushes the converter), so that a file longer
-            # than its header said stops at the cap instead of being held whole
-            for frame in itertools.chain(container.decode(stream), [None]):
-                for out in to_float.resample(frame):
-                    parts.append(out.to_ndarray())
-                    count += out.samples
-                if _over(count, sr, max_duration):
-                    return None
-    except Exception:  # noqa: BLE001 - anything PyAV cannot do, the program is asked to
-        return None
-    if not parts or not sr:
-        return None
-    return Frames(np.concatenate(parts, axis=1).T, sr, 1.0)
