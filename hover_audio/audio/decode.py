@@ -174,17 +174,18 @@ def decode(
     except _UseFfmpeg:
         audio = _decode_ffmpeg(source, start, end, channel, max_duration, name, raw)
     except Exception as soundfile_error:  # libsndfile does not know the format
-        wrapped = ogg_in_wav(contents)
-        if wrapped is not None:  # Ogg Vorbis in a WAV file: decoded as the Ogg file it holds
-            return decode(wrapped, start=start, end=end, channel=channel,
-                          max_duration=max_duration, name=name)
         # ffmpeg's libraries, in this process: a whole file, or a range of an MP4-family one
         whole = read_with_av(contents, max_duration) if whole_file else None
         part = None if whole_file else read_range_with_av(contents, start, end, max_duration)
+        # looked for only when those fail (it reads the file's head again)
+        wrapped = ogg_in_wav(contents) if whole is None and part is None else None
         if whole is not None:
             audio = _whole_audio(whole, channel, name)
         elif part is not None:
             audio = Audio(_mix(part[0].frames, channel, name), part[0].sr, part[1])
+        elif wrapped is not None:  # Ogg Vorbis in a WAV file: decoded as the Ogg it holds
+            return decode(wrapped, start=start, end=end, channel=channel,
+                          max_duration=max_duration, name=name)
         elif shutil.which("ffmpeg") is None:
             raise DecodeError("decode", f"{name}: cannot decode: {soundfile_error}") from None
         else:
@@ -193,7 +194,7 @@ def decode(
 
 
 def _whole_audio(whole: Frames, channel: int | None, name: str) -> Audio:
-    """A whole file read in this process (:mod:`~hover_audio.audio.whole_file`) as Audio."""
+    """A whole file read in this process (``whole_file`` or ``av_read``) as Audio."""
     return Audio(_mix(whole.frames, channel, name, whole.scale), whole.sr, False)
 
 

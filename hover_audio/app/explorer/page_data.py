@@ -130,8 +130,8 @@ def label_patches(dataset, positions, columns=(LABEL, SUBSET)) -> dict:
     if LABEL in columns:
         labels = dataset.column(LABEL)[positions]
         patches["label"] = [(p, str(label)) for p, label in zip(positions, labels)]
-        patches["color"] = [(p, packed(label_color(str(label), order)))
-                            for p, label in zip(positions, labels)]
+        patches["color"] = list(zip(positions, point_colors(
+            [str(label) for label in labels], order).tolist()))
     if SUBSET in columns:
         subsets = dataset.column(SUBSET)[positions]
         patches["subset"] = [(p, str(subset)) for p, subset in zip(positions, subsets)]
