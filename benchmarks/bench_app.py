@@ -60,7 +60,6 @@ SUBSET_SHARES = {"raw": 0.5, "train": 0.3, "dev": 0.1, "test": 0.1}
 SEED = 0
 SETTLE_MS = 300  # quiet time after an action before bytes are counted
 TARGET_RECOLOUR_MS = 500  # lasso -> recolour
-GL_QUERY = ""  # "?gl=webgl" / "?gl=canvas" with --gl
 RECOLOUR_TIMEOUT_MS = 30_000
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -637,12 +636,13 @@ def bench_reference(browser, tmp: Path) -> dict:
     return {"loads": loads, "webgl": webgl}
 
 
-def bench_size(browser, n: int, tmp: Path) -> dict:
+def bench_size(browser, n: int, tmp: Path, query: str = "") -> dict:
+    """The figures at ``n`` points; ``query`` is added to the page's address (``?gl=``)."""
     server = ServerChild("app", n, tmp)
     try:
         # load 1 keeps its page for the label actions, so the server holds one session
         # while they run (a closed session lingers until Bokeh's unused-session timeout)
-        first = load_page(browser, server.url + GL_QUERY, "clips", f"N={n} load 1")
+        first = load_page(browser, server.url + query, "clips", f"N={n} load 1")
         page = first["page"]
         drawing = page.evaluate("() => document.documentElement.dataset.mapDrawing")
         hovers = hover_play(page, n)
@@ -662,7 +662,7 @@ def bench_size(browser, n: int, tmp: Path) -> dict:
         first["context"].close()
         loads = [first]
         for i in range(1, LOADS):
-            result = load_page(browser, server.url + GL_QUERY, "clips", f"N={n} load {i + 1}")
+            result = load_page(browser, server.url + query, "clips", f"N={n} load {i + 1}")
             result["context"].close()
             loads.append(result)
     finally:
@@ -807,8 +807,6 @@ def main() -> None:
     parser.add_argument("--gl", choices=("webgl", "canvas"),
                         help="draw the map with this, whatever the browser's GPU")
     args = parser.parse_args()
-    global GL_QUERY
-    GL_QUERY = f"?gl={args.gl}" if args.gl else ""
     if args.serve:
         kind, n, port = args.serve
         child_serve(kind, int(n), int(port))
@@ -823,7 +821,8 @@ def main() -> None:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             reference = bench_reference(browser, tmp)
-            results = [bench_size(browser, n, tmp) for n in sizes]
+            query = f"?gl={args.gl}" if args.gl else ""
+            results = [bench_size(browser, n, tmp, query) for n in sizes]
             version = browser.version
         finally:
             browser.close()

@@ -329,9 +329,33 @@ def child_facts(args: dict) -> dict:
     return {"blas": blas_info()}
 
 
+def child_ranges(args: dict) -> dict:
+    """Each range decoded in this process (PyAV), then by the ffmpeg program, warmed."""
+    from hover_audio.audio import decode as decoding
+
+    path, spans = Path(args["path"]), args["spans"]
+    timed = {}
+    for name, read in (("ours", lambda a, b: decoding.decode(path, start=a, end=b)),
+                       ("program", lambda a, b: decoding._decode_ffmpeg(
+                           path, a, b, None, None, path.name))):
+        read(*spans[0])  # warm-up: imports, first calls
+        start = time.perf_counter()
+        samples = [read(a, b).samples for a, b in spans]
+        timed[name] = (time.perf_counter() - start, samples)
+    lead = 2048  # the program's first AAC frames after a seek lack their pre-roll
+    tails = [float(np.abs(ours[lead:n] - program[lead:n]).max())
+             for ours, program in zip(timed["ours"][1], timed["program"][1])
+             for n in [min(len(ours), len(program))]]
+    lengths = sum(len(ours) != len(program)
+                  for ours, program in zip(timed["ours"][1], timed["program"][1]))
+    return {"ours_s": timed["ours"][0], "program_s": timed["program"][0],
+            "count": len(spans), "max_tail_diff": max(tails),
+            "median_tail_diff": float(np.median(tails)), "lengths_differ": lengths}
+
+
 CHILDREN = {"facts": child_facts, "hover": child_hover, "limit": child_limit, "pool": child_pool,
             "ours": child_ours, "warm": child_warm, "profile": child_profile,
-            "imports": child_imports}
+            "imports": child_imports, "ranges": child_ranges}
 
 
 # ------------------------------------------------------------------ parent
@@ -716,33 +740,6 @@ def write_talk_m4a(paths: list[str], path: Path) -> float:
                     "-i", str(listing), "-ac", "1", "-ar", "16000", "-c:a", "aac", "-b:a", "64k",
                     str(path)], check=True)
     return sum(sf.info(clip).duration for clip in paths[:400])
-
-
-def child_ranges(args: dict) -> dict:
-    """Each range decoded in this process (PyAV), then by the ffmpeg program, warmed."""
-    from hover_audio.audio import decode as decoding
-
-    path, spans = Path(args["path"]), args["spans"]
-    timed = {}
-    for name, read in (("ours", lambda a, b: decoding.decode(path, start=a, end=b)),
-                       ("program", lambda a, b: decoding._decode_ffmpeg(
-                           path, a, b, None, None, path.name))):
-        read(*spans[0])  # warm-up: imports, first calls
-        start = time.perf_counter()
-        samples = [read(a, b).samples for a, b in spans]
-        timed[name] = (time.perf_counter() - start, samples)
-    lead = 2048  # the program's first AAC frames after a seek lack their pre-roll
-    tails = [float(np.abs(ours[lead:n] - program[lead:n]).max())
-             for ours, program in zip(timed["ours"][1], timed["program"][1])
-             for n in [min(len(ours), len(program))]]
-    lengths = sum(len(ours) != len(program)
-                  for ours, program in zip(timed["ours"][1], timed["program"][1]))
-    return {"ours_s": timed["ours"][0], "program_s": timed["program"][0],
-            "count": len(spans), "max_tail_diff": max(tails),
-            "median_tail_diff": float(np.median(tails)), "lengths_differ": lengths}
-
-
-CHILDREN["ranges"] = child_ranges
 
 
 def bench_m4a_ranges(paths: list[str], quick: bool, tmp: Path) -> None:
