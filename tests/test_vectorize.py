@@ -249,9 +249,11 @@ def test_parallel_and_serial_runs_agree(tmp_path, messy_folder):
 
 WHERE_COMPUTED = textwrap.dedent("""
     import os
+    import sys
     import numpy as np
     from threadpoolctl import threadpool_info
     from hover_audio.vectors.mfcc import MFCCVectorizer
+    from hover_audio.vectors.runners import WORKER_MODULES
 
     def blas_threads():
         return max(info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas")
@@ -259,12 +261,13 @@ WHERE_COMPUTED = textwrap.dedent("""
     class WhereComputed(MFCCVectorizer):  # each vector: the process that computed it
         @property
         def dim(self):
-            return 3
+            return 4
 
         def vector(self, samples, sr):
+            ready = all(name in sys.modules for name in WORKER_MODULES)  # before any import
             super().vector(samples, sr)  # the MFCC's own BLAS calls first
             threads = len(os.listdir("/proc/self/task"))  # OS threads of this process
-            return np.array([os.getpid(), threads, blas_threads()], dtype=np.float32)
+            return np.array([os.getpid(), threads, blas_threads(), ready], dtype=np.float32)
 """)
 THREADS_SCRIPT = textwrap.dedent("""
     import json, os, sys, threading
@@ -326,7 +329,8 @@ def test_workers_start_with_one_blas_thread_and_no_spinning_helper(tmp_path, par
     """Workers of a process whose BLAS runs threads (a notebook, the server) start
     with one BLAS thread and no other: forked while the parent holds the limit, or
     from a fork server started with it. Setting the limit in a worker whose BLAS had
-    one thread restarted an OpenBLAS thread there, spinning 0.1 s of CPU."""
+    one thread restarted an OpenBLAS thread there, spinning 0.1 s of CPU. They also
+    start with what they import to compute (scipy.fft: 0.1 s per worker per batch)."""
     (tmp_path / "where_computed.py").write_text(WHERE_COMPUTED)
     (tmp_path / "script.py").write_text(THREADS_SCRIPT)
     keys = [write(tmp_path / f"t{i}.wav", tone(300 + 20 * i, 0.3)) for i in range(24)]
@@ -339,10 +343,11 @@ def test_workers_start_with_one_blas_thread_and_no_spinning_helper(tmp_path, par
     result = json.loads(done.stdout.strip().splitlines()[-1])
     rows = np.array(result["rows"])
     assert result["method"] == method
-    assert result["failures"] == 0 and rows.shape == (24, 3)
+    assert result["failures"] == 0 and rows.shape == (24, 4)
     assert len(set(rows[:, 0])) == 2 and result["pid"] not in set(rows[:, 0])  # two workers
     assert (rows[:, 1] == 1).all(), "a worker runs a second thread"
     assert (rows[:, 2] == 1).all(), "a worker's BLAS is not limited to one thread"
+    assert (rows[:, 3] == 1).all(), "a worker had to import what it computes with"
     assert result["after"] == result["before"]  # the parent's own limit is given back
     if os.cpu_count() > 1:
         assert result["before"] > 1  # the case this guards: the parent's BLAS was threaded
