@@ -22,6 +22,7 @@ import soundfile
 AMPLITUDE = 0.5
 SECONDS = 1.5
 STEP_FREQS = (440.0, 880.0, 1320.0)  # one second each, in the "steps" files
+TALK_SECONDS = 20.0  # the "talk" files
 LONG_MINUTES = 20
 LONG_SR = 8000
 LONG_HEAD = (0.0, 5.0, 300.0)  # (start, end, frequency) of the tones in long.flac
@@ -209,6 +210,35 @@ def write_steps(folder: Path) -> dict[str, Clip]:
     return clips
 
 
+def talk(sr: int, seconds: float = TALK_SECONDS) -> np.ndarray:
+    """Stereo bursts of gliding tones and noise with silences between, never periodic:
+    a range placed even one sample off differs from the same slice of a whole decode."""
+    rng = np.random.default_rng(7)
+    t = np.arange(int(seconds * sr)) / sr
+    glide = np.sin(2 * np.pi * (300 * t + 40 * t**2 % 2000))
+    envelope = np.repeat(rng.uniform(0, 1, int(seconds * 8) + 1), sr // 8 + 1)[:len(t)]
+    envelope[envelope < 0.25] = 0  # silences, as between words
+    left = AMPLITUDE * envelope * (0.7 * glide + 0.3 * rng.standard_normal(len(t)).clip(-2, 2) / 2)
+    return np.stack([left, np.roll(left, sr // 100)], axis=1)
+
+
+def write_talk(folder: Path) -> dict[str, Clip]:
+    """:func:`talk` in the lossy formats long recordings come in, for ranges read by seeking."""
+    folder.mkdir(parents=True, exist_ok=True)
+    clips = {
+        "talk.ogg": write_soundfile(folder / "talk.ogg", talk(44100), 44100, None, 2048,
+                                    format="OGG", subtype="VORBIS"),
+        "talk.opus": write_soundfile(folder / "talk.opus", talk(48000), 48000, None, 1920,
+                                     format="OGG", subtype="OPUS"),
+    }
+    for name, sr, codec in (("talk.mp3", 44100, ["-c:a", "libmp3lame", "-q:a", "2"]),
+                            ("talk_22k.mp3", 22050, ["-c:a", "libmp3lame", "-b:a", "64k"]),
+                            ("talk.webm", 48000, ["-c:a", "libopus", "-b:a", "64k"]),
+                            ("talk.m4a", 44100, ["-c:a", "aac"])):
+        clips[name] = write_ffmpeg(folder / name, talk(sr), sr, codec, None, slack=2304)
+    return clips
+
+
 def write_long(folder: Path, minutes: int = LONG_MINUTES) -> Clip:
     """``minutes`` of 8 kHz FLAC, silent but for a tone at the start and near the end.
 
@@ -339,6 +369,7 @@ def write_corpus(folder: Path) -> dict:
         "float_nan": (float_clip, float_data),
         "stereo": write_stereo(folder / "stereo"),
         "steps": write_steps(folder / "steps"),
+        "talk": write_talk(folder / "talk"),
         "long": write_long(folder / "long"),
         "long_m4a": write_long_m4a(folder / "long"),
         "edge": write_edge_cases(folder / "edge"),

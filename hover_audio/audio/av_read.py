@@ -1,34 +1,41 @@
-"""Files libsndfile does not read (AAC/M4A, AMR, WMA, ...) decoded in this process by
-PyAV, ffmpeg's own libraries, instead of starting the ffmpeg program (~55-65 ms each).
+"""Files libsndfile does not read (AAC/M4A, AMR, WMA, WebM, ...), and ranges of lossy
+files, decoded in this process by PyAV, ffmpeg's own libraries, instead of starting
+the ffmpeg program (~55-65 ms each).
 
 :func:`read_with_av` takes a whole file: the program's samples, in about 2 ms for a
 short clip. :func:`read_range_with_av` takes a range of an MP4-family file (M4A, AAC
-in MP4, 3GP, MOV): a 5 s range in 3 ms. Both return None for what they do not take,
-and the program then decodes it (the cap, other ranges) or says what is wrong.
+in MP4, 3GP, MOV), an MP3, an Ogg file (Vorbis, Opus, FLAC) or Opus in WebM/Matroska:
+a 5 s range in 3-20 ms. Both return None for what they do not take, and the program
+then decodes it (the cap, other ranges) or says what is wrong.
 
 A range is read by seeking to half a second before its start and decoding from
-there: the decoder's first frames after a seek are not yet right (AAC overlaps each
-frame with the one before), and those are thrown away with the rest of the lead-in.
-The ffmpeg program does not pre-roll, so its first ~2048 samples of an AAC range
-differed from a whole decode; here they are as close to it as the rest of the range.
-(Not always equal to the bit: AAC's noise substitution draws from a random generator,
-so decoders started at different points differ in those bands, by up to 0.2 on a
-real recording, as the program's ranges did.)
+there: a decoder's first frames after a seek are not yet right (AAC and MP3 overlap
+each frame with the one before, Opus predicts from the past), and those are thrown
+away with the rest of the lead-in. The ffmpeg program does not pre-roll, so the first
+~1,000-2,000 samples of its MP3 and AAC ranges differed from a whole decode; here they
+are as close to it as the rest of the range. (Not always equal to the bit: AAC's noise
+substitution draws from a random generator, so decoders started at different points
+differ in those bands, by up to 0.2 on a real recording, as the program's ranges did.)
 
-Only streams whose timestamps count samples (time base 1/sample rate, as MP4 audio
-tracks have) are read by range, and each frame is placed by its timestamp, as
-ffmpeg's own seeking does. Where a file's timestamps drift from its count of samples,
-ranges far into it are off a whole decode by that drift, as the program's were (a
-4.5-minute AAC file written by ffmpeg: its timestamps gain one sample twice, so a
-range after 93 s is one sample early). Anything else (Matroska's millisecond
-timestamps, raw ADTS or AMR without an index, a failed seek) goes to the program.
+Where a range starts comes from the frames' timestamps, read only where they name whole
+samples (:func:`_placement`): MP4 (time base 1/rate), Ogg (granule positions), MP3,
+and Opus in Matroska, whose millisecond timestamps fall between samples but whose
+frames start on a 2.5 ms grid. The frames decoded from the seek on vote: each one's
+timestamp minus the samples before it in this decode gives where the first one sits
+in a whole decode, and most agree; the few that do not are estimates (ffmpeg's Ogg
+demuxer guesses the first Vorbis packets after a seek and those at a block-size
+change, up to 448 samples off, and the program's ranges were off by as much there).
+Where a file's timestamps drift from its count of samples, ranges far into it follow
+the timestamps, as players and the program do (a 4.5-minute AAC file written by
+ffmpeg: its timestamps gain one sample twice, so a range after 93 s is one sample
+early against a whole decode). Anything else (Vorbis in Matroska, raw ADTS or AMR
+without an index, a failed seek) goes to the program.
 """
 from __future__ import annotations
 
 import io
 import itertools
 from contextlib import contextmanager
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +43,7 @@ import numpy as np
 from .whole_file import Frames, _over
 
 PREROLL_S = 0.5  # decoded and dropped before a range's start
+MARGIN = 0.25  # seconds decoded past a range's end, for the timestamps' vote
 MP4_FAMILY = "mov,mp4,m4a,3gp,3g2,mj2"  # libavformat's name for the MP4 demuxer
 
 
@@ -77,10 +85,37 @@ def read_range_with_av(source: Path | bytes, start: float | None, end: float | N
         if opened is None:
             return None
         container, stream, sr = opened
-        if container.format.name != MP4_FAMILY or stream.time_base != Fraction(1, sr):
+        place = _placement(container, stream, sr)
+        if place is None:
             return None
-        return _read_range(container, stream, sr, start or 0.0, end, max_duration)
+        return _read_range(container, stream, sr, place, start or 0.0, end, max_duration)
     return None  # PyAV failed while decoding
+
+
+def _placement(container, stream, sr: int):
+    """How a decoded frame's timestamp gives its first sample's index in a whole decode
+    (``pts -> index``), or None where timestamps cannot say it exactly.
+
+    Whole samples: MP4 (time base 1/rate), Ogg (granule positions), MP3
+    (1/14,112,000 s: a whole number of samples at every MP3 rate), counted from the
+    stream's start (an MP3's encoder delay). Opus in Matroska/WebM: milliseconds, but
+    every Opus frame lasts a multiple of 2.5 ms (RFC 6716) after the codec's delay,
+    so the nearest such point is the frame's exact start (a plain rounding of the
+    milliseconds was 24 samples off).
+    """
+    base = stream.time_base
+    if base is None or base.numerator != 1:
+        return None
+    origin = stream.start_time or 0
+    name = container.format.name
+    if name in (MP4_FAMILY, "ogg", "mp3") and base.denominator % sr == 0:
+        ticks = base.denominator // sr
+        return lambda pts: (pts - origin) // ticks
+    if name == "matroska,webm" and stream.codec_context.name == "opus" and sr == 48000 \
+            and base.denominator == 1000:
+        delay, grid = stream.codec_context.delay or 0, 120  # samples; 2.5 ms at 48 kHz
+        return lambda pts: grid * round(((pts - origin) * 48 + delay) / grid) - delay
+    return None
 
 
 @contextmanager
@@ -124,8 +159,9 @@ def _frames(parts: list[np.ndarray], sr: int) -> Frames | None:
     return Frames(np.concatenate(parts, axis=1).T, sr, 1.0) if parts else None
 
 
-def _read_range(container, stream, sr: int, start: float, end: float | None,
+def _read_range(container, stream, sr: int, place, start: float, end: float | None,
                 max_duration: float | None) -> tuple[Frames, bool] | None:
+    """``[start, end)`` s by a seek with lead-in, placed by the frames' vote (see above)."""
     first = int(round(start * sr))
     last = None if end is None else int(round(end * sr))
     cap = None if max_duration is None else int(max_duration * sr)
@@ -134,23 +170,30 @@ def _read_range(container, stream, sr: int, start: float, end: float | None,
     else:
         last_kept, cut = last, False
     if start > PREROLL_S:
-        container.seek(int((start - PREROLL_S) * sr), stream=stream, backward=True)
-    parts, position, beyond = [], None, False
+        container.seek((stream.start_time or 0) + int((start - PREROLL_S) / stream.time_base),
+                       stream=stream, backward=True)
+    # the frames from the seek on, each with where its timestamp puts it and where
+    # counting the samples from the first one does
+    parts, stamps, count = [], [], 0
     for frame, block in _blocks(container, stream):
-        if frame is not None and frame.pts is None:
-            return None
-        if position is None:
-            position = int(frame.pts) if frame is not None else first
-            if position > first:
-                return None  # the seek landed after the start
-        size = block.shape[1]
-        stop = size if last_kept is None else min(last_kept - position, size)
-        begin = max(first - position, 0)
-        if stop > begin:
-            parts.append(block[:, begin:stop])
-        beyond = beyond or (last_kept is not None and position + size > last_kept)
-        position += size
-        if last_kept is not None and position > last_kept:
+        if frame is not None:
+            if frame.pts is None:
+                return None
+            stamps.append(place(int(frame.pts)) - count)
+        parts.append(block)
+        count += block.shape[1]
+        if last_kept is not None and stamps and stamps[0] + count > last_kept + MARGIN * sr:
             break
-    frames = _frames(parts, sr)
-    return None if frames is None else (frames, cut and beyond)
+    if not stamps:
+        return None
+    # most timestamps agree with the count; the few that do not are estimates (an Ogg
+    # page's first Vorbis packets after a seek, a block-size change)
+    values, votes = np.unique(stamps, return_counts=True)
+    origin = int(values[votes.argmax()])  # the first frame's place in a whole decode
+    if origin > first:
+        return None  # the seek landed after the start
+    samples = np.concatenate(parts, axis=1)
+    stop = samples.shape[1] if last_kept is None else min(last_kept - origin, samples.shape[1])
+    kept = samples[:, first - origin:stop]
+    beyond = last_kept is not None and origin + samples.shape[1] > last_kept
+    return (Frames(kept.T, sr, 1.0), cut and beyond) if kept.shape[1] else None

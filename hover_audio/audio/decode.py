@@ -24,8 +24,9 @@ from .whole_file import Frames, ogg_in_wav, read_whole
 
 FFMPEG_TIMEOUT = 120.0
 # libsndfile's seek in these codecs can land hundreds of samples late (libsndfile
-# issue 885); a start up to EXACT_SKIP_SECONDS in is reached by decoding and
-# discarding instead, a later one through ffmpeg (which seeks exactly).
+# issue 885): their ranges are read by PyAV's seek with a lead-in (av_read); without
+# PyAV, a start up to EXACT_SKIP_SECONDS in is reached by decoding from the start and
+# discarding, a later one through the ffmpeg program.
 LOSSY_SUBTYPES = ("VORBIS", "OPUS", "MPEG_LAYER_I", "MPEG_LAYER_II", "MPEG_LAYER_III")
 EXACT_SKIP_SECONDS = 120.0
 
@@ -265,6 +266,9 @@ def _decode_soundfile(source, start, end, channel, max_duration, name,
             )
         skip = 0
         if first and sound.subtype in LOSSY_SUBTYPES:
+            part = read_range_with_av(source, start, end, max_duration)
+            if part is not None:
+                return Audio(_mix(part[0].frames, channel, name), part[0].sr, part[1])
             if first > EXACT_SKIP_SECONDS * sr and shutil.which("ffmpeg"):
                 raise _UseFfmpeg()
             # one read from the start: libsndfile also decodes its own MP3s
