@@ -410,6 +410,35 @@ def test_ranges_of_lossy_recordings_are_sought_in_the_process_and_exact(audio, n
         np.testing.assert_array_equal(again, part)
 
 
+def test_an_mp3_without_a_frame_count_is_decoded_to_its_end(tmp_path, monkeypatch):
+    """A variable-bitrate MP3 without a Xing/Info/VBRI header, loud for its first second:
+    libsndfile took the first frame's bitrate for the file's and stopped after 2.8 of
+    its 20 s (a range after that: "starts after the end"). PyAV counts the frames."""
+    import hover_audio.audio.decode as decoding
+    from hover_audio.audio.av_read import read_with_av
+
+    sr = 44100
+    t = np.arange(20 * sr) / sr
+    data = 0.3 * np.sin(2 * np.pi * 440 * t) * (1 + 0.3 * np.sin(2 * np.pi * 0.5 * t))
+    data[:sr] = np.random.default_rng(1).uniform(-0.9, 0.9, sr)
+    path = corpus.write_ffmpeg(tmp_path / "vbr.mp3", data, sr,
+                               ["-c:a", "libmp3lame", "-q:a", "2", "-write_xing", "0"]).path
+    assert soundfile.info(str(path)).duration < 5  # libsndfile's guess: the case here
+    capped = decode(path, max_duration=5.0)  # the capped start: by the ffmpeg program
+    assert capped.truncated and len(capped.samples) == 5 * sr
+    monkeypatch.setattr(decoding.subprocess, "run", None)  # the rest: in the process
+    whole = decode(path)
+    assert 20.0 <= len(whole.samples) / sr < 20.1  # + the encoder's delay and padding
+    np.testing.assert_array_equal(decode(path.read_bytes(), name="vbr.mp3").samples,
+                                  whole.samples)
+    reference = read_with_av(path, None).frames.mean(axis=1, dtype=np.float32)
+    for start in (3.0, 11.3, 18.5):
+        part = decode(path, start=start, end=start + 1.0).samples
+        first = int(round(start * sr))
+        assert len(part) == sr
+        np.testing.assert_allclose(part, reference[first:first + sr], atol=1e-6)
+
+
 @pytest.mark.parametrize("name", ["pcm16.wav", "pcm24.flac", "vorbis.ogg", "opus.opus",
                                   "lame.mp3", "pcm16.aiff",
                                   "aac.m4a"])

@@ -248,6 +248,24 @@ class _UseFfmpeg(Exception):
     """This range is better decoded by ffmpeg."""
 
 
+class _GuessedLength(Exception):
+    """libsndfile would guess the length (and stop there): PyAV or ffmpeg count instead."""
+
+
+def _mp3_counted(source: Path | bytes) -> bool:
+    """Whether an MP3's first frame says how many frames follow (a Xing, Info or VBRI
+    header, as mutagen reads it). Without one, libsndfile takes the first frame's
+    bitrate for the whole file's: a variable-bitrate file loud at first ended early
+    (a 20 s file read as 2.8 s, a 10-minute one as 4)."""
+    from mutagen.mp3 import MP3, BitrateMode
+
+    try:
+        info = MP3(source if isinstance(source, Path) else io.BytesIO(source)).info
+    except Exception:  # noqa: BLE001 - mutagen cannot read it: libsndfile says what is wrong
+        return True
+    return info.bitrate_mode != BitrateMode.UNKNOWN
+
+
 def _decode_soundfile(source, start, end, channel, max_duration, name,
                       raw: Headerless | None = None) -> Audio:
     import soundfile
@@ -256,6 +274,9 @@ def _decode_soundfile(source, start, end, channel, max_duration, name,
     told = {} if raw is None else dict(format="RAW", subtype=raw.subtype, samplerate=raw.sr,
                                        channels=1, endian="LITTLE")
     with soundfile.SoundFile(handle, **told) as sound:
+        if sound.format == "MP3" and not _mp3_counted(source):
+            raise _GuessedLength(f"{name}: an MP3 without a frame count (no Xing, Info or "
+                                 "VBRI header), whose length libsndfile guesses")
         sr, total = sound.samplerate, sound.frames
         known_total = total if 0 < total < 2**62 else None
         first, count, truncated = _frames_wanted(sr, start, end, max_duration, known_total)
