@@ -416,6 +416,7 @@ def test_an_mp3_without_a_frame_count_is_decoded_to_its_end(tmp_path, monkeypatc
     its 20 s (a range after that: "starts after the end"). PyAV counts the frames."""
     import hover_audio.audio.decode as decoding
     from hover_audio.audio.av_read import read_with_av
+    from hover_audio.audio.segments import spans
 
     sr = 44100
     t = np.arange(20 * sr) / sr
@@ -429,6 +430,10 @@ def test_an_mp3_without_a_frame_count_is_decoded_to_its_end(tmp_path, monkeypatc
     monkeypatch.setattr(decoding.subprocess, "run", None)  # the rest: in the process
     whole = decode(path)
     assert 20.0 <= len(whole.samples) / sr < 20.1  # + the encoder's delay and padding
+    # its length without decoding, for windows over it and the clip panel, says the same
+    assert decoding.probe(path).duration == pytest.approx(len(whole.samples) / sr, abs=1e-6)
+    last = spans(path, window=5.0, min_duration=0.0)[-1]
+    assert last == (20.0, round(len(whole.samples) / sr, 6))
     np.testing.assert_array_equal(decode(path.read_bytes(), name="vbr.mp3").samples,
                                   whole.samples)
     reference = read_with_av(path, None).frames.mean(axis=1, dtype=np.float32)

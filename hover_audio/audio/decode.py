@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from .av_read import read_range_with_av, read_with_av
+from .av_read import counted_duration, read_range_with_av, read_with_av
 from .whole_file import Frames, ogg_in_wav, read_whole
 
 FFMPEG_TIMEOUT = 120.0
@@ -120,8 +120,12 @@ def probe(location) -> Probe | None:
         info = soundfile.info(str(path)) if path is not None else None
     except Exception:
         return None
-    return None if info is None else Probe(float(info.duration), int(info.samplerate),
-                                           int(info.channels))
+    if info is None:
+        return None
+    duration = float(info.duration)
+    if info.format == "MP3" and not _mp3_counted(path):  # libsndfile's is a guess
+        duration = counted_duration(path) or duration
+    return Probe(duration, int(info.samplerate), int(info.channels))
 
 
 def decode(

@@ -12,7 +12,7 @@ from typing import Iterable
 
 import numpy as np
 
-from .decode import decode
+from .decode import decode, probe
 
 BLOCK_SECONDS = 30.0
 
@@ -98,13 +98,11 @@ def _levels_of(path: Path, frame: float) -> tuple[np.ndarray, float]:
 
 def duration_of(path: str | os.PathLike) -> float:
     """Length of an audio file in seconds (from its header when possible)."""
-    import soundfile
-
-    try:
-        return float(soundfile.info(str(path)).duration)
-    except Exception:
-        audio = decode(Path(path))
-        return len(audio.samples) / audio.sr
+    found = probe(path)
+    if found is not None:
+        return found.duration
+    audio = decode(Path(path))
+    return len(audio.samples) / audio.sr
 
 
 SEGMENT_MODES = ("fixed", "nonsilent")
