@@ -410,6 +410,24 @@ def test_ranges_of_lossy_recordings_are_sought_in_the_process_and_exact(audio, n
         np.testing.assert_array_equal(again, part)
 
 
+def test_ogg_vorbis_ranges_past_the_from_the_start_limit_are_sought_exactly(audio, monkeypatch):
+    """An Ogg Vorbis range is read from the file's start up to EXACT_SKIP_SECONDS in, and
+    by PyAV's seek after that (here the limit is lowered): before, the ffmpeg program
+    read those, and misplaced or mis-cut 29 of 97 ranges of four real music files."""
+    import hover_audio.audio.decode as decoding
+    from hover_audio.audio.av_read import read_with_av
+
+    clip = audio["talk"]["talk.ogg"]
+    reference = read_with_av(clip.path, None).frames.mean(axis=1, dtype=np.float32)
+    monkeypatch.setattr(decoding, "EXACT_SKIP_SECONDS", 0.5)
+    monkeypatch.setattr(decoding.subprocess, "run", None)  # starting the program would fail
+    for start in np.arange(0.9, corpus.TALK_SECONDS - 1, 0.53):
+        part = decode(clip.path, start=start, end=start + 0.5).samples
+        first = int(round(start * clip.sr))
+        assert len(part) == int(round((start + 0.5) * clip.sr)) - first
+        np.testing.assert_allclose(part, reference[first:first + len(part)], atol=1e-6)
+
+
 def test_an_mp3_without_a_frame_count_is_decoded_to_its_end(tmp_path, monkeypatch):
     """A variable-bitrate MP3 without a Xing/Info/VBRI header, loud for its first second:
     libsndfile took the first frame's bitrate for the file's and stopped after 2.8 of

@@ -25,6 +25,11 @@ timestamp minus the samples before it in this decode gives where the first one s
 in a whole decode, and most agree; the few that do not are estimates (ffmpeg's Ogg
 demuxer guesses the first Vorbis packets after a seek and those at a block-size
 change, up to 448 samples off, and the program's ranges were off by as much there).
+In Vorbis music with many short blocks such a guess can last a whole page and win the
+vote (29 of 6,212 short ranges of one real music file were 448 samples off), so
+``decode`` reads Ogg Vorbis ranges in the first two minutes from the file's start
+instead; further in, the vote did better than the program: 0 of 97 ranges of four real
+music files misplaced, against the program's 29.
 Where a file's timestamps drift from its count of samples, ranges far into it follow
 the timestamps, as players and the program do (a 4.5-minute AAC file written by
 ffmpeg: its timestamps gain one sample twice, so a range after 93 s is one sample

@@ -291,7 +291,10 @@ def _decode_soundfile(source, start, end, channel, max_duration, name,
             )
         skip = 0
         if first and sound.subtype in LOSSY_SUBTYPES:
-            part = read_range_with_av(source, start, end, max_duration)
+            # Vorbis: from the start while that is cheap, exact for sure (ffmpeg's Ogg
+            # demuxer misplaces some Vorbis frames, which the vote may follow)
+            part = None if sound.subtype == "VORBIS" and first <= EXACT_SKIP_SECONDS * sr \
+                else read_range_with_av(source, start, end, max_duration)
             if part is not None:
                 return Audio(_mix(part[0].frames, channel, name), part[0].sr, part[1])
             if first > EXACT_SKIP_SECONDS * sr and shutil.which("ffmpeg"):
