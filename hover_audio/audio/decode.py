@@ -279,8 +279,8 @@ def _decode_soundfile(source, start, end, channel, max_duration, name,
                                        channels=1, endian="LITTLE")
     with soundfile.SoundFile(handle, **told) as sound:
         if sound.format == "MP3" and not _mp3_counted(source):
-            raise _GuessedLength(f"{name}: an MP3 without a frame count (no Xing, Info or "
-                                 "VBRI header), whose length libsndfile guesses")
+            raise _GuessedLength("an MP3 without a frame count (no Xing, Info or VBRI "
+                                 "header), whose length libsndfile guesses")
         sr, total = sound.samplerate, sound.frames
         known_total = total if 0 < total < 2**62 else None
         first, count, truncated = _frames_wanted(sr, start, end, max_duration, known_total)
