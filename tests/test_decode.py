@@ -428,6 +428,29 @@ def test_ogg_vorbis_ranges_past_the_from_the_start_limit_are_sought_exactly(audi
         np.testing.assert_allclose(part, reference[first:first + len(part)], atol=1e-6)
 
 
+@pytest.mark.parametrize("name", ["talk.m4a", "talk.webm"])
+def test_files_libsndfile_does_not_read_have_header_facts_and_split_channels(audio, name):
+    """probe() asks PyAV where libsndfile cannot read a file (its packets, nothing
+    decoded): before, an M4A or WebM had no length (windows over it decoded it whole)
+    and no channel count (a stereo call recording was not split into its channels)."""
+    import pandas as pd
+
+    from hover_audio.audio.decode import probe
+    from hover_audio.audio.segments import spans
+    from hover_audio.dataset.folder import channel_rows
+
+    clip = audio["talk"][name]
+    found = probe(clip.path)
+    decoded = decode(clip.path)
+    assert found is not None and (found.sr, found.channels) == (clip.sr, 2)
+    # within an AAC frame: the whole decode drops the encoder's lead-in
+    assert found.duration == pytest.approx(len(decoded.samples) / decoded.sr, abs=0.025)
+    assert spans(clip.path, window=5.0)[-1][0] == 15.0
+    rows = channel_rows(pd.DataFrame({"audio": [str(clip.path)], "label": ["x"]}))
+    assert list(rows["channel"]) == [0, 1] and list(rows["label"]) == ["x", "x"]
+    assert list(rows["audio"]) == [f"{clip.path}#channel={n}" for n in (0, 1)]
+
+
 def test_an_mp3_without_a_frame_count_is_decoded_to_its_end(tmp_path, monkeypatch):
     """A variable-bitrate MP3 without a Xing/Info/VBRI header, loud for its first second:
     libsndfile took the first frame's bitrate for the file's and stopped after 2.8 of

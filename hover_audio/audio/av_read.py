@@ -75,15 +75,26 @@ def read_with_av(source: Path | bytes, max_duration: float | None) -> Frames | N
     return None  # PyAV failed while decoding
 
 
-def counted_duration(source: Path | bytes) -> float | None:
-    """Seconds of audio in a file by adding up its packets' durations, nothing decoded
-    (an MP3 without a frame count: 10 minutes in ~40 ms); None where PyAV cannot say."""
+def probe_with_av(source: Path | bytes) -> tuple[float, int, int] | None:
+    """``(seconds, rate, channels)`` of a file, its seconds by adding up its packets'
+    durations where they count whole samples, nothing decoded (10 minutes of MP3: ~50
+    ms), else from its header; None where PyAV cannot say.
+    For what libsndfile does not read (M4A, WebM, ...) and MP3s without a frame count,
+    whose length libsndfile guesses."""
     with _opened(source) as opened:
         if opened is None:
             return None
-        container, stream, _ = opened
-        ticks = sum(packet.duration or 0 for packet in container.demux(stream))
-        return float(ticks * stream.time_base) if ticks else None
+        container, stream, sr = opened
+        base = stream.time_base
+        if container.duration and (base is None or base.denominator % sr):
+            # durations that are not whole samples (Matroska's milliseconds) add up
+            # their rounding (Vorbis: 587 s of 600): the header's
+            seconds = container.duration / 1_000_000
+        else:
+            seconds = float(sum(packet.duration or 0 for packet in container.demux(stream))
+                            * base)
+        channels = stream.codec_context.layout.nb_channels
+        return (seconds, sr, channels) if seconds > 0 and channels else None
     return None
 
 

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from .av_read import counted_duration, read_range_with_av, read_with_av
+from .av_read import probe_with_av, read_range_with_av, read_with_av
 from .whole_file import Frames, ogg_in_wav, read_whole
 
 FFMPEG_TIMEOUT = 120.0
@@ -110,22 +110,24 @@ class Probe(NamedTuple):
 
 def probe(location) -> Probe | None:
     """The header facts of a local file (path or ``file://`` location), None when the file
-    is not local or libsndfile cannot read its header; nothing is decoded."""
+    is not local or neither libsndfile nor PyAV reads it; nothing is decoded."""
     import soundfile
 
     from .sources import local_path
 
     path = local_path(str(location))
+    if path is None:
+        return None
     try:
-        info = soundfile.info(str(path)) if path is not None else None
-    except Exception:
-        return None
-    if info is None:
-        return None
-    duration = float(info.duration)
-    if info.format == "MP3" and not _mp3_counted(path):  # libsndfile's is a guess
-        duration = counted_duration(path) or duration
-    return Probe(duration, int(info.samplerate), int(info.channels))
+        info = soundfile.info(str(path))
+    except Exception:  # not libsndfile's: PyAV's packets (M4A, WebM, ...), if it reads it
+        info = None
+    if info is None or (info.format == "MP3" and not _mp3_counted(path)):  # a guessed length
+        facts = probe_with_av(path)
+        if facts is not None:
+            return Probe(*facts)
+    return None if info is None else Probe(float(info.duration), int(info.samplerate),
+                                           int(info.channels))
 
 
 def decode(
