@@ -451,6 +451,23 @@ def test_files_libsndfile_does_not_read_have_header_facts_and_split_channels(aud
     assert list(rows["audio"]) == [f"{clip.path}#channel={n}" for n in (0, 1)]
 
 
+@pytest.mark.parametrize("name", ["talk.m4a", "talk.webm"])
+def test_silences_of_files_libsndfile_does_not_read_are_found_block_by_block(audio, name,
+                                                                            monkeypatch):
+    """The non-silent regions of an M4A or WebM come from PyAV's blocks, one at a time, as
+    libsndfile's for a WAV; before, the file was decoded whole (an hour of stereo at 48
+    kHz: over 1 GB held at once). Same regions as from a whole decode."""
+    from hover_audio.audio import segments
+
+    clip = audio["talk"][name]
+    decoded = decode(clip.path)
+    levels = segments.frame_levels([decoded.samples], decoded.sr, 0.02)
+    expected = segments.nonsilent_regions(levels, 0.02, 35.0, 0.1)
+    monkeypatch.setattr(segments, "decode", None)  # not decoded whole
+    assert segments.spans(clip.path, mode="nonsilent") == expected
+    assert len(expected) >= 2
+
+
 def test_an_mp3_without_a_frame_count_is_decoded_to_its_end(tmp_path, monkeypatch):
     """A variable-bitrate MP3 without a Xing/Info/VBRI header, loud for its first second:
     libsndfile took the first frame's bitrate for the file's and stopped after 2.8 of
@@ -475,6 +492,7 @@ def test_an_mp3_without_a_frame_count_is_decoded_to_its_end(tmp_path, monkeypatc
     assert decoding.probe(path).duration == pytest.approx(len(whole.samples) / sr, abs=1e-6)
     last = spans(path, window=5.0, min_duration=0.0)[-1]
     assert last == (20.0, round(len(whole.samples) / sr, 6))
+    assert spans(path, mode="nonsilent", top_db=60.0)[-1][1] > 19.9  # its silences too
     np.testing.assert_array_equal(decode(path.read_bytes(), name="vbr.mp3").samples,
                                   whole.samples)
     reference = read_with_av(path, None).frames.mean(axis=1, dtype=np.float32)

@@ -42,6 +42,7 @@ import io
 import itertools
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -73,6 +74,18 @@ def read_with_av(source: Path | bytes, max_duration: float | None) -> Frames | N
                 return None
         return _frames(parts, sr)
     return None  # PyAV failed while decoding
+
+
+def blocks_with_av(source: Path | bytes) -> Iterator[tuple[int, np.ndarray]]:
+    """Each decoded block of a whole file as ``(rate, frames x channels float32)``, one at a
+    time, so that an hour of audio is never held whole; nothing where PyAV cannot open
+    it (and the blocks stop where it fails)."""
+    with _opened(source) as opened:
+        if opened is None:
+            return
+        container, stream, sr = opened
+        for _, block in _blocks(container, stream):
+            yield sr, block.T
 
 
 def probe_with_av(source: Path | bytes) -> tuple[float, int, int] | None:

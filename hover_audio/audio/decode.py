@@ -122,7 +122,7 @@ def probe(location) -> Probe | None:
         info = soundfile.info(str(path))
     except Exception:  # not libsndfile's: PyAV's packets (M4A, WebM, ...), if it reads it
         info = None
-    if info is None or (info.format == "MP3" and not _mp3_counted(path)):  # a guessed length
+    if info is None or (info.format == "MP3" and not mp3_counted(path)):  # a guessed length
         facts = probe_with_av(path)
         if facts is not None:
             return Probe(*facts)
@@ -258,7 +258,7 @@ class _GuessedLength(Exception):
     """libsndfile would guess the length (and stop there): PyAV or ffmpeg count instead."""
 
 
-def _mp3_counted(source: Path | bytes) -> bool:
+def mp3_counted(source: Path | bytes) -> bool:
     """Whether an MP3's first frame says how many frames follow (a Xing, Info or VBRI
     header, as mutagen reads it). Without one, libsndfile takes the first frame's
     bitrate for the whole file's: a variable-bitrate file loud at first ended early
@@ -280,7 +280,7 @@ def _decode_soundfile(source, start, end, channel, max_duration, name,
     told = {} if raw is None else dict(format="RAW", subtype=raw.subtype, samplerate=raw.sr,
                                        channels=1, endian="LITTLE")
     with soundfile.SoundFile(handle, **told) as sound:
-        if sound.format == "MP3" and not _mp3_counted(source):
+        if sound.format == "MP3" and not mp3_counted(source):
             raise _GuessedLength("an MP3 without a frame count (no Xing, Info or VBRI "
                                  "header), whose length libsndfile guesses")
         sr, total = sound.samplerate, sound.frames

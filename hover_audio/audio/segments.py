@@ -6,13 +6,15 @@ is the dataset's job (``hover_audio.dataset.folder.segment_table``).
 """
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 
-from .decode import decode, probe
+from .av_read import blocks_with_av
+from .decode import decode, mp3_counted, probe
 
 BLOCK_SECONDS = 30.0
 
@@ -83,17 +85,36 @@ def nonsilent_regions(levels: np.ndarray, frame: float = 0.02, top_db: float = 3
 
 
 def _levels_of(path: Path, frame: float) -> tuple[np.ndarray, float]:
+    """Frame levels and seconds of a whole file, read block by block: by libsndfile, or
+    PyAV where libsndfile does not read it (or guesses an MP3's length); decoded whole
+    only where neither does."""
     import soundfile
 
     try:
-        with soundfile.SoundFile(path) as sound:
+        sound = soundfile.SoundFile(path)
+    except Exception:  # not a libsndfile format
+        sound = None
+    if sound is not None and (sound.format != "MP3" or mp3_counted(path)):
+        with sound:
             block = int(BLOCK_SECONDS * sound.samplerate)
             blocks = sound.blocks(blocksize=block, dtype="float32", always_2d=True)
-            levels = frame_levels(blocks, sound.samplerate, frame)
-            return levels, sound.frames / sound.samplerate
-    except Exception:  # not a libsndfile format: decode it whole
+            return frame_levels(blocks, sound.samplerate, frame), sound.frames / sound.samplerate
+    if sound is not None:
+        sound.close()
+    stream = blocks_with_av(path)
+    first = next(stream, None)
+    if first is None:  # PyAV does not read it either: decode says what is wrong, or the program
         audio = decode(path)
         return frame_levels([audio.samples], audio.sr, frame), len(audio.samples) / audio.sr
+    sr, counted = first[0], [0]
+
+    def counting():
+        for _, block in itertools.chain([first], stream):
+            counted[0] += len(block)
+            yield block
+
+    levels = frame_levels(counting(), sr, frame)
+    return levels, counted[0] / sr
 
 
 def duration_of(path: str | os.PathLike) -> float:
