@@ -811,7 +811,8 @@ def bench_ranges(paths: list[str], quick: bool, tmp: Path) -> None:
           "range after another; 'off' = largest difference from the same slice of a whole "
           "decode by the same decoder (PyAV's), from each range's first sample, and the share "
           "of samples off by > 1e-3; 'from start' = libsndfile reading from the file's start "
-          "(what its lossy ranges in the first 2 minutes did; Ogg Vorbis ones still do); "
+          "(what its lossy ranges in the first 2 minutes did; Ogg Vorbis and Opus ones still "
+          "do); "
           "vectorized: cold cache, all "
           "cores, imports counted")
     print(f"{'format':6s} {'program s':>9s} {'from start s':>12s} {'ours s':>7s} {'x program':>9s}"

@@ -9,7 +9,10 @@ files, and ``MFCCVectorizer().transform`` runs on a fresh cache. Prints, per pac
 the files by suffix, what the report holds (by kind, with a first message), and the
 seconds taken. Not part of ``make test``: the packages are about 600 MB.
 
-Usage: ``python benchmarks/check_real_files.py [PACKAGE ...]``
+With ``--ranges``, random ranges of each lossy file (Ogg Vorbis and Opus, MP3) are also
+decoded and compared with the same slice of the file's whole decode.
+
+Usage: ``python benchmarks/check_real_files.py [PACKAGE ...] [--ranges]``
 """
 from __future__ import annotations
 
@@ -31,16 +34,59 @@ PACKAGES = [
 ]
 
 
+LOSSY = (".ogg", ".oga", ".opus", ".mp3")  # ranges of these are read by seeking
+RANGES_PER_FILE = 4
+
+
+def check_ranges(files: list[str], seed: int = 0) -> tuple[int, int, list[str]]:
+    """Random ranges of each lossy file of 1.3 s or more, each against the same slice of
+    the file's whole decode: ``(files, ranges, problems)``. A range is wrong when it
+    differs by more than 0.02 (a range one sample off differs by far more on real sound;
+    decoders of one format differ by less) or its length is not the range's."""
+    import random
+
+    import numpy as np
+    import soundfile
+
+    from hover_audio.audio.decode import decode
+
+    rng, checked, ranges, problems = random.Random(seed), 0, 0, []
+    for name in files:
+        if Path(name).suffix.lower() not in LOSSY:
+            continue
+        try:
+            info = soundfile.info(name)
+        except Exception:  # noqa: BLE001 - decode's whole-file check reports these
+            continue
+        if info.duration < 1.3:
+            continue
+        whole, checked = decode(Path(name)).samples, checked + 1
+        for _ in range(RANGES_PER_FILE):
+            start = rng.uniform(0.6, info.duration - 0.6)
+            end = min(start + rng.uniform(0.2, 2.0), info.duration)
+            part = decode(Path(name), start=start, end=end).samples
+            first, last = round(start * info.samplerate), round(end * info.samplerate)
+            ranges += 1
+            off = float(np.abs(part - whole[first:first + len(part)]).max()) \
+                if len(part) == min(last, len(whole)) - first else float("inf")
+            if off > 0.02:
+                problems.append(f"{name} #t={start:.3f},{end:.3f}: {off:.3g} off")
+    return checked, ranges, problems
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("packages", nargs="*", default=PACKAGES)
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+    parser.add_argument("--ranges", action="store_true",
+                        help=f"also {RANGES_PER_FILE} random ranges of each lossy file "
+                             "against its whole decode")
     args = parser.parse_args()
     from hover_audio.dataset.folder import find_audio_files
     from hover_audio.vectors.mfcc import MFCCVectorizer
 
     root = fetch(args.cache, args.packages, each=True)
-    failed_total = files_total = 0
+    failed_total = files_total = ranges_total = wrong_total = 0
     for package in args.packages:
         files = [str(path) for path in find_audio_files(root / package)]
         if not files:
@@ -59,9 +105,17 @@ def main() -> int:
               f"{len(report) - len(failed)} truncated, {seconds:.1f} s")
         for kind, group in report.groupby("kind"):
             print(f"    {kind}: {len(group)}, e.g. {group['message'].iloc[0]}")
+        if args.ranges:
+            checked, ranges, problems = check_ranges(files)
+            ranges_total += ranges
+            wrong_total += len(problems)
+            print(f"    ranges: {ranges} of {checked} lossy files, {len(problems)} wrong"
+                  + "".join(f"\n      {problem}" for problem in problems[:5]))
     print(f"\n{failed_total} of {files_total} files failed "
           f"({100 * failed_total / max(files_total, 1):.2f}%)")
-    return 1 if failed_total else 0
+    if args.ranges:
+        print(f"{wrong_total} of {ranges_total} ranges differ from their whole decode")
+    return 1 if failed_total or wrong_total else 0
 
 
 if __name__ == "__main__":
