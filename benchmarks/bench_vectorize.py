@@ -334,11 +334,11 @@ def child_facts(args: dict) -> dict:
 def child_ranges(args: dict) -> dict:
     """Each range decoded by ``decode`` (ours), by the ffmpeg program and, for files
     libsndfile reads, by libsndfile from the start of the file, warmed; each compared with
-    the same slice of a whole decode by the same decoder (PyAV's)."""
+    the same slice of the file's whole decode by ``decode`` (libsndfile's where it reads
+    the file, else PyAV's)."""
     import soundfile as sf
 
     from hover_audio.audio import decode as decoding
-    from hover_audio.audio.av_read import read_with_av
 
     path, spans = Path(args["path"]), args["spans"]
 
@@ -357,8 +357,8 @@ def child_ranges(args: dict) -> dict:
         readers["from start"] = from_start
     except sf.LibsndfileError:
         pass
-    whole = read_with_av(path, None)
-    reference = whole.frames.mean(axis=1, dtype=np.float32)
+    whole = decoding.decode(path)
+    reference = whole.samples
     result = {"count": len(spans), "sr": whole.sr}
     for name, read in readers.items():
         read(*spans[0])  # warm-up: imports, first calls
@@ -808,11 +808,11 @@ def bench_ranges(paths: list[str], quick: bool, tmp: Path) -> None:
         rows.append((suffix, seconds, decoded, ours))
     print(f"\n== (e) {rows[0][2]['count']} ranges of 5 s of one {rows[0][1]:.0f} s recording "
           "(the demo clips end to end, 16 kHz mono; Opus 48 kHz) per format; warmed child, one "
-          "range after another; 'off' = largest difference from the same slice of a whole "
-          "decode by the same decoder (PyAV's), from each range's first sample, and the share "
+          "range after another; 'off' = largest difference from the same slice of the file's "
+          "whole decode (libsndfile's for mp3, ogg, opus; else PyAV's), from each range's "
+          "first sample, and the share "
           "of samples off by > 1e-3; 'from start' = libsndfile reading from the file's start "
-          "(what its lossy ranges in the first 2 minutes did; Ogg Vorbis and Opus ones still "
-          "do); "
+          "(what its lossy ranges in the first 2 minutes did; Ogg Vorbis ones still do); "
           "vectorized: cold cache, all "
           "cores, imports counted")
     print(f"{'format':6s} {'program s':>9s} {'from start s':>12s} {'ours s':>7s} {'x program':>9s}"
@@ -827,10 +827,11 @@ def bench_ranges(paths: list[str], quick: bool, tmp: Path) -> None:
               f" {ours['seconds']:5.2f} s {seconds / ours['seconds']:5.0f}x rt")
     print("lengths: ranges whose length is not the range's, program/ours. AAC's noise "
           "substitution is random, so AAC decoders started at other points differ in those "
-          "bands; a range from 0 s of a file libsndfile reads (mp3, ogg, opus) is read by "
-          "libsndfile, whose decoders are not ffmpeg's (Opus: libopus, up to ~0.3 apart "
-          "in the first milliseconds); Vorbis in Matroska (mka) is still read by the "
-          "program: its millisecond timestamps do not place Vorbis frames to the sample")
+          "bands; ffmpeg's MP3 decoder differs from libsndfile's (mpg123) by ~1e-6, its "
+          "Opus decoder from libopus by up to ~0.5 (and by 1-2 samples on SILK speech), "
+          "so ours reads Ogg Opus ranges with libopus; Vorbis in Matroska (mka) is still "
+          "read by the program: its millisecond timestamps do not place Vorbis frames to "
+          "the sample")
 
 
 def main() -> None:

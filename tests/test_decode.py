@@ -367,30 +367,31 @@ def test_range_matches_the_same_slice_of_a_full_decode(audio, name, start):
     np.testing.assert_allclose(part, reference, atol=1e-3)
 
 
-# formats whose ranges PyAV reads, and the largest difference a range may have from the
-# same slice of a whole decode by libsndfile where it reads the whole file (mpg123 is
-# not ffmpeg's MP3 decoder; a range one sample off differs by ~0.3 here)
-SOUGHT = {"talk.webm": None, "talk.m4a": None, "talk.mp3": 1e-5, "talk_22k.mp3": 1e-5}
-# Ogg Vorbis and Opus: up to EXACT_SKIP_SECONDS in, read from the start by libsndfile
-FROM_START = ["talk.ogg", "talk.opus"]
+# which whole decode each format's ranges hold to the float: ffmpeg's (PyAV reads the
+# whole file) or libsndfile's (Ogg Opus ranges are read with libopus, as libsndfile
+# does; Ogg Vorbis ones up to EXACT_SKIP_SECONDS in by libsndfile, from the start)
+REFERENCE = {"talk.webm": "av", "talk.m4a": "av", "talk.mp3": "av", "talk_22k.mp3": "av",
+             "talk.opus": "libsndfile", "talk.ogg": "libsndfile"}
+# MP3: libsndfile decodes the whole file with mpg123, not ffmpeg's decoder (a range one
+# sample off differs by ~0.3 here)
+MPG123 = 1e-5
 
 
-@pytest.mark.parametrize("name", [*SOUGHT, *FROM_START])
+@pytest.mark.parametrize("name", REFERENCE)
 def test_ranges_of_lossy_recordings_are_read_in_the_process_and_exact(audio, name,
                                                                       monkeypatch):
-    """Ranges of MP3, WebM (Opus) and M4A are read by seeking with a lead-in, in this
-    process, and hold a whole decode's samples from the first one (by the decoder that
-    reads them). Before, the ffmpeg program read them (~60 ms each; a WebM range up to
-    384 samples off, an MP3 range's first ~1,000 samples wrong) or libsndfile decoded
-    from the start of the file (an MP3 range 2 minutes in: 70 ms)."""
+    """Ranges of MP3, Ogg Opus, WebM (Opus) and M4A are read by seeking with a lead-in,
+    in this process, and hold a whole decode's samples from the first one. Before, the
+    ffmpeg program read them (~60 ms each; a WebM range up to 384 samples off, an MP3
+    range's first ~1,000 samples wrong) or libsndfile decoded from the start of the
+    file (an Opus range 2 minutes in: 0.4 s)."""
     import hover_audio.audio.decode as decoding
     from hover_audio.audio.av_read import read_with_av
 
     clip = audio["talk"][name]
     full = decode(clip.path).samples
-    sought = name in SOUGHT
-    same_decoder = read_with_av(clip.path, None).frames.mean(axis=1, dtype=np.float32) \
-        if sought else full
+    reference = full if REFERENCE[name] == "libsndfile" else \
+        read_with_av(clip.path, None).frames.mean(axis=1, dtype=np.float32)
     monkeypatch.setattr(decoding.subprocess, "run", None)  # starting the program would fail
     # starts all over the file: the frames after a seek that carry estimated timestamps
     # must not place the range
@@ -399,31 +400,30 @@ def test_ranges_of_lossy_recordings_are_read_in_the_process_and_exact(audio, nam
         part = decode(clip.path, start=start, end=end).samples
         first = int(round(start * clip.sr))
         assert len(part) == int(round(end * clip.sr)) - first, (name, start)
-        exact = np.abs(part - same_decoder[first:first + len(part)])
+        exact = np.abs(part - reference[first:first + len(part)])
         if name == "talk.m4a":  # AAC's noise substitution draws from a random generator:
             # a decoder started elsewhere differs in those bands
             assert np.median(exact) <= 1e-6 and exact.max() <= 0.1, (start, exact.max())
         else:
             assert exact.max() <= 1e-6, (name, start, exact.max())
-        if sought and SOUGHT[name] is not None:
+        if name.endswith(".mp3"):
             difference = np.abs(part - full[first:first + len(part)]).max()
-            assert difference <= SOUGHT[name], (name, start, difference)
+            assert difference <= MPG123, (name, start, difference)
         # and the same from the bytes a batch hashed
         again = decode(clip.path, start=start, end=end, data=clip.path.read_bytes()).samples
         np.testing.assert_array_equal(again, part)
 
 
-@pytest.mark.parametrize("name", FROM_START)
-def test_ogg_ranges_past_the_from_the_start_limit_are_sought_exactly(audio, name,
-                                                                     monkeypatch):
-    """Ogg Vorbis and Opus ranges are read from the file's start up to EXACT_SKIP_SECONDS
-    in, and by PyAV's seek after that (here the limit is lowered), exactly as PyAV's
-    whole decode has them: before, the ffmpeg program read those, and misplaced or
-    mis-cut 29 of 97 Vorbis ranges of four real music files."""
+def test_ogg_vorbis_ranges_past_the_from_the_start_limit_are_sought_exactly(audio,
+                                                                           monkeypatch):
+    """Ogg Vorbis ranges are read from the file's start up to EXACT_SKIP_SECONDS in, and
+    by PyAV's seek after that (here the limit is lowered), exactly as PyAV's whole
+    decode has them: before, the ffmpeg program read those, and misplaced or mis-cut 29
+    of 97 ranges of four real music files."""
     import hover_audio.audio.decode as decoding
     from hover_audio.audio.av_read import read_with_av
 
-    clip = audio["talk"][name]
+    clip = audio["talk"]["talk.ogg"]
     reference = read_with_av(clip.path, None).frames.mean(axis=1, dtype=np.float32)
     monkeypatch.setattr(decoding, "EXACT_SKIP_SECONDS", 0.5)
     monkeypatch.setattr(decoding.subprocess, "run", None)  # starting the program would fail

@@ -29,9 +29,9 @@ In Vorbis music with many short blocks such a guess can last a whole page and wi
 vote (29 of 6,212 short ranges of one real music file were 448 samples off), so
 ``decode`` reads Ogg Vorbis ranges in the first two minutes from the file's start
 instead; further in, the vote did better than the program: 0 of 97 ranges of four real
-music files misplaced, against the program's 29. It does the same for Ogg Opus, whose
-whole files libsndfile decodes with libopus: ffmpeg's own Opus decoder puts speech
-coded by SILK 1-2 samples later (190 real Opus files).
+music files misplaced, against the program's 29. Ogg Opus ranges are decoded by
+libopus, as libsndfile decodes the whole files (:func:`_as_libsndfile`): ffmpeg's own
+Opus decoder put the SILK-coded speech of 190 real Opus files 1-2 samples later.
 Where a file's timestamps drift from its count of samples, ranges far into it follow
 the timestamps, as players and the program do (a 4.5-minute AAC file written by
 ffmpeg: its timestamps gain one sample twice, so a range after 93 s is one sample
@@ -131,7 +131,8 @@ def read_range_with_av(source: Path | bytes, start: float | None, end: float | N
         place = _placement(container, stream, sr)
         if place is None:
             return None
-        return _read_range(container, stream, sr, place, start or 0.0, end, max_duration)
+        return _read_range(container, stream, sr, place, start or 0.0, end, max_duration,
+                           _as_libsndfile(container, stream))
     return None  # PyAV failed while decoding
 
 
@@ -186,13 +187,16 @@ def _opened(source: Path | bytes):
             return
 
 
-def _blocks(container, stream):
-    """``(frame, planar float block)`` of each decoded frame; the converter is flushed at
-    the end (frame None)."""
+def _blocks(container, stream, decoder=None):
+    """``(frame, planar float block)`` of each decoded frame (by ``decoder``, a codec
+    context, instead of the stream's own); the converter is flushed at the end (frame
+    None)."""
     import av
 
     to_float = av.AudioResampler(format="fltp")  # planar float; rate and layout kept
-    for frame in itertools.chain(container.decode(stream), [None]):
+    frames = container.decode(stream) if decoder is None else (
+        frame for packet in container.demux(stream) for frame in decoder.decode(packet))
+    for frame in itertools.chain(frames, [None]):
         for out in to_float.resample(frame):
             yield frame, out.to_ndarray()
 
@@ -202,8 +206,25 @@ def _frames(parts: list[np.ndarray], sr: int) -> Frames | None:
     return Frames(np.concatenate(parts, axis=1).T, sr, 1.0) if parts else None
 
 
+def _as_libsndfile(container, stream):
+    """A libopus decoder for Opus in Ogg, whose whole files libsndfile decodes with
+    libopus (ffmpeg's own Opus decoder puts speech coded by SILK 1-2 samples later);
+    None: the stream's own decoder."""
+    import av
+
+    if container.format.name != "ogg" or stream.codec_context.name != "opus" \
+            or "libopus" not in av.codecs_available:
+        return None
+    decoder = av.CodecContext.create("libopus", "r")
+    decoder.extradata = stream.codec_context.extradata
+    decoder.sample_rate = stream.codec_context.sample_rate
+    decoder.layout = stream.codec_context.layout
+    decoder.options = {"request_sample_fmt": "flt"}  # libsndfile's floats, not 16 bits
+    return decoder
+
+
 def _read_range(container, stream, sr: int, place, start: float, end: float | None,
-                max_duration: float | None) -> tuple[Frames, bool] | None:
+                max_duration: float | None, decoder=None) -> tuple[Frames, bool] | None:
     """``[start, end)`` s by a seek with lead-in, placed by the frames' vote (see above)."""
     first = int(round(start * sr))
     last = None if end is None else int(round(end * sr))
@@ -218,7 +239,7 @@ def _read_range(container, stream, sr: int, place, start: float, end: float | No
     # the frames from the seek on, each with where its timestamp puts it and where
     # counting the samples from the first one does
     parts, stamps, count = [], [], 0
-    for frame, block in _blocks(container, stream):
+    for frame, block in _blocks(container, stream, decoder):
         if frame is not None:
             if frame.pts is None:
                 return None

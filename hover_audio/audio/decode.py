@@ -29,7 +29,7 @@ FFMPEG_TIMEOUT = 120.0
 # discarding, a later one through the ffmpeg program.
 LOSSY_SUBTYPES = ("VORBIS", "OPUS", "MPEG_LAYER_I", "MPEG_LAYER_II", "MPEG_LAYER_III")
 EXACT_SKIP_SECONDS = 120.0
-FROM_START = ("VORBIS", "OPUS")  # ranges up to EXACT_SKIP_SECONDS in: decoded from the start
+FROM_START = ("VORBIS",)  # ranges up to EXACT_SKIP_SECONDS in: decoded from the start
 
 
 KINDS = ("decode", "empty", "range")
@@ -294,10 +294,8 @@ def _decode_soundfile(source, start, end, channel, max_duration, name,
             )
         skip = 0
         if first and sound.subtype in LOSSY_SUBTYPES:
-            # Vorbis and Opus: from the start while that is cheap, exact for sure:
-            # ffmpeg's Ogg demuxer misplaces some Vorbis frames, which the vote may
-            # follow, and its Opus decoder is not libopus (speech coded by SILK comes
-            # out 1-2 samples later than libsndfile's whole decode has it)
+            # Vorbis: from the start while that is cheap, exact for sure (ffmpeg's Ogg
+            # demuxer misplaces some Vorbis frames, which the vote may follow)
             part = None if sound.subtype in FROM_START and first <= EXACT_SKIP_SECONDS * sr \
                 else read_range_with_av(source, start, end, max_duration)
             if part is not None:
