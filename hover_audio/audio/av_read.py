@@ -30,7 +30,7 @@ vote (29 of 6,212 short ranges of one real music file were 448 samples off), so
 ``decode`` reads Ogg Vorbis ranges in the first two minutes from the file's start
 instead; further in, the vote did better than the program: 0 of 97 ranges of four real
 music files misplaced, against the program's 29. Ogg Opus ranges are decoded by
-libopus, as libsndfile decodes the whole files (:func:`_as_libsndfile`): ffmpeg's own
+libopus, as libsndfile decodes the whole files (:func:`_libopus_for_ogg`): ffmpeg's own
 Opus decoder put the SILK-coded speech of 190 real Opus files 1-2 samples later.
 Where a file's timestamps drift from its count of samples, ranges far into it follow
 the timestamps, as players and the program do (a 4.5-minute AAC file written by
@@ -115,9 +115,10 @@ def probe_with_av(source: Path | bytes) -> tuple[float, int, int] | None:
 
 def read_range_with_av(source: Path | bytes, start: float | None, end: float | None,
                        max_duration: float | None) -> tuple[Frames, bool] | None:
-    """The float frames of ``[start, end)`` seconds of an MP4-family file (a path, or its
-    bytes) and whether ``max_duration`` cut them; None when this reader does not apply
-    (see above) or the range holds no samples (the program then says why).
+    """The float frames of ``[start, end)`` seconds of a file (a path, or its bytes) and
+    whether ``max_duration`` cut them; None when this reader does not apply (see above:
+    MP4 family, MP3, Ogg, Opus in WebM) or the range holds no samples (the program then
+    says why).
 
     Examples
     --------
@@ -132,7 +133,7 @@ def read_range_with_av(source: Path | bytes, start: float | None, end: float | N
         if place is None:
             return None
         return _read_range(container, stream, sr, place, start or 0.0, end, max_duration,
-                           _as_libsndfile(container, stream))
+                           _libopus_for_ogg(container, stream))
     return None  # PyAV failed while decoding
 
 
@@ -206,7 +207,7 @@ def _frames(parts: list[np.ndarray], sr: int) -> Frames | None:
     return Frames(np.concatenate(parts, axis=1).T, sr, 1.0) if parts else None
 
 
-def _as_libsndfile(container, stream):
+def _libopus_for_ogg(container, stream):
     """A libopus decoder for Opus in Ogg, whose whole files libsndfile decodes with
     libopus (ffmpeg's own Opus decoder puts speech coded by SILK 1-2 samples later);
     None: the stream's own decoder."""
