@@ -95,11 +95,15 @@ def _levels_of(path: Path, frame: float) -> tuple[np.ndarray, float]:
     except Exception:  # not a libsndfile format
         sound = None
     if sound is not None and (sound.format != "MP3" or mp3_counted(path)):
-        with sound:
-            block = int(BLOCK_SECONDS * sound.samplerate)
-            blocks = sound.blocks(blocksize=block, dtype="float32", always_2d=True)
-            return frame_levels(blocks, sound.samplerate, frame), sound.frames / sound.samplerate
-    if sound is not None:
+        try:
+            with sound:
+                block = int(BLOCK_SECONDS * sound.samplerate)
+                blocks = sound.blocks(blocksize=block, dtype="float32", always_2d=True)
+                return (frame_levels(blocks, sound.samplerate, frame),
+                        sound.frames / sound.samplerate)
+        except Exception:  # damaged on the way: PyAV, or decode says what is wrong
+            pass
+    elif sound is not None:
         sound.close()
     stream = blocks_with_av(path)
     first = next(stream, None)
