@@ -19,6 +19,10 @@ References measured in the same run:
       no cache and no bookkeeping: what worker processes alone cost on this machine;
   (d'') that pool with each clip also read once and hashed (SHA-256, the cache's
       content key) and decoded from those bytes: the floor for a content-keyed cache;
+  (e) ranges of one long recording per lossy format (M4A, MP3, Ogg Vorbis, Opus, WebM,
+      Vorbis in Matroska): each decoded by the ffmpeg program and, where libsndfile
+      reads the file, by libsndfile from its start (what read them before), against
+      ``decode``; every range compared with the same slice of the whole decode;
   for the rows with imports counted, the modules that row's first call imported,
       timed alone in a fresh child, plus the limit (d): the most those rows can reach
       with these libraries (hover's imports and JIT are never counted).
