@@ -5,7 +5,8 @@
   for the rest).
 - ``whole_file``: decode's fast paths: whole plain FLAC and WAV files by miniaudio; the
   Ogg stream a WAV file wraps.
-- ``av_read``: files libsndfile cannot read, decoded by PyAV: whole, or ranges of MP4s.
+- ``av_read``: PyAV, ffmpeg's libraries: whole files libsndfile cannot read, ranges of
+  MP4, MP3, Ogg and WebM-Opus files by a seek, lengths from headers or packets.
 - ``file_tags``: tags in the files' own metadata (mutagen).
 - ``segments``: where the clips of a long recording are (fixed windows, non-silent regions).
 - ``wav``: a clip as 16-bit WAV bytes, for playback in a browser.

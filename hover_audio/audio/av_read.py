@@ -90,24 +90,21 @@ def blocks_with_av(source: Path | bytes) -> Iterator[tuple[int, np.ndarray]]:
             yield sr, block.T
 
 
-def probe_with_av(source: Path | bytes) -> tuple[float, int, int] | None:
-    """``(seconds, rate, channels)`` of a file, its seconds by adding up its packets'
-    durations where they count whole samples, nothing decoded (10 minutes of MP3: ~50
-    ms), else from its header; None where PyAV cannot say.
-    For what libsndfile does not read (M4A, WebM, ...) and MP3s without a frame count,
-    whose length libsndfile guesses."""
+def probe_with_av(source: Path | bytes, *, count: bool = False
+                  ) -> tuple[float, int, int] | None:
+    """``(seconds, rate, channels)`` of a file, nothing decoded; None where PyAV cannot
+    say. The seconds are the header's; with ``count`` (a header that only guesses, as
+    an MP3's without a frame count), or without a header's, the packets' durations
+    added up (10 minutes of MP3: ~50 ms, a read of the whole file)."""
     with _opened(source) as opened:
         if opened is None:
             return None
         container, stream, sr = opened
-        base = stream.time_base
-        if container.duration and (base is None or base.denominator % sr):
-            # durations that are not whole samples (Matroska's milliseconds) add up
-            # their rounding (Vorbis: 587 s of 600): the header's
+        if container.duration and not count:
             seconds = container.duration / 1_000_000
         else:
             seconds = float(sum(packet.duration or 0 for packet in container.demux(stream))
-                            * base)
+                            * stream.time_base)
         channels = stream.codec_context.layout.nb_channels
         return (seconds, sr, channels) if seconds > 0 and channels else None
     return None

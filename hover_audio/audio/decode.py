@@ -121,12 +121,12 @@ def probe(location) -> Probe | None:
         return None
     try:
         info = soundfile.info(str(path))
-    except Exception:  # not libsndfile's: PyAV's packets (M4A, WebM, ...), if it reads it
+    except Exception:  # not libsndfile's (M4A, WebM, ...): PyAV's, if it reads it
         info = None
-    if info is None or (info.format == "MP3" and not mp3_counted(path)):  # a guessed length
-        facts = probe_with_av(path)
-        if facts is not None:
-            return Probe(*facts)
+    guessed = info is not None and length_guessed(info.format, path)  # PyAV counts
+    facts = probe_with_av(path, count=guessed) if info is None or guessed else None
+    if facts is not None:
+        return Probe(*facts)
     return None if info is None else Probe(float(info.duration), int(info.samplerate),
                                            int(info.channels))
 
@@ -259,18 +259,21 @@ class _GuessedLength(Exception):
     """libsndfile would guess the length (and stop there): PyAV or ffmpeg count instead."""
 
 
-def mp3_counted(source: Path | bytes) -> bool:
-    """Whether an MP3's first frame says how many frames follow (a Xing, Info or VBRI
-    header, as mutagen reads it). Without one, libsndfile takes the first frame's
-    bitrate for the whole file's: a variable-bitrate file loud at first ended early
-    (a 20 s file read as 2.8 s, a 10-minute one as 4)."""
+def length_guessed(sound_format: str, source: Path | bytes) -> bool:
+    """Whether libsndfile only guesses the length of a file it reads (``sound_format``,
+    as soundfile names it), where PyAV counts instead: an MP3 whose first frame does not
+    say how many follow (no Xing, Info or VBRI header, as mutagen reads it). libsndfile
+    takes that frame's bitrate for the whole file's: a variable-bitrate file loud at
+    first ended early (a 20 s file read as 2.8 s, a 10-minute one as 4)."""
+    if sound_format != "MP3":
+        return False
     from mutagen.mp3 import MP3, BitrateMode
 
     try:
         info = MP3(source if isinstance(source, Path) else io.BytesIO(source)).info
     except Exception:  # noqa: BLE001 - mutagen cannot read it: libsndfile says what is wrong
-        return True
-    return info.bitrate_mode != BitrateMode.UNKNOWN
+        return False
+    return info.bitrate_mode == BitrateMode.UNKNOWN
 
 
 def _decode_soundfile(source, start, end, channel, max_duration, name,
@@ -281,7 +284,7 @@ def _decode_soundfile(source, start, end, channel, max_duration, name,
     told = {} if raw is None else dict(format="RAW", subtype=raw.subtype, samplerate=raw.sr,
                                        channels=1, endian="LITTLE")
     with soundfile.SoundFile(handle, **told) as sound:
-        if sound.format == "MP3" and not mp3_counted(source):
+        if length_guessed(sound.format, source):
             raise _GuessedLength("an MP3 without a frame count (no Xing, Info or VBRI "
                                  "header), whose length libsndfile guesses")
         sr, total = sound.samplerate, sound.frames

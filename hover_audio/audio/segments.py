@@ -14,7 +14,7 @@ from typing import Iterable
 import numpy as np
 
 from .av_read import blocks_with_av
-from .decode import decode, mp3_counted, probe
+from .decode import decode, length_guessed, probe
 
 BLOCK_SECONDS = 30.0
 
@@ -94,7 +94,7 @@ def _levels_of(path: Path, frame: float) -> tuple[np.ndarray, float]:
         sound = soundfile.SoundFile(path)
     except Exception:  # not a libsndfile format
         sound = None
-    if sound is not None and (sound.format != "MP3" or mp3_counted(path)):
+    if sound is not None and not length_guessed(sound.format, path):
         try:
             with sound:
                 block = int(BLOCK_SECONDS * sound.samplerate)
