@@ -46,6 +46,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -246,6 +247,7 @@ def voices_held_out(root: Path) -> pd.DataFrame:
                        if name.startswith("sound/player/") and AUDIO.search(name)]
             pk3.extractall(folder.with_suffix(".part"), members)
         (folder.with_suffix(".part") / "sound/player").rename(folder)
+        shutil.rmtree(folder.with_suffix(".part"))
     rows = [(str(path), path.parent.name, hashlib.sha256(path.read_bytes()).hexdigest())
             for path in sorted(folder.glob("*/*")) if AUDIO.search(path.name)]
     table = pd.DataFrame(rows, columns=["audio", "label", "content"])
