@@ -233,9 +233,10 @@ def languages_held_out(root: Path, per_label: int = 70, min_clips: int = 60) -> 
 
 
 def voices_held_out(root: Path) -> pd.DataFrame:
-    """OpenArena's player models (16 voices, 12-13 grunts, screams and taunts each), read
-    out of the game's pk3 archive once; a sound two models share, or a model has twice,
-    is kept once where it is that model's own and left out where models share it."""
+    """OpenArena's player models (16 with sounds, 12-13 grunts, screams and taunts each),
+    read out of the game's pk3 archive once. A sound two models share is left out and a
+    model's repeated sound kept once (identical files would be perfect neighbours): 14
+    models keep sounds of their own."""
     import hashlib
     import zipfile
 
