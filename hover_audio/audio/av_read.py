@@ -48,7 +48,7 @@ from typing import Iterator
 
 import numpy as np
 
-from .whole_file import Frames, _over
+from .whole_file import Frames, over_cap
 
 PREROLL_S = 0.5  # decoded and dropped before a range's start
 MARGIN = 0.25  # seconds decoded past a range's end, for the timestamps' vote
@@ -65,14 +65,14 @@ def read_with_av(source: Path | bytes, max_duration: float | None) -> Frames | N
             return None
         container, stream, sr = opened
         known = container.duration  # microseconds, when the container says
-        if known is not None and _over(known * sr // 1_000_000, sr, max_duration):
+        if known is not None and over_cap(known * sr // 1_000_000, sr, max_duration):
             return None
         # frame by frame, so that a file longer than its header said stops at the cap
         # instead of being held whole
         for _, block in _blocks(container, stream):
             parts.append(block)
             count += block.shape[1]
-            if _over(count, sr, max_duration):
+            if over_cap(count, sr, max_duration):
                 return None
         return _frames(parts, sr)
     return None  # PyAV failed while decoding

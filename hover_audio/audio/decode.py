@@ -260,17 +260,17 @@ class _GuessedLength(Exception):
 
 
 def length_guessed(sound_format: str, source: Path | bytes) -> bool:
-    """Whether libsndfile only guesses the length of a file it reads (``sound_format``,
-    as soundfile names it), where PyAV counts instead: an MP3 whose first frame does not
-    say how many follow (no Xing, Info or VBRI header, as mutagen reads it). libsndfile
-    takes that frame's bitrate for the whole file's: a variable-bitrate file loud at
-    first ended early (a 20 s file read as 2.8 s, a 10-minute one as 4)."""
+    """Whether libsndfile only guesses the length of a file (``sound_format`` as soundfile
+    names it), where PyAV counts instead: an MP3 whose first frame does not say how many
+    follow (no Xing, Info or VBRI header, as mutagen reads it). libsndfile takes its bitrate
+    for the whole file's: a VBR file loud at first ended early (20 s read as 2.8 s)."""
     if sound_format != "MP3":
         return False
-    from mutagen.mp3 import MP3, BitrateMode
+    from mutagen.mp3 import BitrateMode, MPEGInfo
 
-    try:
-        info = MP3(source if isinstance(source, Path) else io.BytesIO(source)).info
+    try:  # the frame header alone (ID3 tags skipped, not parsed): ~12 us, not ~70
+        with source.open("rb") if isinstance(source, Path) else io.BytesIO(source) as handle:
+            info = MPEGInfo(handle)
     except Exception:  # noqa: BLE001 - mutagen cannot read it: libsndfile says what is wrong
         return False
     return info.bitrate_mode == BitrateMode.UNKNOWN

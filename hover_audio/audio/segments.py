@@ -110,15 +110,16 @@ def _levels_of(path: Path, frame: float) -> tuple[np.ndarray, float]:
     if first is None:  # PyAV does not read it either: decode says what is wrong, or the program
         audio = decode(path)
         return frame_levels([audio.samples], audio.sr, frame), len(audio.samples) / audio.sr
-    sr, counted = first[0], [0]
+    sr, counted = first[0], 0
 
     def counting():
+        nonlocal counted
         for _, block in itertools.chain([first], stream):
-            counted[0] += len(block)
+            counted += len(block)
             yield block
 
     levels = frame_levels(counting(), sr, frame)
-    return levels, counted[0] / sr
+    return levels, counted / sr
 
 
 def duration_of(path: str | os.PathLike) -> float:

@@ -64,7 +64,7 @@ def _flac(miniaudio, source, max_duration) -> Frames | None:
     if header is None:
         return None
     sr, channels, bits, total = header
-    if total <= 0 or sr <= 0 or _over(total, sr, max_duration):
+    if total <= 0 or sr <= 0 or over_cap(total, sr, max_duration):
         return None
     wide = bits > 16  # else read as 16 bits (left-justified: exact for 4 to 16 bits)
     if in_memory:
@@ -84,7 +84,7 @@ def _wav(miniaudio, data: bytes, max_duration) -> Frames | None:
     if data_at + data_size > len(data):  # cut short, or a length it does not know
         return None
     total = data_size // (channels * bits // 8)
-    if total <= 0 or _over(total, sr, max_duration):
+    if total <= 0 or over_cap(total, sr, max_duration):
         return None
     if tag == IEEE_FLOAT:
         decoded, dtype, scale = miniaudio.wav_read_f32(data), np.float32, 1.0
@@ -100,7 +100,8 @@ def _head(path: Path, count: int) -> bytes:
         return handle.read(count)
 
 
-def _over(total: int, sr: int, max_duration: float | None) -> bool:
+def over_cap(total: int, sr: int, max_duration: float | None) -> bool:
+    """Whether ``total`` frames at ``sr`` run past ``max_duration`` seconds (None: no cap)."""
     return max_duration is not None and total > int(max_duration * sr)
 
 
