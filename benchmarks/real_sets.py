@@ -259,7 +259,6 @@ def voices_held_out(root: Path) -> pd.DataFrame:
 
 HELD_OUT = {"drums-held-out": drums_held_out, "languages-held-out": languages_held_out,
             "voices-held-out": voices_held_out}
-KIND = {name: name.removesuffix("-held-out") for name in HELD_OUT}  # set -> what it tests
 
 
 def load_sets(cache: Path = DEFAULT_CACHE, names=None) -> dict[str, pd.DataFrame]:
