@@ -21,8 +21,10 @@ and serves ``annotator_handle(ds)`` with ``hover_audio.app.server.make_server`` 
    "clips" source has a new ``color`` (and the new ``label``). Median of REPEATS
    lassos, each on another region with a new label. "Play on hover" is switched off
    first so that no playback request adds traffic. Also the time until the map has
-   repainted (the second animation frame after the colours changed); reference: the
-   same map repainted with nothing changed (Bokeh drawing the points alone).
+   repainted (the second animation frame after the colours changed); references: the
+   same map repainted with nothing changed (drawing the points alone), and that repaint
+   on a page that leaves the points to Bokeh's own canvas painting (``?points=native``;
+   the page's points painter is ``hover_audio.app.explorer.drawing.FAST_POINTS_JS``).
 3. websocket bytes received from the Apply click until the colours changed + 300 ms,
    for k selected rows; reference: the bytes received over the websocket while the
    page loaded (the document itself, pulled by the page).
@@ -679,7 +681,13 @@ def bench_size(browser, n: int, tmp: Path, query: str = "") -> dict:
                                 f"{action['expected']} points lie inside the lasso polygon")
             actions.append(action)
         repaints = first["page"].evaluate(REPAINT_JS)
+        painter = first["page"].evaluate("() => window.hoverAudioPoints")
         first["context"].close()
+        # reference: the same repaint with Bokeh's own canvas painting (``?points=native``)
+        native = load_page(browser, server.url + (query + "&" if query else "?") + "points=native",
+                           "clips", f"N={n} Bokeh's painting")
+        native_repaints = native["page"].evaluate(REPAINT_JS)
+        native["context"].close()
         loads = [first]
         for i in range(1, LOADS):
             result = load_page(browser, server.url + query, "clips", f"N={n} load {i + 1}")
@@ -688,7 +696,8 @@ def bench_size(browser, n: int, tmp: Path, query: str = "") -> dict:
     finally:
         server.stop()
     return {"n": n, "build_s": server.info["build_s"], "loads": loads, "actions": actions,
-            "hover_play_ms": hovers, "drawing": drawing, "repaint_ms": repaints}
+            "hover_play_ms": hovers, "drawing": drawing, "repaint_ms": repaints,
+            "painter": painter, "native_repaint_ms": native_repaints}
 
 
 def median_of(items: list[dict], key: str) -> float:
@@ -757,9 +766,18 @@ def report(reference: dict, results: list[dict], browser_version: str, quick: bo
                       f"{'PASS' if ms < TARGET_RECOLOUR_MS else 'FAIL'}")
             repaint = statistics.median(result["repaint_ms"])
             painted = statistics.median(a["painted_ms"] for a in result["actions"])
+            native = statistics.median(result["native_repaint_ms"])
             print(f"  reference: the same map repainted with nothing changed, {repaint:.0f} ms "
-                  f"(Bokeh drawing the points; the label action's repaint = "
-                  f"{painted / repaint:.2f}x it)")
+                  f"(the label action's repaint = {painted / repaint:.2f}x it); with Bokeh's "
+                  f"own canvas painting (?points=native) {native:.0f} ms (= {native / repaint:.1f}x "
+                  "the points painter's)")
+            painter = result["painter"] or {}
+            if painter.get("fast"):
+                print(f"  points painter ({painter['why']}): {painter['fast']} batches, "
+                      f"{painter['points']:,} points, {painter['ms'] / painter['fast']:.0f} ms a "
+                      f"batch; {painter['native']} batches left to Bokeh (selection outlines)")
+            else:
+                print(f"  points painter not used: {painter}")
     for result in results:
         n, loads, actions = result["n"], result["loads"], result["actions"]
         print(f"\n-- N={n}: server-side build (dataset + PCA + handle) {result['build_s']:.1f} s")
