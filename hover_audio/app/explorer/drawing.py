@@ -71,13 +71,14 @@ CHOOSE_DRAWING_JS = """
 # This paints a batch of filled markers into one premultiplied pixel buffer instead
 # (each point a precomputed coverage mask for its shape, size and sub-pixel place,
 # blended in order) and draws that buffer with one drawImage: ~65 ms for the same
-# points (benchmarks/bench_app.py measures both in one run). It takes over only what it paints exactly as
-# Bokeh would, up to antialiasing: circle, square, triangle and diamond markers,
-# unrotated, filled, without outline or hatch, on a 2-D canvas with an axis-aligned
-# transform; anything else (a selection's outlines, the legend, SVG export) is
-# painted by Bokeh as before. ``?points=native`` turns it off; ``?points=fast`` uses
-# it for batches of any size. ``window.hoverAudioPoints`` counts the batches each
-# way and the time spent.
+# points (benchmarks/bench_app.py measures both in one run). It takes over only what
+# it paints as Bokeh would, up to antialiasing: circle, square, triangle and diamond
+# markers, unrotated, filled, without outline or hatch, on a 2-D canvas with an
+# axis-aligned transform. Anything else (a selection's outlines, the legend, SVG
+# export, a batch spanning over 6 million device pixels) is painted by Bokeh as
+# before, and so is everything after an error in the painter (logged to the console).
+# ``?points=native`` turns it off; ``?points=fast`` uses it for batches of any size.
+# ``window.hoverAudioPoints`` counts the batches each way and the time spent.
 FAST_POINTS_JS = """
 (function () {
   "use strict";
@@ -88,6 +89,7 @@ FAST_POINTS_JS = """
   catch (e) { stats.why = "no ScatterView: " + e; return; }
   if (asked === "native") { stats.why = "?points=native"; return; }
   var MIN_POINTS = asked === "fast" ? 1 : 16;  // smaller batches: not worth a buffer
+  var MAX_PIXELS = 6e6;  // a larger canvas (a 4K screen) is left to Bokeh: 16 B a pixel
   var T = Math.sqrt(3) / 2, D = 1 / Math.sqrt(1.5 * 1.5 + 1);
   // signed distance (pixels) from a shape of half-size r to (x, y), y pointing down:
   // the paths of Bokeh's marker functions (defs.ts)
@@ -176,6 +178,7 @@ FAST_POINTS_JS = """
     x0 = Math.max(0, Math.floor(x0)); y0 = Math.max(0, Math.floor(y0));
     x1 = Math.min(W, Math.ceil(x1) + 1); y1 = Math.min(H, Math.ceil(y1) + 1);
     var w = x1 - x0, h = y1 - y0;
+    if (w * h > MAX_PIXELS) { return false; }
     stats.fast += 1; stats.points += n;
     if (w <= 0 || h <= 0) { stats.ms += performance.now() - t0; return true; }
     if (premultiplied.length < 4 * w * h) { premultiplied = new Float32Array(4 * w * h); }
@@ -208,15 +211,25 @@ FAST_POINTS_JS = """
     }
     sctx.putImageData(image, 0, 0);
     ctx.save();
-    ctx.setTransform(1, 0, 0, 1, 0, 0);  // the clip stays: it is kept in device pixels
-    ctx.drawImage(scratch, 0, 0, w, h, x0, y0, w, h);
-    ctx.restore();
+    try {
+      ctx.setTransform(1, 0, 0, 1, 0, 0);  // the clip stays: it is kept in device pixels
+      ctx.drawImage(scratch, 0, 0, w, h, x0, y0, w, h);
+    } finally { ctx.restore(); }
     stats.ms += performance.now() - t0;
     return true;
   }
 
+  var broken = false;
   Scatter.prototype._paint = function (ctx, indices, data) {
-    if (!paint(this, ctx, indices, data)) {
+    var done = false;
+    if (!broken) {
+      try { done = paint(this, ctx, indices, data); }
+      catch (e) {  // a BokehJS this was not written for: Bokeh paints from now on
+        broken = true; stats.why = "failed, Bokeh paints: " + e;
+        if (window.console) { console.error("hover-audio points painter:", e); }
+      }
+    }
+    if (!done) {
       stats.native += 1;
       original.call(this, ctx, indices, data);
     }
