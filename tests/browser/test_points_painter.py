@@ -68,11 +68,13 @@ def compare(fast: np.ndarray, native: np.ndarray, ink: float) -> None:
     assert difference.mean() < 40 * ink, difference.mean()
 
 
-def test_every_marker_is_painted_as_bokeh_paints_it(browser, tmp_path):
+@pytest.mark.parametrize("pixel_ratio", [1, 2])  # 2: a high-density screen
+def test_every_marker_is_painted_as_bokeh_paints_it(browser, tmp_path, pixel_ratio):
     url = standalone_page(tmp_path)
     pictures, counts = {}, {}
     for query in ("?points=fast", "?points=native"):
-        page = browser.new_page(viewport={"width": 900, "height": 700})
+        page = browser.new_page(viewport={"width": 900, "height": 700},
+                                device_scale_factor=pixel_ratio)
         try:
             page.goto(url + query)
             page.wait_for_function(READY_JS, timeout=30_000)
