@@ -775,7 +775,7 @@ def report(reference: dict, results: list[dict], browser_version: str, quick: bo
             if painter.get("fast"):
                 print(f"  points painter ({painter['why']}): {painter['fast']} batches, "
                       f"{painter['points']:,} points, {painter['ms'] / painter['fast']:.0f} ms a "
-                      f"batch; {painter['native']} batches left to Bokeh (selection outlines)")
+                      f"batch; {painter['native']} batches left to Bokeh (selection outlines, legend keys)")
             else:
                 print(f"  points painter not used: {painter}")
     for result in results:
