@@ -117,3 +117,24 @@ def test_the_annotator_paints_its_points_with_it(browser, server, selection):
         assert counts[""]["native"] >= 1, counts[""]
     assert counts["?points=native"]["fast"] == 0
     compare(pictures[""], pictures["?points=native"], ink=0.01)  # 60 points
+
+
+def test_an_error_in_the_painter_leaves_the_painting_to_bokeh(browser, tmp_path):
+    """A browser (or a BokehJS) where the painter fails: every point is still drawn."""
+    url = standalone_page(tmp_path)
+    pictures, counts = {}, {}
+    for query, broken in (("?points=fast", True), ("?points=native", False)):
+        page = browser.new_page(viewport={"width": 900, "height": 700})
+        try:
+            if broken:  # only the painter creates ImageData on this page
+                page.add_init_script("CanvasRenderingContext2D.prototype.createImageData = "
+                                     "function () { throw new Error('no ImageData here'); };")
+            page.goto(url + query)
+            page.wait_for_function(READY_JS, timeout=30_000)
+            page.wait_for_timeout(300)
+            pictures[broken], counts[broken] = map_pixels(page), page.evaluate(STATS_JS)
+        finally:
+            page.close()
+    assert counts[True]["why"].startswith("failed, Bokeh paints: Error: no ImageData here")
+    assert counts[True]["fast"] == 0 and counts[True]["native"] >= 6, counts[True]
+    assert np.array_equal(pictures[True], pictures[False])  # Bokeh's own painting, all of it

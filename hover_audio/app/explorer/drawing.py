@@ -179,8 +179,7 @@ FAST_POINTS_JS = """
     x1 = Math.min(W, Math.ceil(x1) + 1); y1 = Math.min(H, Math.ceil(y1) + 1);
     var w = x1 - x0, h = y1 - y0;
     if (w * h > MAX_PIXELS) { return false; }
-    stats.fast += 1; stats.points += n;
-    if (w <= 0 || h <= 0) { stats.ms += performance.now() - t0; return true; }
+    if (w <= 0 || h <= 0) { done(n, t0); return true; }  // every point off the canvas
     if (premultiplied.length < 4 * w * h) { premultiplied = new Float32Array(4 * w * h); }
     var buf = premultiplied;
     buf.fill(0, 0, 4 * w * h);
@@ -215,21 +214,25 @@ FAST_POINTS_JS = """
       ctx.setTransform(1, 0, 0, 1, 0, 0);  // the clip stays: it is kept in device pixels
       ctx.drawImage(scratch, 0, 0, w, h, x0, y0, w, h);
     } finally { ctx.restore(); }
-    stats.ms += performance.now() - t0;
+    done(n, t0);
     return true;
+  }
+
+  function done(n, t0) {  // a batch painted here
+    stats.fast += 1; stats.points += n; stats.ms += performance.now() - t0;
   }
 
   var broken = false;
   Scatter.prototype._paint = function (ctx, indices, data) {
-    var done = false;
+    var painted = false;
     if (!broken) {
-      try { done = paint(this, ctx, indices, data); }
+      try { painted = paint(this, ctx, indices, data); }
       catch (e) {  // a BokehJS this was not written for: Bokeh paints from now on
         broken = true; stats.why = "failed, Bokeh paints: " + e;
         if (window.console) { console.error("hover-audio points painter:", e); }
       }
     }
-    if (!done) {
+    if (!painted) {
       stats.native += 1;
       original.call(this, ctx, indices, data);
     }
