@@ -178,8 +178,8 @@ FAST_POINTS_JS = """
     x0 = Math.max(0, Math.floor(x0)); y0 = Math.max(0, Math.floor(y0));
     x1 = Math.min(W, Math.ceil(x1) + 1); y1 = Math.min(H, Math.ceil(y1) + 1);
     var w = x1 - x0, h = y1 - y0;
+    if (w <= 0 || h <= 0) { done(n, t0); return true; }  // no point on the canvas
     if (w * h > MAX_PIXELS) { return false; }
-    if (w <= 0 || h <= 0) { done(n, t0); return true; }  // every point off the canvas
     if (premultiplied.length < 4 * w * h) { premultiplied = new Float32Array(4 * w * h); }
     var buf = premultiplied;
     buf.fill(0, 0, 4 * w * h);
