@@ -65,6 +65,21 @@ def map_pixels(page) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(shot)).convert("RGB"), dtype=float)
 
 
+def standalone_shot(browser, url: str, pixel_ratio: int = 1, before: str | None = None):
+    """``(pixels, painter counts)`` of the standalone page at ``url`` in a new page;
+    ``before``: a script run before the page's own."""
+    page = browser.new_page(viewport={"width": 900, "height": 700},
+                            device_scale_factor=pixel_ratio)
+    try:
+        if before is not None:
+            page.add_init_script(before)
+        page.goto(url)
+        page.wait_for_function(READY_JS, timeout=30_000)
+        page.wait_for_timeout(300)
+        return map_pixels(page), page.evaluate(STATS_JS)
+    finally:
+        page.close()
+
 def compare(fast: np.ndarray, native: np.ndarray, ink: float) -> None:
     """The two pictures differ only at edges; at least ``ink`` of the pixels are drawn on."""
     assert fast.shape == native.shape
@@ -83,15 +98,7 @@ def test_every_marker_is_painted_as_bokeh_paints_it(browser, tmp_path, pixel_rat
     url = standalone_page(tmp_path)
     pictures, counts = {}, {}
     for query in ("?points=fast", "?points=native"):
-        page = browser.new_page(viewport={"width": 900, "height": 700},
-                                device_scale_factor=pixel_ratio)
-        try:
-            page.goto(url + query)
-            page.wait_for_function(READY_JS, timeout=30_000)
-            page.wait_for_timeout(300)
-            pictures[query], counts[query] = map_pixels(page), page.evaluate(STATS_JS)
-        finally:
-            page.close()
+        pictures[query], counts[query] = standalone_shot(browser, url + query, pixel_ratio)
     fast, native = counts["?points=fast"], counts["?points=native"]
     assert fast["fast"] >= 6 and fast["points"] >= 5 * 400 + 50, fast  # every renderer
     assert native["fast"] == 0 and native["why"] == "?points=native", native
@@ -123,18 +130,12 @@ def test_an_error_in_the_painter_leaves_the_painting_to_bokeh(browser, tmp_path)
     """A browser (or a BokehJS) where the painter fails: every point is still drawn."""
     url = standalone_page(tmp_path)
     pictures, counts = {}, {}
+    # only the painter creates ImageData on this page
+    breaking = ("CanvasRenderingContext2D.prototype.createImageData = "
+                "function () { throw new Error('no ImageData here'); };")
     for query, broken in (("?points=fast", True), ("?points=native", False)):
-        page = browser.new_page(viewport={"width": 900, "height": 700})
-        try:
-            if broken:  # only the painter creates ImageData on this page
-                page.add_init_script("CanvasRenderingContext2D.prototype.createImageData = "
-                                     "function () { throw new Error('no ImageData here'); };")
-            page.goto(url + query)
-            page.wait_for_function(READY_JS, timeout=30_000)
-            page.wait_for_timeout(300)
-            pictures[broken], counts[broken] = map_pixels(page), page.evaluate(STATS_JS)
-        finally:
-            page.close()
+        pictures[broken], counts[broken] = standalone_shot(
+            browser, url + query, before=breaking if broken else None)
     assert counts[True]["why"].startswith("failed, Bokeh paints: Error: no ImageData here")
     assert counts[True]["fast"] == 0 and counts[True]["native"] >= 6, counts[True]
     assert np.array_equal(pictures[True], pictures[False])  # Bokeh's own painting, all of it
