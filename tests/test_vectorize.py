@@ -99,18 +99,30 @@ def test_same_sound_at_other_rates_gives_a_similar_vector(vectorizer):
     assert cosine(reference, other) < cosine(reference, vectorizer.vector(tone(700, 1.0, 44100), 44100))
 
 
-@pytest.mark.parametrize("count", [8, 9, 15, 67, 3000])  # 3000: past AVERAGING_KEPT
+def warped_reference(frames: np.ndarray, segments: int, spread: float) -> np.ndarray:
+    """warped_shape by its definition, in float64: frames placed by how far the sound has
+    moved (running sum of absolute changes), Gaussian-weighted means around the middles
+    of equal parts of that, less the mean of all frames."""
+    exact = frames.astype(np.float64)
+    moved = np.concatenate([[0.0], np.cumsum(np.abs(np.diff(exact, axis=0)).sum(axis=1))])
+    where = moved / moved[-1]
+    centres = (np.arange(segments) + 0.5) / segments
+    weights = np.exp(-0.5 * ((where[None, :] - centres[:, None]) * segments / spread) ** 2)
+    weights /= weights.sum(axis=1, keepdims=True)
+    return (weights @ exact - exact.mean(axis=0)).ravel()
+
+
+@pytest.mark.parametrize("count", [8, 9, 15, 67, 3000])
 def test_pooled_statistics_match_their_definitions(count):
-    from hover_audio.vectors.features import frame_stats, time_shape
+    from hover_audio.vectors.features import frame_stats, warped_shape
 
     rng = np.random.default_rng(count)
     frames = (rng.normal(0, 20, (count, 5)) - 300).astype(np.float32)  # MFCC-like levels
     weights = rng.uniform(0, 1, count).astype(np.float32)
     exact = frames.astype(np.float64)
-    parts = np.array_split(exact, 8)  # longer parts first, as time_shape's
-    expected_shape = np.concatenate([part.mean(axis=0) - exact.mean(axis=0) for part in parts])
-    for _ in range(2):  # the second time from the kept averaging matrix (if short enough)
-        np.testing.assert_allclose(time_shape(frames, 8), expected_shape, atol=1e-3)
+    for spread in (0.5, 0.2):
+        np.testing.assert_allclose(warped_shape(frames, 8, spread=spread),
+                                   warped_reference(frames, 8, spread), atol=2e-3)
     w = weights / weights.sum()
     mean = w @ exact
     kept = exact[weights >= 0.5 * weights.max()]
@@ -124,6 +136,39 @@ def test_pooled_statistics_match_their_definitions(count):
     for mine, reference in zip(plain, [exact.mean(axis=0), exact.std(axis=0),
                                        np.abs(np.diff(exact, axis=0)).mean(axis=0)]):
         np.testing.assert_allclose(mine, reference, rtol=1e-4, atol=1e-3)
+
+
+def test_shape_follows_the_sound_not_the_clock():
+    """The same gesture made at another pace (one part held longer, another rushed) keeps
+    its warped shape, while the shape by clock time (equal parts of the frames) moves;
+    a sound that never changes has no shape, and one frame too few gives zeros."""
+    from hover_audio.vectors.features import warped_shape
+
+    def paced(frames, rates):  # replay each of 4 quarters at its own number of frames
+        quarters = np.array_split(np.arange(len(frames)), 4)
+        parts = [np.stack([np.interp(np.linspace(q[0], q[-1] + 1, n, endpoint=False),
+                                     np.arange(len(frames) + 1),
+                                     np.append(frames[:, c], frames[-1, c]))
+                           for c in range(frames.shape[1])], axis=1)
+                 for q, n in zip(quarters, rates)]
+        return np.concatenate(parts).astype(np.float32)
+
+    def by_clock(frames, segments=8):
+        return np.concatenate([part.mean(axis=0) - frames.mean(axis=0)
+                               for part in np.array_split(frames.astype(np.float64), segments)])
+
+    ratios = []
+    for seed in range(30):  # 30 random gestures, each replayed at a random uneven pace
+        rng = np.random.default_rng(seed)
+        path = np.cumsum(rng.normal(0, 3, (40, 6)), axis=0).astype(np.float32)
+        even, uneven = paced(path, [40, 40, 40, 40]), paced(path, rng.permutation([100, 20, 20, 60]))
+        ratios.append(np.linalg.norm(warped_shape(even, 8) - warped_shape(uneven, 8))
+                      / np.linalg.norm(by_clock(even) - by_clock(uneven)))
+    assert max(ratios) < 0.9 and np.median(ratios) < 0.6, np.round(sorted(ratios), 2)
+    np.testing.assert_allclose(warped_shape(np.full((50, 6), -40.0, np.float32), 8), 0,
+                               atol=1e-4)  # (float32 rounding of the mean)
+    short = warped_shape(np.cumsum(np.ones((7, 6), np.float32), axis=0), 8)
+    assert short.shape == (48,) and not np.any(short)
 
 
 def test_dim_follows_parameters():

@@ -187,34 +187,53 @@ def frame_stats(frames: np.ndarray, stats: Sequence[str],
     return out
 
 
-_AVERAGING: dict[tuple[int, int], np.ndarray] = {}  # time_shape's matrices of short clips
-AVERAGING_KEPT = 512  # frames (~5 s): longer clips build theirs each time; kept, all
-# counts up to it take 4 MB at most (8 segments)
+_CENTRES: dict[tuple[int, float], np.ndarray] = {}  # warped_shape's points, scaled by sharpness
 
 
-def time_shape(frames: np.ndarray, segments: int) -> np.ndarray:
-    """The mean of ``segments`` equal parts of ``frames``, relative to the overall mean.
+def warped_shape(frames: np.ndarray, segments: int, *, spread: float = 0.5) -> np.ndarray:
+    """The mean of ``frames`` around ``segments`` points of the sound's own time,
+    relative to the overall mean.
 
     The coarse time order that whole-clip statistics lose (what tells "one" from
-    "nine", or a swell from a hit). Parts differ in length by at most one frame,
-    the longer ones first; fewer frames than parts give zeros. One product with
-    a matrix of weights per frame count (kept for clips up to ``AVERAGING_KEPT``
-    frames): a fifth of the time of summing the parts.
+    "nine", or a swell from a hit). Time is measured by how far the sound has
+    moved (the running sum of the absolute change from frame to frame), not by the
+    clock: a held vowel or a slow attack takes no more of the shape than a quick
+    one, so the same word said at another pace lines up (a cheap stand-in for
+    dynamic time warping). The points sit in the middle of ``segments`` equal
+    parts of that time; each frame counts for each point by a Gaussian of its
+    distance from it, ``spread`` parts wide (small: nearly hard parts). A sound
+    that does not move at all is cut by the clock. Fewer frames than parts give
+    zeros.
 
     Examples
     --------
-    >>> time_shape(np.arange(8, dtype=np.float32)[:, None], 2)
-    array([-2.,  2.], dtype=float32)
+    >>> ramp = np.arange(8, dtype=np.float32)[:, None]  # moving evenly: about the clock's parts
+    >>> warped_shape(ramp, 2, spread=0.1)
+    array([-1.6...,  1.6...], dtype=float32)
     """
     count, width = frames.shape
-    if count < segments:
-        return np.zeros(segments * width, dtype=frames.dtype)
-    averaging = _AVERAGING.get((count, segments))
-    if averaging is None:
-        small, extra = divmod(count, segments)
-        sizes = [small + (part < extra) for part in range(segments)]
-        averaging = np.repeat(np.eye(segments) / np.array(sizes)[:, None], sizes, axis=1)
-        averaging = (averaging - 1.0 / count).astype(np.float32)
-        if count <= AVERAGING_KEPT:
-            _AVERAGING[(count, segments)] = averaging
-    return (averaging @ frames.astype(np.float32, copy=False)).ravel()
+    if count < max(segments, 2):  # (one part: the mean less itself)
+        return np.zeros(segments * width, dtype=np.float32)
+    frames = frames.astype(np.float32, copy=False)
+    sharpness = np.float32(segments / spread / np.sqrt(2.0))  # exp(-(distance x this)^2)
+    centres = _CENTRES.get((segments, spread))
+    if centres is None:
+        centres = ((np.arange(segments) + 0.5) / segments * sharpness).astype(np.float32)
+        _CENTRES[(segments, spread)] = centres
+    # (products with vectors of ones: a third of the time of .sum on small arrays)
+    change = frames[1:] - frames[:-1]
+    steps = np.abs(change, out=change) @ np.ones(width, dtype=np.float32)
+    moved = np.cumsum(steps)
+    where = np.zeros(count, dtype=np.float32)  # each frame's place in [0, 1] x sharpness:
+    if moved[-1] > 0:  # how far the sound has moved when it comes
+        np.multiply(moved, sharpness / moved[-1], out=where[1:])
+    else:
+        where[:] = np.arange(count, dtype=np.float32) * (sharpness / (count - 1))
+    weights = np.subtract.outer(centres, where)
+    np.square(weights, out=weights)
+    np.negative(weights, out=weights)
+    np.exp(weights, out=weights)
+    shape = weights @ frames
+    shape /= (weights @ np.ones(count, dtype=np.float32))[:, None]
+    shape -= np.full(count, 1.0 / count, dtype=np.float32) @ frames
+    return shape.ravel()

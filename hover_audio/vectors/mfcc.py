@@ -15,9 +15,9 @@ import numpy as np
 from ..audio.decode import resample
 from .contract import AudioVectorizer
 from .features import (active_frames, activity, dct_matrix, frame_stats, hann,
-                       mel_filterbank, time_shape)
+                       mel_filterbank, warped_shape)
 
-FEATURES_VERSION = 4
+FEATURES_VERSION = 5
 STATS = ("mean", "std", "min", "max", "delta")
 SHAPE_TRIM_DB = 15.0  # the shape is taken over the frames within this of the loudest
 # how the aspects weigh the timbre and shape blocks (shares of the squared norm,
@@ -214,7 +214,7 @@ class MFCCVectorizer(AudioVectorizer):
         pooled = frame_stats(timbre, self.stats, weights) + frame_stats(timbre, self.whole_stats)
         if self.segments > 1:
             active = active_frames(frames, SHAPE_TRIM_DB, self.n_mels)
-            pooled.append(time_shape(active[:, 1:self.shape_mfcc + 1], self.segments))
+            pooled.append(warped_shape(active[:, 1:self.shape_mfcc + 1], self.segments))
         vector = np.concatenate(pooled).astype(np.float32, copy=False)
         if not np.isfinite(vector).all():
             vector = np.nan_to_num(vector, nan=0.0, posinf=0.0, neginf=0.0)
