@@ -252,6 +252,22 @@ def test_search_aspect_scores_are_the_aspects_scores(digits_page_data):
                                ds.similarity_index(aspect="timbre").scores([3, 4]), rtol=1e-5)
 
 
+def test_changing_the_aspect_searches_again_after_a_search_that_found_nothing(
+        digits_page_data):
+    """Nothing above the minimum score in one aspect says nothing of another: a new
+    aspect searches the same query again."""
+    ds = digits_page_data
+    page = Page(ds)
+    search = page.annotator.search
+    search["threshold"].value = 1.0  # no clip other than the query scores 1
+    page.select([3, 4])
+    search.search_selection().result(timeout=30)
+    assert len(search.results) == 0
+    search.aspect.value = "shape"
+    wait_for_scores(page, ds.similarity_index(aspect="shape").scores([3, 4]))
+    assert "result(s) (shape)" in page.annotator.status.text
+
+
 def wait_for_scores(page, expected) -> None:
     import time
 

@@ -117,8 +117,9 @@ class SearchPanel:
         annotator.refresh_selection_table()
 
     def rerun(self) -> Future | None:
-        """Search again for the last query (after the aspect changed)."""
-        if self._last_query is not None and len(self.results):
+        """Search again for the last query (after the aspect changed), also when it found
+        nothing above the minimum score: another aspect may."""
+        if self._last_query is not None:
             return self.search(self._last_query)
         return None
 
