@@ -22,7 +22,12 @@ Targets (issue 11): demo >= 0.80, drums >= 0.80, languages >= 0.78, voices >= 0.
 with the default (each held-out set is checked against the target of its kind, with its
 precision ceiling beside it); effort on the demo <= 4 actions per 100 clips at >= 95% accuracy.
 
-Usage: ``python benchmarks/bench_vectors.py [--sets demo,drums,...] [--no-effort]``
+Same words, another voice: the same Asterisk prompts read by two speakers of each of three
+languages (``real_sets.prompt_pairs``); for each vectorizer/aspect and hover's scheme,
+the share of clips whose nearest clip among the other speaker's is the same prompt (the
+real-speech test of the "shape" aspect; precision@10 cannot be, with two clips a label).
+
+Usage: ``python benchmarks/bench_vectors.py [--sets demo,drums,...] [--no-effort] [--no-prompts]``
 (the real sets are fetched with apt-get the first time; see real_sets.py).
 """
 from __future__ import annotations
@@ -42,6 +47,9 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import real_sets  # noqa: E402
 
+PROMPTS_NOTE = ("the same Asterisk prompt read by two speakers of a language (it, es, fr; "
+                "real_sets.prompt_pairs): the share of clips whose nearest clip among the "
+                "other speaker's is the same prompt")
 TARGETS = {"demo": 0.80, "drums": 0.80, "languages": 0.78, "voices": 0.45}
 
 
@@ -122,6 +130,47 @@ def measure(sets: dict, cache: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def counterpart_hits(unit: np.ndarray, table: pd.DataFrame) -> tuple[float, float]:
+    """Share of clips whose nearest clip (cosine of unit rows) among the other speaker's
+    of their language is the same prompt, and the share that find it in the 10 nearest."""
+    labels = table["label"].to_numpy(dtype=object)
+    language = np.array([label.split(":")[0] for label in labels])
+    speaker = table["speaker"].to_numpy(dtype=object)
+    similar = unit @ unit.T
+    other = (speaker[None, :] != speaker[:, None]) & (language[None, :] == language[:, None])
+    similar[~other] = -np.inf
+    nearest = np.argsort(-similar, axis=1, kind="stable")[:, :10]
+    found = labels[nearest] == labels[:, None]
+    return float(found[:, 0].mean()), float(found.any(axis=1).mean())
+
+
+def counterparts(cache: Path) -> pd.DataFrame:
+    """Same words, another voice (``real_sets.prompt_pairs``): does a clip find the same
+    prompt read by the other speaker of its language, first or in the 10 nearest, out of
+    that speaker's 268-527 prompts? The "shape" aspect's real-speech test."""
+    from hover_audio import AudioDataset
+    from hover_audio.maps.scaling import Scaler, unit_rows
+    from hover_audio.vectors.contract import aspect_weights
+
+    table = real_sets.prompt_pairs(real_sets.fetch())
+    with Pool(os.cpu_count() or 1) as pool:
+        hover = np.stack(pool.map(hover_vector, list(table["audio"]), chunksize=8))
+    first, ten = counterpart_hits(unit_rows(np.nan_to_num(hover)), table)
+    rows = [{"vectors": "hover (librosa MFCC-32 mean, raw cosine)", "top-1": first,
+             "in 10 nearest": ten, "top-1 x hover": 1.0}]
+    reference = first
+    for name, vectorizer in vectorizers():
+        vectorizer.cache_dir = cache
+        ds = AudioDataset.from_pandas(table[["audio", "label"]])
+        ds.vectorize(vectorizer, progress=False)
+        for aspect in vectorizer.aspects():
+            scaled = Scaler.fit(ds.vectors, aspect_weights(vectorizer, aspect)).transform(ds.vectors)
+            first, ten = counterpart_hits(unit_rows(np.nan_to_num(scaled)), table)
+            rows.append({"vectors": f"{name} / {aspect}", "top-1": first, "in 10 nearest": ten,
+                         "top-1 x hover": first / reference})
+    return pd.DataFrame(rows)
+
+
 def effort(seeds: int = 5, map_seeds: int = 3) -> pd.DataFrame:
     """Each map drawn with ``map_seeds`` UMAP seeds (UMAP's SGD turns float rounding into
     different layouts), each labeled by ``seeds`` simulated listeners."""
@@ -178,6 +227,8 @@ def main() -> None:
     parser.add_argument("--sets", default=",".join(
         ["demo", *real_sets.SETS, *real_sets.HELD_OUT]))
     parser.add_argument("--no-effort", action="store_true")
+    parser.add_argument("--no-prompts", action="store_true",
+                        help="skip the same-words-another-voice test")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-vectors-") as tmp:
         os.environ["HOVER_AUDIO_CACHE"] = tmp  # cold caches: the timings are real
@@ -202,6 +253,10 @@ def main() -> None:
             verdict = "met" if default[name] >= target else "NOT met"
             print(f"  {name:18s} {default[name]:.3f} >= {target:.2f}: {verdict} "
                   f"(hover's scheme {hover['p@10']:.3f}, ceiling {hover['ceiling']:.3f})")
+        if not args.no_prompts:
+            print(f"\nsame words, another voice: {PROMPTS_NOTE}")
+            print(counterparts(Path(tmp) / "vectors").to_string(
+                index=False, float_format=lambda x: f"{x:.3f}"))
         if not args.no_effort and "demo" in sets:
             print("\nlabeling effort on the demo map (target <= 4 actions/100 at >= 0.95)")
             print(effort().to_string(index=False, float_format=lambda x: f"{x:.3f}"))

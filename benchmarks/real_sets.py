@@ -22,6 +22,9 @@ speakers     Asterisk prompts in GSM, as phones play them           the speaker 
              asterisk-prompt-es-co, -fr-armelle, -it-menardi-gsm)   prompts)
 ===========  ====================================================  =========================
 
+``prompt_pairs``: every prompt both speakers of a language read (1,114 prompts, 2,228
+clips of the speakers set's recordings), labeled by the prompt: same words, another voice.
+
 Held out (``HELD_OUT``): the same three kinds from packages no setting was tuned on,
 measured to see how the default does on recordings it has not seen:
 
@@ -153,6 +156,27 @@ def speakers(root: Path, per_label: int = 100) -> pd.DataFrame:
     rows = [(str(path), folder.name) for folder in sorted(sounds.iterdir())
             for path in sorted(folder.rglob("*.gsm"))]
     return sample(pd.DataFrame(rows, columns=["audio", "label"]), per_label)
+
+
+SPEAKER_PAIRS = [("it_IT_f_Menardi", "it_IT_m_Carlo"), ("es", "es_MX_f_Allison"),
+                 ("fr", "fr_CA_f_June")]  # two speakers of one language, reading the same prompts
+
+
+def prompt_pairs(root: Path) -> pd.DataFrame:
+    """The same prompt read by two speakers of a language (``SPEAKER_PAIRS``): every
+    prompt file both speakers' folders have, once per speaker; columns ``audio``,
+    ``label`` (language and prompt: "it:digits/7.gsm"), ``speaker``. Two clips per
+    label, so precision@10 says nothing here: what it measures is whether a clip finds
+    its prompt among the other speaker's (same words, another voice)."""
+    sounds = root / "usr/share/asterisk/sounds"
+    rows = []
+    for first, second in SPEAKER_PAIRS:
+        prompts = [{str(path.relative_to(sounds / folder))
+                    for path in (sounds / folder).rglob("*.gsm")} for folder in (first, second)]
+        for prompt in sorted(prompts[0] & prompts[1]):
+            rows += [(str(sounds / folder / prompt), f"{first[:2]}:{prompt}", folder)
+                     for folder in (first, second)]
+    return pd.DataFrame(rows, columns=["audio", "label", "speaker"])
 
 
 def _voice_clips(root: Path) -> pd.DataFrame:

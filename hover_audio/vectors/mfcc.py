@@ -35,9 +35,11 @@ class MFCCVectorizer(AudioVectorizer):
     ``stats`` over the active part of the clip (frames weighted by how close they
     are to the loudest, see ``trim_db``) and ``whole_stats`` over every frame; it
     says who or what makes the sound (voice, instrument, recording). *Shape*: the
-    mean of coefficients 1..``shape_mfcc`` in ``segments`` equal parts of the
-    active region; it says how the sound moves in time (which word, which
-    gesture). :meth:`aspects` weighs the blocks for search and maps.
+    mean of coefficients 1..``shape_mfcc`` around ``segments`` points of the
+    active region, in the sound's own time rather than the clock's (see
+    :func:`~hover_audio.vectors.features.warped_shape`); it says how the sound
+    moves in time (which word, which gesture, at whatever pace).
+    :meth:`aspects` weighs the blocks for search and maps.
 
     Parameters
     ----------
