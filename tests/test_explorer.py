@@ -263,6 +263,8 @@ def test_changing_the_aspect_searches_again_after_a_search_that_found_nothing(
     page.select([3, 4])
     search.search_selection().result(timeout=30)
     assert len(search.results) == 0
+    assert "0 result(s) (overall); 50 of the 50 nearest are below min score 1.00" in (
+        page.annotator.status.text)  # why nothing shows, and what to move
     search.aspect.value = "shape"
     wait_for_scores(page, ds.similarity_index(aspect="shape").scores([3, 4]))
     assert "result(s) (shape)" in page.annotator.status.text

@@ -88,18 +88,21 @@ class SearchPanel:
         def work() -> None:
             try:
                 scores, best = self._index(aspect).search(query, k)
-                found = scores, best[scores[best] >= threshold], None
+                kept = best[scores[best] >= threshold]
+                found = scores, kept, len(best) - len(kept), None
             except Exception as error:  # bad query, or a new file that cannot be read
-                found = None, None, error
+                found = None, None, 0, error
             finally:
                 if cleanup is not None:
                     cleanup()
             # before the future resolves: waiting on it sees the results
-            self.annotator.later(self._show, ticket, *found)
+            self.annotator.later(self._show, ticket, aspect, threshold, *found)
 
         return SEARCHES.submit(work)
 
-    def _show(self, ticket, scores, best, error) -> None:
+    def _show(self, ticket, aspect, threshold, scores, best, below, error) -> None:
+        """Show a search's results; ``below``: clips of the top k left out by the
+        minimum score (scores run lower in some aspects, so the page says how many)."""
         annotator = self.annotator
         if ticket != self._asked:  # a newer search was asked for meanwhile
             return
@@ -113,7 +116,11 @@ class SearchPanel:
         alpha[~np.isfinite(scores)] = 0.0
         annotator.source.data.update(size=np.where(hit, BASE_SIZE + 6.0, BASE_SIZE),
                                      alpha=alpha, score=scores)
-        widgets.say(annotator.status, f"{len(best)} result(s) ({self.aspect.value})")
+        text = f"{len(best)} result(s) ({aspect})"
+        if below:
+            text += (f"; {below} of the {len(best) + below} nearest are below "
+                     f"min score {threshold:.2f}")
+        widgets.say(annotator.status, text)
         annotator.refresh_selection_table()
 
     def rerun(self) -> Future | None:
