@@ -197,13 +197,14 @@ def warped_shape(frames: np.ndarray, segments: int, *, spread: float = 0.5) -> n
     The coarse time order that whole-clip statistics lose (what tells "one" from
     "nine", or a swell from a hit). Time is measured by how far the sound has
     moved (the running sum of the absolute change from frame to frame), not by the
-    clock: a held vowel or a slow attack takes no more of the shape than a quick
-    one, so the same word said at another pace lines up (a cheap stand-in for
-    dynamic time warping). The points sit in the middle of ``segments`` equal
-    parts of that time; each frame counts for each point by a Gaussian of its
-    distance from it, ``spread`` parts wide (small: nearly hard parts). A sound
-    that does not move at all is cut by the clock. Fewer frames than parts give
-    zeros.
+    clock: the frames of a held vowel or a slow attack, which barely move, take
+    little of that time, so the same word said at another pace lines up much more
+    closely than by the clock (a cheap stand-in for dynamic time warping; frames
+    still count by their number in the means). The points sit in the middle of
+    ``segments`` equal parts of that time; each frame counts for each point by a
+    Gaussian of its distance from it, ``spread`` parts wide (small: nearly hard
+    parts). A sound that does not move at all is cut by the clock. Fewer frames
+    than parts give zeros.
 
     Examples
     --------

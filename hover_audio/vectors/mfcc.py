@@ -38,7 +38,7 @@ class MFCCVectorizer(AudioVectorizer):
     mean of coefficients 1..``shape_mfcc`` around ``segments`` points of the
     active region, in the sound's own time rather than the clock's (see
     :func:`~hover_audio.vectors.features.warped_shape`); it says how the sound
-    moves in time (which word, which gesture, at whatever pace).
+    moves in time (which word, which gesture, less bound to its pace).
     :meth:`aspects` weighs the blocks for search and maps.
 
     Parameters
