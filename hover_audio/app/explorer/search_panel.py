@@ -168,7 +168,8 @@ class SearchPanel:
             for label, cell in zip(dataset.column("label"), tags)], dtype=bool)
         self._last_query = None  # another aspect finds the same tags
         self._asked += 1
-        self._show(self._asked, match.astype(float), np.flatnonzero(match), None)
+        self._show(self._asked, "tags", 0.0, match.astype(float), np.flatnonzero(match),
+                   below=0, error=None)
         widgets.say(self.annotator.status, f"{int(match.sum())} clip(s) tagged '{text}'")
 
     def _on_upload(self, attr, old, new) -> None:
