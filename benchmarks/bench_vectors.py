@@ -65,6 +65,12 @@ def hover_vector(path: str) -> np.ndarray:
     return librosa.feature.mfcc(y=samples, sr=sr, n_mfcc=32).mean(axis=1).astype(np.float32)
 
 
+def hover_vectors(paths) -> np.ndarray:
+    """:func:`hover_vector` of every path, on all cores."""
+    with Pool(os.cpu_count() or 1) as pool:
+        return np.stack(pool.map(hover_vector, list(paths), chunksize=8))
+
+
 def raw_cosine_p10(vectors: np.ndarray, labels: np.ndarray) -> float:
     valid = np.isfinite(vectors).all(axis=1)
     unit = vectors[valid] / np.linalg.norm(vectors[valid], axis=1, keepdims=True)
@@ -104,8 +110,7 @@ def measure(sets: dict, cache: Path) -> pd.DataFrame:
     for set_name, table in sets.items():
         labels = table["label"].to_numpy(dtype=object)
         start = time.perf_counter()
-        with Pool(os.cpu_count() or 1) as pool:
-            hover = np.stack(pool.map(hover_vector, list(table["audio"]), chunksize=8))
+        hover = hover_vectors(table["audio"])
         hover_s = (time.perf_counter() - start) / len(table)
         reference = raw_cosine_p10(hover, labels)
         rows.append({"set": set_name, "vectors": "hover (librosa MFCC-32 mean, raw cosine)",
@@ -153,8 +158,7 @@ def counterparts(cache: Path) -> pd.DataFrame:
     from hover_audio.vectors.contract import aspect_weights
 
     table = real_sets.prompt_pairs(real_sets.fetch())
-    with Pool(os.cpu_count() or 1) as pool:
-        hover = np.stack(pool.map(hover_vector, list(table["audio"]), chunksize=8))
+    hover = hover_vectors(table["audio"])
     first, ten = counterpart_hits(unit_rows(np.nan_to_num(hover)), table)
     rows = [{"vectors": "hover (librosa MFCC-32 mean, raw cosine)", "top-1": first,
              "in 10 nearest": ten, "top-1 x hover": 1.0}]

@@ -89,20 +89,23 @@ class SearchPanel:
             try:
                 scores, best = self._index(aspect).search(query, k)
                 kept = best[scores[best] >= threshold]
-                found = scores, kept, len(best) - len(kept), None
+                text = f"{len(kept)} result(s) ({aspect})"
+                if len(kept) < len(best):  # scores run lower in some aspects: say so
+                    text += (f"; {len(best) - len(kept)} of the {len(best)} nearest are "
+                             f"below min score {threshold:.2f}")
+                found = scores, kept, text, None
             except Exception as error:  # bad query, or a new file that cannot be read
-                found = None, None, 0, error
+                found = None, None, None, error
             finally:
                 if cleanup is not None:
                     cleanup()
             # before the future resolves: waiting on it sees the results
-            self.annotator.later(self._show, ticket, aspect, threshold, *found)
+            self.annotator.later(self._show, ticket, *found)
 
         return SEARCHES.submit(work)
 
-    def _show(self, ticket, aspect, threshold, scores, best, below, error) -> None:
-        """Show a search's results; ``below``: clips of the top k left out by the
-        minimum score (scores run lower in some aspects, so the page says how many)."""
+    def _show(self, ticket, scores, best, text, error) -> None:
+        """Show a search's results (``best``, among all ``scores``) and ``text`` in the status."""
         annotator = self.annotator
         if ticket != self._asked:  # a newer search was asked for meanwhile
             return
@@ -116,10 +119,6 @@ class SearchPanel:
         alpha[~np.isfinite(scores)] = 0.0
         annotator.source.data.update(size=np.where(hit, BASE_SIZE + 6.0, BASE_SIZE),
                                      alpha=alpha, score=scores)
-        text = f"{len(best)} result(s) ({aspect})"
-        if below:
-            text += (f"; {below} of the {len(best) + below} nearest are below "
-                     f"min score {threshold:.2f}")
         widgets.say(annotator.status, text)
         annotator.refresh_selection_table()
 
@@ -168,9 +167,8 @@ class SearchPanel:
             for label, cell in zip(dataset.column("label"), tags)], dtype=bool)
         self._last_query = None  # another aspect finds the same tags
         self._asked += 1
-        self._show(self._asked, "tags", 0.0, match.astype(float), np.flatnonzero(match),
-                   below=0, error=None)
-        widgets.say(self.annotator.status, f"{int(match.sum())} clip(s) tagged '{text}'")
+        self._show(self._asked, match.astype(float), np.flatnonzero(match),
+                   f"{int(match.sum())} clip(s) tagged '{text}'", None)
 
     def _on_upload(self, attr, old, new) -> None:
         if not new:
