@@ -270,6 +270,41 @@ def test_changing_the_aspect_searches_again_after_a_search_that_found_nothing(
     assert "result(s) (shape)" in page.annotator.status.text
 
 
+def test_the_min_score_follows_each_aspect_until_the_user_sets_one(digits_page_data):
+    """Scores run lower in some aspects: by default a result must beat 90% of pairs of
+    clips in the aspect searched, and the slider shows that score; a user's value stays."""
+    from hover_audio.app.explorer.search_panel import CHANCE_SHARE
+
+    page = Page(digits_page_data)
+    search, slider = page.annotator.search, page.annotator.search["threshold"]
+    assert search.auto_threshold and slider.title == "min score (auto)"
+    page.select([3, 4])
+    levels = {}
+    for aspect in ("shape", "timbre"):
+        search.clear_search()  # (no second search of the last query in another thread)
+        search.aspect.value = aspect
+        search.search_selection().result(timeout=30)
+        index = page.annotator._search_index(aspect)
+        levels[aspect] = chance = index.chance_score(CHANCE_SHARE)
+        scores = index.scores([3, 4])
+        nearest = index.top_k([3, 4], 50)
+        expected = nearest[scores[nearest] >= chance]
+        assert 0 < len(expected) < 50  # the level matters for this query
+        np.testing.assert_array_equal(search.results, expected)
+        assert slider.value == round(chance, 2) and slider.title == "min score (auto)"
+        assert search.auto_threshold
+    assert levels["shape"] != levels["timbre"]
+    slider.value = 0.55  # the user's own minimum, in every aspect from now on
+    assert not search.auto_threshold and slider.title == "min score"
+    for aspect in ("shape", "overall"):
+        search.clear_search()
+        search.aspect.value = aspect
+        search.search_selection().result(timeout=30)
+        scores = page.annotator._search_index(aspect).scores([3, 4])
+        assert (scores[search.results] >= 0.55).all()
+        assert slider.value == 0.55
+
+
 def wait_for_scores(page, expected) -> None:
     import time
 

@@ -587,6 +587,41 @@ def test_above_threshold(index_data, threshold):
         _check_ranking(index, query, result, excluded, len(vectors), failed)
 
 
+def test_chance_score_is_the_quantile_of_the_scores_of_distinct_pairs(index_data):
+    vectors, labels, keys, failed, index = index_data
+    usable = np.flatnonzero(np.isfinite(vectors).all(axis=1))
+    every = index.unit[usable] @ index.unit[usable].T
+    pairs = every[~np.eye(len(usable), dtype=bool)]  # no clip with itself, no failed clip
+    for share in (0.05, 0.1, 0.5):
+        expected = np.quantile(pairs, 1 - share)
+        assert index.chance_score(share) == pytest.approx(expected, abs=1e-6)
+        assert np.mean(pairs >= index.chance_score(share)) == pytest.approx(share, abs=0.01)
+    assert index.chance_score(0.01) > index.chance_score(0.1) > index.chance_score(0.5)
+    for bad in (0.0, 1.0, -0.1, 2.0):
+        with pytest.raises(ValueError, match="share"):
+            index.chance_score(bad)
+
+
+def test_chance_score_of_a_large_index_is_measured_on_a_sample_of_pairs():
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(3000, 12)).astype(np.float32)
+    vectors[:1500] += rng.normal(size=12).astype(np.float32)  # two groups: scores are not symmetric
+    index = SimilarityIndex(vectors)
+    every = index.unit @ index.unit.T
+    exact = np.quantile(every[~np.eye(len(vectors), dtype=bool)], 0.9)
+    sampled = index.chance_score(0.1, queries=200, rows=1000)
+    assert sampled == pytest.approx(exact, abs=0.02)  # 200k pairs of 9M
+    assert index.chance_score(0.1, queries=200, rows=1000) == sampled  # the same draw
+    assert index.chance_score(0.1, queries=200, rows=1000, seed=1) != sampled
+
+
+def test_chance_score_needs_two_clips_with_vectors():
+    vectors = np.full((3, 4), np.nan, dtype=np.float32)
+    vectors[1] = 1.0
+    assert np.isnan(SimilarityIndex(vectors).chance_score())
+    assert np.isnan(SimilarityIndex(np.zeros((0, 4), np.float32)).chance_score())
+
+
 def test_query_errors(index_data):
     vectors, labels, keys, failed, index = index_data
     n = len(vectors)

@@ -3,7 +3,9 @@
 A search runs in a worker thread (a new file is decoded, a URL fetched, once), so
 no page of any user waits for it; its results come back as sizes and alphas of
 the map's points and scores in the selection table. The aspect selector says what
-"similar" means; changing it searches again.
+"similar" means; changing it searches again. Until the user moves the min score, it
+follows each index's chance level (closer than 90% of pairs of clips), so it means
+the same in every aspect.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from .aspects import aspect_options, labels_changed, map_state, show_options
 from .page_data import BASE_SIZE, default_marks
 
 SEARCHES = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hover-audio-search")
+CHANCE_SHARE = 0.1  # the automatic min score: what this share of pairs of clips reach
 
 
 class SearchPanel:
@@ -49,6 +52,8 @@ class SearchPanel:
         self.results = np.zeros(0, dtype=np.int64)
         self._last_query = None
         self._asked = 0  # searches asked for; only the last one's results are shown
+        self.auto_threshold = True  # the min score follows the index until a user moves it
+        self._setting_threshold = False
         controls = self.controls
         controls["like"].on_click(self.search_selection)
         controls["go"].on_click(self.search_typed)
@@ -57,6 +62,12 @@ class SearchPanel:
         controls["filter"].on_click(self.filter_selection)
         controls["clear"].on_click(self.clear_search)
         self.aspect.on_change("value", lambda attr, old, new: self.rerun())
+        controls["threshold"].on_change("value", self._on_threshold)
+
+    def _on_threshold(self, attr, old, new) -> None:
+        if not self._setting_threshold:  # the user's own value: kept from now on
+            self.auto_threshold = False
+            self.controls["threshold"].title = "min score"
 
     def _on_dataset_change(self, event) -> None:
         if labels_changed(event):
@@ -82,18 +93,26 @@ class SearchPanel:
         self._asked += 1
         ticket = self._asked
         aspect, k = self.aspect.value, int(self.controls["top_k"].value or 10)
-        threshold = float(self.controls["threshold"].value)
+        threshold, auto = float(self.controls["threshold"].value), self.auto_threshold
         widgets.say(self.annotator.status, "searching…")
 
         def work() -> None:
+            nonlocal threshold
             try:
-                scores, best = self._index(aspect).search(query, k)
+                index = self._index(aspect)
+                scores, best = index.search(query, k)
+                chance = index.chance_score(CHANCE_SHARE) if auto else float("nan")
+                threshold = chance if np.isfinite(chance) else threshold
                 kept = best[scores[best] >= threshold]
                 text = f"{len(kept)} result(s) ({aspect})"
                 if len(kept) < len(best):  # scores run lower in some aspects: say so
                     text += (f"; {len(best) - len(kept)} of the {len(best)} nearest are "
                              f"below min score {threshold:.2f}")
+                    if np.isfinite(chance):
+                        text += f" (auto: {100 * (1 - CHANCE_SHARE):.0f}% of pairs score less)"
                 found = scores, kept, text, None
+                if np.isfinite(chance):
+                    self.annotator.later(self._follow_threshold, chance)
             except Exception as error:  # bad query, or a new file that cannot be read
                 found = None, None, None, error
             finally:
@@ -103,6 +122,17 @@ class SearchPanel:
             self.annotator.later(self._show, ticket, *found)
 
         return SEARCHES.submit(work)
+
+    def _follow_threshold(self, chance: float) -> None:
+        """Show the automatic min score a search used (unless the user has set one)."""
+        if self.auto_threshold:
+            self._setting_threshold = True
+            try:
+                slider = self.controls["threshold"]
+                slider.value = round(chance, 2)
+                slider.title = "min score (auto)"
+            finally:
+                self._setting_threshold = False
 
     def _show(self, ticket, scores, best, text, error) -> None:
         """Show a search's results (``best``, among all ``scores``) and ``text`` in the status."""

@@ -70,7 +70,7 @@ def search_controls() -> dict:
         "go": Button(label="Search", width=80),
         "upload": FileInput(accept="audio/*", multiple=False, width=300),
         "top_k": Spinner(title="top k", low=1, high=10000, step=10, value=50, width=90),
-        "threshold": Slider(title="min score", start=-1.0, end=1.0, step=0.01, value=0.3,
+        "threshold": Slider(title="min score (auto)", start=-1.0, end=1.0, step=0.01, value=0.3,
                             width=200),
         "select": Button(label="Select results", width=130),
         "filter": Button(label="Keep only results in selection", width=220),
