@@ -149,6 +149,22 @@ def test_a_wav_of_a_codec_nothing_decodes_names_its_tag(tmp_path):
         decode(path)
 
 
+def test_a_folder_or_a_missing_file_says_so_without_trying_decoders(tmp_path, monkeypatch):
+    import hover_audio.audio.decode as decode_module
+
+    def no_decoder(*args, **kwargs):
+        raise AssertionError("no decoder should be tried")
+
+    monkeypatch.setattr(decode_module, "read_whole", no_decoder)
+    monkeypatch.setattr(decode_module, "_decode_ffmpeg", no_decoder)
+    folder = tmp_path / "clips.wav"  # a folder named like a file
+    folder.mkdir()
+    with pytest.raises(IsADirectoryError, match="a folder, not an audio file.*clips.wav"):
+        decode(folder)
+    with pytest.raises(FileNotFoundError, match="gone.wav"):
+        decode(tmp_path / "gone.wav")
+
+
 def test_headerless_pcm_and_gsm_need_no_ffmpeg(audio, monkeypatch):
     # libsndfile reads them in this process; only G.722 needs the ffmpeg binary
     import hover_audio.audio.decode as decoding

@@ -7,6 +7,7 @@ files are read by miniaudio (:mod:`~hover_audio.audio.whole_file`: the same samp
 """
 from __future__ import annotations
 
+import errno
 import io
 import os
 import re
@@ -163,6 +164,8 @@ def decode(
         source = Path(source)  # raises TypeError for anything that is not a path either
     name = name or (str(source) if isinstance(source, Path) else "<bytes>")
     contents = data if data is not None else source  # what the in-process decoders read
+    if isinstance(contents, Path) and contents.is_dir():  # (a folder has a size too)
+        raise IsADirectoryError(errno.EISDIR, "a folder, not an audio file", name)
     size = contents.stat().st_size if isinstance(contents, Path) else len(contents)
     if size == 0:
         raise DecodeError("empty", f"{name}: empty file (0 bytes)")
