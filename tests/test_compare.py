@@ -137,12 +137,16 @@ def test_compare_reads_small_classes_against_their_ceiling(digits, tmp_path):
     assert "precision_ceiling:" not in text_table(everyone)
 
 
-def test_compare_takes_objects_callables_and_chosen_aspects(digits):
+def test_compare_takes_objects_callables_and_chosen_aspects(digits, capsys):
     from hover_audio import MFCCVectorizer
 
     table = compare(digits, vectorizers=[MFCCVectorizer(segments=1), lambda key: [len(key), 1.0]],
-                    aspects=["overall"], map_method=None, workers=1)
+                    aspects=["overall"], map_method=None, workers=1, progress=True)
     assert list(table["vectorizer"]) == ["MFCCVectorizer", "CallableVectorizer"]
+    printed = capsys.readouterr()  # which vectorizer the progress bars are for, on stderr
+    assert printed.out == ""
+    assert printed.err.index("[1/2] MFCCVectorizer: vectorizing 75 clips, then measuring") < (
+        printed.err.index("[2/2] CallableVectorizer: vectorizing 75 clips"))
     assert table["actions_per_100"].isna().all()  # no map asked for
     with pytest.raises(ValueError, match="at least 2 labels"):
         compare(AudioDataset.from_pandas(pd.DataFrame({"audio": ["a.wav"], "label": ["x"]})))
@@ -171,7 +175,8 @@ def test_cli_vectorizers_and_compare(tmp_path, digits, capsys):
     png, html = tmp_path / "figures.png", tmp_path / "figures.html"
     assert main(["compare", str(folder), "--vectorizer", "mfcc", "--aspect", "shape", "--no-map",
                  "--quiet", "--workers", "1", "--plot", str(png)]) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert "vectorizing" not in err  # --quiet
     assert "shape" in out and "timbre" not in out and f"wrote {png}" in out
     assert "labels:" not in out  # the note on the labels aspect only comes with its row
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 2000

@@ -9,6 +9,7 @@ the other half, so its figures are those of clips it has not seen.
 """
 from __future__ import annotations
 
+import sys
 import time
 from typing import Iterable
 
@@ -86,7 +87,11 @@ def compare(dataset, vectorizers=None, aspects: Iterable[str] | None = None, *,
                          f"{sorted(labeled[LABEL].unique())}")
     wanted = None if aspects is None else list(aspects)
     rows = []
-    for name, vectorizer in _vectorizers(vectorizers):
+    chosen = _vectorizers(vectorizers)
+    for number, (name, vectorizer) in enumerate(chosen, 1):
+        if progress:  # which one the bars are for, and what follows them (the slow maps)
+            print(f"[{number}/{len(chosen)}] {name}: vectorizing {len(labeled)} clips, then "
+                  f"measuring its aspects", file=sys.stderr, flush=True)
         clips = AudioDataset.from_pandas(labeled.drop(columns=[SUBSET]))
         start = time.perf_counter()
         report = clips.vectorize(vectorizer, workers=workers, progress=progress)
