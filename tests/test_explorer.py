@@ -271,13 +271,15 @@ def test_changing_the_aspect_searches_again_after_a_search_that_found_nothing(
 
 
 def test_the_min_score_follows_each_aspect_until_the_user_sets_one(digits_page_data):
-    """Scores run lower in some aspects: by default a result must beat 90% of pairs of
-    clips in the aspect searched, and the slider shows that score; a user's value stays."""
+    """Scores run lower in some aspects: by default ("auto" ticked) a result must beat 90%
+    of pairs of clips in the aspect searched, and the slider shows that score; a user's
+    value stays until "auto" is ticked again."""
     from hover_audio.app.explorer.search_panel import CHANCE_SHARE
 
     page = Page(digits_page_data)
-    search, slider = page.annotator.search, page.annotator.search["threshold"]
-    assert search.auto_threshold and slider.title == "min score (auto)"
+    search, slider, auto = (page.annotator.search, page.annotator.search["threshold"],
+                            page.annotator.search["auto"])
+    assert search.auto_threshold and auto.active
     page.select([3, 4])
     levels = {}
     for aspect in ("shape", "timbre"):
@@ -291,11 +293,10 @@ def test_the_min_score_follows_each_aspect_until_the_user_sets_one(digits_page_d
         expected = nearest[scores[nearest] >= chance]
         assert 0 < len(expected) < 50  # the level matters for this query
         np.testing.assert_array_equal(search.results, expected)
-        assert slider.value == round(chance, 2) and slider.title == "min score (auto)"
-        assert search.auto_threshold
+        assert slider.value == round(chance, 2) and auto.active
     assert levels["shape"] != levels["timbre"]
     slider.value = 0.55  # the user's own minimum, in every aspect from now on
-    assert not search.auto_threshold and slider.title == "min score"
+    assert not search.auto_threshold and not auto.active
     for aspect in ("shape", "overall"):
         search.clear_search()
         search.aspect.value = aspect
@@ -303,6 +304,17 @@ def test_the_min_score_follows_each_aspect_until_the_user_sets_one(digits_page_d
         scores = page.annotator._search_index(aspect).scores([3, 4])
         assert (scores[search.results] >= 0.55).all()
         assert slider.value == 0.55
+    import time
+
+    auto.active = True  # back to the chance level: the last search is run again with it
+    wait_for_scores(page, page.annotator._search_index("overall").scores([3, 4]))
+    for _ in range(300):
+        if slider.value != 0.55:
+            break
+        time.sleep(0.05)
+    assert slider.value == round(page.annotator._search_index("overall").chance_score(
+        CHANCE_SHARE), 2)
+    assert search.auto_threshold
 
 
 def wait_for_scores(page, expected) -> None:

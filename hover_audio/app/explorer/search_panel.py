@@ -52,8 +52,7 @@ class SearchPanel:
         self.results = np.zeros(0, dtype=np.int64)
         self._last_query = None
         self._asked = 0  # searches asked for; only the last one's results are shown
-        self.auto_threshold = True  # the min score follows the index until a user moves it
-        self._setting_threshold = False
+        self._setting_threshold = False  # (our own move of the slider, not the user's)
         controls = self.controls
         controls["like"].on_click(self.search_selection)
         controls["go"].on_click(self.search_typed)
@@ -63,11 +62,20 @@ class SearchPanel:
         controls["clear"].on_click(self.clear_search)
         self.aspect.on_change("value", lambda attr, old, new: self.rerun())
         controls["threshold"].on_change("value", self._on_threshold)
+        controls["auto"].on_change("active", self._on_auto)
+
+    @property
+    def auto_threshold(self) -> bool:
+        """Whether the min score follows each index's chance level (the "auto" box)."""
+        return bool(self.controls["auto"].active)
 
     def _on_threshold(self, attr, old, new) -> None:
         if not self._setting_threshold:  # the user's own value: kept from now on
-            self.auto_threshold = False
-            self.controls["threshold"].title = "min score"
+            self.controls["auto"].active = False
+
+    def _on_auto(self, attr, old, new) -> None:
+        if new:  # back to the chance level: show it on the last results
+            self.rerun()
 
     def _on_dataset_change(self, event) -> None:
         if labels_changed(event):
@@ -83,7 +91,8 @@ class SearchPanel:
 
         c = self.controls
         return [Div(text="<b>Search by example</b>"), row(c["like"], self.aspect),
-                row(c["query"], c["go"]), c["upload"], row(c["top_k"], c["threshold"]),
+                row(c["query"], c["go"]), c["upload"],
+                row(c["top_k"], c["threshold"], c["auto"]),
                 row(c["select"], c["filter"], c["clear"])]
 
     # ------------------------------------------------------------------ queries
@@ -128,9 +137,7 @@ class SearchPanel:
         if self.auto_threshold:
             self._setting_threshold = True
             try:
-                slider = self.controls["threshold"]
-                slider.value = round(chance, 2)
-                slider.title = "min score (auto)"
+                self.controls["threshold"].value = round(chance, 2)
             finally:
                 self._setting_threshold = False
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import html
 
 from bokeh.models import (
-    Button, CheckboxGroup, CustomJS, ColumnDataSource, DataTable, Div, FileInput,
+    Button, Checkbox, CheckboxGroup, CustomJS, ColumnDataSource, DataTable, Div, FileInput,
     HTMLTemplateFormatter, NumberFormatter, RadioButtonGroup, Slider, Spinner, StringEditor,
     TableColumn, TextInput,
 )
@@ -70,8 +70,10 @@ def search_controls() -> dict:
         "go": Button(label="Search", width=80),
         "upload": FileInput(accept="audio/*", multiple=False, width=300),
         "top_k": Spinner(title="top k", low=1, high=10000, step=10, value=50, width=90),
-        "threshold": Slider(title="min score (auto)", start=-1.0, end=1.0, step=0.01, value=0.3,
+        "threshold": Slider(title="min score", start=-1.0, end=1.0, step=0.01, value=0.3,
                             width=200),
+        # the min score follows the chance level of the aspect searched until unticked
+        "auto": Checkbox(label="auto", active=True, width=60),
         "select": Button(label="Select results", width=130),
         "filter": Button(label="Keep only results in selection", width=220),
         "clear": Button(label="Clear search", width=110),
