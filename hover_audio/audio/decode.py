@@ -7,7 +7,6 @@ files are read by miniaudio (:mod:`~hover_audio.audio.whole_file`: the same samp
 """
 from __future__ import annotations
 
-import errno
 import io
 import os
 import re
@@ -31,7 +30,6 @@ FFMPEG_TIMEOUT = 120.0
 LOSSY_SUBTYPES = ("VORBIS", "OPUS", "MPEG_LAYER_I", "MPEG_LAYER_II", "MPEG_LAYER_III")
 EXACT_SKIP_SECONDS = 120.0
 FROM_START = ("VORBIS",)  # ranges up to EXACT_SKIP_SECONDS in: decoded from the start
-
 
 KINDS = ("decode", "empty", "range")
 # Headerless telephony formats (what Asterisk and other phone systems record and play):
@@ -165,7 +163,7 @@ def decode(
     name = name or (str(source) if isinstance(source, Path) else "<bytes>")
     contents = data if data is not None else source  # what the in-process decoders read
     if isinstance(contents, Path) and contents.is_dir():  # (a folder has a size too)
-        raise IsADirectoryError(errno.EISDIR, "a folder, not an audio file", name)
+        raise IsADirectoryError(f"{name}: a folder, not an audio file")
     size = contents.stat().st_size if isinstance(contents, Path) else len(contents)
     if size == 0:
         raise DecodeError("empty", f"{name}: empty file (0 bytes)")
@@ -224,8 +222,7 @@ def _checked(audio: Audio, name: str, start, end) -> Audio:
 def _frames_wanted(sr: int, start, end, max_duration, total: int | None):
     first = int(round((start or 0.0) * sr))
     last = total if end is None else int(round(end * sr))
-    if total is not None and last is not None:
-        last = min(last, total)
+    last = min(last, total) if total is not None and last is not None else last
     count = None if last is None else max(0, last - first)
     truncated = False
     if max_duration is not None:

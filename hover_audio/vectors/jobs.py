@@ -17,6 +17,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
+from ..audio import native_notes
 from ..audio.decode import KINDS as DECODE_KINDS
 from ..audio.decode import DecodeError, decode
 from ..audio.sources import KINDS as SOURCE_KINDS
@@ -199,8 +200,9 @@ def decode_job(vectorizer, job: Job, cache, found: Found | None = None) -> Outco
                                                    else look_up(job, cache))
         if hit is not None:
             return Outcome(job.row, hit, learned=(None, memo) if memo else None)
-        audio = decode(source, start=ref.start, end=ref.end, channel=ref.channel,
-                       max_duration=vectorizer.max_duration, name=job.key, data=data)
+        with native_notes.caught(job.key):  # (a worker's own stderr: see native_notes)
+            audio = decode(source, start=ref.start, end=ref.end, channel=ref.channel,
+                           max_duration=vectorizer.max_duration, name=job.key, data=data)
         return Decoded(job, audio, None if stored_as is None else (stored_as, memo))
     except (SourceError, DecodeError) as error:
         return Outcome(job.row, None, error.kind, str(error))
