@@ -110,6 +110,11 @@ def test_parameters_cache_and_registry():
     assert PitchVectorizer().fingerprint != MFCCVectorizer().fingerprint
     assert PitchVectorizer(pitch_window=0.1).fingerprint != PitchVectorizer().fingerprint
     assert PitchVectorizer(pitch_windows=8).fingerprint != PitchVectorizer().fingerprint
+    # its vectors begin with the default's: a new version of those is a new version of it
+    # (version 1 alone kept serving vectors of the older MFCC features from the cache)
+    from hover_audio.vectors import pitch
+
+    assert PitchVectorizer.version == f"{MFCCVectorizer.version}.{pitch.PITCH_VERSION}"
     assert PitchVectorizer(n_mfcc=20).dim == 20 * 5 + 8 * 12 + 12
     for bad in ({"pitch_window": 0.0}, {"pitch_windows": 0}):
         with pytest.raises(ValueError, match="pitch_window"):

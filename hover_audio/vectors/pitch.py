@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .features import chroma_filterbank, hann, pitch_classes
-from .mfcc import MFCCVectorizer
+from .mfcc import FEATURES_VERSION, MFCCVectorizer
 
 PITCH_VERSION = 1
 # "overall" gives the pitch block this share of a vector's squared length, the default's
@@ -39,7 +39,7 @@ class PitchVectorizer(MFCCVectorizer):
     (258, ['overall', 'timbre', 'shape', 'pitch'])
     """
 
-    version = PITCH_VERSION
+    version = f"{FEATURES_VERSION}.{PITCH_VERSION}"  # its vectors hold the default's too
 
     def __init__(self, pitch_window: float = 0.2, pitch_windows: int = 64, **params):
         if not pitch_window > 0 or pitch_windows < 1:
