@@ -6,6 +6,7 @@ blocks of a vector; :mod:`~hover_audio.vectors.mfcc` (the default) and
 """
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
@@ -238,3 +239,51 @@ def warped_shape(frames: np.ndarray, segments: int, *, spread: float = 0.5) -> n
     shape /= (weights @ np.ones(count, dtype=np.float32))[:, None]
     shape -= np.full(count, 1.0 / count, dtype=np.float32) @ frames
     return shape.ravel()
+
+
+ENVELOPE_DIM = 5
+
+
+def envelope(samples: np.ndarray, sr: int, *, hop: float = 0.005,
+             floor_db: float = 40.0) -> np.ndarray:
+    """How a sound's loudness rises and falls, as 5 numbers.
+
+    Levels of ``hop``-second blocks of ``samples``; of the part within ``floor_db``
+    of the loudest block: the attack (time from its start to the peak), the decay
+    (from the peak until 20 dB below it, or to the end), the centre of its energy
+    in time, its length, each in dB of seconds (10 log10 t: a click and a swell
+    differ by tens), and ten times the share of it within 10 dB of the peak (a hit,
+    ~1-2, against a held note or a vowel, ~5-10). What tells a snare from a
+    cymbal or a kick from a tom where their spectra alike do not, and what the
+    MFCC frames (25 ms, every 10 ms) blur. Fewer than two blocks give zeros.
+
+    Examples
+    --------
+    >>> sr = 1000
+    >>> hit = np.exp(-np.arange(sr) / 50.0) * np.sign(np.sin(np.arange(sr)))  # fast decay
+    >>> np.round(envelope(hit.astype(np.float32), sr), 1)
+    array([-20. ,  -9.1, -15.9,  -6.2,   2.7], dtype=float32)
+    """
+    size = max(1, int(round(hop * sr)))
+    count = len(samples) // size
+    if count < 2:
+        return np.zeros(ENVELOPE_DIM, dtype=np.float32)
+    blocks = samples[:count * size].reshape(count, size)
+    power = (blocks * blocks) @ np.ones(size, dtype=blocks.dtype)  # (sums: only ratios count)
+    peak = int(power.argmax())
+    top = float(power[peak])
+    if not top > 0.0:  # silence: every block as loud as the loudest
+        power, top = np.ones(count, dtype=np.float32), 1.0
+    # levels compared as power ratios (no logarithm of every block: ~4x faster)
+    loud = power >= top * 10.0 ** (-floor_db / 10.0)
+    first, last = int(loud.argmax()), count - 1 - int(loud[::-1].argmax())
+    fallen = power[peak:] < top * 0.01  # 20 dB down
+    decay = int(fallen.argmax()) if fallen.any() else count - peak
+    part = power[first:last + 1]
+    centre = float(part @ np.arange(len(part), dtype=part.dtype)) / float(part.sum())
+    held = np.count_nonzero(part >= top * 0.1) / len(part)  # within 10 dB
+    seconds = size / sr
+    return np.array([10.0 * math.log10((peak - first + 1) * seconds),
+                     10.0 * math.log10((decay + 0.5) * seconds),
+                     10.0 * math.log10((centre + 0.5) * seconds),
+                     10.0 * math.log10(len(part) * seconds), 10.0 * held], dtype=np.float32)

@@ -14,16 +14,19 @@ import numpy as np
 
 from ..audio.decode import resample
 from .contract import AudioVectorizer
-from .features import (active_frames, activity, dct_matrix, frame_stats, hann,
-                       mel_filterbank, warped_shape)
+from .features import (ENVELOPE_DIM, active_frames, activity, dct_matrix, frame_stats,
+                       hann, mel_filterbank, warped_shape)
+from .features import envelope as loudness_envelope
 
-FEATURES_VERSION = 5
+FEATURES_VERSION = 6
 STATS = ("mean", "std", "min", "max", "delta")
 SHAPE_TRIM_DB = 15.0  # the shape is taken over the frames within this of the loudest
-# how the aspects weigh the timbre and shape blocks (shares of the squared norm,
-# after each dimension is put on a common scale); tuned on real drums, speech in
-# five languages and fifteen game voices, not on the demo (benchmarks/bench_vectors.py)
+# how the aspects weigh the shape and envelope blocks, the timbre block the rest (shares
+# of the squared norm, after each dimension is put on a common scale); tuned on real
+# drums, speech in five languages and fifteen game voices, not on the demo
+# (benchmarks/bench_vectors.py)
 ASPECT_SHARES = {"overall": 0.09, "timbre": 0.0, "shape": 0.85}
+ENVELOPE_SHARES = {"overall": 0.03, "timbre": 0.03, "shape": 0.0}
 LOG_FLOOR = 1e-10
 _BASES: dict[tuple, tuple] = {}  # MFCCVectorizer._basis, per rate and parameters
 
@@ -31,10 +34,13 @@ _BASES: dict[tuple, tuple] = {}  # MFCCVectorizer._basis, per rate and parameter
 class MFCCVectorizer(AudioVectorizer):
     """Mel-frequency cepstral coefficients pooled into one vector per clip.
 
-    The vector has two blocks. *Timbre*: statistics of ``n_mfcc`` coefficients,
+    The vector has three blocks. *Timbre*: statistics of ``n_mfcc`` coefficients,
     ``stats`` over the active part of the clip (frames weighted by how close they
     are to the loudest, see ``trim_db``) and ``whole_stats`` over every frame; it
-    says who or what makes the sound (voice, instrument, recording). *Shape*: the
+    says who or what makes the sound (voice, instrument, recording). *Envelope*
+    (``envelope=True``): how the loudness rises and falls, 5 numbers in 5 ms
+    steps (:func:`~hover_audio.vectors.features.envelope`): a hit or a swell, a
+    short or a ringing one, which tells drums apart where spectra do not. *Shape*: the
     mean of coefficients 1..``shape_mfcc`` around ``segments`` points of the
     active region, in the sound's own time rather than the clock's (see
     :func:`~hover_audio.vectors.features.warped_shape`); it says how the sound
@@ -57,6 +63,8 @@ class MFCCVectorizer(AudioVectorizer):
     segments, shape_mfcc
         The shape block: ``segments`` parts x ``shape_mfcc`` coefficients
         (``segments=1``: no shape block).
+    envelope
+        Whether the vector has the envelope block.
     n_mels, fmin, fmax, window, hop
         Filterbank size, its range in Hz, and frame length and step in seconds.
     max_duration
@@ -68,8 +76,9 @@ class MFCCVectorizer(AudioVectorizer):
     --------
     >>> vectorizer = MFCCVectorizer()
     >>> vectorizer.dim, sorted(vectorizer.aspects())
-    (246, ['overall', 'shape', 'timbre'])
-    >>> MFCCVectorizer(n_mfcc=32, stats=("mean",), whole_stats=(), trim_db=None, segments=1).dim
+    (251, ['overall', 'shape', 'timbre'])
+    >>> MFCCVectorizer(n_mfcc=32, stats=("mean",), whole_stats=(), trim_db=None, segments=1,
+    ...                envelope=False).dim
     32
     >>> matrix, report = vectorizer.transform(["a.wav", "b.flac#t=1,2"])  # doctest: +SKIP
     """
@@ -85,6 +94,7 @@ class MFCCVectorizer(AudioVectorizer):
         trim_db: float | None = 20.0,
         segments: int = 8,
         shape_mfcc: int = 12,
+        envelope: bool = True,
         n_mels: int = 64,
         fmin: float = 20.0,
         fmax: float | None = None,
@@ -107,6 +117,7 @@ class MFCCVectorizer(AudioVectorizer):
         self.n_mfcc, self.sr, self.stats, self.whole_stats = n_mfcc, sr, tuple(stats), \
             tuple(whole_stats)
         self.trim_db, self.segments, self.shape_mfcc = trim_db, segments, shape_mfcc
+        self.envelope = bool(envelope)
         self.n_mels, self.fmin, self.fmax = n_mels, fmin, fmax
         self.window, self.hop = window, hop
         self.max_native_sr, self.max_duration = max_native_sr, max_duration
@@ -115,11 +126,15 @@ class MFCCVectorizer(AudioVectorizer):
     @property
     def dim(self) -> int:
         """Length of every vector."""
-        return self._timbre_dim + self._shape_dim
+        return self._timbre_dim + self._envelope_dim + self._shape_dim
 
     @property
     def _timbre_dim(self) -> int:
         return self.n_mfcc * (len(self.stats) + len(self.whole_stats))
+
+    @property
+    def _envelope_dim(self) -> int:
+        return ENVELOPE_DIM if self.envelope else 0
 
     @property
     def _shape_dim(self) -> int:
@@ -129,19 +144,25 @@ class MFCCVectorizer(AudioVectorizer):
         """Weights per dimension for "overall" (the default), "timbre" and "shape".
 
         Each block gets a share of a vector's squared length once every dimension
-        is on a common scale: "overall" is mostly timbre with a little shape,
-        "timbre" is timbre only, "shape" mostly shape. Without a shape block
-        there is only "overall".
+        is on a common scale: "overall" is mostly timbre with a little shape and
+        envelope, "timbre" is timbre and a little envelope (who or what sounds, and
+        how it is struck), "shape" mostly shape. Without a shape block there is
+        only "overall".
         """
-        timbre, shape = self._timbre_dim, self._shape_dim
+        timbre, loudness, shape = self._timbre_dim, self._envelope_dim, self._shape_dim
         if not shape:
             return {"overall": None}
 
-        def blend(share: float) -> np.ndarray:
-            return np.concatenate([np.full(timbre, np.sqrt((1.0 - share) / timbre)),
-                                   np.full(shape, np.sqrt(share / shape))]).astype(np.float32)
+        def blend(shape_share: float, envelope_share: float) -> np.ndarray:
+            envelope_share = envelope_share if loudness else 0.0
+            rest = 1.0 - shape_share - envelope_share
+            return np.concatenate([np.full(timbre, np.sqrt(rest / timbre)),
+                                   np.full(loudness, np.sqrt(envelope_share / max(loudness, 1))),
+                                   np.full(shape, np.sqrt(shape_share / shape))]
+                                  ).astype(np.float32)
 
-        return {name: blend(share) for name, share in ASPECT_SHARES.items()}
+        return {name: blend(share, ENVELOPE_SHARES[name])
+                for name, share in ASPECT_SHARES.items()}
 
     # -------------------------------------------------------------- features
     def _basis(self, sr: int) -> tuple:
@@ -210,10 +231,13 @@ class MFCCVectorizer(AudioVectorizer):
 
     def vector(self, samples: np.ndarray, sr: int) -> np.ndarray:
         """The pooled vector of decoded ``samples``: always finite, float32."""
+        samples, sr = self.at_native_rate(samples, sr)  # once: the MFCC then keeps it
         frames = self.mfcc(samples, sr)
         timbre = frames[:, :self.n_mfcc]
         weights = activity(frames, self.trim_db, self.n_mels)
         pooled = frame_stats(timbre, self.stats, weights) + frame_stats(timbre, self.whole_stats)
+        if self.envelope:
+            pooled.append(loudness_envelope(samples, sr))
         if self.segments > 1:
             active = active_frames(frames, SHAPE_TRIM_DB, self.n_mels)
             pooled.append(warped_shape(active[:, 1:self.shape_mfcc + 1], self.segments))
