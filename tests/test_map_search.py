@@ -753,7 +753,8 @@ def test_demo_beats_hover_raw_cosine_and_scores_spread(demo):
     ds, index, vectorizer, tmp = demo
     labels = ds.to_pandas()["true_label"].to_numpy()
     hover_vectorizer = MFCCVectorizer(n_mfcc=32, stats=("mean",), whole_stats=(), segments=1,
-                                      trim_db=None, cache_dir=tmp / "hover_cache")
+                                      trim_db=None, envelope=False,
+                                      cache_dir=tmp / "hover_cache")
     hover_vectors, report = hover_vectorizer.transform(ds.keys, progress=False)
     assert len(report) == 0 and hover_vectors.shape == (1000, 32)
     hover_unit = unit(hover_vectors.astype(np.float64))
