@@ -5,10 +5,11 @@ standard error, e.g. "Warning: Xing stream size off by more than 1%, fuzzy seeki
 be even more fuzzy than by design!" for every MP3 that was cut after encoding: a batch
 of such files filled the terminal with one line per clip. Where this process's stderr
 is its one thread's alone (a vectorizing worker process, the command line, a script),
-:func:`caught` sends file descriptor 2 to a scratch file around each decode and prints
-each distinct line it collects once per process, naming the clip that said it. With
-other threads running (a notebook kernel, the server, a Dask worker) it does nothing:
-what they write meanwhile must not be caught.
+:func:`caught` sends file descriptor 2 to a scratch file around each decode of an MPEG
+audio file (:func:`may_speak`: the only decoder seen to do it; the others are spared
+its five system calls) and prints each distinct line it collects once per process,
+naming the clip that said it. With other threads running (a notebook kernel, the
+server, a Dask worker) it does nothing: what they write meanwhile must not be caught.
 """
 from __future__ import annotations
 
@@ -22,6 +23,14 @@ from typing import Iterator
 _SCRATCH: list = []  # the scratch file, made on first use
 _SAID: set[str] = set()  # lines printed already (each once per process)
 MAX_READ = 4096  # bytes of one decode's notes looked at (the rest is repetition)
+
+
+SPEAKING_SUFFIXES = (".mp3", ".mp2", ".mp1", ".mpga")  # read by libmpg123
+
+
+def may_speak(path) -> bool:
+    """Whether decoding the file at ``path`` may print notes (an MPEG audio file)."""
+    return str(path).lower().endswith(SPEAKING_SUFFIXES)
 
 
 @contextmanager

@@ -242,6 +242,7 @@ def warped_shape(frames: np.ndarray, segments: int, *, spread: float = 0.5) -> n
 
 
 ENVELOPE_DIM = 5
+_RAMP = [np.arange(256, dtype=np.float32)]  # envelope's block numbers
 
 
 def envelope(samples: np.ndarray, sr: int, *, hop: float = 0.005,
@@ -269,7 +270,7 @@ def envelope(samples: np.ndarray, sr: int, *, hop: float = 0.005,
     if count < 2:
         return np.zeros(ENVELOPE_DIM, dtype=np.float32)
     blocks = samples[:count * size].reshape(count, size)
-    power = (blocks * blocks) @ np.ones(size, dtype=blocks.dtype)  # (sums: only ratios count)
+    power = np.einsum("ij,ij->i", blocks, blocks)  # sums of squares: only ratios count
     peak = int(power.argmax())
     top = float(power[peak])
     if not top > 0.0:  # silence: every block as loud as the loudest
@@ -278,9 +279,13 @@ def envelope(samples: np.ndarray, sr: int, *, hop: float = 0.005,
     loud = power >= top * 10.0 ** (-floor_db / 10.0)
     first, last = int(loud.argmax()), count - 1 - int(loud[::-1].argmax())
     fallen = power[peak:] < top * 0.01  # 20 dB down
-    decay = int(fallen.argmax()) if fallen.any() else count - peak
+    decay = int(fallen.argmax())
+    decay = decay if fallen[decay] else count - peak
     part = power[first:last + 1]
-    centre = float(part @ np.arange(len(part), dtype=part.dtype)) / float(part.sum())
+    ramp = _RAMP[0]  # 0, 1, 2, ... kept between calls (replaced, never resized: threads)
+    if len(ramp) < len(part):
+        ramp = _RAMP[0] = np.arange(max(len(part), 2 * len(ramp)), dtype=np.float32)
+    centre = float(part @ ramp[:len(part)].astype(part.dtype, copy=False)) / float(part.sum())
     held = np.count_nonzero(part >= top * 0.1) / len(part)  # within 10 dB
     seconds = size / sr
     return np.array([10.0 * math.log10((peak - first + 1) * seconds),
