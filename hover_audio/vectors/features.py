@@ -242,7 +242,7 @@ def warped_shape(frames: np.ndarray, segments: int, *, spread: float = 0.5) -> n
 
 
 ENVELOPE_DIM = 5
-_RAMP = [np.arange(256, dtype=np.float32)]  # envelope's block numbers
+_RAMP = [np.ones((0, 2), dtype=np.float32)]  # envelope's (1, block number) rows
 
 
 def envelope(samples: np.ndarray, sr: int, *, hop: float = 0.005,
@@ -276,16 +276,19 @@ def envelope(samples: np.ndarray, sr: int, *, hop: float = 0.005,
     if not top > 0.0:  # silence: every block as loud as the loudest
         power, top = np.ones(count, dtype=np.float32), 1.0
     # levels compared as power ratios (no logarithm of every block: ~4x faster)
-    loud = power >= top * 10.0 ** (-floor_db / 10.0)
-    first, last = int(loud.argmax()), count - 1 - int(loud[::-1].argmax())
+    loud = np.flatnonzero(power >= top * 10.0 ** (-floor_db / 10.0))
+    first, last = int(loud[0]), int(loud[-1])
     fallen = power[peak:] < top * 0.01  # 20 dB down
     decay = int(fallen.argmax())
     decay = decay if fallen[decay] else count - peak
     part = power[first:last + 1]
-    ramp = _RAMP[0]  # 0, 1, 2, ... kept between calls (replaced, never resized: threads)
+    ramp = _RAMP[0]  # rows (1, block number), kept between calls (replaced, never resized)
     if len(ramp) < len(part):
-        ramp = _RAMP[0] = np.arange(max(len(part), 2 * len(ramp)), dtype=np.float32)
-    centre = float(part @ ramp[:len(part)].astype(part.dtype, copy=False)) / float(part.sum())
+        ramp = np.ones((max(len(part), 2 * len(ramp)), 2), dtype=np.float32)
+        ramp[:, 1] = np.arange(len(ramp))
+        _RAMP[0] = ramp
+    total, moment = part @ ramp[:len(part)]
+    centre = float(moment) / float(total)
     held = np.count_nonzero(part >= top * 0.1) / len(part)  # within 10 dB
     seconds = size / sr
     return np.array([10.0 * math.log10((peak - first + 1) * seconds),
