@@ -274,6 +274,8 @@ def test_the_min_score_follows_each_aspect_until_the_user_sets_one(digits_page_d
     """Scores run lower in some aspects: by default ("auto" ticked) a result must beat 90%
     of pairs of clips in the aspect searched, and the slider shows that score; a user's
     value stays until "auto" is ticked again."""
+    import time
+
     from hover_audio.app.explorer.search_panel import CHANCE_SHARE
 
     page = Page(digits_page_data)
@@ -304,8 +306,6 @@ def test_the_min_score_follows_each_aspect_until_the_user_sets_one(digits_page_d
         scores = page.annotator._search_index(aspect).scores([3, 4])
         assert (scores[search.results] >= 0.55).all()
         assert slider.value == 0.55
-    import time
-
     auto.active = True  # back to the chance level: the last search is run again with it
     wait_for_scores(page, page.annotator._search_index("overall").scores([3, 4]))
     for _ in range(300):

@@ -605,7 +605,7 @@ def test_chance_score_is_the_quantile_of_the_scores_of_distinct_pairs(index_data
 def test_chance_score_of_a_large_index_is_measured_on_a_sample_of_pairs():
     rng = np.random.default_rng(3)
     vectors = rng.normal(size=(3000, 12)).astype(np.float32)
-    vectors[:1500] += rng.normal(size=12).astype(np.float32)  # two groups: scores are not symmetric
+    vectors[:1500] += rng.normal(size=12).astype(np.float32)  # two groups of clips
     index = SimilarityIndex(vectors)
     every = index.unit @ index.unit.T
     exact = np.quantile(every[~np.eye(len(vectors), dtype=bool)], 0.9)

@@ -158,7 +158,7 @@ def decode(
         them): they are decoded instead of reading the file again, so the samples
         are those of exactly these bytes (ffmpeg, the fallback, still reads the file).
     """
-    if not isinstance(source, (bytes, bytearray, memoryview, Path)):  # (a Path: ~4 us kept)
+    if not isinstance(source, (bytes, bytearray, memoryview, Path)):  # (a Path as it is)
         source = Path(source)  # raises TypeError for anything that is not a path either
     name = name or (str(source) if isinstance(source, Path) else "<bytes>")
     contents = data if data is not None else source  # what the in-process decoders read

@@ -20,12 +20,10 @@ import threading
 from contextlib import contextmanager
 from typing import Iterator
 
+SPEAKING_SUFFIXES = (".mp3", ".mp2", ".mp1", ".mpga")  # read by libmpg123
+MAX_READ = 4096  # bytes of one decode's notes looked at (the rest is repetition)
 _SCRATCH: list = []  # the scratch file, made on first use
 _SAID: set[str] = set()  # lines printed already (each once per process)
-MAX_READ = 4096  # bytes of one decode's notes looked at (the rest is repetition)
-
-
-SPEAKING_SUFFIXES = (".mp3", ".mp2", ".mp1", ".mpga")  # read by libmpg123
 
 
 def may_speak(path) -> bool:

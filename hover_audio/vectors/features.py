@@ -254,9 +254,9 @@ def envelope(samples: np.ndarray, sr: int, *, hop: float = 0.005,
     (from the peak until 20 dB below it, or to the end), the centre of its energy
     in time, its length, each in dB of seconds (10 log10 t: a click and a swell
     differ by tens), and ten times the share of it within 10 dB of the peak (a hit,
-    ~1-2, against a held note or a vowel, ~5-10). What tells a snare from a
-    cymbal or a kick from a tom where their spectra alike do not, and what the
-    MFCC frames (25 ms, every 10 ms) blur. Fewer than two blocks give zeros.
+    ~1-2, against a held note or a vowel, ~5-10). It tells a snare from a cymbal
+    or a kick from a tom where their spectra alone do not, and the MFCC frames
+    (25 ms, every 10 ms) blur it. Fewer than two blocks give zeros.
 
     Examples
     --------
