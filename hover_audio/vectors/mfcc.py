@@ -18,7 +18,7 @@ from .features import (ENVELOPE_DIM, active_frames, activity, dct_matrix, frame_
                        hann, mel_filterbank, warped_shape)
 from .features import envelope as loudness_envelope
 
-FEATURES_VERSION = 6
+FEATURES_VERSION = 7
 STATS = ("mean", "std", "min", "max", "delta")
 SHAPE_TRIM_DB = 15.0  # the shape is taken over the frames within this of the loudest
 # how the aspects weigh the shape and envelope blocks, the timbre block the rest (shares
@@ -38,7 +38,7 @@ class MFCCVectorizer(AudioVectorizer):
     ``stats`` over the active part of the clip (frames weighted by how close they
     are to the loudest, see ``trim_db``) and ``whole_stats`` over every frame; it
     says who or what makes the sound (voice, instrument, recording). *Envelope*
-    (``envelope=True``): how the loudness rises and falls, 5 numbers in 5 ms
+    (``envelope=True``): how the loudness rises and falls, 3 numbers from 5 ms
     steps (:func:`~hover_audio.vectors.features.envelope`): a hit or a swell, a
     short or a ringing one, which tells drums apart where spectra do not. *Shape*: the
     mean of coefficients 1..``shape_mfcc`` around ``segments`` points of the
@@ -76,7 +76,7 @@ class MFCCVectorizer(AudioVectorizer):
     --------
     >>> vectorizer = MFCCVectorizer()
     >>> vectorizer.dim, sorted(vectorizer.aspects())
-    (251, ['overall', 'shape', 'timbre'])
+    (249, ['overall', 'shape', 'timbre'])
     >>> MFCCVectorizer(n_mfcc=32, stats=("mean",), whole_stats=(), trim_db=None, segments=1,
     ...                envelope=False).dim
     32
