@@ -254,7 +254,7 @@ def envelope(samples: np.ndarray, sr: int, *, hop: float = 0.005,
     of seconds (10 log10 t: a click and a swell differ by tens). It tells a snare
     from a cymbal or a kick from a tom where their spectra alone do not, and the
     MFCC frames (25 ms, every 10 ms) blur it. (The energy's centre in time and the
-    share held near the peak added nothing on the real sets, at twice the cost.)
+    share held near the peak, once here too, added nothing on the real sets.)
     Fewer than two blocks give zeros.
 
     Examples
