@@ -154,8 +154,7 @@ def counterparts(cache: Path) -> pd.DataFrame:
     prompt read by the other speaker of its language, first or in the 10 nearest, out of
     that speaker's 268-527 prompts? The "shape" aspect's real-speech test."""
     from hover_audio import AudioDataset
-    from hover_audio.maps.scaling import Scaler, unit_rows
-    from hover_audio.vectors.contract import aspect_weights
+    from hover_audio.maps.scaling import unit_rows
 
     table = real_sets.prompt_pairs(real_sets.fetch())
     hover = hover_vectors(table["audio"])
@@ -167,9 +166,8 @@ def counterparts(cache: Path) -> pd.DataFrame:
         vectorizer.cache_dir = cache
         ds = AudioDataset.from_pandas(table[["audio", "label"]])
         ds.vectorize(vectorizer, progress=False)
-        for aspect in vectorizer.aspects():
-            scaled = Scaler.fit(ds.vectors, aspect_weights(vectorizer, aspect)).transform(ds.vectors)
-            first, ten = counterpart_hits(unit_rows(np.nan_to_num(scaled)), table)
+        for aspect in vectorizer.aspects():  # the unit rows search uses (failed clips: 0)
+            first, ten = counterpart_hits(ds.similarity_index(aspect=aspect).unit, table)
             rows.append({"vectors": f"{name} / {aspect}", "top-1": first, "in 10 nearest": ten,
                          "top-1 x hover": first / reference})
     return pd.DataFrame(rows)

@@ -17,13 +17,14 @@ import os
 import sys
 import tempfile
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Iterator
 
 SPEAKING_SUFFIXES = (".mp3", ".mp2", ".mp1", ".mpga")  # read by libmpg123
 MAX_READ = 4096  # bytes of one decode's notes looked at (the rest is repetition)
 _SCRATCH: list = []  # the scratch file, made on first use
 _SAID: set[str] = set()  # lines printed already (each once per process)
+_NOTHING = nullcontext()  # caught()'s context for files whose decoder prints nothing
 
 
 def may_speak(path) -> bool:
@@ -31,10 +32,22 @@ def may_speak(path) -> bool:
     return str(path).lower().endswith(SPEAKING_SUFFIXES)
 
 
+def caught(name: str, location=None):
+    """A context around one decode of clip ``name``: its native notes, each new line
+    printed once as ``hover-audio: NAME: LINE``.
+
+    ``location`` is the file decoded: for one that is not MPEG audio (:func:`may_speak`)
+    the context does nothing (None: caught whatever it is). Nothing is caught while
+    other threads run.
+    """
+    if location is not None and not may_speak(location):
+        return _NOTHING
+    return _catching(name)
+
+
 @contextmanager
-def caught(name: str) -> Iterator[None]:
-    """Around one decode of clip ``name``: its native notes, each new line printed once
-    as ``hover-audio: NAME: LINE``; nothing is caught while other threads run.
+def _catching(name: str) -> Iterator[None]:
+    """:func:`caught`, for a decode that may speak.
 
     Five system calls when the decoder says nothing (~3 us against ~0.5 ms a clip).
     The stderr in place is restored, whatever it is now (pytest or IPython may have

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import time
 import warnings
-from contextlib import nullcontext
 from pathlib import Path
 from typing import NamedTuple, Sequence
 
@@ -66,7 +65,6 @@ _RECENT: dict = {}  # (absolute path, size, mtime_ns) -> content hash
 # core: 379 against 340 ms). At most this many clips or samples wait at once.
 DECODED_CLIPS = 32
 DECODED_SAMPLES = 1 << 20  # 4 MB of float32: one long clip goes alone
-NO_NOTES = nullcontext()  # decoders other than MPEG audio's print nothing
 
 
 def open_cache(vectorizer) -> VectorCache | None:
@@ -202,8 +200,7 @@ def decode_job(vectorizer, job: Job, cache, found: Found | None = None) -> Outco
                                                    else look_up(job, cache))
         if hit is not None:
             return Outcome(job.row, hit, learned=(None, memo) if memo else None)
-        notes = native_notes.caught(job.key) if native_notes.may_speak(ref.location) else NO_NOTES
-        with notes:  # (what libmpg123 prints: once per process, see native_notes)
+        with native_notes.caught(job.key, ref.location):  # (libmpg123's notes: said once)
             audio = decode(source, start=ref.start, end=ref.end, channel=ref.channel,
                            max_duration=vectorizer.max_duration, name=job.key, data=data)
         return Decoded(job, audio, None if stored_as is None else (stored_as, memo))

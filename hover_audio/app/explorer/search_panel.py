@@ -106,17 +106,16 @@ class SearchPanel:
         widgets.say(self.annotator.status, "searching…")
 
         def work() -> None:
-            nonlocal threshold
             try:
                 index = self._index(aspect)
                 scores, best = index.search(query, k)
                 chance = index.chance_score(CHANCE_SHARE) if auto else float("nan")
-                threshold = chance if np.isfinite(chance) else threshold
-                kept = best[scores[best] >= threshold]
+                minimum = chance if np.isfinite(chance) else threshold
+                kept = best[scores[best] >= minimum]
                 text = f"{len(kept)} result(s) ({aspect})"
                 if len(kept) < len(best):  # scores run lower in some aspects: say so
                     text += (f"; {len(best) - len(kept)} of the {len(best)} nearest are "
-                             f"below min score {threshold:.2f}")
+                             f"below min score {minimum:.2f}")
                     if np.isfinite(chance):
                         text += f" (auto: {100 * (1 - CHANCE_SHARE):.0f}% of pairs score less)"
                 found = scores, kept, text, None
