@@ -27,7 +27,11 @@ SMALL_BATCH = 8  # fewer jobs than this per worker are not worth starting proces
 # what a worker imports to run jobs: imported before workers are forked (or into
 # the fork server) so that each one does not import them again
 WORKER_MODULES = ("hover_audio.vectors.jobs", "hover_audio.vectors.mfcc", "scipy.fft",
-                  "soundfile", "miniaudio", "threadpoolctl")
+                  "miniaudio", "threadpoolctl")
+# what only some clips need (libsndfile: formats and sizes the miniaudio readers do not
+# take): preloaded into the fork server, which starts once per process; before a fork it
+# would cost every batch 4 ms (a tenth of the pool's start-up), in workers only when needed
+SERVER_MODULES = WORKER_MODULES + ("soundfile",)
 _WARNED: set = set()
 
 
@@ -151,7 +155,7 @@ def _start_forkserver() -> None:
     """
     from multiprocessing import forkserver
 
-    forkserver.set_forkserver_preload(["__main__", *WORKER_MODULES])
+    forkserver.set_forkserver_preload(["__main__", *SERVER_MODULES])
     saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
     os.environ.update(dict.fromkeys(THREAD_VARIABLES, "1"))
     try:
