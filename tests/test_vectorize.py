@@ -445,6 +445,40 @@ def test_workers_start_with_one_blas_thread_and_no_spinning_helper(tmp_path, par
         assert result["before"] > 1  # the case this guards: the parent's BLAS was threaded
 
 
+LIBSNDFILE_SCRIPT = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    from hover_audio.vectors.mfcc import MFCCVectorizer
+
+    if __name__ == "__main__":
+        parallel, report = MFCCVectorizer(cache=False).transform(sys.argv[1:], workers=2,
+                                                                 progress=False)
+        imported = "soundfile" in sys.modules  # only workers decoded
+        serial, _ = MFCCVectorizer(cache=False).transform(sys.argv[1:], workers=1,
+                                                          progress=False)
+        print(json.dumps({"failures": len(report), "imported": imported,
+                          "gap": float(np.abs(parallel - serial).max())}))
+""")
+
+
+def test_forked_workers_import_libsndfile_where_clips_need_it(tmp_path):
+    """libsndfile is not imported before workers are forked (most clips never need it:
+    4-6 ms of every batch's start-up); workers given AIFF clips, which only it reads,
+    import it themselves and give the vectors a serial run gives."""
+    (tmp_path / "script.py").write_text(LIBSNDFILE_SCRIPT)
+    keys = []
+    for i in range(24):
+        keys.append(str(tmp_path / f"t{i}.aiff"))
+        soundfile.write(keys[-1], tone(300 + 20 * i, 0.3), SR, format="AIFF", subtype="PCM_16")
+    done = subprocess.run([sys.executable, "script.py", *keys], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["failures"] == 0
+    assert result["imported"] is False
+    assert result["gap"] < 1e-4
+
+
 def test_ranges_of_one_recording_read_it_once_for_its_hash(tmp_path, monkeypatch):
     """A cold batch of 150 ranges of one recording hashes the file once, not once per
     range (its memo row reaches the cache only after a chunk is stored)."""
