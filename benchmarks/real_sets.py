@@ -25,7 +25,8 @@ speakers     Asterisk prompts in GSM, as phones play them           the speaker 
 ``prompt_pairs``: every prompt both speakers of a language read (1,114 prompts, 2,228
 clips of the speakers set's recordings), labeled by the prompt: same words, another voice.
 
-Held out (``HELD_OUT``): the same three kinds from packages no setting was tuned on,
+Held out (``HELD_OUT``): the same three kinds from packages no setting was tuned on
+(voices twice: non-verbal sounds and acted lines),
 measured to see how the default does on recordings it has not seen:
 
 ==================  =============================================  ======================
@@ -36,6 +37,8 @@ languages-held-out  KTuberling's spoken object names: 13            language
                     WAV, nn Opus)
 voices-held-out     OpenArena's player models: grunts, screams      player model (14)
                     and taunts (WAV); shared sounds left out
+voices-lines-       MegaGlest's unit voice lines (select and        faction/unit (29, 8-24
+held-out            order replies, WAV); shared lines left out      lines each)
 ==================  =============================================  ======================
 
 Packages are fetched with ``apt-get download`` and unpacked with ``dpkg-deb -x``
@@ -223,7 +226,7 @@ SETS = {"drums": drums, "languages": languages, "voices": voices, "lines": lines
 # Sets of the same three kinds from packages that no setting was ever tuned on: how the
 # default does on recordings it has not seen. Fetched only when one of them is asked for.
 HELD_OUT_PACKAGES = ["hydrogen-data", "sonic-pi-samples", "exadrums", "ktuberling-data",
-                     "openarena-081-players"]
+                     "openarena-081-players", "megaglest-data"]
 # Sonic Pi names hi-hats "drum_cymbal_closed/open/pedal": left out rather than guessed
 SONIC_PI_UNSURE = re.compile(r"^drum_cymbal_(closed|open|pedal)$")
 
@@ -261,7 +264,6 @@ def voices_held_out(root: Path) -> pd.DataFrame:
     read out of the game's pk3 archive once. A sound two models share is left out and a
     model's repeated sound kept once (identical files would be perfect neighbours): 14
     models keep sounds of their own."""
-    import hashlib
     import zipfile
 
     folder = root / "openarena-players"
@@ -273,16 +275,40 @@ def voices_held_out(root: Path) -> pd.DataFrame:
             pk3.extractall(folder.with_suffix(".part"), members)
         (folder.with_suffix(".part") / "sound/player").rename(folder)
         shutil.rmtree(folder.with_suffix(".part"))
-    rows = [(str(path), path.parent.name, hashlib.sha256(path.read_bytes()).hexdigest())
-            for path in sorted(folder.glob("*/*")) if AUDIO.search(path.name)]
-    table = pd.DataFrame(rows, columns=["audio", "label", "content"])
+    return own_sounds([(path, path.parent.name) for path in sorted(folder.glob("*/*"))
+                       if AUDIO.search(path.name)])
+
+
+def voice_lines_held_out(root: Path, min_clips: int = 8) -> pd.DataFrame:
+    """MegaGlest's unit voice lines: what each unit says when selected or given an order
+    (``*_select*.wav``, ``*_ack*.wav``; its attack, work and death sounds are left out),
+    labeled by faction and unit ("norsemen/swordman"). A line two units share is left
+    out; the 29 units with at least ``min_clips`` lines of their own are kept (8-24 each):
+    voice-acted lines, as in ``voices``, from a game no setting was tuned on."""
+    factions = root / "usr/share/games/megaglest/techs/megapack/factions"
+    return own_sounds(
+        [(path, f"{path.parents[3].name}/{path.parents[1].name}")
+         for path in sorted(factions.glob("*/units/*/sounds/*.wav"))
+         if re.search(r"_(ack|select)\d*$", path.stem)], min_clips)
+
+
+def own_sounds(found: list[tuple[Path, str]], min_clips: int = 1) -> pd.DataFrame:
+    """``audio, label`` of ``(path, label)`` pairs, each content once: a sound of two
+    labels is left out and a label's repeated sound kept once (identical files would be
+    perfect neighbours); then the labels with at least ``min_clips`` sounds."""
+    import hashlib
+
+    table = pd.DataFrame([(str(path), label, hashlib.sha256(path.read_bytes()).hexdigest())
+                          for path, label in found], columns=["audio", "label", "content"])
     owners = table.groupby("content")["label"].nunique()
     table = table[table["content"].map(owners) == 1].drop_duplicates("content")
+    counts = table["label"].value_counts()
+    table = table[table["label"].isin(counts[counts >= min_clips].index)]
     return table[["audio", "label"]].reset_index(drop=True)
 
 
 HELD_OUT = {"drums-held-out": drums_held_out, "languages-held-out": languages_held_out,
-            "voices-held-out": voices_held_out}
+            "voices-held-out": voices_held_out, "voices-lines-held-out": voice_lines_held_out}
 
 
 def load_sets(cache: Path = DEFAULT_CACHE, names=None) -> dict[str, pd.DataFrame]:
@@ -303,7 +329,7 @@ def main() -> None:
     names = list(SETS) + (list(HELD_OUT) if args.held_out else [])
     for name, table in load_sets(args.cache, names).items():
         counts = table["label"].value_counts()
-        print(f"{name:18s} {len(table):5d} clips, {len(counts):3d} labels "
+        print(f"{name:21s} {len(table):5d} clips, {len(counts):3d} labels "
               f"({counts.min()}-{counts.max()} each)")
     print(f"data under {args.cache}")
 
