@@ -479,6 +479,38 @@ def test_forked_workers_import_libsndfile_where_clips_need_it(tmp_path):
     assert result["gap"] < 1e-4
 
 
+def test_a_batch_holds_one_native_thread_until_its_snapshot_is_written(tmp_path, monkeypatch):
+    """The report and the snapshot are written while this process's BLAS is still held
+    at one thread (given back before them, a batch ran 3% slower), and it gets its
+    threads back once the batch returns."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from hover_audio.vectors import snapshot
+
+    def blas_threads():
+        return max(info["num_threads"] for info in threadpool_info()
+                   if info["user_api"] == "blas")
+
+    held = []
+    original = snapshot.write
+
+    def recording_write(*args, **kw):
+        held.append(blas_threads())
+        return original(*args, **kw)
+
+    monkeypatch.setattr(snapshot, "MIN_ROWS", 8)  # a batch this small gets a snapshot too
+    monkeypatch.setattr(snapshot, "write", recording_write)
+    keys = [write(tmp_path / f"t{i}.wav", tone(300 + 30 * i, 0.2)) for i in range(12)]
+    with threadpool_limits(2):
+        before = blas_threads()
+        matrix, report = MFCCVectorizer(cache_dir=tmp_path / "cache").transform(
+            keys, workers=1, progress=False)
+        after = blas_threads()
+    assert report.empty and np.isfinite(matrix).all()
+    assert held == [1]  # the snapshot was written, inside the hold
+    assert after == before
+
+
 def test_ranges_of_one_recording_read_it_once_for_its_hash(tmp_path, monkeypatch):
     """A cold batch of 150 ranges of one recording hashes the file once, not once per
     range (its memo row reaches the cache only after a chunk is stored)."""

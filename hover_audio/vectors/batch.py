@@ -19,7 +19,7 @@ from ..common.paths import default_cache_dir
 from ..common.progress import progress_bar
 from . import snapshot
 from .jobs import Job, Outcome, cache_key, make_jobs, open_cache
-from .runners import run_parallel
+from .runners import batch_threads, run_parallel
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -155,13 +155,15 @@ def vectorize_many(vectorizer, keys: Sequence[str], *, workers: int | None = Non
     # workers could race to create it
     rows, vectors, jobs = cached_rows(vectorizer, jobs, states)
     matrix[rows] = vectors
-    outcomes = run_parallel(vectorizer, jobs, workers=workers, progress=progress, client=client)
-    matrix, report = finish(outcomes, keys, vectorizer.dim, matrix)
-    if place is not None and _learned(matrix[batch.at], found):
-        try:  # clips new or changed since the snapshot now have vectors: write a new one
-            snapshot.write(place, batch, files, states, matrix[batch.at])
-        except OSError as error:  # a snapshot is a shortcut: never fail the batch for it
-            warnings.warn(f"vector snapshot not written ({place}): {error}")
+    with batch_threads(len(jobs), workers, client):  # until the snapshot is written
+        outcomes = run_parallel(vectorizer, jobs, workers=workers, progress=progress,
+                                client=client)
+        matrix, report = finish(outcomes, keys, vectorizer.dim, matrix)
+        if place is not None and _learned(matrix[batch.at], found):
+            try:  # clips new or changed since the snapshot now have vectors: write a new one
+                snapshot.write(place, batch, files, states, matrix[batch.at])
+            except OSError as error:  # a snapshot is a shortcut: never fail the batch for it
+                warnings.warn(f"vector snapshot not written ({place}): {error}")
     return matrix, report
 
 
