@@ -102,11 +102,15 @@ def one_native_thread():
 def batch_threads(count: int, workers: int | None = None, client=None):
     """What a batch of ``count`` jobs holds from before it runs until its report and
     snapshot are written: :func:`one_native_thread` when the jobs run in this process
-    or in workers forked from it (they inherit the limit), else nothing.
+    or in workers forked from it, else nothing.
 
-    Given back as soon as the jobs were done, before those last steps, it made 1,000
-    clips 3% slower where the BLAS runs threads (13 fresh runs each, medians 0.277 ->
-    0.269 s; no change where it is pinned to one thread).
+    Before forking workers, this process (then its only thread, computing nothing)
+    imports :data:`WORKER_MODULES` and holds its native thread pools at one thread, so
+    that workers start with both. Imported in each worker instead, ``scipy.fft`` alone
+    cost every later batch of a notebook or server 0.1 s again (1,000 clips: 0.32 s ->
+    0.22 s). Given back as soon as the jobs were done, before the report and snapshot,
+    the hold made 1,000 clips 3% slower where the BLAS runs threads (13 fresh runs
+    each, medians 0.277 -> 0.269 s; no change where it is pinned to one thread).
     """
     if count == 0 or client is not None:
         return nullcontext()
@@ -131,10 +135,10 @@ def run_parallel(vectorizer, jobs: Sequence[Job], *, workers: int | None = None,
     if client is not None:
         return _run_dask(vectorizer, jobs, client, progress)
     workers = default_workers() if workers is None else max(1, int(workers))
-    if _in_this_process(len(jobs), workers):
-        with one_native_thread():
+    with batch_threads(len(jobs), workers):  # (free within the caller's own hold)
+        if _in_this_process(len(jobs), workers):
             return run_jobs(vectorizer, jobs, progress=progress)
-    return _run_processes(vectorizer, chunks(jobs, workers), workers, progress, len(jobs))
+        return _run_processes(vectorizer, chunks(jobs, workers), workers, progress, len(jobs))
 
 
 def _start_method() -> str:
@@ -216,22 +220,6 @@ def _start_forkserver() -> None:
                 os.environ[name] = value
 
 
-def _run_processes(vectorizer, parts, workers, progress, total) -> list[Outcome]:
-    """Run ``parts`` in worker processes; in this process when workers cannot start.
-
-    Before forking workers, this process (then its only thread, computing
-    nothing) imports :data:`WORKER_MODULES` and holds its native thread pools at
-    one thread, so that workers start with both. Imported in each worker
-    instead, ``scipy.fft`` alone cost every later batch of a notebook or server
-    0.1 s again (1,000 clips: 0.32 s -> 0.22 s).
-    """
-    if _start_method() != "fork":
-        return _run_limited(vectorizer, parts, workers, progress, total)
-    _import_for_workers()
-    with one_native_thread():
-        return _run_limited(vectorizer, parts, workers, progress, total)
-
-
 def _import_for_workers() -> None:
     """Import :data:`WORKER_MODULES` here, so that workers forked from now on have them
     (and the native libraries they load are there when the thread limit is set)."""
@@ -240,7 +228,8 @@ def _import_for_workers() -> None:
             importlib.import_module(name)
 
 
-def _run_limited(vectorizer, parts, workers, progress, total) -> list[Outcome]:
+def _run_processes(vectorizer, parts, workers, progress, total) -> list[Outcome]:
+    """Run ``parts`` in worker processes; in this process when workers cannot start."""
     guard = nullcontext()
     if _start_method() != "fork" and _in_main_top_level():
         if type(vectorizer).__module__ == "__main__":
