@@ -22,7 +22,9 @@ def make_server(apps: Callable | Mapping[str, Callable], port: int = 5006,
     from bokeh.server.server import Server
 
     from .access import TokenAuth
+    from .transport import send_frames_at_once
 
+    send_frames_at_once()
     routes = dict(apps) if isinstance(apps, Mapping) else {"/": apps}
     origins = allow_origins or [f"{host}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"]
     options = {}

@@ -21,6 +21,7 @@ from ...audio.wav import clip_wav
 from ...common.values import optional_number
 from ...dataset.embedding import LABELS_ASPECT, learning_labels
 from ...dataset.schema import AUDIO, RANGE_COLUMNS
+from ..transport import send_frames_at_once
 from . import playback_js as js
 from . import widgets
 from .aspects import MapAspectControl
@@ -159,6 +160,7 @@ channel.focus = table.data.index[picked[0]];
 
     def attach(self, doc) -> None:
         """Put this annotator in ``doc`` and follow the dataset until the session ends."""
+        send_frames_at_once()  # before the page's websocket opens, however it is served
         self.doc = doc
         doc.title = self.title
         doc.template = page_template()  # the map drawn without WebGL where no GPU draws it
