@@ -11,6 +11,7 @@ import textwrap
 import threading
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -329,6 +330,55 @@ def test_a_batch_with_broken_files_completes_with_a_report(vectorizer, messy_fol
     np.fill_diagonal(similarity, -np.inf)
     nearest = similarity.argmax(axis=1)
     assert (nearest % 3 == np.arange(30) % 3).all()
+
+
+def test_reports_have_the_same_column_types_with_or_without_failures(vectorizer, tmp_path):
+    """An empty report is typed like one with rows (an int64 row, text columns), from
+    a cold batch, a warm one, and a user's callable."""
+    good = [write(tmp_path / f"{i}.wav", tone(300 + 100 * i, 0.3)) for i in range(3)]
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF, but not a wave file")
+    failing = vectorizer.transform([good[0], broken, good[1]], workers=1, progress=False)[1]
+    assert failing[["row", "key", "kind"]].values.tolist() == [[1, str(broken), "decode"]]
+    cold = vectorizer.transform(good, workers=1, progress=False)[1]
+    warm = vectorizer.transform(good, workers=1, progress=False)[1]
+
+    def fails_on_b(key):
+        if key.endswith("b"):
+            raise ValueError("no b")
+        return np.ones(4)
+
+    from hover_audio.vectors.contract import CallableVectorizer
+
+    mixed = CallableVectorizer(fails_on_b).transform(["a", "b"], progress=False)[1]
+    assert mixed[["row", "key", "kind"]].values.tolist() == [[1, "b", "error"]]
+    empty = CallableVectorizer(fails_on_b).transform(["a"], progress=False)[1]
+    types = failing.dtypes.to_dict()
+    assert types["row"] == np.int64 and types["key"] == pd.Series(["text"]).dtype
+    for report in (cold, warm, mixed, empty):
+        assert report.dtypes.to_dict() == types, report.dtypes
+    assert pd.concat([cold, failing]).dtypes.to_dict() == types
+    assert len(cold) == len(warm) == len(empty) == 0
+
+
+def test_path_objects_are_keys_like_their_strings(vectorizer, tmp_path):
+    good = [write(tmp_path / f"{i}.wav", tone(300 + 100 * i, 0.3)) for i in range(3)]
+    paths = [Path(key) for key in good] + [tmp_path / "missing.wav"]
+    matrix, report = vectorizer.transform(paths, workers=1, progress=False)
+    expected = vectorizer.transform(good, workers=1, progress=False)[0]
+    assert np.array_equal(matrix[:3], expected)
+    assert report[["row", "key", "kind"]].values.tolist() == [
+        [3, str(tmp_path / "missing.wav"), "not_found"]]
+    assert np.array_equal(vectorizer(Path(good[1])), expected[1])
+
+
+def test_a_key_that_is_no_path_is_refused_by_row_before_any_clip_is_read(vectorizer,
+                                                                          tmp_path):
+    good = write(tmp_path / "a.wav", tone(300, 0.3))
+    for bad in (None, float("nan"), 7):
+        with pytest.raises(TypeError, match=f"key 1: .*got {type(bad).__name__}"):
+            vectorizer.transform([good, bad], workers=1, progress=False)
+    assert not (tmp_path / "cache").exists()
 
 
 def test_parallel_and_serial_runs_agree(tmp_path, messy_folder):

@@ -18,7 +18,7 @@ from ..audio.sources import SourceError, local_path, parse_key
 from ..common.paths import default_cache_dir
 from ..common.progress import progress_bar
 from . import snapshot
-from .jobs import Job, Outcome, cache_key, make_jobs, open_cache
+from .jobs import Job, Outcome, cache_key, clip_keys, make_jobs, open_cache
 from .runners import batch_threads, run_parallel
 
 if TYPE_CHECKING:
@@ -73,7 +73,8 @@ def cached_rows(vectorizer, jobs: Sequence[Job],
 
 def collect(outcomes: Sequence[Outcome], count: int, dim: int | None,
             matrix: np.ndarray | None = None) -> tuple:
-    """Stack outcomes into ``(matrix, report)``: NaN rows and report rows for failures.
+    """Stack outcomes into ``(matrix, failures)``: NaN rows, and ``(row, kind, message)``
+    of each failed or truncated clip.
 
     ``matrix``, when given, already holds some rows (from the cache).
     """
@@ -86,7 +87,7 @@ def collect(outcomes: Sequence[Outcome], count: int, dim: int | None,
              and dim is not None and len(o.vector) == dim]
     if plain:  # the common case, in one step
         matrix[[o.row for o in plain]] = np.stack([o.vector for o in plain])
-    rows = []
+    failures = []
     for outcome in outcomes:
         if outcome.kind is None and dim is not None and outcome.vector is not None \
                 and len(outcome.vector) == dim:
@@ -99,11 +100,8 @@ def collect(outcomes: Sequence[Outcome], count: int, dim: int | None,
         if vector is not None:
             matrix[outcome.row] = vector
         if outcome.kind is not None:
-            rows.append((outcome.row, None, outcome.kind, outcome.message))
-    import pandas as pd  # here, not with the module: one hover-style call needs no report
-
-    report = pd.DataFrame(rows, columns=REPORT_COLUMNS).sort_values("row", ignore_index=True)
-    return matrix, report
+            failures.append((outcome.row, outcome.kind, outcome.message))
+    return matrix, failures
 
 
 def call_each(function: Callable, jobs: Sequence[Job], progress: bool) -> list[Outcome]:
@@ -131,7 +129,7 @@ def vectorize_many(vectorizer, keys: Sequence[str], *, workers: int | None = Non
     ``matrix`` is float32, one row per key, NaN where a key failed; ``report``
     has one row (``row``, ``key``, ``kind``, ``message``) per failure or warning.
     """
-    keys = list(keys)
+    keys = clip_keys(keys)
     ranged = starts is not None or ends is not None or channels is not None
     jobs = make_jobs(keys, starts, ends, channels) if ranged else None
     batch, place = _snapshot_rows(vectorizer, keys, jobs)
@@ -191,7 +189,24 @@ def _snapshot_rows(vectorizer, keys: list, jobs: list[Job] | None):
 
 def finish(outcomes: Sequence[Outcome], keys: list, dim: int | None,
            matrix: np.ndarray | None = None) -> tuple[np.ndarray, pd.DataFrame]:
-    """:func:`collect` the outcomes and name each report row's key."""
-    matrix, report = collect(outcomes, len(keys), dim, matrix)
-    report["key"] = [keys[row] for row in report["row"]]
-    return matrix, report
+    """:func:`collect` the outcomes, and report the failures by row and key."""
+    matrix, failures = collect(outcomes, len(keys), dim, matrix)
+    return matrix, report_frame(failures, keys)
+
+
+def report_frame(failures: Sequence[tuple], keys: Sequence) -> pd.DataFrame:
+    """The report of ``(row, kind, message)`` failures, in row order, each with its key.
+
+    Its columns have the same types whether it is empty or not (an int64 row; key, kind
+    and message as the text type pandas gives strings), so reports concatenate cleanly.
+    """
+    import pandas as pd  # here, not with the module: one hover-style call needs no report
+
+    failures = sorted(failures, key=lambda failure: failure[0])
+    text = pd.Series(["text"]).dtype  # object in pandas 2, "str" in pandas 3
+    rows = np.array([failure[0] for failure in failures], dtype=np.int64)
+    columns = {"row": rows, "key": [keys[row] for row in rows],
+               "kind": [failure[1] for failure in failures],
+               "message": [failure[2] for failure in failures]}
+    return pd.DataFrame({name: pd.Series(values, dtype=None if name == "row" else text)
+                         for name, values in columns.items()}, columns=REPORT_COLUMNS)

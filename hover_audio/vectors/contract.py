@@ -53,7 +53,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..audio.sources import clip_id
-from .jobs import clip_error, make_jobs
+from .jobs import clip_error, clip_keys, make_jobs
 
 CACHE_SETTINGS = ("cache", "cache_dir")
 DEFAULT_ASPECT = "overall"
@@ -241,7 +241,7 @@ class CallableVectorizer(Vectorizer):
         """
         from .batch import call_each, finish
 
-        jobs = make_jobs(list(keys), starts, ends, channels)
+        jobs = make_jobs(clip_keys(keys), starts, ends, channels)
         if any(job.channel is not None for job in jobs):
             raise ValueError("a callable vectorizer is given keys only, and a key cannot name "
                              "a channel; drop the channel column or write an AudioVectorizer")

@@ -310,11 +310,31 @@ def clip_error(kind: str, message: str) -> Exception:
 
 def vectorize_one(vectorizer, key: str) -> np.ndarray:
     """The vector of one key; raises the clip's error when it fails."""
-    outcome = clip_vector(vectorizer, Job(0, key), open_cache(vectorizer))
+    outcome = clip_vector(vectorizer, Job(0, clip_keys([key])[0]), open_cache(vectorizer))
     save_outcomes(vectorizer, [outcome])
     if outcome.vector is None:
         raise clip_error(outcome.kind, outcome.message)
     return outcome.vector
+
+
+def clip_keys(keys) -> list[str]:
+    """``keys`` as a list of strings, a path object (``pathlib.Path``) as its path.
+
+    Raises TypeError naming the first key that is neither a string nor a path (a
+    number, None, a float NaN from an empty table cell), before any clip is read.
+    """
+    keys = list(keys)
+    if all(type(key) is str for key in keys):  # the usual case, ~1 ms per 100,000 keys
+        return keys
+    texts = []
+    for row, key in enumerate(keys):
+        if isinstance(key, os.PathLike):
+            key = os.fsdecode(os.fspath(key))
+        elif not isinstance(key, str):
+            raise TypeError(f"key {row}: a clip key is a path or URL (str or path object), "
+                            f"got {type(key).__name__} {key!r}")
+        texts.append(key)
+    return texts
 
 
 def make_jobs(keys: Sequence[str], starts=None, ends=None, channels=None) -> list[Job]:
