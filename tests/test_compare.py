@@ -189,6 +189,20 @@ def test_cli_vectorizers_and_compare(tmp_path, digits, capsys):
     assert "Bokeh" in html.read_text() or "bokeh" in html.read_text()
 
 
+def test_cli_compare_names_the_clips_it_could_not_read(tmp_path, digits, capsys):
+    folder = write_labeled_folder(tmp_path / "labeled", digits)
+    label = digits.column("label")[0]
+    broken = folder / label / "broken.wav"
+    broken.write_bytes(b"RIFF....WAVEnot a wave file")
+    assert main(["compare", str(folder), "--vectorizer", "mfcc", "--aspect", "overall",
+                 "--json", "--no-map", "--workers", "1"]) == 0
+    out, err = capsys.readouterr()
+    rows = json.loads(out)  # the failures go to stderr: stdout stays one JSON document
+    assert rows[0]["failed"] == 1 and rows[0]["clips"] == len(digits) + 1
+    assert "mfcc: 1 clip(s) could not be read" in err
+    assert f"decode: {broken}: cannot decode" in err
+
+
 def test_cli_names_a_missing_extra_and_an_unknown_vectorizer(tmp_path, digits, capsys,
                                                              monkeypatch):
     folder = write_labeled_folder(tmp_path / "labeled", digits)

@@ -31,6 +31,7 @@ def _needs_vectors(dataset, args: argparse.Namespace) -> bool:
 
 
 def run_annotator(dataset, args: argparse.Namespace, title: str) -> int:
+    from ..vectors.batch import failure_lines
     from . import recipes
     from .server import improve_layout_in_background, serve
 
@@ -45,7 +46,9 @@ def run_annotator(dataset, args: argparse.Namespace, title: str) -> int:
         failed = report[report["kind"] != "truncated"]
         if len(failed):
             print(f"hover-audio: {len(failed)} clip(s) could not be read; they are left off "
-                  "the map (see the vector_error column)")
+                  "the map (their vector_error column says why):")
+            for line in failure_lines(report):
+                print(f"  {line}")
         dataset.compute_nd_embedding(method="pca")  # a map at once; UMAP follows
     else:
         if dataset.vectorizer is None:
@@ -161,6 +164,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_vectorize(args: argparse.Namespace) -> int:
     from ..dataset.store import is_workspace
+    from ..vectors.batch import failure_lines
 
     source = Path(args.path)
     if source.is_dir() and is_workspace(source):
@@ -178,10 +182,8 @@ def cmd_vectorize(args: argparse.Namespace) -> int:
     failed = report[report["kind"] != "truncated"]
     print(f"vectorized {len(dataset) - len(failed)} of {len(dataset)} clips "
           f"({vectorizer.dim} dimensions); {len(failed)} failed")
-    for row in failed.head(20).itertuples():
-        print(f"  {row.kind}: {row.message}")
-    if len(failed) > 20:
-        print(f"  ... and {len(failed) - 20} more")
+    for line in failure_lines(report, limit=20):
+        print(f"  {line}")
     if dataset.workspace is None:
         print("(no --workspace given: the vectors are cached but not saved in a workspace)")
     dataset.close()

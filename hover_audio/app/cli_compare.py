@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def cmd_vectorizers(args: argparse.Namespace) -> int:
@@ -17,6 +18,7 @@ def cmd_vectorizers(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from ..model.compare import compare
+    from ..vectors.batch import failure_lines
     from .opening import open_dataset
     from .compare_report import text_table, to_json, write_plot
 
@@ -24,6 +26,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     table = compare(dataset, vectorizers=args.vectorizer or None, aspects=args.aspect or None,
                     map_method=None if args.no_map else "umap", workers=args.workers,
                     progress=not (args.quiet or args.json))
+    for name, report in table.attrs.get("failures", {}).items():
+        if len(report):  # on stderr: --json output stays one document
+            print(f"{name}: {len(report)} clip(s) could not be read and are left out of its "
+                  "figures:", file=sys.stderr)
+            for line in failure_lines(report):
+                print(f"  {line}", file=sys.stderr)
     print(to_json(table) if args.json else text_table(table))
     if args.plot:
         written = write_plot(table, args.plot, title=f"hover-audio compare: {args.path}")

@@ -72,6 +72,8 @@ def compare(dataset, vectorizers=None, aspects: Iterable[str] | None = None, *,
         ``actions_per_100`` and ``effort_accuracy`` (see
         :func:`~hover_audio.model.evaluation.labeling_effort`), ``seconds_per_clip``
         (wall time of vectorizing, cache hits included) and ``failed`` clips.
+        ``attrs["failures"]`` maps each vectorizer's name to the report rows
+        (row, key, kind, message) of its clips that got no vector.
 
     Raises
     ------
@@ -86,7 +88,7 @@ def compare(dataset, vectorizers=None, aspects: Iterable[str] | None = None, *,
         raise ValueError(f"compare needs clips of at least 2 labels; found "
                          f"{sorted(labeled[LABEL].unique())}")
     wanted = None if aspects is None else list(aspects)
-    rows = []
+    rows, failures = [], {}
     chosen = _vectorizers(vectorizers)
     for number, (name, vectorizer) in enumerate(chosen, 1):
         if progress:  # which one the bars are for, and what follows them (the slow maps)
@@ -96,7 +98,8 @@ def compare(dataset, vectorizers=None, aspects: Iterable[str] | None = None, *,
         start = time.perf_counter()
         report = clips.vectorize(vectorizer, workers=workers, progress=progress)
         seconds = (time.perf_counter() - start) / max(1, len(clips))
-        failed = int((report["kind"] != "truncated").sum())
+        failures[name] = report[report["kind"] != "truncated"].reset_index(drop=True)
+        failed = len(failures[name])
         vectors, labels = clips.vectors, clips.column(LABEL)
         valid = np.isfinite(vectors).all(axis=1)  # the clips precision@k counts
         for aspect in [*vectorizer.aspects(), LABELS_ASPECT]:
@@ -107,7 +110,9 @@ def compare(dataset, vectorizers=None, aspects: Iterable[str] | None = None, *,
             rows.append({"vectorizer": name, "aspect": aspect, "clips": len(clips),
                          "classes": int(pd.Series(labels).nunique()), **figures,
                          "seconds_per_clip": seconds, "failed": failed})
-    return pd.DataFrame(rows, columns=COLUMNS)
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    table.attrs["failures"] = failures
+    return table
 
 
 def _measure(vectors, labels, valid, vectorizer, aspect: str, *, k: int, folds: int,

@@ -194,6 +194,27 @@ def finish(outcomes: Sequence[Outcome], keys: list, dim: int | None,
     return matrix, report_frame(failures, keys)
 
 
+def failure_lines(report: pd.DataFrame, limit: int = 10) -> list[str]:
+    """Lines naming the clips of a report that got no vector (truncated ones did), each
+    as ``kind: message`` (the message names the clip), at most ``limit`` and a count
+    of the rest.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> report = pd.DataFrame({"row": [4], "key": ["a.wav"], "kind": ["decode"],
+    ...                        "message": ["a.wav: cannot decode: not audio"]})
+    >>> failure_lines(report)
+    ['decode: a.wav: cannot decode: not audio']
+    """
+    failed = report[report["kind"] != "truncated"]
+    lines = [f"{kind}: {message}" for kind, message in
+             zip(failed["kind"].head(limit), failed["message"].head(limit))]
+    if len(failed) > limit:
+        lines.append(f"... and {len(failed) - limit} more")
+    return lines
+
+
 def report_frame(failures: Sequence[tuple], keys: Sequence) -> pd.DataFrame:
     """The report of ``(row, kind, message)`` failures, in row order, each with its key.
 
