@@ -119,6 +119,26 @@ def test_from_pandas_custom_feature_key_only():
     assert list(frame["label"]) == [ABSTAIN, ABSTAIN]
 
 
+def test_from_pandas_takes_path_objects_as_keys(tmp_path):
+    """A column of ``Path.glob`` results works like the same paths as text, refused
+    values are still named by row."""
+    paths = [tmp_path / "b.wav", tmp_path / "a b.wav"]
+    df = pd.DataFrame({"audio": paths, "label": ["dog", "cat"]})
+    ds = AudioDataset.from_pandas(df)
+    assert ds.keys == [str(path) for path in paths]
+    assert list(ds.to_pandas()["audio"]) == [str(path) for path in paths]
+    assert list(df["audio"]) == paths  # the input is left alone
+    same = AudioDataset.from_pandas(pd.DataFrame({"audio": [str(p) for p in paths],
+                                                  "label": ["dog", "cat"]}))
+    pdt.assert_frame_equal(ds.to_pandas(), same.to_pandas())
+    with pytest.raises(ValueError, match=r"row 1: key must be a path or URL .* got 7"):
+        AudioDataset.from_pandas(pd.DataFrame({"audio": [paths[0], 7]}))
+    # and rows are named by path objects like by their text
+    assert list(ds.positions(paths[::-1])) == [1, 0] and list(ds.positions(paths[1])) == [1]
+    assert ds.set_labels(paths[0], "bird") == 1 and ds.commit([paths[0]], "train") == 1
+    assert list(ds.to_pandas()[["label", "SUBSET"]].iloc[0]) == ["bird", "train"]
+
+
 def test_from_pandas_does_not_modify_the_input():
     df = pd.DataFrame({"path": ["x", "y"], "other": [1, 2]}, index=[10, 20])
     before = df.copy()

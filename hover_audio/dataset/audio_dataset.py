@@ -168,7 +168,7 @@ class AudioDataset:
         ``ABSTAIN`` may only be given to ``raw`` rows (commit others to raw first).
         Returns how many rows changed.
         """
-        keys = [keys] if isinstance(keys, str) else list(keys)
+        keys = schema.key_list(keys)
         each = isinstance(label, (list, tuple, np.ndarray, pd.Series))
         labels = list(label) if each else [label] * len(keys)
         if len(labels) != len(keys):

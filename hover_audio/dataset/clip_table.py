@@ -16,7 +16,7 @@ import pandas as pd
 from ..audio.sources import clip_id
 from .history import VECTOR, Change, Operation, RowChange
 from .schema import (ABSTAIN, AUDIO, LABEL, SUBSET, SUBSETS, TAGS, TRANSCRIPT, dedup_rows,
-                     row_ids)
+                     key_list, row_ids)
 
 PROTECTED = (AUDIO, LABEL, SUBSET, TRANSCRIPT, TAGS)  # change only through operations
 
@@ -129,7 +129,7 @@ class ClipTable:
         ``missing="raise"`` raises KeyError naming unknown keys; ``"skip"``
         gives -1 for them.
         """
-        keys = [keys] if isinstance(keys, str) else list(keys)
+        keys = key_list(keys)
         found = self.ids.get_indexer(keys)
         if missing == "raise" and (found < 0).any():
             unknown = [key for key, at in zip(keys, found) if at < 0]

@@ -30,7 +30,8 @@ from ..audio.sources import clip_id, local_path, parse_key
 from ..common.values import format_number, is_missing
 from .clip_table import to_record
 from .history import VECTOR, Change, RowChange
-from .schema import ABSTAIN, AUDIO, LABEL, SUBSET, TRANSCRIPT, check_label, check_subset
+from .schema import (ABSTAIN, AUDIO, LABEL, SUBSET, TRANSCRIPT, check_label, check_subset,
+                     key_list)
 
 TOLERANCE = 0.0005  # half a millisecond: times are kept to the millisecond
 NEIGHBOURS = 5  # rows whose mean position places a new one on the map
@@ -101,7 +102,7 @@ def remove(dataset, keys: Iterable[str] | str) -> int:
 
     Raises KeyError naming unknown keys; nothing is removed then.
     """
-    keys = [keys] if isinstance(keys, str) else list(dict.fromkeys(keys))
+    keys = list(dict.fromkeys(key_list(keys)))
     with dataset._mutex:
         positions = dataset.positions(keys)
         if not len(positions):
@@ -118,7 +119,7 @@ def set_transcript(dataset, keys: Iterable[str] | str, text: str) -> int:
     """
     if not isinstance(text, str):
         raise TypeError(f"a transcript is text, got {type(text).__name__}")
-    keys = [keys] if isinstance(keys, str) else list(keys)
+    keys = key_list(keys)
     with dataset._mutex:
         positions = dataset.positions(keys)
         table = dataset._clips

@@ -6,6 +6,7 @@ rest of the code can trust it.
 """
 from __future__ import annotations
 
+import os
 import warnings
 from typing import Iterable
 
@@ -89,7 +90,7 @@ def check_values(rows: Iterable[tuple[int, object, object, object, object]]) -> 
         if is_missing(key) or (isinstance(key, str) and not key.strip()):
             problems.append(f"{where}: empty key in column '{AUDIO}' ({key!r})")
         elif not isinstance(key, str):
-            problems.append(f"{where}: key must be a string (a path or URL), got {key!r}")
+            problems.append(f"{where}: key must be a path or URL (a string or a path object), got {key!r}")
         if is_missing(label):
             problems.append(
                 f"{where}: missing label; use '{ABSTAIN}' for clips not labeled yet"
@@ -115,6 +116,22 @@ def check_values(rows: Iterable[tuple[int, object, object, object, object]]) -> 
         )
 
 
+def key_list(keys) -> list:
+    """The keys a caller names rows by, as a list: one key (a string or a path object)
+    or an iterable of them; path objects as their paths, as the table holds them.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> key_list(Path("clips/a.wav")), key_list(["b.wav", Path("c.wav")])
+    (['clips/a.wav'], ['b.wav', 'c.wav'])
+    """
+    if isinstance(keys, (str, os.PathLike)):
+        keys = [keys]
+    return [os.fsdecode(os.fspath(key)) if isinstance(key, os.PathLike) else key
+            for key in keys]
+
+
 def check_label(label) -> str:
     """Validate one label given by a user or the UI and return it."""
     if not isinstance(label, str) or not label.strip():
@@ -134,7 +151,8 @@ def normalize_table(df: pd.DataFrame, feature_key: str = AUDIO, label_key: str =
     """A validated copy of ``df`` with columns ``audio``, ``label``, ``SUBSET`` first.
 
     Missing label/subset columns default to ``ABSTAIN``/``raw``; the three
-    columns become plain text; other columns keep their order and types.
+    columns become plain text (a path object as its path); other columns keep their
+    order and types.
     """
     if feature_key not in df.columns:
         raise ValueError(f"no column {feature_key!r} (the audio key) in {list(df.columns)}")
@@ -154,6 +172,11 @@ def normalize_table(df: pd.DataFrame, feature_key: str = AUDIO, label_key: str =
         dtype = table[column].dtype
         if not pd.api.types.is_string_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype):
             table[column] = table[column].astype(object)
+    if table[AUDIO].dtype == object:  # path objects (Path.glob's) are keys as their paths
+        keys = table[AUDIO].tolist()
+        if any(isinstance(key, os.PathLike) for key in keys):
+            table[AUDIO] = [os.fsdecode(os.fspath(key)) if isinstance(key, os.PathLike) else key
+                            for key in keys]
     check_values(
         (position, index_label, key, label, subset)
         for position, (index_label, key, label, subset) in enumerate(

@@ -23,7 +23,7 @@ import pandas as pd
 from ..common.values import is_missing
 from ..maps.scaling import Scaler
 from .history import Change
-from .schema import ABSTAIN, LABEL, TAGS
+from .schema import ABSTAIN, LABEL, TAGS, key_list
 from .tagging import join_tags, parse_tags
 
 SUGGESTED = "suggested_tags"
@@ -76,7 +76,7 @@ def suggest_tags(dataset, threshold: float = 0.25, top: int = 5, C: float = 1.0)
 
 def accept_suggested_tags(dataset, keys: Iterable[str] | str) -> int:
     """Add each row's suggested tags to its tags: one operation; returns rows changed."""
-    keys = [keys] if isinstance(keys, str) else list(dict.fromkeys(keys))
+    keys = list(dict.fromkeys(key_list(keys)))
     with dataset._mutex:
         if SUGGESTED not in dataset.columns:
             raise ValueError("no suggestions yet: call suggest_tags() first")

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..common.values import is_missing
 from .history import Change
-from .schema import TAG_SEPARATOR, TAGS
+from .schema import TAG_SEPARATOR, TAGS, key_list
 
 
 def check_tag(tag) -> str:
@@ -65,7 +65,7 @@ def remove_tags(dataset, keys: Iterable[str] | str, tags: Iterable[str] | str) -
 
 
 def _retag(dataset, keys, tags, combine) -> int:
-    keys = [keys] if isinstance(keys, str) else list(dict.fromkeys(keys))
+    keys = list(dict.fromkeys(key_list(keys)))
     wanted = {check_tag(tag) for tag in ([tags] if isinstance(tags, str) else tags)}
     with dataset._mutex:
         positions = dataset.positions(keys)
