@@ -8,6 +8,18 @@ DEFAULT_CACHE_DIR = "custom_cache"
 CACHE_VARIABLE = "HOVER_AUDIO_CACHE"
 
 
+def key_text(key):
+    """A clip key as the text it is kept as: a path object (``pathlib.Path``) as its
+    path, anything else as it is (validated by whoever takes it).
+
+    Examples
+    --------
+    >>> key_text(Path("clips") / "a.wav"), key_text("b.wav#t=1,2")
+    ('clips/a.wav', 'b.wav#t=1,2')
+    """
+    return os.fsdecode(os.fspath(key)) if isinstance(key, os.PathLike) else key
+
+
 def default_cache_dir() -> Path:
     """Return the cache folder: ``$HOVER_AUDIO_CACHE`` or ``./custom_cache``."""
     return Path(os.environ.get(CACHE_VARIABLE) or DEFAULT_CACHE_DIR)

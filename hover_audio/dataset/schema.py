@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..audio.sources import clip_id
+from ..common.paths import key_text
 from ..common.values import is_missing
 
 ABSTAIN = "ABSTAIN"
@@ -90,7 +91,8 @@ def check_values(rows: Iterable[tuple[int, object, object, object, object]]) -> 
         if is_missing(key) or (isinstance(key, str) and not key.strip()):
             problems.append(f"{where}: empty key in column '{AUDIO}' ({key!r})")
         elif not isinstance(key, str):
-            problems.append(f"{where}: key must be a path or URL (a string or a path object), got {key!r}")
+            problems.append(f"{where}: key must be a path or URL (a string or a path "
+                            f"object), got {key!r}")
         if is_missing(label):
             problems.append(
                 f"{where}: missing label; use '{ABSTAIN}' for clips not labeled yet"
@@ -128,8 +130,7 @@ def key_list(keys) -> list:
     """
     if isinstance(keys, (str, os.PathLike)):
         keys = [keys]
-    return [os.fsdecode(os.fspath(key)) if isinstance(key, os.PathLike) else key
-            for key in keys]
+    return [key_text(key) for key in keys]
 
 
 def check_label(label) -> str:
@@ -175,8 +176,7 @@ def normalize_table(df: pd.DataFrame, feature_key: str = AUDIO, label_key: str =
     if table[AUDIO].dtype == object:  # path objects (Path.glob's) are keys as their paths
         keys = table[AUDIO].tolist()
         if any(isinstance(key, os.PathLike) for key in keys):
-            table[AUDIO] = [os.fsdecode(os.fspath(key)) if isinstance(key, os.PathLike) else key
-                            for key in keys]
+            table[AUDIO] = [key_text(key) for key in keys]
     check_values(
         (position, index_label, key, label, subset)
         for position, (index_label, key, label, subset) in enumerate(

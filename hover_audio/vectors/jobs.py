@@ -22,7 +22,7 @@ from ..audio.decode import KINDS as DECODE_KINDS
 from ..audio.decode import DecodeError, decode
 from ..audio.sources import KINDS as SOURCE_KINDS
 from ..audio.sources import ClipRef, SourceError, local_path, parse_key, read_source
-from ..common.paths import default_cache_dir
+from ..common.paths import default_cache_dir, key_text
 from ..common.progress import progress_bar
 from ..common.values import optional_number, optional_text
 from .cache import VectorCache, content_hash, read_hashed
@@ -326,14 +326,11 @@ def clip_keys(keys) -> list[str]:
     keys = list(keys)
     if all(type(key) is str for key in keys):  # the usual case, ~1 ms per 100,000 keys
         return keys
-    texts = []
-    for row, key in enumerate(keys):
-        if isinstance(key, os.PathLike):
-            key = os.fsdecode(os.fspath(key))
-        elif not isinstance(key, str):
+    texts = [key_text(key) for key in keys]
+    for row, key in enumerate(texts):
+        if not isinstance(key, str):
             raise TypeError(f"key {row}: a clip key is a path or URL (str or path object), "
                             f"got {type(key).__name__} {key!r}")
-        texts.append(key)
     return texts
 
 
