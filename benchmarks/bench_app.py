@@ -708,15 +708,6 @@ def bench_size(browser, n: int, tmp: Path, query: str = "") -> dict:
             "painter": painter, "native_repaint_ms": native_repaints}
 
 
-def percentile(values: list[float], share: float) -> float:
-    """The ``share``-th percentile of ``values`` (linear between ranks, as NumPy's)."""
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * share / 100
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
 def median_of(items: list[dict], key: str) -> float:
     values = [item[key] for item in items if item[key] is not None]
     return statistics.median(values) if values else float("nan")
@@ -817,7 +808,7 @@ def report(reference: dict, results: list[dict], browser_version: str, quick: bo
               + ", ".join(f"{name} {size:,}" for name, size in document["columns"].most_common()))
         plays = result.get("hover_play_ms") or []
         if plays:
-            middle, high = statistics.median(plays), percentile(plays, 90)
+            middle, high = statistics.median(plays), float(np.percentile(plays, 90))
             print(f"hover -> plays (rest the mouse on a point, 'play on hover' on, until the "
                   f"audio element fires 'playing'; {len(plays)} trials): median {middle:.0f} ms, "
                   f"90th percentile {high:.0f} ms, max {max(plays):.0f} ms; target < "

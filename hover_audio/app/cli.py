@@ -31,7 +31,7 @@ def _needs_vectors(dataset, args: argparse.Namespace) -> bool:
 
 
 def run_annotator(dataset, args: argparse.Namespace, title: str) -> int:
-    from ..vectors.batch import failure_lines
+    from ..vectors.batch import failed_rows, failure_lines
     from . import recipes
     from .server import improve_layout_in_background, serve
 
@@ -43,7 +43,7 @@ def run_annotator(dataset, args: argparse.Namespace, title: str) -> int:
         vectorizer = chosen_vectorizer(args)
         print(f"hover-audio: vectors by {vectorizer!r}")
         report = dataset.vectorize(vectorizer, progress=not args.quiet)
-        failed = report[report["kind"] != "truncated"]
+        failed = failed_rows(report)
         if len(failed):
             print(f"hover-audio: {len(failed)} clip(s) could not be read; they are left off "
                   "the map (their vector_error column says why):")
@@ -164,7 +164,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_vectorize(args: argparse.Namespace) -> int:
     from ..dataset.store import is_workspace
-    from ..vectors.batch import failure_lines
+    from ..vectors.batch import failed_rows, failure_lines
 
     source = Path(args.path)
     if source.is_dir() and is_workspace(source):
@@ -179,7 +179,7 @@ def cmd_vectorize(args: argparse.Namespace) -> int:
             dataset.save(target)
     vectorizer = chosen_vectorizer(args, cache_dir=args.cache_dir)
     report = dataset.vectorize(vectorizer, workers=args.workers, progress=not args.quiet)
-    failed = report[report["kind"] != "truncated"]
+    failed = failed_rows(report)
     print(f"vectorized {len(dataset) - len(failed)} of {len(dataset)} clips "
           f"({vectorizer.dim} dimensions); {len(failed)} failed")
     for line in failure_lines(report, limit=20):

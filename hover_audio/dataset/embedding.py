@@ -39,13 +39,15 @@ class DatasetEmbedding:
         return self.dataset.column(name) if name in self.dataset.columns else None
 
     def vectorize(self, vectorizer=None, **options) -> pd.DataFrame:
+        from ..vectors.batch import failed_rows
+
         dataset = self.dataset
         vectorizer = default_vectorizer() if vectorizer is None else as_vectorizer(vectorizer)
         starts, ends, channels = (self._range(name) for name in RANGE_COLUMNS)
         matrix, report = vectorizer.transform(dataset.keys, starts=starts, ends=ends,
                                               channels=channels, **options)
         errors = np.full(len(dataset), None, dtype=object)
-        failed = report[report["kind"] != "truncated"]
+        failed = failed_rows(report)
         if len(failed):
             errors[failed["row"].to_numpy(dtype=int)] = (
                 failed["kind"] + ": " + failed["message"]).to_numpy()

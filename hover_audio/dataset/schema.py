@@ -176,7 +176,7 @@ def normalize_table(df: pd.DataFrame, feature_key: str = AUDIO, label_key: str =
     if table[AUDIO].dtype == object:  # path objects (Path.glob's) are keys as their paths
         keys = table[AUDIO].tolist()
         if any(isinstance(key, os.PathLike) for key in keys):
-            table[AUDIO] = [key_text(key) for key in keys]
+            table[AUDIO] = key_list(keys)
     check_values(
         (position, index_label, key, label, subset)
         for position, (index_label, key, label, subset) in enumerate(

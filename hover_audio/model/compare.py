@@ -81,6 +81,7 @@ def compare(dataset, vectorizers=None, aspects: Iterable[str] | None = None, *,
         When fewer than two labels have clips.
     """
     from ..dataset.audio_dataset import AudioDataset
+    from ..vectors.batch import failed_rows
 
     table = dataset.to_pandas()
     labeled = table[table[LABEL] != ABSTAIN].reset_index(drop=True)
@@ -98,7 +99,7 @@ def compare(dataset, vectorizers=None, aspects: Iterable[str] | None = None, *,
         start = time.perf_counter()
         report = clips.vectorize(vectorizer, workers=workers, progress=progress)
         seconds = (time.perf_counter() - start) / max(1, len(clips))
-        failures[name] = report[report["kind"] != "truncated"].reset_index(drop=True)
+        failures[name] = failed_rows(report)
         failed = len(failures[name])
         vectors, labels = clips.vectors, clips.column(LABEL)
         valid = np.isfinite(vectors).all(axis=1)  # the clips precision@k counts

@@ -194,6 +194,11 @@ def finish(outcomes: Sequence[Outcome], keys: list, dim: int | None,
     return matrix, report_frame(failures, keys)
 
 
+def failed_rows(report: pd.DataFrame) -> pd.DataFrame:
+    """The report's rows of clips that got no vector (a truncated clip has one), renumbered."""
+    return report[report["kind"] != "truncated"].reset_index(drop=True)
+
+
 def failure_lines(report: pd.DataFrame, limit: int = 10) -> list[str]:
     """Lines naming the clips of a report that got no vector (truncated ones did), each
     as ``kind: message`` (the message names the clip), at most ``limit`` and a count
@@ -207,7 +212,7 @@ def failure_lines(report: pd.DataFrame, limit: int = 10) -> list[str]:
     >>> failure_lines(report)
     ['decode: a.wav: cannot decode: not audio']
     """
-    failed = report[report["kind"] != "truncated"]
+    failed = failed_rows(report)
     lines = [f"{kind}: {message}" for kind, message in
              zip(failed["kind"].head(limit), failed["message"].head(limit))]
     if len(failed) > limit:

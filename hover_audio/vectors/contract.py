@@ -102,8 +102,10 @@ class Vectorizer(ABC):
 
     def __call__(self, key: str) -> np.ndarray:
         """The vector of one key; raises the clip's error when it fails."""
+        from .batch import failed_rows
+
         matrix, report = self.transform([key], workers=1, progress=False)
-        failed = report[report["kind"] != "truncated"]
+        failed = failed_rows(report)
         if len(failed):
             raise clip_error(failed["kind"].iloc[0], failed["message"].iloc[0])
         return matrix[0]
