@@ -13,7 +13,8 @@ import pandas as pd
 from ..common.values import is_missing
 from .clip_table import to_record
 from .history import VECTOR, Change, RowChange
-from .schema import ABSTAIN, AUDIO, LABEL, SUBSET, TRANSCRIPT, normalize_table
+from .schema import (ABSTAIN, AUDIO, LABEL, SUBSET, TRANSCRIPT, dedup_rows, normalize_table,
+                     row_ids, warn_about_import)
 
 REPORT_COLUMNS = ["key", "action", "column", "ours", "theirs"]
 
@@ -23,13 +24,20 @@ def merge(dataset, table: pd.DataFrame, overwrite: bool = False) -> pd.DataFrame
 
     The report has a row per new key (``action="new"``) and per changed or
     conflicting value (``"updated"``/``"conflict"``), naming the column and both values.
+    Incoming rows that share a clip are resolved as :meth:`from_pandas` does (one kept, by
+    subset priority, with a :class:`DuplicateKeysWarning`); a new clip that is
+    ``ABSTAIN`` joins ``raw``, whatever subset it came with.
     """
     incoming = normalize_table(table, AUDIO, LABEL, SUBSET)
+    ids = pd.Index(row_ids(incoming))
+    kept, dropped = dedup_rows(incoming, ids)
+    warn_about_import(dropped, incoming.iloc[:0], stacklevel=2)
+    incoming, ids = incoming.iloc[kept].reset_index(drop=True), list(ids[kept])
     if TRANSCRIPT not in incoming.columns:
         incoming[TRANSCRIPT] = ""
     report, changes, added = [], {}, []
     with dataset._mutex:
-        positions = dataset.positions(list(incoming[AUDIO]), missing="skip")
+        positions = dataset.positions(ids, missing="skip")
         frame = dataset._clips.frame
         for at, record in zip(positions, incoming.to_dict("records")):
             key = record[AUDIO]
@@ -37,6 +45,8 @@ def merge(dataset, table: pd.DataFrame, overwrite: bool = False) -> pd.DataFrame
                 row = {name: None for name in frame.columns}
                 row.update({name: value for name, value in record.items()
                             if not is_missing(value) or name not in row})
+                if row[LABEL] == ABSTAIN:
+                    row[SUBSET] = "raw"
                 row[VECTOR] = None
                 added.append(row)
                 report.append((key, "new", "", "", record[LABEL]))

@@ -1,0 +1,48 @@
+"""Merging another table into a dataset: rows sharing a clip, and ABSTAIN rows."""
+import warnings
+
+import pandas as pd
+import pytest
+
+from hover_audio import AudioDataset, DuplicateKeysWarning
+
+
+@pytest.fixture
+def ds():
+    return AudioDataset.from_pandas(pd.DataFrame({
+        "audio": ["a.wav", "b.wav", "c.wav"], "label": ["dog", "ABSTAIN", "cat"],
+        "SUBSET": ["train", "raw", "train"]}))
+
+
+def test_incoming_rows_sharing_a_key_are_one_row_kept_by_priority(ds):
+    # a Raven table lists each selection once per view: the same clip twice
+    incoming = pd.DataFrame({"audio": ["new.wav", "new.wav", "b.wav", "b.wav"],
+                             "label": ["first", "second", "bird", "bird"],
+                             "SUBSET": ["raw", "train", "raw", "raw"]})
+    with pytest.warns(DuplicateKeysWarning, match="2 duplicate row"):
+        report = ds.merge(incoming)
+    assert ds.keys.count("new.wav") == 1 and len(ds) == 4
+    table = ds.to_pandas().set_index("audio")
+    assert (table.loc["new.wav", "label"], table.loc["new.wav", "SUBSET"]) == ("second", "train")
+    assert table.loc["b.wav", "label"] == "bird"
+    assert sorted(report["action"]) == ["new", "updated"]
+    ds.set_labels(["a.wav", "new.wav"], "fox")  # the dataset still takes labels
+    assert set(ds.to_pandas().set_index("audio").loc[["a.wav", "new.wav"], "label"]) == {"fox"}
+
+
+def test_new_abstain_rows_join_raw(ds):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing to warn about
+        ds.merge(pd.DataFrame({"audio": ["d.wav", "e.wav"], "label": ["ABSTAIN", "owl"],
+                               "SUBSET": ["train", "dev"]}))
+    table = ds.to_pandas().set_index("audio")
+    assert table.loc["d.wav", "SUBSET"] == "raw" and table.loc["e.wav", "SUBSET"] == "dev"
+
+
+def test_ranges_given_as_columns_name_the_same_clip(ds):
+    ds.merge(pd.DataFrame({"audio": ["long.wav"], "label": ["tone"], "start": [1.0],
+                           "end": [2.0]}))
+    report = ds.merge(pd.DataFrame({"audio": ["long.wav", "long.wav"], "label": ["tone", "x"],
+                                    "start": [1.0, 3.0], "end": [2.0, 4.0]}))
+    assert sorted(ds.keys) == ["a.wav", "b.wav", "c.wav", "long.wav#t=1,2", "long.wav#t=3,4"]
+    assert list(report["action"]) == ["new"]
