@@ -240,3 +240,23 @@ def test_ranges_past_the_end_and_missing_audio_are_reported(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "new label(s), not in the workspace before: in, kept anyway" in out
     assert "problem:" in out and "ends after the file" in out
+
+
+def test_records_naming_audio_we_cannot_read_are_left_out_and_named(tmp_path):
+    # Prodigy's audio loaders inline the audio as a data: URI and name the file in "path";
+    # Label Studio tasks often point at cloud storage
+    prodigy = tmp_path / "tasks.jsonl"
+    prodigy.write_text('{"audio": "data:audio/wav;base64,UklGRg==", "path": "calls/x.wav", '
+                       '"label": "dog"}\n'
+                       '{"audio": "data:audio/wav;base64,UklGRg==", "label": "cat"}\n'
+                       '{"audio": "b.wav", "label": "owl"}\n')
+    table, problems = read_file(prodigy)
+    assert list(table["audio"]) == ["calls/x.wav", "b.wav"]
+    assert list(table["label"]) == ["dog", "owl"]
+    assert any("line 2" in p and "'data'" in p for p in problems)
+    studio = tmp_path / "studio.json"
+    studio.write_text(json.dumps([{"data": {"audio": "s3://bucket/a.wav"}},
+                                  {"data": {"audio": "c.wav", "subset": "train"}}]))
+    table, problems = read_file(studio, format="label-studio")
+    assert list(table["audio"]) == ["c.wav"]
+    assert any("task 0" in p and "'s3'" in p for p in problems)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ...audio.sources import SourceError, clip_id, parse_key
+from ...audio.sources import SourceError, clip_id, local_path, parse_key
 from ...common.files import atomic_write
 from ...common.values import is_missing
 from ..schema import ABSTAIN, AUDIO, LABEL, SUBSET, SUBSETS, TRANSCRIPT
@@ -137,6 +137,8 @@ def file_of(where: str, value) -> str:
     if not isinstance(value, str) or not value.strip():
         raise FormatError(f"{where}: no audio file named")
     try:
-        return parse_key(value).location
+        location = parse_key(value).location
+        local_path(location)  # a scheme we cannot read (s3:, data:, ...) is named here
     except SourceError as error:
         raise FormatError(f"{where}: {error}") from None
+    return location

@@ -3,8 +3,8 @@
 Written: ``{"audio": path, "label": whole-file label, "answer": "accept",
 "audio_spans": [{"start", "end", "label", "id", ...}], "transcript", "meta": {...}}``;
 seconds in spans; the whole file's subset and user columns in ``meta``, a span's in
-its own extra fields (``subset``, ``transcript``, ``channel``, ``meta``). Read: ``audio``
-or ``path``; a whole-file label from ``label`` or a choice task's ``accept`` list;
+its own extra fields (``subset``, ``transcript``, ``channel``, ``meta``). Read: ``audio``,
+or ``path`` when ``audio`` is missing or the audio itself (a ``data:`` URI); a whole-file label from ``label`` or a choice task's ``accept`` list;
 tasks answered ``reject``/``ignore`` keep no label; every span becomes a range row.
 """
 from __future__ import annotations
@@ -60,7 +60,10 @@ def read(path: Path) -> tuple[list[Entry], list[str]]:
 def _task(where: str, task) -> list[Entry]:
     if not isinstance(task, dict):
         raise FormatError(f"{where}: a task is a JSON object")
-    audio = file_of(f"{where}, field 'audio'", task.get("audio", task.get("path")))
+    audio, field = task.get("audio"), "audio"
+    if "path" in task and (not isinstance(audio, str) or audio.startswith("data:")):
+        audio, field = task["path"], "path"  # inlined audio (Prodigy's loaders): its file
+    audio = file_of(f"{where}, field '{field}'", audio)
     meta = dict(task.get("meta") or {})
     subset = meta.pop("subset", "raw")
     accepted = task.get("answer", "accept") == "accept"
