@@ -86,6 +86,23 @@ def test_a_users_own_tags_are_kept(tmp_path):
     assert set(audio["GENRE"]) == {"field recording", "rain"} and audio["ARTIST"] == ["me"]
 
 
+@pytest.mark.parametrize("suffix", list(FORMATS))
+def test_a_tag_with_a_comma_comes_back_whole(tmp_path, suffix):
+    path = make(tmp_path, suffix)
+    write_tags(path, ["barking, loud", "dog"])
+    assert read_tags(path) == {"barking, loud", "dog"}
+
+
+def test_other_tools_comma_separated_keywords_are_read(tmp_path):
+    path = make(tmp_path, ".ogg")
+    audio = mutagen.File(str(path))
+    audio["KEYWORDS"] = ["rain, thunder"]
+    audio.save()
+    assert read_tags(path) == {"rain", "thunder"}
+    write_tags(path, ["storm"])
+    assert read_tags(path) == {"rain", "storm", "thunder"}
+
+
 def test_bad_files_are_reported_by_name(tmp_path):
     readonly = make(tmp_path, ".wav")
     os.chmod(readonly, 0o444)

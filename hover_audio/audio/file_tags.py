@@ -72,9 +72,11 @@ def tags_in(state: dict) -> set[str]:
     if kind == "riff":
         found |= _split(state.get("IKEY"), ";")
     elif kind == "vorbis":
-        found |= set(state.get("GENRE") or [])
-        for text in state.get("KEYWORDS") or []:
-            found |= _split(text, ",")
+        genres = state.get("GENRE") or []
+        found |= set(genres)
+        ours = ", ".join(sorted(set(genres)))  # what write_tags puts beside them
+        for text in state.get("KEYWORDS") or []:  # other tools' comma-separated keywords
+            found |= set() if text == ours else _split(text, ",")
     else:
         found |= set(state.get("TCON") or []) | _split(state.get("TXXX"), ";")
     return {tag for tag in found if tag}
