@@ -206,3 +206,20 @@ def test_edits_acknowledged_before_a_kill_are_restored(ds, tmp_path):
         assert len(again.vectors) == len(again) and np.isfinite(again.vectors).all()
     finally:
         again.close()
+
+
+def test_single_key_calls_take_a_path_object_and_refuse_a_list(ds, tmp_path):
+    from pathlib import Path
+
+    whole = tmp_path / "whole.wav"
+    key = ds.add_range(whole, 0.5, 1.0)  # a Path, as from Path.glob
+    assert key == f"{whole}#t=0.5,1"
+    split_keys = ds.split(Path(key), 0.75)
+    assert split_keys == (f"{whole}#t=0.5,0.75", f"{whole}#t=0.75,1")
+    assert ds.set_range(Path(split_keys[0]), 0.4, 0.75) == f"{whole}#t=0.4,0.75"
+    ds.add_tags([str(whole)], ["quiet"])
+    assert ds.tags_of(whole) == {"quiet"}
+    for call in (lambda: ds.tags_of([str(whole)]), lambda: ds.add_range([whole], 0, 1),
+                 lambda: ds.split([key], 0.6)):
+        with pytest.raises(TypeError, match="expected one clip key .* got list"):
+            call()

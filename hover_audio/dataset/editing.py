@@ -31,7 +31,7 @@ from ..common.values import format_number, is_missing
 from .clip_table import to_record
 from .history import VECTOR, Change, RowChange
 from .schema import (ABSTAIN, AUDIO, LABEL, SUBSET, TRANSCRIPT, check_label, check_subset,
-                     key_list)
+                     key_list, one_key)
 
 TOLERANCE = 0.0005  # half a millisecond: times are kept to the millisecond
 NEIGHBOURS = 5  # rows whose mean position places a new one on the map
@@ -44,6 +44,7 @@ def set_range(dataset, key: str, start: float, end: float) -> str:
     time is negative, or the range runs past the end of the file; KeyError for
     an unknown key. Nothing changes then.
     """
+    key = one_key(key)
     with dataset._mutex:
         position = _position(dataset, key)
         location = _location(dataset, position)
@@ -61,6 +62,7 @@ def split(dataset, key: str, at: float) -> tuple[str, str]:
     A whole-file row is split like the range ``0`` to its duration. Raises
     ValueError when ``at`` is not strictly inside the range.
     """
+    key = one_key(key)
     with dataset._mutex:
         position = _position(dataset, key)
         location = _location(dataset, position)
@@ -82,7 +84,7 @@ def add_range(dataset, audio: str, start: float, end: float, *, label: str = ABS
     Raises ValueError for bad times, an existing identical range, or a label or
     subset the dataset refuses (``ABSTAIN`` only in raw).
     """
-    label, subset = check_label(label), check_subset(subset)
+    audio, label, subset = one_key(audio), check_label(label), check_subset(subset)
     if label == ABSTAIN and subset != "raw":
         raise ValueError(f"cannot add an {ABSTAIN} row to {subset}; give it a label")
     ref = parse_key(audio)

@@ -133,6 +133,25 @@ def key_list(keys) -> list:
     return [key_text(key) for key in keys]
 
 
+def one_key(key) -> str:
+    """The one key a caller names a row or file by (a string or a path object), as text.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> one_key(Path("clips/a.wav"))
+    'clips/a.wav'
+    >>> one_key(["a.wav"])
+    Traceback (most recent call last):
+    TypeError: expected one clip key (a path or URL), got list ['a.wav']
+    """
+    text = key_text(key)
+    if not isinstance(text, str):
+        raise TypeError(f"expected one clip key (a path or URL), got {type(key).__name__} "
+                        f"{key!r}")
+    return text
+
+
 def check_label(label) -> str:
     """Validate one label given by a user or the UI and return it."""
     if not isinstance(label, str) or not label.strip():

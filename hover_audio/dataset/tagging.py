@@ -21,7 +21,7 @@ import numpy as np
 
 from ..common.values import is_missing
 from .history import Change
-from .schema import TAG_SEPARATOR, TAGS, key_list
+from .schema import TAG_SEPARATOR, TAGS, key_list, one_key
 
 
 def check_tag(tag) -> str:
@@ -48,7 +48,7 @@ def join_tags(tags: Iterable[str]) -> str:
 
 def tags_of(dataset, key: str) -> set[str]:
     """The tags of the row ``key`` (KeyError for an unknown key)."""
-    position = dataset.positions([key])[0]
+    position = dataset.positions([one_key(key)])[0]
     if TAGS not in dataset.columns:
         return set()
     return parse_tags(dataset.column(TAGS)[position])
