@@ -139,6 +139,24 @@ def test_from_pandas_takes_path_objects_as_keys(tmp_path):
     assert list(ds.to_pandas()[["label", "SUBSET"]].iloc[0]) == ["bird", "train"]
 
 
+def test_from_pandas_refuses_range_columns_that_disagree_with_the_key():
+    """A start/end/channel column must be a number and agree with the key's own fragment;
+    each bad row is named at the edge, not later by vectorize."""
+    df = pd.DataFrame({"audio": ["a.wav#t=1,2", "b.wav", "c.wav", "d.wav#channel=1", "e.wav"],
+                       "start": [3.0, "x", np.inf, None, 1], "end": [2.0, None, None, None, 2],
+                       "channel": [None, None, None, 0, None]}, index=list("vwxyz"))
+    with pytest.raises(ValueError) as caught:
+        AudioDataset.from_pandas(df)
+    message = str(caught.value)
+    assert "4 problem(s)" in message
+    assert "row 0 (index 'v')" in message and "start column 3 disagrees" in message
+    assert "row 1 (index 'w')" in message and "'x' is not a number" in message
+    assert "row 2 (index 'x')" in message and "not finite" in message
+    assert "row 3 (index 'y')" in message and "channel" in message
+    ok = AudioDataset.from_pandas(df.iloc[[4]])
+    assert ok.keys == ["e.wav#t=1,2"]
+
+
 def test_from_pandas_does_not_modify_the_input():
     df = pd.DataFrame({"path": ["x", "y"], "other": [1, 2]}, index=[10, 20])
     before = df.copy()

@@ -11,10 +11,10 @@ map position is the mean of its five nearest rows (no refit).
 Examples
 --------
 >>> ds = AudioDataset.from_folder("calls", segment={"mode": "nonsilent"})  # doctest: +SKIP
->>> key = ds.keys[0]                                       # 'calls/a.wav#t=0.5,2.25'
->>> key = ds.set_range(key, 0.4, 2.3)                      # 'calls/a.wav#t=0.4,2.3'
->>> left, right = ds.split(key, 1.2)
->>> ds.set_transcript([left], "hello")
+>>> key = ds.keys[0]                      # 'calls/a.wav#t=0.5,2.25'  # doctest: +SKIP
+>>> key = ds.set_range(key, 0.4, 2.3)     # 'calls/a.wav#t=0.4,2.3'   # doctest: +SKIP
+>>> left, right = ds.split(key, 1.2)                                  # doctest: +SKIP
+>>> ds.set_transcript([left], "hello")                                # doctest: +SKIP
 1
 >>> ds.undo(), ds.undo()                                   # doctest: +SKIP
 """

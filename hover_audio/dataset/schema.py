@@ -13,7 +13,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from ..audio.sources import clip_id
+from ..audio.sources import SourceError, clip_id, parse_key
 from ..common.paths import key_text
 from ..common.values import is_missing
 
@@ -107,6 +107,44 @@ def check_values(rows: Iterable[tuple[int, object, object, object, object]]) -> 
             problems.append(
                 f"{where}: unknown subset {subset!r} (expected one of {', '.join(SUBSETS)})"
             )
+    _refuse(problems)
+
+
+def check_ranges(table: pd.DataFrame, index) -> None:
+    """Validate the range/channel columns of a normalized table against its keys: each
+    value a number, and equal to the key's own ``#t=``/``channel`` fragment if it has one.
+
+    Raises
+    ------
+    ValueError
+        Naming up to ten offending rows (``index``: the input's index labels).
+    """
+    ranges = range_columns(table)
+    if all(values is None for values in ranges.values()):
+        return
+    count = len(table)
+    columns = [values or [None] * count for values in ranges.values()]
+    # parse_key checks a row (~3 us); rows of plain numbers and keys without a fragment
+    # cannot fail, so only the others are parsed
+    keys = table[AUDIO]
+    suspect = np.array([not isinstance(key, str) or "#" in key for key in keys], dtype=bool)
+    for values in columns:
+        column = pd.Series(values, dtype=object)
+        numbers = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+        suspect |= ~np.isfinite(numbers) & column.notna().to_numpy()
+        suspect |= column.map(lambda value: isinstance(value, bool)).to_numpy(bool)
+    problems, index = [], list(index)
+    for position in np.flatnonzero(suspect):
+        key = keys.iloc[position]
+        if isinstance(key, str) and key.strip():  # (bad keys are check_values' to name)
+            try:
+                parse_key(key, *(values[position] for values in columns))
+            except SourceError as error:
+                problems.append(f"{_describe(position, index[position])}: {error}")
+    _refuse(problems)
+
+
+def _refuse(problems: list[str]) -> None:
     if problems:
         shown = problems[:MAX_REPORTED]
         more = len(problems) - len(shown)
@@ -202,6 +240,7 @@ def normalize_table(df: pd.DataFrame, feature_key: str = AUDIO, label_key: str =
             zip(df.index, table[AUDIO], table[LABEL], table[SUBSET])
         )
     )
+    check_ranges(table, df.index)
     return table
 
 

@@ -61,7 +61,7 @@ def overview(key: str, start: float | None = None, end: float | None = None,
     Examples
     --------
     >>> view = overview("calls/a.wav#t=10,12.5")          # doctest: +SKIP
-    >>> view.shown_from, view.start, view.end, view.shown_to
+    >>> view.shown_from, view.start, view.end, view.shown_to  # doctest: +SKIP
     (8.0, 10.0, 12.5, 14.5)
     """
     ref = parse_key(key, start, end, channel)
