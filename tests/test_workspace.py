@@ -148,8 +148,14 @@ def test_vectors_are_saved_with_the_workspace(tmp_path):
 def test_second_attach_is_refused_but_read_only_load_works(tmp_path):
     ds = small_dataset()
     folder = ds.save(tmp_path / "ws")
-    with pytest.raises(RuntimeError, match="open in another process"):
+    with pytest.raises(RuntimeError, match=r"already open in this process .* close\(\)"):
         AudioDataset.load(folder)
+    other = subprocess.run(
+        [sys.executable, "-c", f"from hover_audio import AudioDataset; "
+                               f"AudioDataset.load({str(folder)!r})"],
+        capture_output=True, text=True)
+    assert other.returncode != 0
+    assert f"open in another process (pid {os.getpid()})" in other.stderr
     assert len(AudioDataset.load(folder, attach=False)) == 20
     ds.close()
     AudioDataset.load(folder).close()

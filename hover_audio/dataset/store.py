@@ -112,6 +112,11 @@ class WorkspaceLock:
             handle.seek(0)
             owner = handle.read().strip() or "unknown"
             handle.close()
+            if owner == str(os.getpid()):  # flock is per open file: this process, again
+                raise RuntimeError(
+                    f"workspace {self.path.parent} is already open in this process (a dataset "
+                    "saved to or loaded from it); call its close() first, or load it with "
+                    "attach=False to read it") from None
             raise RuntimeError(
                 f"workspace {self.path.parent} is open in another process (pid {owner}); "
                 "close it there first, or load it with attach=False to read it"
