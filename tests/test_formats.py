@@ -260,3 +260,23 @@ def test_records_naming_audio_we_cannot_read_are_left_out_and_named(tmp_path):
     table, problems = read_file(studio, format="label-studio")
     assert list(table["audio"]) == ["c.wav"]
     assert any("task 0" in p and "'s3'" in p for p in problems)
+
+
+def test_label_studio_channel_zero_is_the_whole_mix_unless_the_view_splits_channels(tmp_path):
+    def region(at, start, channel, label):
+        return {"id": f"r{at}", "type": "labels", "from_name": "label", "to_name": "audio",
+                "value": {"start": start, "end": start + 1.5, "channel": channel,
+                          "labels": [label]}}
+
+    tasks = [  # as Label Studio itself exports them: every region has a channel
+        {"data": {"audio": "mix.wav"},
+         "annotations": [{"result": [region(0, 1.0, 0, "dog"), region(1, 4.0, 0, "cat")]}]},
+        {"data": {"audio": "split.wav"},  # an Audio view with splitchannels="true"
+         "annotations": [{"result": [region(0, 1.0, 0, "left"), region(1, 1.0, 1, "right")]}]},
+    ]
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(tasks))
+    table, _ = read_file(path, format="label-studio")
+    keys = AudioDataset.from_pandas(table).keys
+    assert sorted(keys) == ["mix.wav#t=1,2.5", "mix.wav#t=4,5.5",
+                            "split.wav#t=1,2.5&channel=0", "split.wav#t=1,2.5&channel=1"]

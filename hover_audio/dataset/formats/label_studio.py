@@ -2,7 +2,9 @@
 
 One task per file: ``{"data": {"audio": path, ...}, "annotations": [{"result": [...]}]}``.
 A whole-file label is a ``choices`` result, a range a ``labels`` region (``value.start``,
-``value.end`` in seconds, ``value.channel``), a transcript a ``textarea`` result (per
+``value.end`` in seconds; ``value.channel`` is read as a channel only in a task where some
+region has channel 1 or more: Label Studio gives every region 0 unless its view splits
+the channels), a transcript a ``textarea`` result (per
 region when it has the region's ``id``). A region's subset and user columns, which
 Label Studio has no field for, ride in ``data.hover_audio_regions[id]``; the whole
 file's in ``data`` itself (``subset`` and the user's columns).
@@ -110,9 +112,12 @@ def _task(where: str, task) -> list[Entry]:
     whole.transcript = texts.pop(None, "")
     out = [whole] if (whole.label != ABSTAIN or whole.transcript or whole.extra
                       or subset != "raw") else []
+    # Label Studio gives every region a channel, 0 unless its Audio view splits the
+    # channels (splitchannels="true"): a 0 names a channel only beside others that do not
+    split = any(_channel(value) for _, value in regions.values())
     for region, (field, value) in regions.items():
         extra = regions_meta.get(region, {})
-        channel = extra.get("channel", value.get("channel"))
+        channel = extra.get("channel", _channel(value) if split else None)
         start = end = None  # a whole channel (our extension) has no range
         if not extra.get("whole"):
             start, end = checked_span(field, value.get("start"), value.get("end"))
@@ -120,3 +125,12 @@ def _task(where: str, task) -> list[Entry]:
                          label=str(value["labels"][0]), subset=extra.get("subset", "raw"),
                          transcript=texts.get(region, ""), extra=dict(extra.get("extra", {}))))
     return out
+
+
+def _channel(value: dict) -> int | None:
+    """The channel a Label Studio region names (None: none, or not an index)."""
+    channel = value.get("channel")
+    try:
+        return None if channel is None or isinstance(channel, bool) else int(channel)
+    except (TypeError, ValueError):
+        return None
