@@ -3,7 +3,7 @@ points (computed off the event loop), and every tab follows the map's aspect; "l
 distance learned from the labels) is one of them."""
 from __future__ import annotations
 
-from .test_annotator import button, select_rows, source, status_text, two_tabs, wait_text
+from .test_annotator import button, select_rows, source, two_tabs, wait_text
 
 SCORES_JS = """() => Array.from(Bokeh.documents[0].get_model_by_name('clips').data.score)"""
 X_JS = """() => Array.from(Bokeh.documents[0].get_model_by_name('clips').data.x)"""
@@ -37,8 +37,8 @@ def test_search_aspect_changes_results_and_map_aspect_moves_points(browser, data
         page.wait_for_function(
             """() => Array.from(Bokeh.documents[0].get_model_by_name('clips').data.score)
                    .some((s) => Number.isFinite(s))""", timeout=20_000)
+        wait_text(page, "result(s) (overall)")  # (the status may come in a later message)
         overall = page.evaluate(SCORES_JS)
-        assert "result(s) (overall)" in status_text(page)
         choose(page, "similar in", "shape")
         wait_text(page, "(shape)")
         shape = page.evaluate(SCORES_JS)
