@@ -1054,3 +1054,20 @@ def test_a_folder_of_phone_prompts_is_listed_and_vectorized(tmp_path):
                           progress=False)
     assert list(report["key"].map(lambda key: Path(key).name)) == ["call.amr"]
     assert np.isfinite(ds.vectors[[key != report["key"][0] for key in ds.keys]]).all()
+
+
+def test_a_range_has_one_spelling():
+    """'#t=1.0,2.000' and '#t=1,2' are one clip: one row, found by either spelling."""
+    df = pd.DataFrame({"audio": ["a.wav#t=1,2", "a.wav#t=1.0,2.000", "a.wav#channel=1&t=3,4",
+                                 "Take #3.wav"],
+                       "label": ["dog", "cat", "owl", "ABSTAIN"],
+                       "SUBSET": ["train", "dev", "train", "raw"]})
+    with pytest.warns(DuplicateKeysWarning):
+        ds = AudioDataset.from_pandas(df)
+    assert ds.keys == ["a.wav#t=1,2", "a.wav#t=3,4&channel=1", "Take #3.wav"]
+    assert ds.to_pandas()["label"].iloc[0] == "cat"  # dev wins over train
+    assert list(ds.positions(["a.wav#t=1.0,2", "a.wav#channel=1&t=npt:0:03,4"])) == [0, 1]
+    assert ds.set_labels(["a.wav#t=1.000,2"], "fox") == 1
+    assert ds.to_pandas()["label"].iloc[0] == "fox"
+    with pytest.raises(KeyError, match="a.wav#t=1,3"):
+        ds.positions(["a.wav#t=1,3"])

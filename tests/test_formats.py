@@ -58,7 +58,7 @@ def normal(table: pd.DataFrame, columns) -> pd.DataFrame:
 
 def destination(tmp_path, format):
     suffix = {"prodigy": ".jsonl", "label-studio": ".json", "encord": ".json", "raven": ".txt",
-              "audacity": ""}[format]
+              "audacity": "", "csv": ".csv"}[format]
     return tmp_path / f"out-{format}{suffix}"
 
 
@@ -280,3 +280,15 @@ def test_label_studio_channel_zero_is_the_whole_mix_unless_the_view_splits_chann
     keys = AudioDataset.from_pandas(table).keys
     assert sorted(keys) == ["mix.wav#t=1,2.5", "mix.wav#t=4,5.5",
                             "split.wav#t=1,2.5&channel=0", "split.wav#t=1,2.5&channel=1"]
+
+
+@pytest.mark.parametrize("format", ["prodigy", "label-studio", "raven", "csv"])
+def test_a_range_given_below_the_millisecond_comes_back_as_the_same_row(tmp_path, format):
+    corpus.write_tone_wav(tmp_path / "a.wav", 5.0)
+    key = f"{tmp_path / 'a.wav'}#t=3.1234,4"
+    ds = AudioDataset.from_pandas(pd.DataFrame({"audio": [key], "label": ["dog"],
+                                                "SUBSET": ["train"]}))
+    assert ds.keys == [f"{tmp_path / 'a.wav'}#t=3.123,4"]  # kept to the millisecond
+    path = ds.export(destination(tmp_path, format), format=format)
+    report = ds.merge(read_file(path, format=format)[0])
+    assert len(ds) == 1 and "new" not in set(report["action"])

@@ -13,7 +13,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from ..audio.sources import SourceError, clip_id, parse_key
+from ..audio.sources import SourceError, canonical_key, clip_id, parse_key
 from ..common.paths import key_text
 from ..common.values import is_missing
 
@@ -209,8 +209,9 @@ def normalize_table(df: pd.DataFrame, feature_key: str = AUDIO, label_key: str =
     """A validated copy of ``df`` with columns ``audio``, ``label``, ``SUBSET`` first.
 
     Missing label/subset columns default to ``ABSTAIN``/``raw``; the three
-    columns become plain text (a path object as its path); other columns keep their
-    order and types.
+    columns become plain text (a path object as its path, a key with a media fragment
+    in its one spelling: :func:`~hover_audio.audio.sources.canonical_key`); other
+    columns keep their order and types.
     """
     if feature_key not in df.columns:
         raise ValueError(f"no column {feature_key!r} (the audio key) in {list(df.columns)}")
@@ -234,6 +235,11 @@ def normalize_table(df: pd.DataFrame, feature_key: str = AUDIO, label_key: str =
         keys = table[AUDIO].tolist()
         if any(isinstance(key, os.PathLike) for key in keys):
             table[AUDIO] = key_list(keys)
+    fragments = table[AUDIO].map(lambda key: isinstance(key, str) and "#" in key).to_numpy(bool)
+    if fragments.any():  # one spelling per clip: 'a.wav#t=1.0,2' is 'a.wav#t=1,2'
+        keys = table[AUDIO].to_numpy(dtype=object, copy=True)
+        keys[fragments] = [canonical_key(key) for key in keys[fragments]]
+        table[AUDIO] = keys
     check_values(
         (position, index_label, key, label, subset)
         for position, (index_label, key, label, subset) in enumerate(
