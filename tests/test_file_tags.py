@@ -120,6 +120,46 @@ def test_bad_files_are_reported_by_name(tmp_path):
         write_tags(other, ["x"])
 
 
+def test_a_link_is_written_through_and_a_hard_linked_file_refused(tmp_path):
+    target = make(tmp_path, ".flac")
+    link = tmp_path / "link.flac"
+    link.symlink_to(target)
+    state = snapshot(link)
+    write_tags(link, ["rain"])
+    assert link.is_symlink() and read_tags(target) == {"rain"}
+    restore(link, state)
+    assert link.is_symlink() and read_tags(target) == set()
+    twin = tmp_path / "twin.flac"
+    os.link(target, twin)
+    content = target.read_bytes()
+    with pytest.raises(TagError, match="2 hard links"):
+        write_tags(twin, ["rain"])
+    assert target.read_bytes() == content and os.stat(target).st_nlink == 2
+
+
+def test_the_tag_command_skips_a_file_gone_since_and_tags_the_rest(tmp_path, capsys):
+    import pandas as pd
+
+    from hover_audio import AudioDataset, MFCCVectorizer
+    from hover_audio.app.cli import main
+
+    kept, gone = make(tmp_path, ".flac"), make(tmp_path, ".wav")
+    ds = AudioDataset.from_pandas(pd.DataFrame({"audio": [str(kept), str(gone)],
+                                                "label": ["rain", "door"],
+                                                "SUBSET": ["train", "train"]}))
+    ds.vectorize(MFCCVectorizer(cache_dir=tmp_path / "cache"), workers=1, progress=False)
+    ds.save(tmp_path / "ws")  # (with vectors: files changed since then are checked first)
+    ds.close()
+    gone.unlink()
+    assert main(["tag", str(tmp_path / "ws"), "--dry-run"]) == 0
+    assert "No such file" in capsys.readouterr().err
+    assert main(["tag", str(tmp_path / "ws")]) == 0
+    captured = capsys.readouterr()
+    assert "tagged 1 file(s)" in captured.out
+    assert f"not tagged: {gone}: " in captured.err and "No such file" in captured.err
+    assert read_tags(kept) == {"rain"}
+
+
 def test_the_tag_command_writes_labels_and_synonyms_and_untag_restores(tmp_path, capsys):
     import pandas as pd
 

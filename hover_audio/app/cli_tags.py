@@ -86,6 +86,9 @@ def cmd_tag(args: argparse.Namespace) -> int:
         except TagError as error:
             failed.append(str(error))
             continue
+        except OSError as error:  # gone or unreadable since the workspace was made
+            failed.append(f"{path}: {error.strerror or error}")
+            continue
         if after != before:
             manifest[path] = state
         rows.append((path, before, after))

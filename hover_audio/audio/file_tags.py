@@ -134,8 +134,16 @@ def restore(path: str | os.PathLike, state: dict) -> None:
 
 
 def _apply(path: Path, state: dict) -> None:
-    """Set the fields of ``state`` on a temporary copy, then rename it over ``path``."""
+    """Set the fields of ``state`` on a temporary copy, then rename it over ``path``.
+
+    A symbolic link is followed: its target is written, the link stays. A file with
+    other hard links is refused (a renamed copy would leave them the old file).
+    """
+    path = Path(os.path.realpath(path))
     info = path.stat()
+    if info.st_nlink > 1:
+        raise TagError(f"{path}: has {info.st_nlink} hard links, which a rewritten copy would "
+                       "leave with the old file; not written")
     handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix,
                                     dir=path.parent)
     os.close(handle)
