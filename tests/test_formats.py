@@ -292,3 +292,32 @@ def test_a_range_given_below_the_millisecond_comes_back_as_the_same_row(tmp_path
     path = ds.export(destination(tmp_path, format), format=format)
     report = ds.merge(read_file(path, format=format)[0])
     assert len(ds) == 1 and "new" not in set(report["action"])
+
+
+@pytest.mark.parametrize("format", ["csv", "prodigy"])
+def test_relative_paths_in_a_file_point_from_the_files_folder(tmp_path, monkeypatch, format):
+    (tmp_path / "project" / "clips").mkdir(parents=True)
+    corpus.write_tone_wav(tmp_path / "project" / "clips" / "a.wav", 1.0)
+    relative = pd.DataFrame({"audio": ["clips/a.wav", "clips/a.wav#t=0.25,0.5"],
+                             "label": ["dog", "cat"], "SUBSET": ["train", "train"]})
+    path = tmp_path / "project" / ("labels.csv" if format == "csv" else "labels.jsonl")
+    if format == "csv":
+        relative.to_csv(path, index=False)
+    else:
+        path.write_text('{"audio": "clips/a.wav", "label": "dog", "audio_spans": '
+                        '[{"start": 0.25, "end": 0.5, "label": "cat"}]}\n')
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    ds = AudioDataset.from_file(path)
+    whole = str(tmp_path / "project" / "clips" / "a.wav")
+    assert sorted(ds.keys) == [whole, f"{whole}#t=0.25,0.5"]
+    # a path written from the shell's folder, with nothing under the file's, is kept
+    monkeypatch.chdir(tmp_path / "project")
+    (tmp_path / "project" / "tables").mkdir()
+    relative.iloc[:1].to_csv(tmp_path / "project" / "tables" / "t.csv", index=False)
+    assert AudioDataset.from_file(tmp_path / "project" / "tables" / "t.csv").keys == [whole]
+    # a path that names no file stays as it is (and is reported when vectorized)
+    pd.DataFrame({"audio": ["gone.wav"]}).to_csv(tmp_path / "gone.csv", index=False)
+    assert AudioDataset.from_file(tmp_path / "gone.csv").keys == ["gone.wav"]
+

@@ -55,9 +55,9 @@ def open_dataset(path: str, segment=None, channels: str | None = None):
     if segment is None and channels is None:
         return AudioDataset.from_file(target)
     from ..dataset.folder import channel_rows, segment_rows
-    from ..dataset.table_files import read_table
+    from ..dataset.formats import read_file
 
-    table = read_table(target)
+    table = read_file(target, warn=True)[0]
     table = channel_rows(table, channels) if channels else table
     return AudioDataset.from_pandas(segment_rows(table, segment) if segment else table)
 

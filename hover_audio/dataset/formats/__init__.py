@@ -16,6 +16,7 @@ import pandas as pd
 
 from . import audacity, encord, label_studio, prodigy, raven
 from .entries import Entry, FormatError, entries_of, table_of
+from ..schema import AUDIO
 
 OURS = ("csv", "json", "parquet")
 MODULES = {"prodigy": prodigy, "label-studio": label_studio, "encord": encord, "raven": raven,
@@ -120,19 +121,27 @@ def read_file(path: str | Path, format: str | None = None,
     if not path.exists():
         raise FileNotFoundError(f"no such table file: {path}")
     kind = detect(path, format)
+    from ..table_files import anchored_keys
+
+    home = path if path.is_dir() else path.parent  # where its relative paths point from
     if kind in OURS:
         from ..table_files import read_table
 
-        return read_table(path), []
+        table = read_table(path)
+        if AUDIO in table.columns:
+            table[AUDIO] = anchored_keys(table[AUDIO], home)
+        return table, []
     try:
         if kind == "audacity":
-            entries, problems = audacity.read(path, audio_root)
+            entries, problems = audacity.read(path, audio_root and Path(audio_root).absolute())
         else:
             entries, problems = MODULES[kind].read(path)
     except (ValueError, UnicodeDecodeError) as error:  # the file as a whole is unreadable
         if isinstance(error, FormatError):
             raise
         raise FormatError(f"{path}: not a {kind} file: {error}") from None
+    for entry, file in zip(entries, anchored_keys([entry.file for entry in entries], home)):
+        entry.file = file
     entries, more = _against_the_audio(entries)
     problems = problems + more
     if warn and problems:
