@@ -96,7 +96,7 @@ def test_cli_info_and_export_on_a_workspace(tmp_path, capsys):
 
 def test_cli_reports_bad_input_without_a_traceback(tmp_path, capsys):
     assert main(["info", str(tmp_path / "missing.csv")]) == 1
-    assert "hover-audio: error: no such table file" in capsys.readouterr().err
+    assert "hover-audio: error: no such folder or file" in capsys.readouterr().err
 
 
 def test_cli_vectorize_a_folder_into_a_workspace(tmp_path, capsys):

@@ -8,7 +8,7 @@ from pathlib import Path
 from .cli_compare import add_compare_commands
 from .cli_predict import add_predict_commands
 from .cli_tags import add_tag_commands
-from .opening import open_attached, open_dataset, parse_segment, refuse_cutting
+from .opening import is_workspace, open_attached, open_dataset, parse_segment, refuse_cutting
 
 
 def chosen_vectorizer(args: argparse.Namespace, **params):
@@ -71,6 +71,7 @@ def run_annotator(dataset, args: argparse.Namespace, title: str) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    check_listening(args.host, args.port)
     dataset = open_attached(args.path, args.workspace, parse_segment(args.segment),
                             args.channels)
     return run_annotator(dataset, args, title=f"hover-audio: {args.path}")
@@ -79,8 +80,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from ..dataset.audio_dataset import AudioDataset
     from ..dataset.demo import DATA_DIR, load_dataset
-    from .opening import adopt_legacy, demo_workspace, is_workspace, write_source
+    from .opening import adopt_legacy, demo_workspace, write_source
 
+    if not args.no_serve:
+        check_listening(args.host, args.port)
     target = demo_workspace()
     adopt_legacy("hover-audio-demo", target)
     if is_workspace(target) and not args.fresh:
@@ -163,7 +166,6 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_vectorize(args: argparse.Namespace) -> int:
-    from ..dataset.store import is_workspace
     from ..vectors.batch import failed_rows, failure_lines
 
     source = Path(args.path)
@@ -173,8 +175,12 @@ def cmd_vectorize(args: argparse.Namespace) -> int:
         refuse_cutting(args.path, args.segment, args.channels)
         dataset = AudioDataset.load(source)
     else:
-        dataset = open_dataset(args.path, parse_segment(args.segment), args.channels)
         target = Path(args.workspace) if args.workspace else None
+        if target is not None and target.exists() and any(target.iterdir()):
+            raise ValueError(f"--workspace {target} is not empty: pick a new folder"
+                             + (f", or vectorize that workspace: hover-audio vectorize {target}"
+                                if is_workspace(target) else ""))
+        dataset = open_dataset(args.path, parse_segment(args.segment), args.channels)
         if target is not None:
             dataset.save(target)
     vectorizer = chosen_vectorizer(args, cache_dir=args.cache_dir)
@@ -190,8 +196,51 @@ def cmd_vectorize(args: argparse.Namespace) -> int:
     return 0
 
 
+def _port(text: str) -> int:
+    """``--port``: 0 (any free port) to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0 (any free one) to 65535, not {text!r}")
+    return port
+
+
+def _workers(text: str) -> int:
+    """``--workers``: a number of processes, at least 1."""
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"workers is a number of processes (>= 1), not {text!r}")
+    return count
+
+
+def check_listening(host: str, port: int) -> None:
+    """ValueError, before any work, when the server could not listen on ``host:port``:
+    a name that does not resolve, or a port another program holds."""
+    import socket
+
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as error:
+        raise ValueError(f"cannot listen on --host {host}: "
+                         f"{getattr(error, 'strerror', None) or error}") from None
+    family, kind, protocol, _, address = found[0]
+    with socket.socket(family, kind, protocol) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
+        try:
+            probe.bind(address)
+        except OSError as error:
+            raise ValueError(f"cannot listen on {host}:{port}: {error.strerror or error}"
+                             + (" (another program holds the port: pick another with --port, "
+                                "or 0 for any free one)" if error.errno == 98 else "")) from None
+
+
 def _server_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--port", type=int, default=5006, help="port (default 5006; 0: any)")
+    parser.add_argument("--port", type=_port, default=5006, help="port (default 5006; 0: any)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to bind (default 127.0.0.1: this machine only)")
     parser.add_argument("--show", action="store_true", help="open a browser tab")
@@ -271,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
         "vectorize", help="compute (and cache) the vectors of a workspace, folder or table")
     vectorize.add_argument("path", help="workspace folder, audio folder, or table file")
     vectorize.add_argument("--workspace", help="save a new workspace here (folder/table input)")
-    vectorize.add_argument("--workers", type=int, default=None,
+    vectorize.add_argument("--workers", type=_workers, default=None,
                            help="processes (default: all cores)")
     vectorize.add_argument("--cache-dir", default=None,
                            help="vector cache (default: custom_cache/)")
@@ -318,8 +367,23 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.run(args)
-    except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError,
-            ImportError) as error:  # ImportError: a vectorizer's extra is missing
+    except RuntimeError as error:
+        from ..dataset.store import WorkspaceInUse  # (imported already if it is one)
+
+        if not isinstance(error, WorkspaceInUse):
+            raise
+        print(f"hover-audio: error: workspace {error.folder} is open in another process "
+              f"(pid {error.owner}): stop that one first (`info` and `export` read it "
+              "meanwhile)", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # the output went to a program that stopped reading (| head)
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except (ValueError, OSError, ImportError) as error:  # ImportError: an extra is missing
+        # (OSError: a file or folder missing, unreadable or unwritable, a cache folder that
+        # cannot be made, an address the server cannot take)
         print(f"hover-audio: error: {error}", file=sys.stderr)
         return 1
     except KeyError as error:  # an unknown name (vectorizer, key)

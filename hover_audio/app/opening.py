@@ -51,7 +51,17 @@ def open_dataset(path: str, segment=None, channels: str | None = None):
         refuse_cutting(path, segment, channels)
         return AudioDataset.load(target, attach=False)
     if target.is_dir():
-        return AudioDataset.from_folder(target, segment=segment, channels=channels)
+        dataset = AudioDataset.from_folder(target, segment=segment, channels=channels)
+        if not len(dataset):
+            raise ValueError(f"no audio files under {target} (nor a workspace there)")
+        return dataset
+    if not target.exists():
+        raise FileNotFoundError(f"no such folder or file: {path}")
+    from ..audio.decode import AUDIO_SUFFIXES
+
+    if target.suffix.lower() in AUDIO_SUFFIXES:
+        raise ValueError(f"{path} is an audio file: give its folder, a table of clips "
+                         "(.csv/.json/.parquet or another tool's file), or a workspace")
     if segment is None and channels is None:
         return AudioDataset.from_file(target)
     from ..dataset.folder import channel_rows, segment_rows

@@ -89,6 +89,25 @@ def read_snapshot(folder: Path) -> tuple[pd.DataFrame, dict, np.ndarray | None]:
     return table, meta, vectors
 
 
+class WorkspaceInUse(RuntimeError):
+    """A workspace another dataset holds (its lock): in another process, or in this one."""
+
+    def __init__(self, folder: Path, owner: str):
+        self.folder, self.owner = folder, owner
+        self.here = owner == str(os.getpid())  # flock is per open file: this process, again
+        if self.here:
+            text = (f"workspace {folder} is already open in this process (a dataset saved to "
+                    "or loaded from it); call its close() first, or load it with "
+                    "attach=False to read it")
+        else:
+            text = (f"workspace {folder} is open in another process (pid {owner}); close it "
+                    "there first, or load it with attach=False to read it")
+        super().__init__(text)
+
+    def __reduce__(self):
+        return (type(self), (self.folder, self.owner))
+
+
 class WorkspaceLock:
     """An exclusive lock on a workspace folder, held while a dataset is attached.
 
@@ -112,15 +131,7 @@ class WorkspaceLock:
             handle.seek(0)
             owner = handle.read().strip() or "unknown"
             handle.close()
-            if owner == str(os.getpid()):  # flock is per open file: this process, again
-                raise RuntimeError(
-                    f"workspace {self.path.parent} is already open in this process (a dataset "
-                    "saved to or loaded from it); call its close() first, or load it with "
-                    "attach=False to read it") from None
-            raise RuntimeError(
-                f"workspace {self.path.parent} is open in another process (pid {owner}); "
-                "close it there first, or load it with attach=False to read it"
-            ) from None
+            raise WorkspaceInUse(self.path.parent, owner) from None
         handle.seek(0)
         handle.truncate()
         handle.write(str(os.getpid()))

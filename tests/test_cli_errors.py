@@ -1,0 +1,94 @@
+"""Mistakes a person makes on the command line get one line naming what is wrong (no
+traceback), before any work is done, and change nothing."""
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import textwrap
+
+import pandas as pd
+import pytest
+
+from hover_audio.app.cli import main
+from hover_audio.dataset.demo import demo_table
+
+
+@pytest.fixture
+def clips(tmp_path):
+    """A folder of three demo clips."""
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    for path in demo_table()["audio"].head(3):
+        (folder / path.rsplit("/", 1)[-1]).write_bytes(open(path, "rb").read())
+    return folder
+
+
+def error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err and len(err.splitlines()) == 1, err
+    return err
+
+
+def test_paths_that_are_not_a_dataset(tmp_path, clips, capsys):
+    (tmp_path / "empty").mkdir()
+    assert main(["vectorize", str(tmp_path / "empty")]) == 1
+    assert "no audio files under" in error_line(capsys)
+    assert main(["info", str(tmp_path / "nope")]) == 1
+    assert f"no such folder or file: {tmp_path / 'nope'}" in error_line(capsys)
+    one = next(clips.iterdir())
+    assert main(["vectorize", str(one)]) == 1
+    assert "is an audio file: give its folder" in error_line(capsys)
+
+
+def test_vectorize_into_a_workspace_that_exists_says_what_to_run(tmp_path, clips, capsys):
+    cache = ["--cache-dir", str(tmp_path / "cache"), "--quiet"]
+    assert main(["vectorize", str(clips), "--workspace", str(tmp_path / "ws"), *cache]) == 0
+    capsys.readouterr()
+    assert main(["vectorize", str(clips), "--workspace", str(tmp_path / "ws"), *cache]) == 1
+    assert f"hover-audio vectorize {tmp_path / 'ws'}" in error_line(capsys)
+
+
+def test_bad_numbers_are_refused_by_the_parser(clips, capsys):
+    for argv in (["serve", str(clips), "--port", "99999"], ["serve", str(clips), "--port", "-1"],
+                 ["vectorize", str(clips), "--workers", "0"]):
+        with pytest.raises(SystemExit) as stopped:
+            main(argv)
+        assert stopped.value.code == 2
+        assert "error: argument" in capsys.readouterr().err
+
+
+def test_serve_checks_its_address_before_any_work(tmp_path, clips, capsys):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        assert main(["serve", str(clips), "--port", str(port), "--no-umap",
+                     "--workspace", str(tmp_path / "ws")]) == 1
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in error_line(capsys)
+    assert main(["serve", str(clips), "--host", "no-such-host.invalid", "--port", "0",
+                 "--workspace", str(tmp_path / "ws")]) == 1
+    assert "cannot listen on --host no-such-host.invalid" in error_line(capsys)
+    assert not (tmp_path / "ws").exists()  # nothing was opened or made
+
+
+def test_a_workspace_held_by_another_process_is_named(tmp_path, clips, capsys):
+    pd.DataFrame({"audio": sorted(map(str, clips.iterdir()))}).to_csv(tmp_path / "t.csv",
+                                                                      index=False)
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import sys
+        from hover_audio import AudioDataset
+        ds = AudioDataset.from_file({str(tmp_path / 't.csv')!r})
+        ds.save({str(tmp_path / 'ws')!r})
+        print("holding", flush=True)
+        sys.stdin.read()
+        """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        assert main(["vectorize", str(tmp_path / "ws"), "--quiet"]) == 1
+        line = error_line(capsys)
+        assert f"is open in another process (pid {holder.pid})" in line
+        assert "attach=False" not in line  # (Python advice, not for the command line)
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
