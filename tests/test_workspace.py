@@ -206,6 +206,18 @@ def test_load_of_a_folder_that_is_not_a_workspace(tmp_path):
         AudioDataset.load(tmp_path)
 
 
+def test_atomic_write_gives_a_new_file_the_usual_permissions_and_keeps_an_old_files(tmp_path):
+    old_umask = os.umask(0o027)
+    try:
+        atomic_write(tmp_path / "new.csv", lambda tmp: open(tmp, "w").write("a"))
+        assert os.stat(tmp_path / "new.csv").st_mode & 0o777 == 0o640  # not mkstemp's 0600
+        os.chmod(tmp_path / "new.csv", 0o604)
+        atomic_write(tmp_path / "new.csv", lambda tmp: open(tmp, "w").write("b"))
+        assert os.stat(tmp_path / "new.csv").st_mode & 0o777 == 0o604
+    finally:
+        os.umask(old_umask)
+
+
 def test_atomic_write_leaves_the_old_file_when_the_writer_fails(tmp_path):
     target = tmp_path / "table.csv"
     target.write_text("old")

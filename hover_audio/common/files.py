@@ -12,13 +12,20 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
 
     The temporary file lives beside ``path`` (same file system), is flushed to
     disk before the rename, and the folder entry is flushed after it, so a crash
-    leaves either the old file or the new one.
+    leaves either the old file or the new one. The file gets the permissions of the
+    one it replaces, or those a new file gets here (the umask's), not the private
+    ones of a temporary file.
     """
     path = Path(path)
+    try:
+        mode = path.stat().st_mode & 0o7777
+    except OSError:
+        mode = 0o666 & ~_umask()
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(handle)
     try:
         write(tmp)
+        os.chmod(tmp, mode)
         with open(tmp, "rb") as written:
             os.fsync(written.fileno())
         os.replace(tmp, path)
@@ -27,6 +34,21 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
             os.unlink(tmp)
         raise
     fsync_dir(path.parent)
+
+
+def _umask() -> int:
+    """This process's umask: from /proc where Linux shows it, else by setting it and
+    putting it back (a moment in which another thread's new file would get 022)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
 
 
 def fsync_dir(folder: Path) -> None:
