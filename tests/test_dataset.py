@@ -1071,3 +1071,18 @@ def test_a_range_has_one_spelling():
     assert ds.to_pandas()["label"].iloc[0] == "fox"
     with pytest.raises(KeyError, match="a.wav#t=1,3"):
         ds.positions(["a.wav#t=1,3"])
+
+
+def test_hovers_2d_shortcut_a_short_repr_and_a_word_when_umap_cannot_be_used():
+    rng = np.random.default_rng(0)
+    ds = AudioDataset.from_pandas(pd.DataFrame({"audio": [f"{i}.wav" for i in range(30)]}))
+    ds.vectors = rng.normal(size=(30, 8)).astype(np.float32)
+    reducer = ds.compute_2d_embedding(method="pca")  # hover's name for it
+    assert reducer.coords.shape == (30, 2) and "embed_2d_1" in ds.columns
+    assert repr(reducer) == ("LayoutReducer(method='pca', dimension=2, rows=30, placed=30, "
+                             "fit_rows=30)")
+    few = AudioDataset.from_pandas(pd.DataFrame({"audio": ["a.wav", "b.wav", "c.wav"]}))
+    few.vectors = rng.normal(size=(3, 8)).astype(np.float32)
+    with pytest.warns(UserWarning, match="3 clips are too few for a UMAP map"):
+        reducer = few.compute_nd_embedding(method="umap")
+    assert reducer.method == "pca"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -262,6 +263,7 @@ def test_invalid_method_or_dimension_raises(method, dimension):
     ("pca", 10, 1, 2),   # 1-feature vectors (e.g. a loudness vectorizer), a 2-D map
     ("umap", 3, 1, 2),   # tiny input: UMAP falls back to PCA, same crash
 ])
+@pytest.mark.filterwarnings("ignore:.*too few for a UMAP map")
 def test_fewer_features_than_dimension(method, rows, features, dimension):
     vectors = np.random.default_rng(0).normal(size=(rows, features)).astype(np.float32)
     reducer = fit_layout(vectors, ["raw"] * rows, method, dimension, seed=0)
@@ -282,7 +284,12 @@ def test_no_rows_at_all(method, dimension):
 @pytest.mark.parametrize("dimension", [2, 3])
 def test_fewer_rows_than_umap_neighbours(rows, dimension):
     vectors = np.random.default_rng(rows).normal(size=(rows, 8)).astype(np.float32)
-    reducer = fit_layout(vectors, ["raw"] * rows, "umap", dimension, seed=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        reducer = fit_layout(vectors, ["raw"] * rows, "umap", dimension, seed=0)
+    said = [str(w.message) for w in caught if "too few for a UMAP map" in str(w.message)]
+    tiny = 2 <= rows < 5  # (one row is put at the origin, without a method)
+    assert len(said) == tiny and (reducer.method == "pca") == tiny
     assert reducer.coords.shape == (rows, dimension)
     assert finite_rows(reducer.coords).all()
     np.testing.assert_array_equal(reducer.fit_rows, np.arange(rows))
@@ -292,6 +299,7 @@ def test_fewer_rows_than_umap_neighbours(rows, dimension):
 @pytest.mark.parametrize("method", ["umap", "pca"])
 @pytest.mark.parametrize("fit_count,test_count", [(0, 1), (0, 3), (0, 8), (1, 3), (3, 2),
                                                    (5, 3)])
+@pytest.mark.filterwarnings("ignore:.*too few for a UMAP map")
 def test_tiny_fit_subsets_with_test_rows(method, fit_count, test_count):
     """No raw/train/dev rows: fit on the test rows; one or a few: test still placed."""
     rows = fit_count + test_count

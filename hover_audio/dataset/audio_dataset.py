@@ -253,6 +253,10 @@ class AudioDataset:
         return self._embedding.compute_nd_embedding(vectorizer, method, dimension, seed,
                                                     aspect, **options)
 
+    def compute_2d_embedding(self, vectorizer=None, method: str | None = "umap", **options):
+        """hover's shortcut: :meth:`compute_nd_embedding` with ``dimension=2``."""
+        return self.compute_nd_embedding(vectorizer, method, dimension=2, **options)
+
     def similarity_index(self, vectorizer=None, aspect: str | None = None):
         """A :class:`~hover_audio.maps.search.SimilarityIndex` over this dataset's vectors;
         ``aspect`` (see :meth:`aspects`) says what "more like this" means."""

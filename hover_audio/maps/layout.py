@@ -52,6 +52,11 @@ class LayoutReducer:
     labels: np.ndarray | None = None  # labels of the rows of ``source``, for ``scaler``
     exact_metric: str | None = None  # the estimator was fitted on exact distances in this metric
 
+    def __repr__(self) -> str:  # (the arrays would fill a notebook's cell)
+        placed = int(np.isfinite(self.coords).all(axis=1).sum()) if self.coords.ndim == 2 else 0
+        return (f"LayoutReducer(method={self.method!r}, dimension={self.dimension}, "
+                f"rows={len(self.coords)}, placed={placed}, fit_rows={len(self.fit_rows)})")
+
     def _ensure_scaler(self) -> None:
         """Fit the scaler (and scale the fit rows) only when new vectors must be placed."""
         if self.scaler is None:
@@ -182,6 +187,10 @@ def fit_layout(vectors: np.ndarray, subsets, method: str = "umap", dimension: in
     else:
         estimator, exact = _estimator(method, dimension, len(fitted_rows), scaled.shape[1],
                                       seed, options)
+        if method == "umap" and len(fitted_rows) < MIN_UMAP_ROWS:
+            warnings.warn(f"{len(fitted_rows)} clips are too few for a UMAP map (it needs "
+                          f"{MIN_UMAP_ROWS}): the map is PCA's", stacklevel=2)
+            reducer.method = "pca"
         data = scaled if exact is None else jit.exact_distances(scaled, metric=exact)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
