@@ -92,3 +92,27 @@ def test_a_workspace_held_by_another_process_is_named(tmp_path, clips, capsys):
     finally:
         holder.stdin.close()
         holder.wait(timeout=30)
+
+
+@pytest.mark.parametrize("argv", [["predict", "a.wav", "--workspace", "ws", "--top", "0"],
+                                  ["predict", "a.wav", "--workspace", "ws", "--threshold", "2"],
+                                  ["tag", "ws", "--from", "suggested", "--threshold", "5"],
+                                  ["predict-server", "ws", "--port", "70000"],
+                                  ["compare", "x", "--workers", "-3"]])
+def test_out_of_range_options_are_refused_by_the_parser(argv, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2 and "error: argument" in capsys.readouterr().err
+
+
+def test_compare_refuses_an_unknown_aspect_or_plot_type_before_reading_clips(clips, tmp_path,
+                                                                            capsys):
+    assert main(["compare", str(clips), "--plot", str(tmp_path / "x.svg")]) == 1
+    assert "write the plot as .png or .html" in error_line(capsys)
+    (tmp_path / "labeled" / "a").mkdir(parents=True)
+    (tmp_path / "labeled" / "b").mkdir()
+    for at, path in enumerate(sorted(clips.iterdir())):
+        (tmp_path / "labeled" / "ab"[at % 2] / path.name).write_bytes(path.read_bytes())
+    assert main(["compare", str(tmp_path / "labeled"), "--aspect", "bogus", "--quiet"]) == 1
+    line = error_line(capsys)
+    assert "aspect(s) ['bogus']" in line and "'timbre'" in line

@@ -162,6 +162,14 @@ def test_predict_prints_json_lines(workspace, tmp_path, capsys):
     assert lines[0]["status"] == "ok" and lines[0]["predictions"][0]["label"] == "low"
     assert len(lines[0]["predictions"]) <= 2
     assert lines[1]["status"] == "error" and "missing.wav" in lines[1]["message"]
+    # every file failing is a failure of the command; an unknown label is said once
+    assert main(["predict", str(tmp_path / "missing.wav"), "--workspace",
+                 str(workspace)]) == 1
+    capsys.readouterr()
+    assert main(["predict", str(clip), str(clip), "--workspace", str(workspace),
+                 "--labels", "low,nosuch"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and "--labels nosuch: not labels of this model" in captured.err
 
 
 def test_the_token_rule(workspace):

@@ -5,6 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from .cli_args import port_number, worker_count
 from .cli_compare import add_compare_commands
 from .cli_predict import add_predict_commands
 from .cli_tags import add_tag_commands
@@ -196,28 +197,6 @@ def cmd_vectorize(args: argparse.Namespace) -> int:
     return 0
 
 
-def _port(text: str) -> int:
-    """``--port``: 0 (any free port) to 65535."""
-    try:
-        port = int(text)
-    except ValueError:
-        port = -1
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"a port is 0 (any free one) to 65535, not {text!r}")
-    return port
-
-
-def _workers(text: str) -> int:
-    """``--workers``: a number of processes, at least 1."""
-    try:
-        count = int(text)
-    except ValueError:
-        count = 0
-    if count < 1:
-        raise argparse.ArgumentTypeError(f"workers is a number of processes (>= 1), not {text!r}")
-    return count
-
-
 def check_listening(host: str, port: int) -> None:
     """ValueError, before any work, when the server could not listen on ``host:port``:
     a name that does not resolve, or a port another program holds."""
@@ -240,7 +219,7 @@ def check_listening(host: str, port: int) -> None:
 
 
 def _server_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--port", type=_port, default=5006, help="port (default 5006; 0: any)")
+    parser.add_argument("--port", type=port_number, default=5006, help="port (default 5006; 0: any)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to bind (default 127.0.0.1: this machine only)")
     parser.add_argument("--show", action="store_true", help="open a browser tab")
@@ -320,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
         "vectorize", help="compute (and cache) the vectors of a workspace, folder or table")
     vectorize.add_argument("path", help="workspace folder, audio folder, or table file")
     vectorize.add_argument("--workspace", help="save a new workspace here (folder/table input)")
-    vectorize.add_argument("--workers", type=_workers, default=None,
+    vectorize.add_argument("--workers", type=worker_count, default=None,
                            help="processes (default: all cores)")
     vectorize.add_argument("--cache-dir", default=None,
                            help="vector cache (default: custom_cache/)")

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .cli_args import worker_count
+
 
 def cmd_vectorizers(args: argparse.Namespace) -> int:
     from ..vectors import registry
@@ -20,8 +22,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from ..model.compare import compare
     from ..vectors.batch import failure_lines
     from .opening import open_dataset
-    from .compare_report import text_table, to_json, write_plot
+    from .compare_report import check_plot_path, text_table, to_json, write_plot
 
+    if args.plot:
+        check_plot_path(args.plot)  # before the slow part
     dataset = open_dataset(args.path)
     table = compare(dataset, vectorizers=args.vectorizer or None, aspects=args.aspect or None,
                     map_method=None if args.no_map else "umap", workers=args.workers,
@@ -33,6 +37,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
             for line in failure_lines(report):
                 print(f"  {line}", file=sys.stderr)
     print(to_json(table) if args.json else text_table(table))
+    if len(table) and (table["failed"] == table["clips"]).all():
+        print("hover-audio: error: no clip could be read by any vectorizer (see above)",
+              file=sys.stderr)
+        return 1
     if args.plot:
         written = write_plot(table, args.plot, title=f"hover-audio compare: {args.path}")
         if not args.json:
@@ -57,6 +65,7 @@ def add_compare_commands(commands) -> None:
     compare.add_argument("--json", action="store_true", help="print JSON instead of a table")
     compare.add_argument("--no-map", action="store_true",
                          help="skip the labeling-effort simulation (no UMAP map)")
-    compare.add_argument("--workers", type=int, default=None, help="processes (default: all)")
+    compare.add_argument("--workers", type=worker_count, default=None,
+                         help="processes (default: all)")
     compare.add_argument("--quiet", action="store_true", help="no progress bar")
     compare.set_defaults(run=cmd_compare)

@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+from .cli_args import probability
+
 
 def read_synonyms(path) -> dict[str, set[str]]:
     """``tag,synonym`` rows (a header row ``tag,synonym`` is allowed): tag -> synonyms."""
@@ -146,7 +148,7 @@ def add_tag_commands(commands) -> None:
     tag.add_argument("--from", dest="source", choices=["labels", "tags", "suggested"],
                      default="labels", help="labels (default), the tags column, or the "
                      "model's suggested tags (at least --threshold)")
-    tag.add_argument("--threshold", type=float, default=0.25,
+    tag.add_argument("--threshold", type=probability, default=0.25,
                      help="with --from suggested: the least probability kept (default 0.25)")
     tag.add_argument("--synonyms", help="CSV of tag,synonym rows: a tag adds its synonyms")
     tag.add_argument("--dry-run", action="store_true",

@@ -43,12 +43,18 @@ def to_json(table: pd.DataFrame) -> str:
     return json.dumps(records, indent=1)
 
 
+def check_plot_path(path: str | os.PathLike) -> Path:
+    """``path`` as a Path; ValueError unless it ends in ``.png`` or ``.html``."""
+    path = Path(path)
+    if path.suffix.lower() not in (".html", ".png"):
+        raise ValueError(f"{path}: write the plot as .png or .html")
+    return path
+
+
 def write_plot(table: pd.DataFrame, path: str | os.PathLike, title: str = "") -> Path:
     """Write the figures as grouped bars: ``.html`` (Bokeh) or ``.png`` (Pillow)."""
-    path = Path(path)
+    path = check_plot_path(path)
     suffix = path.suffix.lower()
-    if suffix not in (".html", ".png"):
-        raise ValueError(f"{path}: write the plot as .png or .html")
     path.parent.mkdir(parents=True, exist_ok=True)
     names = [f"{row.vectorizer} / {row.aspect}" for row in table.itertuples()]
     if suffix == ".html":

@@ -78,7 +78,7 @@ def compare(dataset, vectorizers=None, aspects: Iterable[str] | None = None, *,
     Raises
     ------
     ValueError
-        When fewer than two labels have clips.
+        When fewer than two labels have clips, or an aspect is one no vectorizer has.
     """
     from ..dataset.audio_dataset import AudioDataset
     from ..vectors.batch import failed_rows
@@ -91,6 +91,11 @@ def compare(dataset, vectorizers=None, aspects: Iterable[str] | None = None, *,
     wanted = None if aspects is None else list(aspects)
     rows, failures = [], {}
     chosen = _vectorizers(vectorizers)
+    offered = {LABELS_ASPECT}.union(*(vectorizer.aspects() for _, vectorizer in chosen))
+    unknown = sorted(set(wanted or ()) - offered)
+    if unknown:  # (before any clip is read)
+        raise ValueError(f"no vectorizer measured here has the aspect(s) {unknown}; they "
+                         f"offer {sorted(offered)}")
     for number, (name, vectorizer) in enumerate(chosen, 1):
         if progress:  # which one the bars are for, and what follows them (the slow maps)
             print(f"[{number}/{len(chosen)}] {name}: vectorizing {len(labeled)} clips, then "
