@@ -116,3 +116,40 @@ def test_compare_refuses_an_unknown_aspect_or_plot_type_before_reading_clips(cli
     assert main(["compare", str(tmp_path / "labeled"), "--aspect", "bogus", "--quiet"]) == 1
     line = error_line(capsys)
     assert "aspect(s) ['bogus']" in line and "'timbre'" in line
+
+
+def test_reopening_a_folders_workspace_follows_the_folder(tmp_path, clips, capsys, monkeypatch):
+    """Files added to the folder since become rows (one undoable step) and get vectors
+    when served; files gone are named and keep their rows and labels."""
+    import argparse
+
+    from hover_audio.app.cli import _needs_vectors
+    from hover_audio.app.opening import open_attached
+
+    monkeypatch.setenv("HOVER_AUDIO_HOME", str(tmp_path / "home"))
+    first, second, third = sorted(clips.iterdir())
+    (clips / "dog").mkdir()
+    second.rename(clips / "dog" / second.name)
+    ds = open_attached(str(clips), None)
+    ds.vectorize(workers=1, progress=False)
+    ds.set_labels([str(first)], "cat")
+    ds.close()
+    new = clips / "dog" / "new.flac"
+    new.write_bytes(third.read_bytes())
+    first.unlink()
+    capsys.readouterr()
+    ds = open_attached(str(clips), None)
+    try:
+        out = capsys.readouterr().out
+        assert f"1 new file(s) under {clips} added" in out
+        assert f"1 file(s) of the workspace are no longer under {clips}, e.g. {first}" in out
+        table = ds.to_pandas().set_index("audio")
+        assert table.loc[str(new), "label"] == "dog" and table.loc[str(new), "SUBSET"] == "train"
+        assert table.loc[str(first), "label"] == "cat"  # kept
+        assert _needs_vectors(ds, argparse.Namespace(vectorizer=None))
+        ds.vectorize(workers=1, progress=False)
+        assert not _needs_vectors(ds, argparse.Namespace(vectorizer=None))
+        ds.undo()
+        assert str(new) not in ds.keys
+    finally:
+        ds.close()

@@ -20,11 +20,21 @@ def chosen_vectorizer(args: argparse.Namespace, **params):
 
 
 def _needs_vectors(dataset, args: argparse.Namespace) -> bool:
-    """No vectors yet, or ``--vectorizer`` names another class than the one that made them."""
+    """No vectors yet, rows never vectorized (files added since), or ``--vectorizer`` names
+    another class than the one that made them."""
+    import numpy as np
+
     from ..vectors import registry
 
     if dataset.vectors is None:
         return True
+    if "vector_error" in dataset.columns:  # a row with neither a vector nor an error
+        from ..common.values import is_missing
+
+        empty = np.isnan(dataset.vectors).all(axis=1)
+        errors = dataset.column("vector_error")
+        if any(is_missing(errors[at]) for at in np.flatnonzero(empty)):
+            return True
     if not getattr(args, "vectorizer", None):
         return False
     wanted = registry.vectorizer_class(args.vectorizer)
@@ -41,7 +51,10 @@ def run_annotator(dataset, args: argparse.Namespace, title: str) -> int:
 
         warm_up_in_background()
     if _needs_vectors(dataset, args):
-        vectorizer = chosen_vectorizer(args)
+        # the one that made the vectors, unless --vectorizer names another (cache hits for
+        # the rows it has done)
+        vectorizer = (dataset.vectorizer if dataset.vectorizer is not None
+                      and not getattr(args, "vectorizer", None) else chosen_vectorizer(args))
         print(f"hover-audio: vectors by {vectorizer!r}")
         report = dataset.vectorize(vectorizer, progress=not args.quiet)
         failed = failed_rows(report)

@@ -129,13 +129,45 @@ def open_attached(path: str, workspace: str | None, segment=None, channels: str 
         adopt_legacy(source, target)
     if is_workspace(target):
         print(f"hover-audio: reopening workspace {target} (labels are saved there)")
-        return AudioDataset.load(target)
+        dataset = AudioDataset.load(target)
+        if source.is_dir():
+            follow_folder(dataset, source, segment, channels)
+        return dataset
     dataset = open_dataset(path, segment, channels)
     dataset.save(target)
     if not workspace:
         write_source(target, source)
     print(f"hover-audio: new workspace {target} (labels are saved there)")
     return dataset
+
+
+def follow_folder(dataset, folder: Path, segment=None, channels: str | None = None) -> int:
+    """Add the audio files that appeared under ``folder`` since ``dataset`` was made from it
+    (one undoable operation, cut like the rest), and say which of its files are gone
+    (their rows and labels are kept). Returns the number of rows added."""
+    from ..audio.sources import SourceError, local_path, parse_key
+    from ..dataset.folder import added_files_table
+    from ..dataset.schema import AUDIO
+
+    files = set()
+    for key in dataset.keys:
+        try:
+            path = local_path(parse_key(key).location)
+        except SourceError:
+            continue
+        if path is not None:
+            files.add(str(path))
+    added = added_files_table(folder, files, segment, channels)
+    if len(added):
+        dataset.merge(added)
+        count = added[AUDIO].map(lambda key: parse_key(key).location).nunique()
+        print(f"hover-audio: {count} new file(s) under "
+              f"{folder} added ({len(added)} row(s); undo takes them out again)")
+    gone = sorted(path for path in files if not os.path.exists(path))
+    if gone:
+        print(f"hover-audio: {len(gone)} file(s) of the workspace are no longer under "
+              f"{folder}, e.g. {gone[0]} (their rows and labels are kept)")
+    return len(added)
 
 
 def demo_workspace() -> Path:

@@ -101,10 +101,23 @@ def segment_rows(table: pd.DataFrame, segment) -> pd.DataFrame:
     return pd.concat([cut, table[ranged]], ignore_index=True)
 
 
-def _files_table(root: str | os.PathLike) -> pd.DataFrame:
+def added_files_table(root: str | os.PathLike, known, segment=None,
+                      channels: str | None = None) -> pd.DataFrame:
+    """:func:`folder_table`'s rows for the audio files under ``root`` whose paths are not
+    in ``known`` (the files a dataset of this folder already has): what a library
+    gained since. Labels and subsets as :func:`folder_table` gives them without a split."""
+    table = _files_table(root, skip=set(map(str, known)))
+    if channels is not None:
+        table = channel_rows(table, channels)
+    return table if segment is None or table.empty else segment_rows(table, segment)
+
+
+def _files_table(root: str | os.PathLike, skip=frozenset()) -> pd.DataFrame:
     root = Path(root).absolute()
     rows = []
     for path in find_audio_files(root):
+        if str(path) in skip:
+            continue
         relative = path.relative_to(root)
         label = relative.parts[0] if len(relative.parts) > 1 else ABSTAIN
         rows.append(
