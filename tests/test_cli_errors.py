@@ -153,3 +153,13 @@ def test_reopening_a_folders_workspace_follows_the_folder(tmp_path, clips, capsy
         assert str(new) not in ds.keys
     finally:
         ds.close()
+
+
+def test_warnings_are_one_line_for_the_person(tmp_path, capsys):
+    table = tmp_path / "twice.csv"
+    pd.DataFrame({"audio": ["a.wav", "a.wav"], "label": ["dog", "cat"]}).to_csv(table,
+                                                                                index=False)
+    assert main(["info", str(table)]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("hover-audio: warning: 1 duplicate row(s) dropped"), err
+    assert "UserWarning" not in err and ".py:" not in err

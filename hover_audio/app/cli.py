@@ -351,14 +351,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _say_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings on the command line: one line for the person, not Python's source lines."""
+    print(f"hover-audio: warning: {message}", file=file or sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "run"):
         parser.print_help()
         return 2
+    import warnings
+
     try:
-        return args.run(args)
+        with warnings.catch_warnings():  # (put back as it was when main returns)
+            warnings.showwarning = _say_warning
+            return args.run(args)
     except RuntimeError as error:
         from ..dataset.store import WorkspaceInUse  # (imported already if it is one)
 

@@ -96,8 +96,10 @@ def segment_rows(table: pd.DataFrame, segment) -> pd.DataFrame:
             ranged |= table[column].notna()
     cut, problems = segment_table(table[~ranged].reset_index(drop=True), **options)
     if len(problems):
+        more = len(problems) - 5
         warnings.warn(f"{len(problems)} file(s) could not be segmented and were left out: "
-                      + "; ".join(problems["message"].head(5)), stacklevel=3)
+                      + "; ".join(problems["message"].head(5))
+                      + (f"; and {more} more" if more > 0 else ""), stacklevel=3)
     return pd.concat([cut, table[ranged]], ignore_index=True)
 
 
