@@ -85,6 +85,30 @@ def test_audacity_keeps_labels_and_ranges(ds, tmp_path):
     assert dict(zip(got["audio"], got["label"]))[labeled["audio"].iloc[0]] == "dog"
 
 
+def test_audacity_export_again_removes_its_own_old_tracks_and_says_what_it_cannot_hold(
+        tmp_path):
+    corpus.write_tone_wav(tmp_path / "a.wav", 1.0)
+    corpus.write_tone_wav(tmp_path / "b.wav", 1.0)
+    ds = AudioDataset.from_pandas(pd.DataFrame({
+        "audio": [str(tmp_path / "a.wav"), str(tmp_path / "b.wav"), "https://h.example/c.wav"],
+        "label": ["dog", "cat\tbig", "owl"], "SUBSET": ["train"] * 3}))
+    out = tmp_path / "tracks"
+    out.mkdir()
+    (out / "notes.txt.bak").write_text("mine")  # not ours: left alone
+    with pytest.warns(UserWarning) as said:
+        ds.export(out, format="audacity")
+    text = str(said[0].message)
+    assert "1 clip(s) at URLs left out" in text and "'cat\\tbig'" in text
+    assert (out / "b.wav.txt").read_text() == "0.000000\t0.000000\tcat big\n"
+    ds.commit([str(tmp_path / "b.wav")], "raw")
+    ds.set_labels([str(tmp_path / "b.wav")], "ABSTAIN")
+    with pytest.warns(UserWarning, match="URLs left out"):
+        ds.export(out, format="audacity")
+    assert not (out / "b.wav.txt").exists() and (out / "notes.txt.bak").exists()
+    back = AudioDataset.from_file(out, format="audacity", audio_root=tmp_path)
+    assert back.keys == [str(tmp_path / "a.wav")]  # the unlabeled file's old track is gone
+
+
 def test_unlabeled_rows_only_on_request(ds, tmp_path):
     out = ds.export(tmp_path / "all.jsonl", include_unlabeled=True)
     assert len(AudioDataset.from_file(out)) == len(ds)

@@ -11,23 +11,55 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ...audio.sources import local_path
 from .entries import Entry, FormatError, checked_span, write_text
 
 SUFFIXES = ()  # a folder: chosen by --format audacity
 
 
+WRITTEN = ".hover-audio-tracks"  # in the folder: the tracks the last export wrote
+
+
 def write(entries: list[Entry], folder: Path) -> Path:
+    """Write the tracks; the tracks an earlier export wrote to ``folder`` and this one does
+    not are removed (their labels are gone from the dataset); other files are left alone.
+    URLs and labels with tabs or line breaks, which a track cannot hold, are said."""
     by_file: dict[str, list[Entry]] = {}
+    urls = set()
     for entry in entries:
-        by_file.setdefault(entry.file, []).append(entry)
+        if local_path(entry.file) is None:
+            urls.add(entry.file)
+        else:
+            by_file.setdefault(entry.file, []).append(entry)
     files = [os.path.abspath(name) for name in by_file]
     root = os.path.commonpath([os.path.dirname(name) for name in files]) if files else ""
     folder.mkdir(parents=True, exist_ok=True)
+    written, changed = [], set()
     for name, found in by_file.items():
-        target = folder / (os.path.relpath(os.path.abspath(name), root) + ".txt")
+        relative = os.path.relpath(os.path.abspath(name), root) + ".txt"
+        target = folder / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        lines = [f"{e.start or 0.0:.6f}\t{e.end or 0.0:.6f}\t{e.label}" for e in found]
+        lines = []
+        for entry in found:
+            label = " ".join(entry.label.split("\t")).replace("\r", " ").replace("\n", " ")
+            if label != entry.label:
+                changed.add(entry.label)
+            lines.append(f"{entry.start or 0.0:.6f}\t{entry.end or 0.0:.6f}\t{label}")
         write_text(target, "\n".join(lines) + "\n")
+        written.append(relative)
+    record = folder / WRITTEN
+    before = record.read_text(encoding="utf-8").splitlines() if record.is_file() else []
+    for relative in set(before) - set(written):
+        (folder / relative).unlink(missing_ok=True)
+    write_text(record, "\n".join(sorted(written)) + "\n")
+    if urls or changed:
+        import warnings
+
+        warnings.warn("; ".join(
+            ([f"{len(urls)} clip(s) at URLs left out (label tracks name local files), e.g. "
+              f"{sorted(urls)[0]}"] if urls else [])
+            + ([f"tabs and line breaks in {len(changed)} label(s) written as spaces, e.g. "
+                f"{sorted(changed)[0]!r}"] if changed else [])), stacklevel=3)
     return folder
 
 
