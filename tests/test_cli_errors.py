@@ -163,3 +163,12 @@ def test_warnings_are_one_line_for_the_person(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("hover-audio: warning: 1 duplicate row(s) dropped"), err
     assert "UserWarning" not in err and ".py:" not in err
+
+
+def test_files_that_are_not_what_the_command_reads(tmp_path, clips, capsys):
+    (tmp_path / "empty.csv").write_text("")
+    assert main(["info", str(tmp_path / "empty.csv")]) == 1
+    assert f"{tmp_path / 'empty.csv'}: an empty file, not a table" in error_line(capsys)
+    audio = next(clips.iterdir())
+    assert main(["untag", str(audio)]) == 1
+    assert f"{audio} is not a tag manifest" in error_line(capsys)

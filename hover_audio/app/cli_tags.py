@@ -126,7 +126,13 @@ def cmd_tag(args: argparse.Namespace) -> int:
 def cmd_untag(args: argparse.Namespace) -> int:
     from ..audio.file_tags import TagError, restore
 
-    manifest = json.loads(Path(args.manifest).read_text())
+    try:
+        manifest = json.loads(Path(args.manifest).read_text(encoding="utf-8"))
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+            raise ValueError
+    except ValueError:  # (UnicodeDecodeError and JSONDecodeError are ValueErrors)
+        raise ValueError(f"{args.manifest} is not a tag manifest: give the .json file a `tag` "
+                         "run printed (in the workspace's tag-manifests folder)") from None
     done, failed = 0, []
     for path, state in manifest.get("files", {}).items():
         try:

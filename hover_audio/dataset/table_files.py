@@ -91,7 +91,11 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
         return pd.read_parquet(path)
     if suffix == ".json":
         return _read_json(path)
-    header = pd.read_csv(path, nrows=0).columns
+    try:
+        header = pd.read_csv(path, nrows=0).columns
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{path}: an empty file, not a table (it needs at least the header "
+                         "row: audio,label,SUBSET)") from None
     text = [column for column in TEXT_COLUMNS if column in header]
     return pd.read_csv(
         path,
