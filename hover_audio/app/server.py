@@ -51,8 +51,8 @@ def improve_layout_in_background(dataset) -> None:
         if error:
             log.warning("first map: %s", message)
         else:  # the person at the terminal sees when the layout arrives
-            print(f"hover-audio: first map: {message} in {time.perf_counter() - started:.1f} s",
-                  flush=True)
+            print(f"hover-audio: first map: {message.removeprefix('map: ')} in "
+                  f"{time.perf_counter() - started:.1f} s", flush=True)
 
     map_state(dataset).request("overall", done, method="umap", force=True)
 
