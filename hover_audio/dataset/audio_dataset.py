@@ -20,10 +20,9 @@ import numpy as np
 import pandas as pd
 
 from ..vectors.contract import describe, rebuild
-from . import editing, merging, schema, tagging
+from . import editing, embedding, merging, schema, tagging
 from . import tag_suggestions as suggestions
 from .clip_table import ClipTable
-from .embedding import DatasetEmbedding
 from .folder import folder_table
 from .history import ChangeEvent, History, Operation, operation_to_json, replay
 from .schema import ABSTAIN, AUDIO, LABEL, SUBSET, SUBSETS, DuplicateKeysWarning  # noqa: F401
@@ -53,7 +52,7 @@ class AudioDataset:
         self.vectorizer = None  # what made ``vectors``, for queries by new files
         self._seq = 0
         self._listeners: list[Callable[[ChangeEvent], None]] = []
-        self._embedding = DatasetEmbedding(self)
+        self._embedding = embedding.DatasetEmbedding(self)
 
     # ----------------------------------------------------------------- building
     @classmethod
@@ -253,9 +252,7 @@ class AudioDataset:
         return self._embedding.compute_nd_embedding(vectorizer, method, dimension, seed,
                                                     aspect, **options)
 
-    def compute_2d_embedding(self, vectorizer=None, method: str | None = "umap", **options):
-        """hover's shortcut: :meth:`compute_nd_embedding` with ``dimension=2``."""
-        return self.compute_nd_embedding(vectorizer, method, dimension=2, **options)
+    compute_2d_embedding = embedding.compute_2d_embedding  # hover's shortcut
 
     def similarity_index(self, vectorizer=None, aspect: str | None = None):
         """A :class:`~hover_audio.maps.search.SimilarityIndex` over this dataset's vectors;

@@ -98,3 +98,9 @@ class DatasetEmbedding:
         offered = (list(vectorizer.aspects()) if isinstance(vectorizer, Vectorizer)
                    else ["overall"])
         return offered + [LABELS_ASPECT]
+
+
+def compute_2d_embedding(dataset, vectorizer=None, method: str | None = "umap", **options):
+    """hover's shortcut: ``dataset.compute_nd_embedding`` with ``dimension=2`` (bound to
+    :class:`~hover_audio.dataset.AudioDataset` as a method)."""
+    return dataset.compute_nd_embedding(vectorizer, method, dimension=2, **options)
