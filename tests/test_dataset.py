@@ -1086,3 +1086,11 @@ def test_hovers_2d_shortcut_a_short_repr_and_a_word_when_umap_cannot_be_used():
     with pytest.warns(UserWarning, match="3 clips are too few for a UMAP map"):
         reducer = few.compute_nd_embedding(method="umap")
     assert reducer.method == "pca"
+
+
+def test_ranges_below_the_millisecond_in_keys_and_columns_agree():
+    ds = AudioDataset.from_pandas(pd.DataFrame({"audio": ["a.wav#t=3.1234,4", "b.wav"],
+                                                "start": [3.1234, 0.0004],
+                                                "end": [4.0, 1.99951]}))
+    assert ds.keys == ["a.wav#t=3.123,4", "b.wav#t=0,2"]
+    assert list(ds.to_pandas()["start"]) == [3.123, 0.0]

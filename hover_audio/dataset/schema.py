@@ -235,11 +235,6 @@ def normalize_table(df: pd.DataFrame, feature_key: str = AUDIO, label_key: str =
         keys = table[AUDIO].tolist()
         if any(isinstance(key, os.PathLike) for key in keys):
             table[AUDIO] = key_list(keys)
-    fragments = table[AUDIO].map(lambda key: isinstance(key, str) and "#" in key).to_numpy(bool)
-    if fragments.any():  # one spelling per clip: 'a.wav#t=1.0,2' is 'a.wav#t=1,2'
-        keys = table[AUDIO].to_numpy(dtype=object, copy=True)
-        keys[fragments] = [canonical_key(key) for key in keys[fragments]]
-        table[AUDIO] = keys
     check_values(
         (position, index_label, key, label, subset)
         for position, (index_label, key, label, subset) in enumerate(
@@ -247,6 +242,15 @@ def normalize_table(df: pd.DataFrame, feature_key: str = AUDIO, label_key: str =
         )
     )
     check_ranges(table, df.index)
+    # one spelling per clip, times to the millisecond: 'a.wav#t=1.0,2' is 'a.wav#t=1,2'
+    fragments = table[AUDIO].map(lambda key: "#" in key).to_numpy(bool)
+    if fragments.any():
+        keys = table[AUDIO].to_numpy(dtype=object, copy=True)
+        keys[fragments] = [canonical_key(key) for key in keys[fragments]]
+        table[AUDIO] = keys
+    for column in ("start", "end"):  # (checked numbers or missing values)
+        if column in table.columns:
+            table[column] = pd.to_numeric(table[column]).round(3)
     return table
 
 
