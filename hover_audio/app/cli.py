@@ -213,6 +213,7 @@ def cmd_vectorize(args: argparse.Namespace) -> int:
 def check_listening(host: str, port: int) -> None:
     """ValueError, before any work, when the server could not listen on ``host:port``:
     a name that does not resolve, or a port another program holds."""
+    import errno
     import socket
 
     try:
@@ -226,13 +227,15 @@ def check_listening(host: str, port: int) -> None:
         try:
             probe.bind(address)
         except OSError as error:
+            held = error.errno == errno.EADDRINUSE
             raise ValueError(f"cannot listen on {host}:{port}: {error.strerror or error}"
                              + (" (another program holds the port: pick another with --port, "
-                                "or 0 for any free one)" if error.errno == 98 else "")) from None
+                                "or 0 for any free one)" if held else "")) from None
 
 
 def _server_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--port", type=port_number, default=5006, help="port (default 5006; 0: any)")
+    parser.add_argument("--port", type=port_number, default=5006,
+                        help="port (default 5006; 0: any)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to bind (default 127.0.0.1: this machine only)")
     parser.add_argument("--show", action="store_true", help="open a browser tab")

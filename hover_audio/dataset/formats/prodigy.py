@@ -4,8 +4,9 @@ Written: ``{"audio": path, "label": whole-file label, "answer": "accept",
 "audio_spans": [{"start", "end", "label", "id", ...}], "transcript", "meta": {...}}``;
 seconds in spans; the whole file's subset and user columns in ``meta``, a span's in
 its own extra fields (``subset``, ``transcript``, ``channel``, ``meta``). Read: ``audio``,
-or ``path`` when ``audio`` is missing or the audio itself (a ``data:`` URI); a whole-file label from ``label`` or a choice task's ``accept`` list;
-tasks answered ``reject``/``ignore`` keep no label; every span becomes a range row.
+or ``path`` when ``audio`` is missing or the audio itself (a ``data:`` URI); a whole-file
+label from ``label`` or a choice task's ``accept`` list; tasks answered
+``reject``/``ignore`` keep no label; every span becomes a range row.
 """
 from __future__ import annotations
 
