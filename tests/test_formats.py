@@ -322,7 +322,7 @@ def test_a_range_given_below_the_millisecond_comes_back_as_the_same_row(tmp_path
 def test_relative_paths_in_a_file_point_from_the_files_folder(tmp_path, monkeypatch, format):
     (tmp_path / "project" / "clips").mkdir(parents=True)
     corpus.write_tone_wav(tmp_path / "project" / "clips" / "a.wav", 1.0)
-    relative = pd.DataFrame({"audio": ["clips/a.wav", "clips/a.wav#t=0.25,0.5"],
+    relative = pd.DataFrame({"audio": ["clips/a.wav", "./clips/a.wav#t=0.25,0.5"],
                              "label": ["dog", "cat"], "SUBSET": ["train", "train"]})
     path = tmp_path / "project" / ("labels.csv" if format == "csv" else "labels.jsonl")
     if format == "csv":

@@ -26,8 +26,8 @@ def anchored_keys(keys, folder: str | os.PathLike) -> list:
 
     Examples
     --------
-    >>> anchored_keys(["/x/b.wav#t=1,2", "https://h/c.ogg", "not/there.wav"], "/data")
-    ['/x/b.wav#t=1,2', 'https://h/c.ogg', 'not/there.wav']
+    >>> anchored_keys(["/x/b.wav#t=1,2", "https://h/c.ogg", "./not/there.wav"], "/data")
+    ['/x/b.wav#t=1,2', 'https://h/c.ogg', './not/there.wav']
     """
     from ..audio.sources import SourceError, local_path, parse_key
 
@@ -39,7 +39,7 @@ def anchored_keys(keys, folder: str | os.PathLike) -> list:
             path = local_path(location)
         except SourceError:
             path = None
-        if path is None or path.is_absolute() or location != str(path):
+        if path is None or path.is_absolute() or location[:5].lower() == "file:":
             out.append(key)  # (a URL, an absolute or file:// path, or not a key)
             continue
         for found in (folder / path, path.absolute()):

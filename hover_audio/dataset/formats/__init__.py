@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..schema import AUDIO
+from ..table_files import anchored_keys
 from . import audacity, encord, label_studio, prodigy, raven
 from .entries import Entry, FormatError, entries_of, table_of
-from ..schema import AUDIO
 
 OURS = ("csv", "json", "parquet")
 MODULES = {"prodigy": prodigy, "label-studio": label_studio, "encord": encord, "raven": raven,
@@ -121,8 +122,6 @@ def read_file(path: str | Path, format: str | None = None,
     if not path.exists():
         raise FileNotFoundError(f"no such table file: {path}")
     kind = detect(path, format)
-    from ..table_files import anchored_keys
-
     home = path if path.is_dir() else path.parent  # where its relative paths point from
     if kind in OURS:
         from ..table_files import read_table
