@@ -53,3 +53,15 @@ def test_export_is_atomic_over_an_existing_file(tmp_path, awkward_table):
     AudioDataset.from_pandas(awkward_table.head(2)).export(path)
     assert len(read_table(path)) == 2
     assert [p.name for p in tmp_path.iterdir()] == ["t.parquet"]
+
+
+def test_empty_transcripts_and_tags_stay_empty_text_through_csv(tmp_path):
+    ds = AudioDataset.from_pandas(pd.DataFrame({"audio": ["a.wav", "b.wav"],
+                                                "label": ["NA", "ABSTAIN"],
+                                                "SUBSET": ["train", "raw"]}))
+    ds.set_transcript(["a.wav"], "hello")
+    ds.add_tags(["a.wav"], ["t1"])
+    back = AudioDataset.from_file(ds.export(tmp_path / "x.csv")).to_pandas()
+    assert back[["label", "transcript", "tags"]].values.tolist() == [["NA", "hello", "t1"],
+                                                                     ["ABSTAIN", "", ""]]
+

@@ -8,11 +8,12 @@ from pathlib import Path
 import pandas as pd
 
 from ..common.files import atomic_write
-from .schema import AUDIO, LABEL, SUBSET
+from .schema import AUDIO, LABEL, SUBSET, TAGS, TRANSCRIPT
 
 FORMATS = (".csv", ".json", ".parquet")
-# columns always read as text, so that labels such as "NA" or "007" survive a CSV
-TEXT_COLUMNS = (AUDIO, LABEL, SUBSET)
+# columns always read as text, so that labels such as "NA" or "007" survive a CSV, and
+# an empty transcript or tag list stays "" (not a missing value)
+TEXT_COLUMNS = (AUDIO, LABEL, SUBSET, TRANSCRIPT, TAGS)
 
 
 def anchored_keys(keys, folder: str | os.PathLike) -> list:
