@@ -109,6 +109,9 @@ class _Handler(BaseHTTPRequestHandler):
     def route_agent(self, args, count):
         self._send(200, self.headers.get("User-Agent", "").encode())
 
+    def route_path(self, args, count):  # the path as it came (escapes and all)
+        self._send(200, self.path.encode())
+
 
 @pytest.fixture(scope="module")
 def server():
@@ -262,6 +265,14 @@ def test_fetch_returns_exact_bytes(server):
     assert fetch(server.url + "/redirect", **FAST) == PAYLOAD
     assert fetch(server.url + "/garbage", **FAST) == GARBAGE  # decoding is not our concern
     assert fetch(server.url + "/agent", **FAST).decode().startswith("hover-audio")
+
+
+def test_urls_with_spaces_and_letters_are_sent_encoded(server):
+    """As a browser sends a URL typed with a space or an accent (http.client refused them:
+    'URL can't contain control characters'); escapes already there are kept."""
+    assert fetch(server.url + "/path/Track 18 café.wav", **FAST) == \
+        b"/path/Track%2018%20caf%C3%A9.wav"
+    assert fetch(server.url + "/path/a%20b.wav?x=1&y=2", **FAST) == b"/path/a%20b.wav?x=1&y=2"
 
 
 def test_read_source_url(server):

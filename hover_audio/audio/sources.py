@@ -14,7 +14,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from ..common.values import format_number, is_missing
 
@@ -243,6 +243,9 @@ def _fetch_once(url: str, connect_timeout: float, read_timeout: float, max_bytes
     deadline = time.monotonic() + read_timeout
     sockets: list = []  # this attempt's sockets; the last one carries the final response
     opener = urllib.request.build_opener(_Handler(deadline, sockets))
+    # what a browser sends for a URL typed with spaces or other letters a URL cannot
+    # hold ('.../Track 18.wav'): those percent-encoded, escapes already there kept
+    url = quote(url, safe=":/?#[]@!$&'()*+,;=%~")
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     try:
         response = opener.open(request, timeout=connect_timeout)
