@@ -223,3 +223,11 @@ def test_single_key_calls_take_a_path_object_and_refuse_a_list(ds, tmp_path):
                  lambda: ds.split([key], 0.6)):
         with pytest.raises(TypeError, match="expected one clip key .* got list"):
             call()
+
+
+def test_row_operations_count_the_rows_they_change(ds, tmp_path):
+    """Taking a row out moves every later one; the count says how many rows changed."""
+    key = first_tone(ds)
+    assert ds.remove([key]) == 1 and ds.undo() == 1 and ds.redo() == 1 and ds.undo() == 1
+    assert ds.split(key, 1.0) and ds.undo() == 2  # one row became two
+    assert ds.set_labels([key], "chime") == 1  # a value change: the row itself

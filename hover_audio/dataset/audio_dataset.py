@@ -24,7 +24,7 @@ from . import editing, embedding, merging, schema, tagging
 from . import tag_suggestions as suggestions
 from .clip_table import ClipTable
 from .folder import folder_table
-from .history import ChangeEvent, History, Operation, operation_to_json, replay
+from .history import ChangeEvent, History, Operation, changed_rows, operation_to_json, replay
 from .schema import ABSTAIN, AUDIO, LABEL, SUBSET, SUBSETS, DuplicateKeysWarning  # noqa: F401
 from .store import Workspace, read_workspace
 from .formats import read_file, write_file
@@ -362,7 +362,7 @@ class AudioDataset:
                 self._seq -= 1
                 raise
         self._notify(ChangeEvent(positions, tuple(change.column for change in op), kind))
-        return len(positions)
+        return changed_rows(op, len(positions))
 
     def _apply(self, op: Operation, forward: bool) -> np.ndarray:
         positions, labels, rows = self._clips.apply(op, forward)

@@ -63,6 +63,18 @@ class RowChange:
         return cls(tuple(rows["removed"]), tuple(rows["added"]))
 
 
+def changed_rows(op, touched: int) -> int:
+    """How many rows ``op`` changed, ``touched`` being the positions it changed: those,
+    when it only changes values; with rows taken out or put in (every later row moves),
+    the rows whose values changed plus, per :class:`RowChange`, the larger of its rows
+    out and rows in (a split: 2, a moved range: 1)."""
+    rows = [change for change in op if isinstance(change, RowChange)]
+    if not rows:
+        return touched
+    keys = {key for change in op if not isinstance(change, RowChange) for key in change.keys}
+    return len(keys) + sum(max(len(change.removed), len(change.added)) for change in rows)
+
+
 VECTOR = "__vector__"  # the key of a row record's vector
 Operation = tuple  # a tuple of Change and RowChange
 
