@@ -143,6 +143,33 @@ def test_keyboard_commands_undo_redo_and_label_buttons():
     assert ds.to_pandas()["label"][2] == ds.label_order[1]
 
 
+def test_label_buttons_follow_the_labels_clips_have_and_cut_long_ones_short():
+    from bokeh.models import Button
+
+    ds = synthetic(30)
+    page = Page(ds)
+    annotator = page.annotator
+
+    def shown():
+        return [child.label for child in annotator.label_buttons.children
+                if isinstance(child, Button)]
+
+    first = list(annotator.button_labels)
+    assert shown()[0] == f"1: {first[0]}"
+    page.select([2, 3])
+    annotator.apply_label("x" * 300)  # a long label: its button shows the start of it
+    assert shown()[-1] == f"{len(first) + 1}: {'x' * 29}…"
+    # every clip of the first label relabeled: it gives its button and key up
+    rows = [at for at, label in enumerate(ds.column("label")) if label == first[0]]
+    page.select(rows)
+    annotator.apply_label(first[1])
+    assert first[0] not in annotator.button_labels
+    assert shown()[0] == f"1: {first[1]}"
+    page.select([5])
+    page.annotator.channel.command = "label:1:7:0"  # key "1": now the first label in use
+    assert ds.column("label")[5] == first[1]
+
+
 def test_layout_moves_in_place_keeping_selection_and_labels():
     ds = synthetic(200)
     page = Page(ds)

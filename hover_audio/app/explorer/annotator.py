@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 import numpy as np
+import pandas as pd
 from bokeh.events import DocumentReady, MouseMove, Tap
 from bokeh.layouts import column, row
 from bokeh.models import Button, ColumnDataSource, Div
@@ -20,7 +21,7 @@ from bokeh.models import Button, ColumnDataSource, Div
 from ...audio.wav import clip_wav
 from ...common.values import optional_number
 from ...dataset.embedding import LABELS_ASPECT, learning_labels
-from ...dataset.schema import AUDIO, RANGE_COLUMNS
+from ...dataset.schema import AUDIO, LABEL, RANGE_COLUMNS
 from ..transport import send_frames_at_once
 from . import playback_js as js
 from . import widgets
@@ -38,6 +39,7 @@ from .page_data import (
 log = logging.getLogger(__name__)
 DECODERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hover-audio-clips")
 LABEL_BUTTONS = 9
+BUTTON_TEXT = 30  # a label button shows at most this many characters of its label
 
 
 class Annotator:
@@ -121,14 +123,22 @@ class Annotator:
                              row(self.selection, column(self.remove)),
                              sizing_mode="stretch_width")
 
+    def _button_labels(self) -> list[str]:
+        """The labels that get buttons and keys 1-9: the first of the labels clips have, in
+        the dataset's label order (a label no clip has any more gives up its button)."""
+        in_use = set(pd.unique(self.dataset.column(LABEL)))
+        return [label for label in self.dataset.label_order if label in in_use][:LABEL_BUTTONS]
+
     def _label_buttons(self) -> list:
-        if not self.dataset.label_order:  # a Row needs a child
+        self.button_labels = self._button_labels()
+        if not self.button_labels:  # a Row needs a child
             return [Div(text="<i>labels you apply get buttons here (keys 1-9)</i>")]
         buttons = []
-        for number, label in enumerate(self.dataset.label_order[:LABEL_BUTTONS], start=1):
+        for number, label in enumerate(self.button_labels, start=1):
             colour = label_color(label, self.dataset.label_order)
-            # as wide as its label (a fixed width let long labels run over the next button)
-            button = Button(label=f"{number}: {label}", min_width=100, max_width=450,
+            # as wide as its label, a long one cut short (the tables show it whole)
+            shown = label if len(label) <= BUTTON_TEXT else label[:BUTTON_TEXT - 1] + "…"
+            button = Button(label=f"{number}: {shown}", min_width=100, max_width=450,
                             name=f"label-button-{number}",
                             styles={"border-left": f"6px solid {colour}"})
             button.on_click(partial(self.apply_label, label))
@@ -259,8 +269,8 @@ channel.focus = table.data.index[picked[0]];
             self.redo()
         elif parts[0] == "label" and len(parts) > 1 and parts[1].isdigit():
             number = int(parts[1])
-            if 1 <= number <= min(LABEL_BUTTONS, len(self.dataset.label_order)):
-                self.apply_label(self.dataset.label_order[number - 1])
+            if 1 <= number <= len(self.button_labels):
+                self.apply_label(self.button_labels[number - 1])
         elif parts[0] in ("prev", "next"):
             self.step_selection(-1 if parts[0] == "prev" else 1)
 
@@ -349,9 +359,7 @@ channel.focus = table.data.index[picked[0]];
             self.source.patch(label_patches(self.dataset, event.positions, event.columns))
         self.population_source.data = population_data(self.dataset)
         self.selection_source.data = selection_data(self.dataset, self.source, self._previous_selection)
-        order = self.dataset.label_order
-        shown = [child for child in self.label_buttons.children if isinstance(child, Button)]
-        if len(shown) < min(LABEL_BUTTONS, len(order)):
+        if self._button_labels() != self.button_labels:  # a label came, or one has no clips
             self.label_buttons.children = self._label_buttons()
 
 
