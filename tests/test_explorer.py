@@ -506,3 +506,24 @@ def test_map_aspect_is_computed_off_the_loop_and_followed_by_every_page(digits_p
     assert not np.allclose(before, after)
     np.testing.assert_allclose(second.annotator.source.data["x"], after)
     assert second.annotator.map_aspect.select.value == "shape"  # the other page follows
+
+
+def test_a_typed_path_finds_its_row_however_it_is_spelled(digits_page_data):
+    """'/x/a.flac', 'file:///x/a.flac' and '/x/./a.flac' are one file: one answer (the
+    row searched by, not a new file that finds itself)."""
+    page = Page(digits_page_data)
+    search, status = page.annotator.search, page.annotator.status
+    key = digits_page_data.keys[7]
+    folder, name = key.rsplit("/", 1)
+    answers = []
+    for typed in (key, f"file://{key}", f"{folder}/./{name}"):
+        search.controls["query"].value = typed
+        search.search_typed().result(timeout=30)
+        answers.append((search.results.tolist(), status.text))
+    assert answers[1] == answers[0] and answers[2] == answers[0], answers
+    # and the box says what it wants when it is empty, or a tag is missing
+    for typed, said in (("   ", "path or URL, or tag:TEXT"), ("tag:", "type the tag")):
+        search.controls["query"].value = typed
+        assert search.search_typed() is None and said in status.text
+    search.clear_search()
+    assert "search cleared" in status.text

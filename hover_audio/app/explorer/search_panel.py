@@ -180,10 +180,15 @@ class SearchPanel:
     def search_typed(self) -> Future | None:
         query = (self.controls["query"].value or "").strip()
         if not query:
+            widgets.say(self.annotator.status, "type a file's path or URL, or tag:TEXT", True)
             return None
         if query.lower().startswith("tag:"):
-            self.search_tag(query[4:].strip())
+            if not query[4:].strip():
+                widgets.say(self.annotator.status, "type the tag after tag:", True)
+            else:
+                self.search_tag(query[4:].strip())
             return None
+        query = self._as_row_key(query)
         if self.annotator.dataset.positions(query, missing="skip")[0] < 0:  # not one of ours
             try:
                 self.policy.check(query)
@@ -191,6 +196,21 @@ class SearchPanel:
                 widgets.say(self.annotator.status, str(refusal), error=True)
                 return None
         return self.search(query)
+
+    def _as_row_key(self, query: str) -> str:
+        """A typed local path (``file://``, ``./``, ``..``) as the key of the row that is that
+        file, when one is: one file, one answer however it is spelled."""
+        from ...audio.sources import SourceError, local_path
+
+        try:
+            path = local_path(query)
+        except SourceError:
+            return query
+        if path is None:
+            return query
+        plain = os.path.normpath(os.path.abspath(path))
+        return plain if self.annotator.dataset.positions(plain, missing="skip")[0] >= 0 \
+            else query
 
     def search_tag(self, text: str) -> None:
         """Show the clips with a tag (or label) containing ``text`` as results (any case)."""
@@ -230,7 +250,9 @@ class SearchPanel:
     def clear_search(self) -> None:
         self.results = np.zeros(0, dtype=np.int64)
         self._last_query = None
+        self._asked += 1  # a search still running shows nothing when it ends
         self.annotator.source.data.update(default_marks(self.annotator.dataset))
+        widgets.say(self.annotator.status, "search cleared")
 
 
 def finder(annotator):
