@@ -39,7 +39,7 @@ from .page_data import (
 log = logging.getLogger(__name__)
 DECODERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hover-audio-clips")
 LABEL_BUTTONS = 9
-BUTTON_TEXT = 30  # a label button shows at most this many characters of its label
+BUTTON_TEXT = 40  # a label button shows at most this many characters of its label
 
 
 class Annotator:
