@@ -91,3 +91,20 @@ def test_training_without_two_classes_is_a_message():
     page = ModelPage(ds)
     page.panel.fit().result(timeout=120)
     assert "cannot train" in page.annotator.status.text
+
+
+def test_the_summary_says_when_dev_holds_labels_train_lacks():
+    import pandas as pd
+
+    from hover_audio import AudioDataset
+    from hover_audio.app.explorer.model_panel import ModelState
+
+    rng = np.random.default_rng(0)
+    ds = AudioDataset.from_pandas(pd.DataFrame({
+        "audio": [f"{i}.wav" for i in range(40)],
+        "label": ["dog"] * 15 + ["cat"] * 15 + ["owl"] * 6 + ["ABSTAIN"] * 4,
+        "SUBSET": ["train"] * 30 + ["dev"] * 6 + ["raw"] * 4}))
+    ds.vectors = rng.normal(size=(40, 6)).astype(np.float32)
+    summary = ModelState(ds).train()
+    assert "dev accuracy 0.0%" in summary
+    assert "(6 dev clip(s) carry labels no train clip has: owl)" in summary

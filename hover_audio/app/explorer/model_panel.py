@@ -14,7 +14,7 @@ import numpy as np
 from bokeh.layouts import column, row
 from bokeh.models import Button, CheckboxGroup, Div, RadioButtonGroup, Slider
 
-from ...dataset.schema import LABEL
+from ...dataset.schema import ABSTAIN, LABEL, SUBSET
 from ...model.classifier import fit
 from ...model.quality import flag_columns
 from . import widgets
@@ -51,6 +51,12 @@ class ModelState:
             shown = ", ".join(f"{label}: {count}" for label, count in counts.items())
             self.summary = (f"dev accuracy {accuracy} on {len(model.classes)} classes; "
                             f"predicted per class: {shown}")
+            dev = self.dataset.column(LABEL)[self.dataset.column(SUBSET) == "dev"]
+            unknown = sorted(set(dev) - set(model.classes) - {ABSTAIN})
+            if unknown:  # the model cannot get these right: say why the accuracy is low
+                count = int(np.isin(dev, unknown).sum())
+                self.summary += (f" ({count} dev clip(s) carry labels no train clip has: "
+                                 f"{', '.join(unknown[:5])}{' ...' if len(unknown) > 5 else ''})")
             return self.summary
 
     def check(self) -> dict:
