@@ -245,7 +245,9 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allow-path", action="append", metavar="DIR",
                         help="also let searches read files under DIR (default: only the "
                              "dataset's own folders)")
-    parser.add_argument("--no-umap", action="store_true", help="keep the fast PCA map")
+    parser.add_argument("--no-umap", action="store_true",
+                        help="no UMAP layout in the background: the map stays PCA's until "
+                             "you ask for another (map aspect, redraw)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--recipe", choices=("simple", "linked", "active"), default="simple",
                         help="simple annotator (default), linked (with a finder view), or "
