@@ -1094,3 +1094,23 @@ def test_ranges_below_the_millisecond_in_keys_and_columns_agree():
                                                 "end": [4.0, 1.99951]}))
     assert ds.keys == ["a.wav#t=3.123,4", "b.wav#t=0,2"]
     assert list(ds.to_pandas()["start"]) == [3.123, 0.0]
+
+
+def test_relative_paths_that_name_files_are_kept_absolute(tmp_path, monkeypatch):
+    """A workspace made from relative paths works from any folder later; the relative
+    spelling still finds the row."""
+    (tmp_path / "clips").mkdir()
+    (tmp_path / "clips" / "a.wav").write_bytes(b"RIFF")  # (a file is there: enough here)
+    monkeypatch.chdir(tmp_path)
+    ds = AudioDataset.from_pandas(pd.DataFrame({"audio": ["clips/a.wav", "clips/a.wav#t=0,1",
+                                                          "clips/gone.wav"],
+                                                "label": ["dog", "cat", "ABSTAIN"],
+                                                "SUBSET": ["train", "train", "raw"]}))
+    whole = str(tmp_path / "clips" / "a.wav")
+    assert ds.keys == [whole, f"{whole}#t=0,1", "clips/gone.wav"]  # no file: as written
+    assert list(ds.positions(["clips/a.wav", "./clips/a.wav#t=0.0,1"])) == [0, 1]
+    assert ds.set_labels(["clips/a.wav"], "fox") == 1
+    ds.save(tmp_path / "ws")
+    ds.close()
+    monkeypatch.chdir("/")
+    assert AudioDataset.load(tmp_path / "ws", attach=False).keys[0] == whole

@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .cli_args import port_number, worker_count
+from .cli_args import check_listening, port_number, worker_count
 from .cli_compare import add_compare_commands
 from .cli_predict import add_predict_commands
 from .cli_tags import add_tag_commands
@@ -208,29 +208,6 @@ def cmd_vectorize(args: argparse.Namespace) -> int:
         print("(no --workspace given: the vectors are cached but not saved in a workspace)")
     dataset.close()
     return 0
-
-
-def check_listening(host: str, port: int) -> None:
-    """ValueError, before any work, when the server could not listen on ``host:port``:
-    a name that does not resolve, or a port another program holds."""
-    import errno
-    import socket
-
-    try:
-        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except (socket.gaierror, UnicodeError) as error:
-        raise ValueError(f"cannot listen on --host {host}: "
-                         f"{getattr(error, 'strerror', None) or error}") from None
-    family, kind, protocol, _, address = found[0]
-    with socket.socket(family, kind, protocol) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
-        try:
-            probe.bind(address)
-        except OSError as error:
-            held = error.errno == errno.EADDRINUSE
-            raise ValueError(f"cannot listen on {host}:{port}: {error.strerror or error}"
-                             + (" (another program holds the port: pick another with --port, "
-                                "or 0 for any free one)" if held else "")) from None
 
 
 def _server_options(parser: argparse.ArgumentParser) -> None:

@@ -98,7 +98,7 @@ def parse_key(key: str, start=None, end=None, channel=None) -> ClipRef:
 
 def clip_id(audio: str, start=None, end=None, channel=None) -> str:
     """The identity of a clip: its key, plus a media fragment from range and channel values
-    (times to the millisecond, as :func:`canonical_key` spells them).
+    (times to the millisecond, as :func:`~hover_audio.audio.key_forms.canonical_key` spells them).
 
     A key that already carries a media fragment is its own identity; a key whose
     range or channel is given apart (table columns) gets the fragment appended, so
@@ -126,31 +126,6 @@ def _seconds(value) -> str:
     """A time in a fragment: seconds to the millisecond (what every exchange format keeps),
     in their shortest text."""
     return format_number(round(float(value), 3))
-
-
-def canonical_key(key: str) -> str:
-    """The one spelling of a key with a media fragment: times in seconds to the
-    millisecond, in their shortest text, the range before the channel; any other key as
-    it is (a fragment that does not parse too: it is named where the key is read).
-
-    Examples
-    --------
-    >>> canonical_key("a.wav#t=1.0,2.000"), canonical_key("b.wav#channel=1&t=npt:0:01.5")
-    ('a.wav#t=1,2', 'b.wav#t=1.5&channel=1')
-    >>> canonical_key("c.wav#t=3.1234,4")
-    'c.wav#t=3.123,4'
-    >>> canonical_key("Take #3.wav"), canonical_key("d.wav#t=x")
-    ('Take #3.wav', 'd.wav#t=x')
-    """
-    if "#" not in key:
-        return key
-    try:
-        ref = parse_key(key)
-    except SourceError:
-        return key
-    if ref.location == key:  # a '#' in the name
-        return key
-    return clip_id(ref.location, ref.start, ref.end, ref.channel)
 
 
 def is_url(location: str) -> bool:

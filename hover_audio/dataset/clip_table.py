@@ -13,7 +13,8 @@ from typing import Iterable, Mapping, NamedTuple
 import numpy as np
 import pandas as pd
 
-from ..audio.sources import canonical_key, clip_id
+from ..audio.key_forms import absolute_key, canonical_key
+from ..audio.sources import clip_id
 from .history import VECTOR, Change, Operation, RowChange
 from .schema import (ABSTAIN, AUDIO, LABEL, SUBSET, SUBSETS, TAGS, TRANSCRIPT, dedup_rows,
                      key_list, row_ids)
@@ -131,10 +132,12 @@ class ClipTable:
         """
         keys = key_list(keys)
         found = self.ids.get_indexer(keys)
-        retry = [at for at in np.flatnonzero(found < 0)
-                 if isinstance(keys[at], str) and "#" in keys[at]]
-        if retry:  # another spelling of a range ('#t=1.0,2' for '#t=1,2')
-            found[retry] = self.ids.get_indexer([canonical_key(keys[at]) for at in retry])
+        # another spelling: '#t=1.0,2' for '#t=1,2', then 'clips/a.wav' for its full path
+        for spelling in (canonical_key, lambda key: canonical_key(absolute_key(key))):
+            retry = [at for at in np.flatnonzero(found < 0) if isinstance(keys[at], str)
+                     and ("#" in keys[at] or not keys[at].startswith("/"))]
+            if retry:
+                found[retry] = self.ids.get_indexer([spelling(keys[at]) for at in retry])
         if missing == "raise" and (found < 0).any():
             unknown = [key for key, at in zip(keys, found) if at < 0]
             raise KeyError(f"{len(unknown)} key(s) not in the dataset: {unknown[:10]}")

@@ -13,7 +13,8 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from ..audio.sources import SourceError, canonical_key, clip_id, parse_key
+from ..audio.key_forms import anchored_keys, canonical_key
+from ..audio.sources import SourceError, clip_id, parse_key
 from ..common.paths import key_text
 from ..common.values import is_missing
 
@@ -210,8 +211,9 @@ def normalize_table(df: pd.DataFrame, feature_key: str = AUDIO, label_key: str =
 
     Missing label/subset columns default to ``ABSTAIN``/``raw``; the three
     columns become plain text (a path object as its path, a key with a media fragment
-    in its one spelling: :func:`~hover_audio.audio.sources.canonical_key`); other
-    columns keep their order and types.
+    in its one spelling: :func:`~hover_audio.audio.sources.canonical_key`, a relative
+    path that names a file from here as an absolute one); other columns keep their
+    order and types.
     """
     if feature_key not in df.columns:
         raise ValueError(f"no column {feature_key!r} (the audio key) in {list(df.columns)}")
@@ -247,6 +249,14 @@ def normalize_table(df: pd.DataFrame, feature_key: str = AUDIO, label_key: str =
     if fragments.any():
         keys = table[AUDIO].to_numpy(dtype=object, copy=True)
         keys[fragments] = [canonical_key(key) for key in keys[fragments]]
+        table[AUDIO] = keys
+    # a relative path naming a file here is kept absolute: the dataset then works from
+    # any current directory (a lookup by the relative path still finds the row)
+    relative = table[AUDIO].map(lambda key: not key.startswith("/") and ":" not in key
+                                ).to_numpy(bool)
+    if relative.any():
+        keys = table[AUDIO].to_numpy(dtype=object, copy=True)
+        keys[relative] = anchored_keys(keys[relative], os.getcwd())
         table[AUDIO] = keys
     for column in ("start", "end"):  # (checked numbers or missing values)
         if column in table.columns:

@@ -16,41 +16,6 @@ FORMATS = (".csv", ".json", ".parquet")
 TEXT_COLUMNS = (AUDIO, LABEL, SUBSET, TRANSCRIPT, TAGS)
 
 
-def anchored_keys(keys, folder: str | os.PathLike) -> list:
-    """``keys`` with each relative file path that names a file made absolute: found under
-    ``folder`` (a table's relative paths point from the table's own folder), else from
-    the current directory (a table written for the shell it was made in).
-
-    So a dataset read from a table works from any current directory later. A relative
-    path that names no file in either place, URLs, absolute paths and anything that is
-    not a usable key are kept as they are; a media fragment stays on its key.
-
-    Examples
-    --------
-    >>> anchored_keys(["/x/b.wav#t=1,2", "https://h/c.ogg", "./not/there.wav"], "/data")
-    ['/x/b.wav#t=1,2', 'https://h/c.ogg', './not/there.wav']
-    """
-    from ..audio.sources import SourceError, local_path, parse_key
-
-    folder = Path(os.path.abspath(folder))
-    out = []
-    for key in keys:
-        try:
-            location = parse_key(key).location
-            path = local_path(location)
-        except SourceError:
-            path = None
-        if path is None or path.is_absolute() or location[:5].lower() == "file:":
-            out.append(key)  # (a URL, an absolute or file:// path, or not a key)
-            continue
-        for found in (folder / path, path.absolute()):
-            if found.exists():
-                key = str(found) + key[len(location):]
-                break
-        out.append(key)
-    return out
-
-
 def _suffix(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix not in FORMATS:

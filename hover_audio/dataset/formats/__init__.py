@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from ...audio.key_forms import anchored_keys
 from ..schema import AUDIO
-from ..table_files import anchored_keys
 from . import audacity, encord, label_studio, prodigy, raven
 from .entries import Entry, FormatError, entries_of, table_of
 

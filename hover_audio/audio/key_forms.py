@@ -1,0 +1,92 @@
+"""The spellings of a clip key: one per clip, and relative paths made absolute.
+
+Two keys can name one clip: ``a.wav#t=1,2`` and ``a.wav#t=1.0,2.000``, or ``clips/a.wav``
+and its absolute path. The dataset keeps one spelling of each (:func:`canonical_key`,
+:func:`anchored_keys`) and finds a row by any (:func:`absolute_key`).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .sources import SourceError, clip_id, local_path, parse_key
+
+
+def canonical_key(key: str) -> str:
+    """The one spelling of a key with a media fragment: times in seconds to the
+    millisecond, in their shortest text, the range before the channel; any other key as
+    it is (a fragment that does not parse too: it is named where the key is read).
+
+    Examples
+    --------
+    >>> canonical_key("a.wav#t=1.0,2.000"), canonical_key("b.wav#channel=1&t=npt:0:01.5")
+    ('a.wav#t=1,2', 'b.wav#t=1.5&channel=1')
+    >>> canonical_key("c.wav#t=3.1234,4")
+    'c.wav#t=3.123,4'
+    >>> canonical_key("Take #3.wav"), canonical_key("d.wav#t=x")
+    ('Take #3.wav', 'd.wav#t=x')
+    """
+    if "#" not in key:
+        return key
+    try:
+        ref = parse_key(key)
+    except SourceError:
+        return key
+    if ref.location == key:  # a '#' in the name
+        return key
+    return clip_id(ref.location, ref.start, ref.end, ref.channel)
+
+
+def anchored_keys(keys, folder: str | os.PathLike) -> list:
+    """``keys`` with each relative file path that names a file made absolute: found under
+    ``folder`` (a table's relative paths point from the table's own folder), else from
+    the current directory (a table written for the shell it was made in).
+
+    So a dataset read from a table works from any current directory later. A relative
+    path that names no file in either place, URLs, absolute paths and anything that is
+    not a usable key are kept as they are; a media fragment stays on its key.
+
+    Examples
+    --------
+    >>> anchored_keys(["/x/b.wav#t=1,2", "https://h/c.ogg", "./not/there.wav"], "/data")
+    ['/x/b.wav#t=1,2', 'https://h/c.ogg', './not/there.wav']
+    """
+    folder = Path(os.path.abspath(folder))
+    out = []
+    for key in keys:
+        try:
+            location = parse_key(key).location
+            path = local_path(location)
+        except SourceError:
+            path = None
+        if path is None or path.is_absolute() or location[:5].lower() == "file:":
+            out.append(key)  # (a URL, an absolute or file:// path, or not a key)
+            continue
+        for found in (folder / path, path.absolute()):
+            if found.exists():
+                key = str(found) + key[len(location):]
+                break
+        out.append(key)
+    return out
+
+
+def absolute_key(key: str) -> str:
+    """A key naming a relative file path as the same path from the current directory
+    (whether or not a file is there); any other key as it is.
+
+    Examples
+    --------
+    >>> import os
+    >>> absolute_key("clips/a.wav#t=1,2") == os.path.abspath("clips/a.wav") + "#t=1,2"
+    True
+    >>> absolute_key("/x/b.wav"), absolute_key("https://h/c.ogg")
+    ('/x/b.wav', 'https://h/c.ogg')
+    """
+    try:
+        location = parse_key(key).location
+        path = local_path(location)
+    except SourceError:
+        return key
+    if path is None or path.is_absolute() or location[:5].lower() == "file:":
+        return key
+    return os.path.abspath(path) + key[len(location):]
