@@ -225,12 +225,21 @@ def test_recipes_build_documents_by_their_hover_paths(recipe):
     import importlib
 
     ds = synthetic(40)
-    for module in ("hover_audio.recipes", "hover_audio.recipes.stable"):
+    for module in ("hover_audio.recipes", "hover_audio.recipes.stable",
+                   "hover_audio.recipes.experimental"):
         handle = getattr(importlib.import_module(module), recipe)(ds)
         doc = Document()
         handle(doc)
         assert doc.get_model_by_name("clips") is not None
         assert doc.get_model_by_name("map") is not None
+    function = getattr(importlib.import_module("hover_audio.recipes"), recipe)
+    # hover's extra arguments: a vecnet is refused at the call, plot sizes are let go
+    with pytest.raises(TypeError, match="vecnet and callbacks are not taken"):
+        function(ds, object())
+    with pytest.warns(UserWarning, match=r"\['height', 'width'\] ignored"):
+        function(ds, height=600, width=600)
+    with pytest.raises(TypeError, match="unexpected keyword argument"):
+        function(ds, colour="red")
 
 
 def test_tooltip_durations_come_from_ranges_when_there_is_no_duration_column():

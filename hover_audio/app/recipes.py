@@ -18,7 +18,26 @@ def _prepare(dataset) -> None:
         dataset.compute_nd_embedding(method="pca")
 
 
-def simple_annotator(dataset, title: str = "hover-audio annotator", allow_paths=()):
+def _hover_arguments(recipe: str, extra: tuple, sizes: dict) -> None:
+    """hover's recipes take a vecnet (``active_learning``) and plot sizes: say plainly what
+    becomes of them here, at the call rather than when the page opens."""
+    if extra:
+        raise TypeError(f"{recipe}(dataset, *, title=..., allow_paths=...): hover-audio's model "
+                        "in the loop is built in (a logistic regression on the vectors), so "
+                        f"hover's vecnet and callbacks are not taken; got {len(extra)} more "
+                        "positional argument(s)")
+    unknown = sorted(set(sizes) - {"height", "width"})
+    if unknown:
+        raise TypeError(f"{recipe}() got unexpected keyword argument(s) {unknown}")
+    if sizes:
+        import warnings
+
+        warnings.warn(f"{recipe}: the page sizes itself to the window; {sorted(sizes)} "
+                      "ignored", stacklevel=3)
+
+
+def simple_annotator(dataset, *hover_args, title: str = "hover-audio annotator",
+                     allow_paths=(), **sizes):
     """The annotator: a map you listen to, label boxes, search and tables.
 
     Parameters
@@ -28,18 +47,24 @@ def simple_annotator(dataset, title: str = "hover-audio annotator", allow_paths=
         first when it has no coordinates yet.
     allow_paths
         Folders whose files a search by typed path may read, besides the dataset's own.
+    sizes
+        hover's ``height``/``width``: ignored with a warning (the page fits the window).
     """
+    _hover_arguments("simple_annotator", hover_args, sizes)
     _prepare(dataset)
     return annotator_handle(dataset, title=title, allow_paths=allow_paths)
 
 
-def linked_annotator(dataset, title: str = "hover-audio linked annotator", allow_paths=()):
+def linked_annotator(dataset, *hover_args, title: str = "hover-audio linked annotator",
+                     allow_paths=(), **sizes):
     """hover's linked annotator: the annotator with the search results view beside it."""
+    _hover_arguments("linked_annotator", hover_args, sizes)
     _prepare(dataset)
     return annotator_handle(dataset, title=title, linked=True, allow_paths=allow_paths)
 
 
-def active_learning(dataset, title: str = "hover-audio active learning", allow_paths=()):
+def active_learning(dataset, *hover_args, title: str = "hover-audio active learning",
+                    allow_paths=(), **sizes):
     """The annotator with a model in the loop (hover's recipe name).
 
     A logistic regression on the scaled vectors, trained on ``train`` and scored
@@ -47,7 +72,9 @@ def active_learning(dataset, title: str = "hover-audio active learning", allow_p
     predictions (label, probability, margin) as columns and as a view coloured
     by predicted label with alpha by confidence, "accept predictions above a
     threshold for the selection", and label-quality flags (suspect labels,
-    near-duplicates, outliers) that filter the selection.
+    near-duplicates, outliers) that filter the selection. hover's ``vecnet`` is not
+    taken (a TypeError says so), nor plot sizes (a warning: the page fits the window).
     """
+    _hover_arguments("active_learning", hover_args, sizes)
     _prepare(dataset)
     return annotator_handle(dataset, title=title, panels=(ModelPanel,), allow_paths=allow_paths)
