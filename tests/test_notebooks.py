@@ -200,6 +200,7 @@ def test_quickstart(tmp_path, kernel_env, hover_guide):
     # the annotator: an autoload script for a server session, and that session works
     assert session["roots"] >= 1 and session["clips"] == session["on_map"] == 300
     assert "Traceback" not in all_outputs(nb)
+    assert "IProgress not found" not in all_outputs(nb)  # (tqdm.auto without ipywidgets)
 
 
 FOLDER_PROBE = r"""
@@ -262,6 +263,7 @@ def test_folder_to_labels(tmp_path, kernel_env):
     # the annotator on the same dataset, in a live server session
     assert session["roots"] >= 1 and session["clips"] == session["on_map"] == len(library)
     assert "Traceback" not in all_outputs(nb)
+    assert "IProgress not found" not in all_outputs(nb)
 
 
 # ------------------------------------------------------- hover's code, renamed

@@ -9,7 +9,12 @@ def progress_bar(items, enabled: bool, label: str, total: int | None = None, uni
     """
     if not enabled:
         return items
-    from tqdm.auto import tqdm
+    import importlib.util
+
+    if importlib.util.find_spec("ipywidgets") is not None:
+        from tqdm.auto import tqdm  # a widget in a notebook, text elsewhere
+    else:  # (tqdm.auto in a notebook without ipywidgets warns "IProgress not found")
+        from tqdm.std import tqdm
 
     # no monitor thread: a live extra thread makes forking workers unsafe
     tqdm.monitor_interval = 0
