@@ -54,39 +54,48 @@ def anchored_keys(keys, folder: str | os.PathLike) -> list:
     folder = Path(os.path.abspath(folder))
     out = []
     for key in keys:
-        try:
-            location = parse_key(key).location
-            path = local_path(location)
-        except SourceError:
-            path = None
-        if path is None or path.is_absolute() or location[:5].lower() == "file:":
-            out.append(key)  # (a URL, an absolute or file:// path, or not a key)
-            continue
-        for found in (folder / path, path.absolute()):
-            if found.exists():
-                key = str(found) + key[len(location):]
-                break
+        found = _local(key)
+        if found is not None and not found[1].is_absolute() and found[0][:5].lower() != "file:":
+            location, path = found
+            for place in (folder / path, path.absolute()):
+                if place.exists():
+                    key = str(place) + key[len(location):]
+                    break
         out.append(key)
     return out
 
 
 def absolute_key(key: str) -> str:
-    """A key naming a relative file path as the same path from the current directory
-    (whether or not a file is there); any other key as it is.
+    """A key naming a local file (a relative or absolute path, a ``file://`` URL) as its
+    plain absolute path from the current directory, whether or not a file is there (and
+    its fragment as it is); any other key as it is.
 
     Examples
     --------
     >>> import os
     >>> absolute_key("clips/a.wav#t=1,2") == os.path.abspath("clips/a.wav") + "#t=1,2"
     True
-    >>> absolute_key("/x/b.wav"), absolute_key("https://h/c.ogg")
+    >>> absolute_key("file:///x/./b.wav"), absolute_key("https://h/c.ogg")
     ('/x/b.wav', 'https://h/c.ogg')
     """
+    found = _local(key)
+    if found is None:
+        return key
+    location, path = found
+    return os.path.normpath(os.path.abspath(path)) + key[len(location):]
+
+
+def may_have_another_spelling(key: str) -> bool:
+    """Whether :func:`canonical_key` or :func:`absolute_key` might change ``key``: a
+    fragment, or anything but a plain absolute path (the cheap test before parsing)."""
+    return "#" in key or not key.startswith("/") or "/." in key or "//" in key
+
+
+def _local(key: str) -> tuple[str, Path] | None:
+    """``(location, path)`` of a key naming a local file; None for URLs and bad keys."""
     try:
         location = parse_key(key).location
         path = local_path(location)
     except SourceError:
-        return key
-    if path is None or path.is_absolute() or location[:5].lower() == "file:":
-        return key
-    return os.path.abspath(path) + key[len(location):]
+        return None
+    return None if path is None else (location, path)

@@ -13,7 +13,7 @@ from typing import Iterable, Mapping, NamedTuple
 import numpy as np
 import pandas as pd
 
-from ..audio.key_forms import absolute_key, canonical_key
+from ..audio.key_forms import absolute_key, canonical_key, may_have_another_spelling
 from ..audio.sources import clip_id
 from .history import VECTOR, Change, Operation, RowChange
 from .schema import (ABSTAIN, AUDIO, LABEL, SUBSET, SUBSETS, TAGS, TRANSCRIPT, dedup_rows,
@@ -132,10 +132,11 @@ class ClipTable:
         """
         keys = key_list(keys)
         found = self.ids.get_indexer(keys)
-        # another spelling: '#t=1.0,2' for '#t=1,2', then 'clips/a.wav' for its full path
+        # another spelling: '#t=1.0,2' for '#t=1,2', then 'clips/a.wav' (or 'file://',
+        # './') for its full path
         for spelling in (canonical_key, lambda key: canonical_key(absolute_key(key))):
             retry = [at for at in np.flatnonzero(found < 0) if isinstance(keys[at], str)
-                     and ("#" in keys[at] or not keys[at].startswith("/"))]
+                     and may_have_another_spelling(keys[at])]
             if retry:
                 found[retry] = self.ids.get_indexer([spelling(keys[at]) for at in retry])
         if missing == "raise" and (found < 0).any():

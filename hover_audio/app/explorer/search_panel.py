@@ -188,29 +188,16 @@ class SearchPanel:
             else:
                 self.search_tag(query[4:].strip())
             return None
-        query = self._as_row_key(query)
-        if self.annotator.dataset.positions(query, missing="skip")[0] < 0:  # not one of ours
+        row = self.annotator.dataset.positions(query, missing="skip")[0]
+        if row >= 0:  # one of ours, however it is spelled ('file://', './'): that row
+            query = self.annotator.keys[row]
+        else:
             try:
                 self.policy.check(query)
             except PermissionError as refusal:
                 widgets.say(self.annotator.status, str(refusal), error=True)
                 return None
         return self.search(query)
-
-    def _as_row_key(self, query: str) -> str:
-        """A typed local path (``file://``, ``./``, ``..``) as the key of the row that is that
-        file, when one is: one file, one answer however it is spelled."""
-        from ...audio.sources import SourceError, local_path
-
-        try:
-            path = local_path(query)
-        except SourceError:
-            return query
-        if path is None:
-            return query
-        plain = os.path.normpath(os.path.abspath(path))
-        return plain if self.annotator.dataset.positions(plain, missing="skip")[0] >= 0 \
-            else query
 
     def search_tag(self, text: str) -> None:
         """Show the clips with a tag (or label) containing ``text`` as results (any case)."""
