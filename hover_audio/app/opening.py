@@ -145,25 +145,21 @@ def follow_folder(dataset, folder: Path, segment=None, channels: str | None = No
     """Add the audio files that appeared under ``folder`` since ``dataset`` was made from it
     (one undoable operation, cut like the rest), and say which of its files are gone
     (their rows and labels are kept). Returns the number of rows added."""
-    from ..audio.sources import SourceError, local_path, parse_key
-    from ..dataset.folder import added_files_table
+    from ..audio.sources import SourceError, parse_key
+    from ..dataset.folder import folder_changes
     from ..dataset.schema import AUDIO
 
-    files = set()
-    for key in dataset.keys:
+    def location(key: str) -> str:  # (from_folder's keys are plain paths: no parsing)
         try:
-            path = local_path(parse_key(key).location)
+            return parse_key(key).location if "#" in key else key
         except SourceError:
-            continue
-        if path is not None:
-            files.add(str(path))
-    added = added_files_table(folder, files, segment, channels)
+            return key
+
+    added, gone = folder_changes(folder, set(map(location, dataset.keys)), segment, channels)
     if len(added):
         dataset.merge(added)
-        count = added[AUDIO].map(lambda key: parse_key(key).location).nunique()
-        print(f"hover-audio: {count} new file(s) under "
+        print(f"hover-audio: {added[AUDIO].map(location).nunique()} new file(s) under "
               f"{folder} added ({len(added)} row(s); undo takes them out again)")
-    gone = sorted(path for path in files if not os.path.exists(path))
     if gone:
         print(f"hover-audio: {len(gone)} file(s) of the workspace are no longer under "
               f"{folder}, e.g. {gone[0]} (their rows and labels are kept)")

@@ -103,23 +103,29 @@ def segment_rows(table: pd.DataFrame, segment) -> pd.DataFrame:
     return pd.concat([cut, table[ranged]], ignore_index=True)
 
 
-def added_files_table(root: str | os.PathLike, known, segment=None,
-                      channels: str | None = None) -> pd.DataFrame:
-    """:func:`folder_table`'s rows for the audio files under ``root`` whose paths are not
-    in ``known`` (the files a dataset of this folder already has): what a library
-    gained since. Labels and subsets as :func:`folder_table` gives them without a split."""
-    table = _files_table(root, skip=set(map(str, known)))
+def folder_changes(root: str | os.PathLike, known, segment=None,
+                   channels: str | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """What a folder gained and lost since a dataset was made from it, by one walk of it:
+    :func:`folder_table`'s rows for the audio files under ``root`` whose paths are not in
+    ``known`` (the files the dataset has; labels and subsets as without a split, cut by
+    ``segment``/``channels``), and the files of ``known`` under ``root`` it no longer has."""
+    root = Path(root).absolute()
+    known = set(map(str, known))
+    found = find_audio_files(root)
+    table = _files_table(root, [path for path in found if str(path) not in known])
     if channels is not None:
         table = channel_rows(table, channels)
-    return table if segment is None or table.empty else segment_rows(table, segment)
+    if segment is not None and not table.empty:
+        table = segment_rows(table, segment)
+    under, here = str(root) + os.sep, set(map(str, found))
+    return table, sorted(path for path in known if path.startswith(under) and path not in here)
 
 
-def _files_table(root: str | os.PathLike, skip=frozenset()) -> pd.DataFrame:
+def _files_table(root: str | os.PathLike, paths: list[Path] | None = None) -> pd.DataFrame:
+    """One row per audio file under ``root`` (``paths``: those of them, already found)."""
     root = Path(root).absolute()
     rows = []
-    for path in find_audio_files(root):
-        if str(path) in skip:
-            continue
+    for path in find_audio_files(root) if paths is None else paths:
         relative = path.relative_to(root)
         label = relative.parts[0] if len(relative.parts) > 1 else ABSTAIN
         rows.append(
