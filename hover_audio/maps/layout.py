@@ -122,7 +122,7 @@ def _estimator(method: str, dimension: int, rows: int, features: int, seed, opti
     one Python call per pair; we hand it the same matrix (``metric="precomputed"``),
     which is the same algorithm on the same numbers (to float rounding, ~1e-7).
     """
-    if method == "umap" and rows >= MIN_UMAP_ROWS:
+    if method == "umap":  # (fit_layout makes a map of fewer than MIN_UMAP_ROWS PCA's)
         umap = jit.import_umap()
         settings = {"n_neighbors": 15, "metric": "cosine", "min_dist": 0.1}
         settings.update(options)
@@ -185,12 +185,12 @@ def fit_layout(vectors: np.ndarray, subsets, method: str = "umap", dimension: in
     if len(fitted_rows) == 1:
         coords[fitted_rows] = 0.0
     else:
-        estimator, exact = _estimator(method, dimension, len(fitted_rows), scaled.shape[1],
-                                      seed, options)
         if method == "umap" and len(fitted_rows) < MIN_UMAP_ROWS:
             warnings.warn(f"{len(fitted_rows)} clips are too few for a UMAP map (it needs "
                           f"{MIN_UMAP_ROWS}): the map is PCA's", stacklevel=2)
-            reducer.method = "pca"
+            method = reducer.method = "pca"
+        estimator, exact = _estimator(method, dimension, len(fitted_rows), scaled.shape[1],
+                                      seed, options)
         data = scaled if exact is None else jit.exact_distances(scaled, metric=exact)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

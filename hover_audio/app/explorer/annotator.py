@@ -13,7 +13,6 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 import numpy as np
-import pandas as pd
 from bokeh.events import DocumentReady, MouseMove, Tap
 from bokeh.layouts import column, row
 from bokeh.models import Button, ColumnDataSource, Div
@@ -21,7 +20,7 @@ from bokeh.models import Button, ColumnDataSource, Div
 from ...audio.wav import clip_wav
 from ...common.values import optional_number
 from ...dataset.embedding import LABELS_ASPECT, learning_labels
-from ...dataset.schema import AUDIO, LABEL, RANGE_COLUMNS
+from ...dataset.schema import AUDIO, RANGE_COLUMNS
 from ..transport import send_frames_at_once
 from . import playback_js as js
 from . import widgets
@@ -124,9 +123,10 @@ class Annotator:
                              sizing_mode="stretch_width")
 
     def _button_labels(self) -> list[str]:
-        """The labels that get buttons and keys 1-9: the first of the labels clips have, in
-        the dataset's label order (a label no clip has any more gives up its button)."""
-        in_use = set(pd.unique(self.dataset.column(LABEL)))
+        """The labels that get buttons and keys 1-9: the first of the labels clips have (the
+        population table's), in the dataset's label order (a label no clip has any more
+        gives up its button)."""
+        in_use = set(self.population_source.data["label"])
         return [label for label in self.dataset.label_order if label in in_use][:LABEL_BUTTONS]
 
     def _label_buttons(self) -> list:
