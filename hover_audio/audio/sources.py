@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
-from ..common.values import format_number, is_missing
+from ..common.values import format_number, is_missing, milliseconds
 
 KINDS = ("bad_key", "not_found", "fetch", "timeout", "too_large")
 CHUNK = 64 * 1024
@@ -123,9 +123,8 @@ def clip_id(audio: str, start=None, end=None, channel=None) -> str:
 
 
 def _seconds(value) -> str:
-    """A time in a fragment: seconds to the millisecond (what every exchange format keeps),
-    in their shortest text."""
-    return format_number(round(float(value), 3))
+    """A time in a fragment: seconds to the millisecond, in their shortest text."""
+    return format_number(milliseconds(value))
 
 
 def is_url(location: str) -> bool:

@@ -32,6 +32,20 @@ def format_number(value: float) -> str:
     return text[:-2] if text.endswith(".0") else text
 
 
+TIME_DIGITS = 3  # times are kept to the millisecond: in keys, range columns and every format
+
+
+def milliseconds(seconds) -> float:
+    """Seconds rounded to the millisecond (:data:`TIME_DIGITS`).
+
+    Examples
+    --------
+    >>> milliseconds(3.1234), milliseconds("2")
+    (3.123, 2.0)
+    """
+    return round(float(seconds), TIME_DIGITS)
+
+
 def optional_number(value, cast=float):
     """``cast(value)``, or None when ``value`` is missing (None, NA, NaN).
 

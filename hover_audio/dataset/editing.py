@@ -27,7 +27,7 @@ import numpy as np
 
 from ..audio.segments import duration_of
 from ..audio.sources import clip_id, local_path, parse_key
-from ..common.values import format_number, is_missing
+from ..common.values import format_number, is_missing, milliseconds
 from .clip_table import to_record
 from .history import VECTOR, Change, RowChange
 from .schema import (ABSTAIN, AUDIO, LABEL, SUBSET, TRANSCRIPT, check_label, check_subset,
@@ -150,7 +150,7 @@ def _ms(value) -> float:
         raise ValueError(f"a time in seconds is a number, got {value!r}") from None
     if not math.isfinite(value):
         raise ValueError(f"a time in seconds is finite, got {value!r}")
-    return round(value, 3)
+    return milliseconds(value)
 
 
 def _ref(dataset, position: int):
@@ -225,7 +225,7 @@ def _range_record(dataset, template: int | None, location: str, start: float,
         record[TRANSCRIPT] = ""
     for name in ("vector_error", "duration"):
         if name in record:
-            record[name] = None if name == "vector_error" else round(end - start, 3)
+            record[name] = None if name == "vector_error" else milliseconds(end - start)
     vector = _vector(dataset, key)
     record[VECTOR] = None if vector is None else [float(x) for x in vector]
     _place(dataset, record, vector)

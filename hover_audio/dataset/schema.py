@@ -16,7 +16,7 @@ import pandas as pd
 from ..audio.key_forms import anchored_keys, canonical_key
 from ..audio.sources import SourceError, clip_id, parse_key
 from ..common.paths import key_text
-from ..common.values import is_missing
+from ..common.values import TIME_DIGITS, is_missing
 
 ABSTAIN = "ABSTAIN"
 AUDIO = "audio"
@@ -260,7 +260,7 @@ def normalize_table(df: pd.DataFrame, feature_key: str = AUDIO, label_key: str =
         table[AUDIO] = keys
     for column in ("start", "end"):  # (checked numbers or missing values)
         if column in table.columns:
-            table[column] = pd.to_numeric(table[column]).round(3)
+            table[column] = pd.to_numeric(table[column]).round(TIME_DIGITS)
     return table
 
 

@@ -20,7 +20,7 @@ from bokeh.models import (
 from bokeh.palettes import Magma256
 from bokeh.plotting import figure
 
-from ...common.values import format_number, is_missing
+from ...common.values import format_number, is_missing, milliseconds
 from ...dataset.schema import AUDIO, LABEL, SUBSET, TRANSCRIPT
 from . import widgets
 from .clip_overview import OverviewCache
@@ -301,4 +301,4 @@ def _name(key: str) -> str:
 
 
 def _time(seconds: float) -> str:
-    return format_number(round(float(seconds), 3))
+    return format_number(milliseconds(seconds))

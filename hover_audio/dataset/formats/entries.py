@@ -16,7 +16,7 @@ import pandas as pd
 
 from ...audio.sources import SourceError, clip_id, local_path, parse_key
 from ...common.files import atomic_write
-from ...common.values import is_missing
+from ...common.values import is_missing, milliseconds
 from ..schema import ABSTAIN, AUDIO, LABEL, SUBSET, SUBSETS, TRANSCRIPT
 
 # columns a format stores in its own fields; everything else travels as user columns
@@ -65,11 +65,6 @@ def write_text(path, text: str) -> Path:
     return path
 
 
-def ms(seconds) -> float:
-    """Seconds rounded to the millisecond (the precision every format keeps)."""
-    return round(float(seconds), 3)
-
-
 def _json_value(value):
     if hasattr(value, "item") and not isinstance(value, (list, dict, str)):
         value = value.item()
@@ -96,8 +91,8 @@ def entries_of(table: pd.DataFrame, include_unlabeled: bool = False) -> list[Ent
         ref = parse_key(record[AUDIO], *values)
         text = record.get(TRANSCRIPT)
         entries.append(Entry(
-            file=ref.location, start=None if ref.start is None else ms(ref.start),
-            end=None if ref.end is None else ms(ref.end), channel=ref.channel, label=label,
+            file=ref.location, start=None if ref.start is None else milliseconds(ref.start),
+            end=None if ref.end is None else milliseconds(ref.end), channel=ref.channel, label=label,
             subset=record[SUBSET], transcript="" if is_missing(text) else str(text),
             extra={name: _json_value(record[name]) for name in extras}))
     return entries
@@ -129,7 +124,7 @@ def checked_span(where: str, start, end) -> tuple[float, float]:
         raise FormatError(f"{where}: start/end must be numbers, got {start!r}, {end!r}") from None
     if not (math.isfinite(start) and math.isfinite(end)) or start < 0 or end <= start:
         raise FormatError(f"{where}: bad range {start:g}-{end:g} s (needs 0 <= start < end)")
-    return ms(start), ms(end)
+    return milliseconds(start), milliseconds(end)
 
 
 def file_of(where: str, value) -> str:
