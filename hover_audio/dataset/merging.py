@@ -31,7 +31,7 @@ def merge(dataset, table: pd.DataFrame, overwrite: bool = False) -> pd.DataFrame
     incoming = normalize_table(table, AUDIO, LABEL, SUBSET)
     ids = pd.Index(row_ids(incoming))
     kept, dropped = dedup_rows(incoming, ids)
-    warn_about_import(dropped, incoming.iloc[:0], stacklevel=2)
+    warn_about_import(dropped, stacklevel=2)  # (its new ABSTAIN rows go to raw)
     incoming, ids = incoming.iloc[kept].reset_index(drop=True), list(ids[kept])
     if TRANSCRIPT not in incoming.columns:
         incoming[TRANSCRIPT] = ""

@@ -37,13 +37,17 @@ class DuplicateKeysWarning(UserWarning):
     """Input rows shared a key; all but one of each were dropped by ``dedup()``."""
 
 
-def warn_about_import(dropped: pd.DataFrame, table: pd.DataFrame, stacklevel: int = 2) -> None:
-    """Warn about rows an import dropped as duplicates, and ABSTAIN rows outside raw."""
+def warn_about_import(dropped: pd.DataFrame, table: pd.DataFrame | None = None,
+                      stacklevel: int = 2) -> None:
+    """Warn about rows an import dropped as duplicates, and ABSTAIN rows outside raw of
+    ``table`` (None: not looked for)."""
     if len(dropped):
         examples = ", ".join(repr(key) for key in dropped[AUDIO].unique()[:5])
         warnings.warn(f"{len(dropped)} duplicate row(s) dropped (kept by priority "
                       f"test > dev > train > raw, then the later row): {examples}",
                       DuplicateKeysWarning, stacklevel=stacklevel + 1)
+    if table is None:
+        return
     unlabeled = table[(table[SUBSET] != "raw") & (table[LABEL] == ABSTAIN)]
     if len(unlabeled):
         warnings.warn(f"{len(unlabeled)} row(s) in train/dev/test are {ABSTAIN}, e.g. "

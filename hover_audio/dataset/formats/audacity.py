@@ -9,9 +9,10 @@ file at the same relative place under ``audio_root`` (default: next to its ``.tx
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
-from ...audio.sources import local_path
+from ...audio.sources import SourceError, local_path
 from .entries import Entry, FormatError, checked_span, write_text
 
 SUFFIXES = ()  # a folder: chosen by --format audacity
@@ -27,7 +28,7 @@ def write(entries: list[Entry], folder: Path) -> Path:
     by_file: dict[str, list[Entry]] = {}
     urls = set()
     for entry in entries:
-        if local_path(entry.file) is None:
+        if not _local(entry.file):
             urls.add(entry.file)
         else:
             by_file.setdefault(entry.file, []).append(entry)
@@ -41,7 +42,7 @@ def write(entries: list[Entry], folder: Path) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         lines = []
         for entry in found:
-            label = " ".join(entry.label.split("\t")).replace("\r", " ").replace("\n", " ")
+            label = re.sub(r"[\t\r\n]", " ", entry.label)
             if label != entry.label:
                 changed.add(entry.label)
             lines.append(f"{entry.start or 0.0:.6f}\t{entry.end or 0.0:.6f}\t{label}")
@@ -93,3 +94,11 @@ def read(folder: Path, audio_root: Path | None = None) -> tuple[list[Entry], lis
                 problems.append(str(error) if isinstance(error, FormatError)
                                 else f"{where}: {error}")
     return entries, problems
+
+
+def _local(file: str) -> bool:
+    """Whether a clip's file is a local one (a label track names it by its path)."""
+    try:
+        return local_path(file) is not None
+    except SourceError:  # (a scheme we do not read: not local either)
+        return False
