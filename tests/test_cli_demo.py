@@ -109,11 +109,14 @@ def test_cli_vectorize_a_folder_into_a_workspace(tmp_path, capsys):
         soundfile.write(folder / "beep" / f"b{i}.wav", 0.3 * np.sin(2 * np.pi * (400 + 100 * i) * t),
                         16000)
     (folder / "Track 18.wav").write_bytes(b"broken")
+    data = (folder / "beep" / "b0.wav").read_bytes()
+    (folder / "beep" / "cut.wav").write_bytes(data[:len(data) // 2])  # a download cut short
     code = main(["vectorize", str(folder), "--workspace", str(tmp_path / "ws"),
                  "--cache-dir", str(tmp_path / "cache"), "--quiet", "--workers", "1"])
     assert code == 0
     out = capsys.readouterr().out
-    assert "vectorized 3 of 4 clips" in out and "Track 18.wav" in out
+    assert "vectorized 4 of 5 clips" in out and "Track 18.wav" in out
+    assert "note: cut short:" in out and "cut.wav: holds 0.2" in out and "of the 0.500 s" in out
     ds = AudioDataset.load(tmp_path / "ws", attach=False)
-    assert ds.vectors.shape[0] == 4
+    assert ds.vectors.shape[0] == 5
     assert np.isnan(ds.vectors).all(axis=1).sum() == 1

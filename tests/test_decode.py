@@ -1055,3 +1055,27 @@ def test_a_path_given_as_text_decodes_as_a_path(tmp_path):
         decode(str(path), channel=3)
     with pytest.raises(TypeError):
         decode(12345)
+
+
+@pytest.mark.parametrize("suffix,subtype,channels", [
+    ("wav", "PCM_16", 1), ("wav", "PCM_24", 2), ("flac", "PCM_16", 1), ("flac", "PCM_24", 2)])
+def test_a_file_cut_short_is_read_and_says_what_its_header_promised(tmp_path, suffix, subtype,
+                                                                    channels):
+    """A copy or download cut short holds less than its header says: what it holds is
+    decoded (by path and as bytes), and ``promised`` gives the header's seconds; a whole
+    file, and a range of a cut one, promise nothing more."""
+    sr = 16000
+    t = np.arange(2 * sr) / sr
+    tone = 0.3 * np.sin(2 * np.pi * 440 * t)
+    whole = tmp_path / f"whole.{suffix}"
+    soundfile.write(whole, np.stack([tone] * channels, axis=1), sr, subtype=subtype)
+    data = whole.read_bytes()
+    cut = tmp_path / f"cut.{suffix}"
+    cut.write_bytes(data[:int(len(data) * 0.6)])
+    for source in (cut, cut.read_bytes()):
+        result = decode(source)
+        assert result.promised == pytest.approx(2.0)
+        assert 0.5 < len(result.samples) / result.sr < 1.6
+        assert peak_frequency(result.samples, result.sr) == pytest.approx(440, abs=5)
+    assert decode(whole).promised is None and decode(data).promised is None
+    assert decode(cut, start=0.1, end=0.5).promised is None

@@ -768,3 +768,21 @@ def test_urls_from_a_local_server(tmp_path, vectorizer):
     assert np.isfinite(matrix[1]).all()
     assert report[["row", "kind"]].values.tolist() == [[2, "decode"], [3, "not_found"]]
     np.testing.assert_allclose(matrix[4], vectorizer.vector(prompt, 8000), rtol=1e-4, atol=1e-3)
+
+
+def test_a_file_cut_short_gets_a_vector_and_a_note_naming_both_lengths(tmp_path):
+    """A WAV cut short is vectorized from what it holds; the report notes it (kind
+    "cut short", both lengths), and it is not among the failed rows."""
+    from hover_audio.vectors.batch import failed_rows, note_lines
+
+    good = write(tmp_path / "good.wav", tone(300, 1.0), subtype="PCM_16")
+    data = Path(write(tmp_path / "whole.wav", tone(500, 2.0), subtype="PCM_16")).read_bytes()
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(data[:len(data) // 2])
+    matrix, report = MFCCVectorizer(cache_dir=tmp_path / "cache").transform(
+        [str(good), str(cut)], workers=1, progress=False)
+    assert np.isfinite(matrix).all()
+    assert report[["row", "kind"]].values.tolist() == [[1, "cut short"]]
+    assert "cut.wav" in report["message"][0] and "2.000 s" in report["message"][0]
+    assert len(failed_rows(report)) == 0
+    assert note_lines(report) == [f"cut short: {report['message'][0]}"]

@@ -42,7 +42,7 @@ def _needs_vectors(dataset, args: argparse.Namespace) -> bool:
 
 
 def run_annotator(dataset, args: argparse.Namespace, title: str) -> int:
-    from ..vectors.batch import failed_rows, failure_lines
+    from ..vectors.batch import failed_rows, failure_lines, note_lines
     from . import recipes
     from .server import improve_layout_in_background, serve
 
@@ -63,6 +63,8 @@ def run_annotator(dataset, args: argparse.Namespace, title: str) -> int:
                   "the map (their vector_error column says why):")
             for line in failure_lines(report):
                 print(f"  {line}")
+        for line in note_lines(report):
+            print(f"hover-audio: {line}")
         dataset.compute_nd_embedding(method="pca")  # a map at once; UMAP follows
     else:
         if dataset.vectorizer is None:
@@ -180,7 +182,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_vectorize(args: argparse.Namespace) -> int:
-    from ..vectors.batch import failed_rows, failure_lines
+    from ..vectors.batch import failed_rows, failure_lines, note_lines
 
     source = Path(args.path)
     if source.is_dir() and is_workspace(source):
@@ -204,6 +206,8 @@ def cmd_vectorize(args: argparse.Namespace) -> int:
           f"({vectorizer.dim} dimensions); {len(failed)} failed")
     for line in failure_lines(report, limit=20):
         print(f"  {line}")
+    for line in note_lines(report, limit=20):
+        print(f"  note: {line}")
     if dataset.workspace is None:
         print("(no --workspace given: the vectors are cached but not saved in a workspace)")
     dataset.close()

@@ -57,7 +57,7 @@ def open_dataset(path: str, segment=None, channels: str | None = None):
         return dataset
     if not target.exists():
         raise FileNotFoundError(f"no such folder or file: {path}")
-    from ..audio.decode import AUDIO_SUFFIXES
+    from ..audio.formats import AUDIO_SUFFIXES
 
     if target.suffix.lower() in AUDIO_SUFFIXES:
         raise ValueError(f"{path} is an audio file: give its folder, a table of clips "

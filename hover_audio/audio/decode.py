@@ -15,12 +15,12 @@ import subprocess
 import tempfile
 from pathlib import Path
 from typing import NamedTuple
-from urllib.parse import urlsplit
 
 import numpy as np
 
 from .av_read import probe_with_av, read_range_with_av, read_with_av
-from .whole_file import Frames, ogg_in_wav, read_whole
+from .formats import Headerless, headerless_format
+from .whole_file import Frames, ogg_in_wav, promised_frames, read_whole
 
 FFMPEG_TIMEOUT = 120.0
 # libsndfile's seek in these codecs can land hundreds of samples late (libsndfile
@@ -29,58 +29,10 @@ FFMPEG_TIMEOUT = 120.0
 # discarding, a later one through the ffmpeg program.
 LOSSY_SUBTYPES = ("VORBIS", "OPUS", "MPEG_LAYER_I", "MPEG_LAYER_II", "MPEG_LAYER_III")
 EXACT_SKIP_SECONDS = 120.0
+HEADER_BYTES = 1 << 16  # read for a header's length (a WAV's data chunk may follow a LIST)
 FROM_START = ("VORBIS",)  # ranges up to EXACT_SKIP_SECONDS in: decoded from the start
 
 KINDS = ("decode", "empty", "range")
-# Headerless telephony formats (what Asterisk and other phone systems record and play):
-# nothing in the bytes says what they are, so the file's suffix does, with the rate each
-# format implies. libsndfile reads them as RAW (exact, ~1 ms a prompt, against ~60 ms
-# for starting ffmpeg, whose probing also misses short GSM prompts and cannot tell
-# mu-law from A-law); G.722 only ffmpeg decodes. Other "slin" rates: ".sln16", ... (kHz).
-class Headerless(NamedTuple):
-    """How to read a headerless file: libsndfile's RAW subtype (None: ffmpeg only),
-    ffmpeg's input format, and the rate (None: the format's own)."""
-
-    subtype: str | None
-    ffmpeg_format: str
-    sr: int | None
-
-
-SLIN_KHZ = {"8": 8000, "12": 12000, "16": 16000, "24": 24000, "32": 32000, "44": 44100,
-            "48": 48000, "96": 96000, "192": 192000}
-HEADERLESS = {
-    ".gsm": Headerless("GSM610", "gsm", 8000),
-    **dict.fromkeys((".ulaw", ".ul", ".mulaw"), Headerless("ULAW", "mulaw", 8000)),
-    **dict.fromkeys((".alaw", ".al"), Headerless("ALAW", "alaw", 8000)),
-    **dict.fromkeys((".sln", ".slin"), Headerless("PCM_16", "sln", 8000)),
-    **{f".sln{khz}": Headerless("PCM_16", "sln", rate) for khz, rate in SLIN_KHZ.items()},
-    ".g722": Headerless(None, "g722", None),
-}
-# the file suffixes decode() reads: libsndfile's and ffmpeg's audio formats
-AUDIO_SUFFIXES = frozenset({
-    ".wav", ".wave", ".w64", ".rf64", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".mp2",
-    ".aif", ".aiff", ".aifc", ".caf", ".au", ".snd", ".m4a", ".aac", ".wma", ".wv", ".mka",
-    ".webm", ".amr", ".3gp", *HEADERLESS})
-
-
-def headerless_format(name: str | os.PathLike) -> Headerless | None:
-    """How to read a headerless telephony file, by its suffix (None: it has a header).
-
-    Examples
-    --------
-    >>> headerless_format("calls/2024-05-01/agent7.ulaw")
-    Headerless(subtype='ULAW', ffmpeg_format='mulaw', sr=8000)
-    >>> headerless_format("greeting.sln16").sr, headerless_format("take.wav")
-    (16000, None)
-    >>> headerless_format("https://pbx.example/rec/1.gsm?token=x#t=1,2").subtype
-    'GSM610'
-    """
-    text = str(name).split("#", 1)[0]
-    if "://" in text:  # a URL: its path, without the query
-        text = urlsplit(text).path
-    return HEADERLESS.get(os.path.splitext(text)[1].lower())
-
-
 class DecodeError(Exception):
     """A clip could not be decoded. ``kind`` is one of ``KINDS``."""
 
@@ -93,11 +45,14 @@ class DecodeError(Exception):
 
 
 class Audio(NamedTuple):
-    """Decoded samples (mono float32), their rate, and whether the cap cut them."""
+    """Decoded samples (mono float32), their rate, whether the cap cut them, and, for a
+    whole file that holds less than its header says (a download or copy cut short), the
+    seconds the header promised (else None)."""
 
     samples: np.ndarray
     sr: int
     truncated: bool
+    promised: float | None = None
 
 
 class Probe(NamedTuple):
@@ -169,6 +124,7 @@ def decode(
         raise DecodeError("empty", f"{name}: empty file (0 bytes)")
     raw = headerless_format(source if isinstance(source, Path) else name)
     whole_file = not (start or end is not None or raw)  # what the in-process readers take
+    checked = False  # whether the reader knows the file held the length its header says
     try:
         if raw is not None and raw.subtype is None:  # only ffmpeg reads it: told what it is
             if shutil.which("ffmpeg") is None:
@@ -176,11 +132,13 @@ def decode(
                                   f"{name}: cannot decode {raw.ffmpeg_format} without ffmpeg")
             raise _UseFfmpeg()
         whole = read_whole(contents, max_duration) if whole_file else None
+        checked = whole is not None  # read_whole takes only files that hold their length
         audio = (_whole_audio(whole, channel, name) if whole is not None else
                  _decode_soundfile(contents, start, end, channel, max_duration, name, raw))
     except DecodeError:
         raise
     except _UseFfmpeg:
+        checked = True  # (a range, or a headerless file)
         audio = _decode_ffmpeg(source, start, end, channel, max_duration, name, raw)
     except Exception as soundfile_error:  # libsndfile does not know the format
         # ffmpeg's libraries, in this process: a whole file, or a range of an MP4-family one
@@ -199,6 +157,8 @@ def decode(
             raise DecodeError("decode", f"{name}: cannot decode: {soundfile_error}") from None
         else:
             audio = _decode_ffmpeg(source, start, end, channel, max_duration, name, raw)
+    if whole_file and not (checked or audio.truncated):
+        audio = audio._replace(promised=_promised_seconds(contents, audio.sr, len(audio.samples)))
     return _checked(audio, name, start, end)
 
 
@@ -216,7 +176,8 @@ def _checked(audio: Audio, name: str, start, end) -> Audio:
         raise DecodeError("empty", f"{name}: no audio samples{where}")
     if not np.isfinite(samples).all():  # float files can hold NaN/inf
         samples = np.nan_to_num(samples, nan=0.0, posinf=1.0, neginf=-1.0)
-    return Audio(np.ascontiguousarray(samples, dtype=np.float32), audio.sr, audio.truncated)
+    return Audio(np.ascontiguousarray(samples, dtype=np.float32), audio.sr, audio.truncated,
+                 audio.promised)
 
 
 def _frames_wanted(sr: int, start, end, max_duration, total: int | None):
@@ -317,6 +278,21 @@ def _decode_soundfile(source, start, end, channel, max_duration, name,
         frames = sound.read(wanted, dtype="int16" if pcm16 else "float32", always_2d=True)[skip:]
         truncated = truncated and len(frames) >= (count or 0)
         return Audio(_mix(frames, channel, name, 1.0 / 32768 if pcm16 else 1.0), sr, truncated)
+
+
+def _promised_seconds(source: Path | bytes, sr: int, held: int) -> float | None:
+    """The seconds a WAV or FLAC file's header promises, when the ``held`` frames read
+    from it are fewer (the file was cut short); else None. (libsndfile and PyAV read
+    what is there and say nothing; the fast readers of whole_file leave such files to them.)"""
+    if isinstance(source, Path):
+        with source.open("rb") as handle:
+            head = handle.read(HEADER_BYTES)
+    else:
+        head = bytes(source[:HEADER_BYTES])
+    promised = promised_frames(head)
+    if promised is None or promised[1] != sr or held >= promised[0]:
+        return None
+    return promised[0] / sr
 
 
 _STREAM = re.compile(rb"Audio: [^\n]*?(\d+) Hz, ([^,\n]+)")

@@ -113,6 +113,25 @@ def _checked(decoded, dtype, scale: float, sr: int, channels: int, total: int) -
     return Frames(frames, sr, scale) if len(frames) == total else None
 
 
+def promised_frames(head: bytes) -> tuple[int, int] | None:
+    """``(frames, rate)`` that the header at the start of a WAV or FLAC file says it holds;
+    None when ``head`` is neither, or the header does not know (a streamed WAV's 0 or
+    0xFFFFFFFF data size, a FLAC encoder's 0 frames).
+
+    Examples
+    --------
+    >>> fmt = struct.pack("<4sIHHIIHH", b"fmt ", 16, PCM, 1, 16000, 32000, 2, 16)
+    >>> promised_frames(b"RIFF" + bytes(4) + b"WAVE" + fmt + b"data" + struct.pack("<I", 3200))
+    (1600, 16000)
+    """
+    found = wav_format(head)
+    if found is not None:
+        _, channels, sr, bits, _, size = found
+        return None if size in (0, 0xFFFFFFFF) else (size // (channels * bits // 8), sr)
+    header = flac_stream_info(head)
+    return None if header is None or header[3] == 0 else (header[3], header[0])
+
+
 def flac_stream_info(data: bytes) -> tuple[int, int, int, int] | None:
     """``(sample rate, channels, bits per sample, frames)`` from the bytes of a FLAC file.
 

@@ -10,7 +10,8 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from ..audio.decode import AUDIO_SUFFIXES, probe
+from ..audio.decode import probe
+from ..audio.formats import AUDIO_SUFFIXES
 from ..audio.segments import spans
 from ..audio.sources import clip_id, parse_key
 from .schema import ABSTAIN, AUDIO, LABEL, SUBSET, TAG_SEPARATOR, TAGS

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
 REPORT_COLUMNS = ["row", "key", "kind", "message"]
+# kinds of report rows whose clip got a vector all the same: a long file of which only
+# the first max_duration seconds were used, a file that holds less than its header says
+NOTE_KINDS = ("truncated", "cut short")
 
 
 def cached_rows(vectorizer, jobs: Sequence[Job],
@@ -195,12 +198,23 @@ def finish(outcomes: Sequence[Outcome], keys: list, dim: int | None,
 
 
 def failed_rows(report: pd.DataFrame) -> pd.DataFrame:
-    """The report's rows of clips that got no vector (a truncated clip has one), renumbered."""
-    return report[report["kind"] != "truncated"].reset_index(drop=True)
+    """The report's rows of clips that got no vector (a clip with a note has one), renumbered."""
+    return report[~report["kind"].isin(NOTE_KINDS)].reset_index(drop=True)
+
+
+def note_lines(report: pd.DataFrame, limit: int = 10) -> list[str]:
+    """Lines naming the clips that got a vector with a note (kinds in ``NOTE_KINDS``):
+    ``kind: message``, at most ``limit`` and a count of the rest."""
+    noted = report[report["kind"].isin(NOTE_KINDS)]
+    lines = [f"{kind}: {message}" for kind, message in
+             zip(noted["kind"].head(limit), noted["message"].head(limit))]
+    if len(noted) > limit:
+        lines.append(f"... and {len(noted) - limit} more")
+    return lines
 
 
 def failure_lines(report: pd.DataFrame, limit: int = 10) -> list[str]:
-    """Lines naming the clips of a report that got no vector (truncated ones did), each
+    """Lines naming the clips of a report that got no vector (noted ones did), each
     as ``kind: message`` (the message names the clip), at most ``limit`` and a count
     of the rest.
 

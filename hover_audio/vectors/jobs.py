@@ -221,6 +221,11 @@ def vector_of(vectorizer, decoded: Decoded) -> Outcome:
         return Outcome(job.row, vector, "truncated",
                        f"{job.key}: only the first {vectorizer.max_duration:g} s were used",
                        learned)
+    if audio.promised is not None:
+        return Outcome(job.row, vector, "cut short",
+                       f"{job.key}: holds {len(audio.samples) / audio.sr:.3f} s of the "
+                       f"{audio.promised:.3f} s its header says (a copy or download cut short?);"
+                       " the vector is of what it holds", learned)
     return Outcome(job.row, vector, learned=learned)
 
 
