@@ -103,6 +103,31 @@ def test_commit_errors_are_messages_and_change_nothing(big):
     assert page.annotator.source.data["subset"][7] == "raw"
 
 
+def test_a_sweeping_selection_leaves_dev_and_test_as_they_were():
+    """A lasso across raw, train and test rows labels and moves the raw and train rows
+    only, and says so; the test rows change when they alone are selected."""
+    ds = synthetic(40)
+    ds.set_labels(ds.keys[30:36], "truth")
+    ds.commit(ds.keys[30:34], "test")
+    ds.commit(ds.keys[34:36], "dev")
+    page = Page(ds)
+    page.select(range(25, 40))  # raw, train (30 was train), test and dev
+    page.annotator.apply_label("swept")
+    status = page.annotator.status.text
+    assert "left 6 dev/test clip(s) as they were" in status
+    table = ds.to_pandas()
+    assert (table["label"][30:34] == "truth").all() and (table["SUBSET"][30:34] == "test").all()
+    assert (table["label"][list(range(25, 30)) + list(range(36, 40))] == "swept").all()
+    page.annotator.commit("train")
+    table = ds.to_pandas()
+    assert (table["SUBSET"][30:34] == "test").all() and (table["SUBSET"][34:36] == "dev").all()
+    assert (table["SUBSET"][36:40] == "train").all()
+    page.select(range(30, 34))  # the test rows alone: changed as asked
+    page.annotator.apply_label("fixed")
+    assert (ds.to_pandas()["label"][30:34] == "fixed").all()
+    assert "left" not in page.annotator.status.text
+
+
 def test_selection_modes_combine_like_hover():
     page = Page(synthetic(50))
     annotator = page.annotator

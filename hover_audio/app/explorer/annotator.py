@@ -20,7 +20,7 @@ from bokeh.models import Button, ColumnDataSource, Div
 from ...audio.wav import clip_wav
 from ...common.values import optional_number
 from ...dataset.embedding import LABELS_ASPECT, learning_labels
-from ...dataset.schema import AUDIO, RANGE_COLUMNS
+from ...dataset.schema import AUDIO, RANGE_COLUMNS, SUBSET
 from ..transport import send_frames_at_once
 from . import playback_js as js
 from . import widgets
@@ -30,10 +30,8 @@ from .drawing import page_template
 from .plot import MAX_WIDTH
 from .tag_panel import TagPanel
 from .search_panel import SearchPanel, finder
-from .page_data import (
-    label_color, label_patches, population_data, selection_data,
-    source_data, xy,
-)
+from .page_data import (label_color, label_patches, population_data, rows_to_change,
+                        selection_data, source_data, xy)
 
 log = logging.getLogger(__name__)
 DECODERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hover-audio-clips")
@@ -236,16 +234,17 @@ channel.focus = table.data.index[picked[0]];
         if not rows:
             widgets.say(self.status, "select some points first (lasso, box or polygon)", True)
             return
+        rows, note = rows_to_change(self.dataset.column(SUBSET), rows)
         self._act(lambda: self.dataset.set_labels([self.keys[i] for i in rows], label),
-                  f"labeled {{}} clip(s) '{label}'")
+                  f"labeled {{}} clip(s) '{label}'{note}")
 
     def commit(self, subset: str) -> None:
-        rows = self.selected()
+        rows, note = rows_to_change(self.dataset.column(SUBSET), self.selected())
         if not rows:
             widgets.say(self.status, "select some points first", error=True)
             return
         self._act(lambda: self.dataset.commit([self.keys[i] for i in rows], subset),
-                  f"moved {{}} clip(s) to {subset}")
+                  f"moved {{}} clip(s) to {subset}{note}")
 
     def undo(self) -> None:
         self._act(self.dataset.undo, "undid {} change(s)")

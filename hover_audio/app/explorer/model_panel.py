@@ -18,7 +18,7 @@ from ...dataset.schema import ABSTAIN, LABEL, SUBSET
 from ...model.classifier import fit
 from ...model.quality import flag_columns
 from . import widgets
-from .page_data import ABSTAIN_COLOR, packed, point_colors
+from .page_data import ABSTAIN_COLOR, packed, point_colors, rows_to_change
 
 PREDICTION_COLUMNS = ("pred_label", "pred_probability", "pred_margin")
 FLAG_COLUMNS = ("suspect_label", "suggested", "duplicate_of", "outlier")
@@ -180,6 +180,7 @@ class ModelPanel:
         if not rows:
             widgets.say(self.annotator.status, "select the clips to label first", error=True)
             return
+        rows, note = rows_to_change(table[SUBSET].to_numpy(), rows)
         chosen = table.iloc[rows]
         sure = chosen[chosen["pred_probability"].astype(float) >= self.threshold.value]
         keys = self.annotator.keys
@@ -188,7 +189,7 @@ class ModelPanel:
                                                   sure["pred_label"].astype(str).tolist())
         widgets.say(self.annotator.status,
                     f"accepted {len(sure)} of {len(rows)} prediction(s) "
-                    f"(probability ≥ {self.threshold.value:.2f}); {total} label(s) changed")
+                    f"(probability ≥ {self.threshold.value:.2f}); {total} label(s) changed{note}")
 
     def find_problems(self) -> Future:
         def done(flags, error) -> None:

@@ -82,6 +82,34 @@ def default_marks(dataset) -> dict:
             "score": np.full(len(dataset), np.nan)}
 
 
+HELD_OUT = ("dev", "test")  # what a model is judged on: a sweeping selection leaves them
+
+
+def rows_to_change(subsets, rows) -> tuple[list[int], str]:
+    """The rows of a selection that a label or a move changes, and a note of those it leaves.
+
+    A selection that mixes held-out rows (``HELD_OUT``: dev and test, what the model is
+    judged on) with others changes only the others: a lasso that sweeps across the test
+    set must not relabel it or move it into train. A selection of held-out rows alone
+    is changed as asked.
+
+    Examples
+    --------
+    >>> subsets = np.array(["raw", "test", "train", "dev"])
+    >>> rows_to_change(subsets, [0, 1, 2, 3])
+    ([0, 2], '; left 2 dev/test clip(s) as they were (select them alone to change them)')
+    >>> rows_to_change(subsets, [1, 3])
+    ([1, 3], '')
+    """
+    rows = [int(row) for row in rows]
+    held = np.isin(np.asarray(subsets, dtype=object)[rows], HELD_OUT) if rows else []
+    if not len(rows) or np.all(held) or not np.any(held):
+        return rows, ""
+    kept = [row for row, out in zip(rows, held) if not out]
+    return kept, (f"; left {len(rows) - len(kept)} dev/test clip(s) as they were (select "
+                  "them alone to change them)")
+
+
 def clip_durations(table) -> np.ndarray:
     """Seconds per row: a ``duration`` column, else the range (columns or ``#t=``), else NaN."""
     if "duration" in table.columns:
