@@ -786,3 +786,25 @@ def test_a_file_cut_short_gets_a_vector_and_a_note_naming_both_lengths(tmp_path)
     assert "cut.wav" in report["message"][0] and "2.000 s" in report["message"][0]
     assert len(failed_rows(report)) == 0
     assert note_lines(report) == [f"cut short: {report['message'][0]}"]
+
+
+def test_a_users_function_of_the_wrong_shape_fails_per_clip_and_says_why(tmp_path):
+    """hover's commonest slip, MFCC frames not pooled, fails each clip with a message
+    naming it and what to do; a vector of another length than the others fails alone;
+    a dataset whose every clip failed gets a clear error from the map, not sklearn's."""
+    keys = [write(tmp_path / f"c{i}.wav", tone(300 + 50 * i, 0.2 * (i + 1))) for i in range(4)]
+    ds = AudioDataset.from_pandas(pd.DataFrame({"audio": keys, "label": "ABSTAIN",
+                                                "SUBSET": "raw"}))
+    frames = MFCCVectorizer(cache=False)
+    report = ds.vectorize(lambda key: frames.mfcc(*soundfile.read(key, dtype="float32")).T,
+                          progress=False)
+    assert report["kind"].tolist() == ["dimension"] * 4
+    assert "c0.wav" in report["message"][0] and ".mean(axis=1)" in report["message"][0]
+    with pytest.raises(ValueError, match="all 4 failed to vectorize"):
+        ds.compute_nd_embedding(method="pca", progress=False)
+    report = ds.vectorize(lambda key: np.arange(3 + key.endswith("c2.wav"), dtype=float),
+                          progress=False)
+    assert report[["row", "kind"]].values.tolist() == [[2, "dimension"]]
+    assert report["message"][0] == f"{keys[2]}: a vector of length 4, where the others have 3"
+    assert ds.vectors.shape == (4, 3) and np.isnan(ds.vectors[2]).all()
+    assert np.isfinite(ds.compute_nd_embedding(method="pca", progress=False).coords[[0, 1, 3]]).all()

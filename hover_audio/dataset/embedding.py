@@ -65,6 +65,10 @@ class DatasetEmbedding:
         if dataset.vectors is None or (vectorizer is not None and not (
                 current is not None and current.wraps(vectorizer))):
             self.vectorize(vectorizer, progress=progress)
+        vectors = dataset.vectors
+        if len(vectors) and (vectors.shape[1] == 0 or not np.isfinite(vectors).all(axis=1).any()):
+            raise ValueError(f"no clip has a vector: all {len(vectors)} failed to vectorize "
+                             "(the vector_error column, or vectorize's report, says why)")
         weights, labels = self._aspect(dataset.vectorizer, aspect)
         reducer = stored_layout(layout_store(dataset.workspace), dataset.vectors,
                                 dataset.column(SUBSET), method or "umap", dimension, seed,

@@ -75,15 +75,17 @@ def cached_rows(vectorizer, jobs: Sequence[Job],
 
 
 def collect(outcomes: Sequence[Outcome], count: int, dim: int | None,
-            matrix: np.ndarray | None = None) -> tuple:
+            matrix: np.ndarray | None = None, keys: Sequence | None = None) -> tuple:
     """Stack outcomes into ``(matrix, failures)``: NaN rows, and ``(row, kind, message)``
     of each failed or truncated clip.
 
-    ``matrix``, when given, already holds some rows (from the cache).
+    ``matrix``, when given, already holds some rows (from the cache). When ``dim`` is
+    not known (a user's function), it is the length most vectors have; a vector of
+    another length fails as a "dimension" row (``keys`` name the clips in its message).
     """
     if dim is None:
-        dims = {len(o.vector) for o in outcomes if o.vector is not None}
-        dim = dims.pop() if len(dims) == 1 else None
+        lengths = [len(o.vector) for o in outcomes if o.vector is not None]
+        dim = int(np.bincount(lengths).argmax()) if lengths else None
     if matrix is None:
         matrix = np.full((count, dim or 0), np.nan, dtype=np.float32)
     plain = [o for o in outcomes if o.kind is None and o.vector is not None
@@ -97,8 +99,10 @@ def collect(outcomes: Sequence[Outcome], count: int, dim: int | None,
             continue
         vector = outcome.vector
         if vector is not None and dim is not None and np.shape(vector) != (dim,):
+            name = f"{keys[outcome.row]}: " if keys is not None else ""
             outcome = Outcome(outcome.row, None, "dimension",
-                              f"vector of shape {np.shape(vector)}, expected ({dim},)")
+                              f"{name}a vector of length {np.size(vector)}, where the others "
+                              f"have {dim}")
             vector = None
         if vector is not None:
             matrix[outcome.row] = vector
@@ -112,7 +116,13 @@ def call_each(function: Callable, jobs: Sequence[Job], progress: bool) -> list[O
     outcomes = []
     for job in progress_bar(jobs, progress, "vectorizing"):
         try:
-            vector = np.asarray(function(job.key), dtype=np.float32).ravel()
+            vector = np.asarray(function(job.key), dtype=np.float32)
+            if sum(size > 1 for size in vector.shape) > 1:  # e.g. frames x coefficients
+                outcomes.append(Outcome(job.row, None, "dimension", (
+                    f"{job.key}: the vectorizer returned an array of shape {vector.shape}; "
+                    "it must return one vector per clip (pool the frames, e.g. .mean(axis=1))")))
+                continue
+            vector = vector.ravel()
             if not np.isfinite(vector).all():
                 outcomes.append(Outcome(job.row, None, "nonfinite",
                                         f"{job.key}: the vectorizer returned NaN or inf"))
@@ -193,7 +203,7 @@ def _snapshot_rows(vectorizer, keys: list, jobs: list[Job] | None):
 def finish(outcomes: Sequence[Outcome], keys: list, dim: int | None,
            matrix: np.ndarray | None = None) -> tuple[np.ndarray, pd.DataFrame]:
     """:func:`collect` the outcomes, and report the failures by row and key."""
-    matrix, failures = collect(outcomes, len(keys), dim, matrix)
+    matrix, failures = collect(outcomes, len(keys), dim, matrix, keys)
     return matrix, report_frame(failures, keys)
 
 
