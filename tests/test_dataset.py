@@ -5,6 +5,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import soundfile
 import pandas as pd
 import pandas.testing as pdt
 import pytest
@@ -714,6 +715,21 @@ def test_same_range_twice_is_deduped():
         ds = AudioDataset.from_pandas(df)
     assert sorted(ds.keys) == ["f.wav#t=0,1", "f.wav#t=2,3"]
     assert labels_of(ds)["f.wav#t=0,1"] == "b"
+
+
+def test_one_file_spelled_three_ways_is_one_row(tmp_path):
+    """A path through '..', a file:// URL and the plain path name one clip: one row is
+    kept (test over dev over train), under the plain path."""
+    (tmp_path / "clips").mkdir()
+    path = tmp_path / "clips" / "a.wav"
+    soundfile.write(path, np.zeros(800, dtype=np.float32), 8000)
+    spellings = [str(path), f"{tmp_path}/clips/../clips/a.wav", f"file://{path}"]
+    df = pd.DataFrame({"audio": spellings, "label": ["x", "y", "z"],
+                       "SUBSET": ["train", "dev", "test"]})
+    with pytest.warns(DuplicateKeysWarning):
+        ds = AudioDataset.from_pandas(df)
+    assert ds.keys == [str(path)] and labels_of(ds)[str(path)] == "z"
+    assert ds.positions([spellings[1], spellings[2]]).tolist() == [0, 0]
 
 
 def test_ranged_round_trip_is_lossless(ranged):

@@ -92,6 +92,17 @@ def test_add_range_with_a_label_and_overlap(ds, tmp_path):
         ds.add_range(audio, 2, 3, subset="dev")
 
 
+def test_add_range_keeps_a_relative_or_roundabout_path_absolute(ds, tmp_path, monkeypatch):
+    """As from_pandas does: the key works from any current directory later."""
+    monkeypatch.chdir(tmp_path)
+    key = ds.add_range("three.wav", 0.5, 1.0, label="near", subset="train")
+    assert key == f"{tmp_path / 'three.wav'}#t=0.5,1"
+    other = ds.add_range(f"file://{tmp_path}/sub/../three.wav", 1.0, 1.5)
+    assert other == f"{tmp_path / 'three.wav'}#t=1,1.5"
+    monkeypatch.chdir("/")
+    assert np.isfinite(vector_of(ds, key)).all()
+
+
 def test_remove_and_undo_restores_rows_and_vectors(ds):
     keys = ds.keys[:2]
     before = {key: vector_of(ds, key).copy() for key in keys}

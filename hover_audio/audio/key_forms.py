@@ -1,8 +1,9 @@
 """The spellings of a clip key: one per clip, and relative paths made absolute.
 
-Two keys can name one clip: ``a.wav#t=1,2`` and ``a.wav#t=1.0,2.000``, or ``clips/a.wav``
-and its absolute path. The dataset keeps one spelling of each (:func:`canonical_key`,
-:func:`anchored_keys`) and finds a row by any (:func:`absolute_key`).
+Two keys can name one clip: ``a.wav#t=1,2`` and ``a.wav#t=1.0,2.000``, ``clips/a.wav``,
+``file:///data/clips/a.wav`` and ``/data/x/../clips/a.wav`` and its absolute path. The
+dataset keeps one spelling of each (:func:`canonical_key`, :func:`anchored_keys`,
+:func:`plain_key`) and finds a row by any (:func:`absolute_key`).
 """
 from __future__ import annotations
 
@@ -59,10 +60,41 @@ def anchored_keys(keys, folder: str | os.PathLike) -> list:
             location, path = found
             for place in (folder / path, path.absolute()):
                 if place.exists():
-                    key = str(place) + key[len(location):]
+                    key = plain_key(str(place) + key[len(location):])
                     break
         out.append(key)
     return out
+
+
+def plain_key(key: str) -> str:
+    """A key naming a local file in a roundabout way (a ``file://`` URL, or ``.``, ``..``
+    or ``//`` in an absolute path) as its plain absolute path, its fragment kept; any
+    other key as it is. Where a ``..`` follows a symbolic link, so that the plain path
+    would name another file, the key is kept too.
+
+    Examples
+    --------
+    >>> plain_key("file:///x/./b.wav#t=1,2"), plain_key("/x/y/../b.wav")
+    ('/x/b.wav#t=1,2', '/x/b.wav')
+    >>> plain_key("https://h//c.ogg"), plain_key("rel/../a.wav")
+    ('https://h//c.ogg', 'rel/../a.wav')
+    """
+    if not is_roundabout(key):
+        return key
+    found = _local(key)
+    if found is None or not found[1].is_absolute():
+        return key
+    location, path = found
+    plain = os.path.normpath(path)
+    if plain != str(path) and path.exists() and not (
+            os.path.exists(plain) and os.path.samefile(plain, path)):
+        return key
+    return plain + key[len(location):]
+
+
+def is_roundabout(key: str) -> bool:
+    """Whether :func:`plain_key` might change ``key`` (the cheap test before parsing)."""
+    return "/." in key or "//" in key or key[:5].lower() == "file:"
 
 
 def absolute_key(key: str) -> str:

@@ -21,10 +21,12 @@ Examples
 from __future__ import annotations
 
 import math
+import os
 from typing import Iterable
 
 import numpy as np
 
+from ..audio.key_forms import anchored_keys, plain_key
 from ..audio.segments import duration_of
 from ..audio.sources import clip_id, local_path, parse_key
 from ..common.values import format_number, is_missing, milliseconds
@@ -88,7 +90,7 @@ def add_range(dataset, audio: str, start: float, end: float, *, label: str = ABS
     if label == ABSTAIN and subset != "raw":
         raise ValueError(f"cannot add an {ABSTAIN} row to {subset}; give it a label")
     ref = parse_key(audio)
-    location = ref.location
+    location = plain_key(anchored_keys([ref.location], os.getcwd())[0])  # as from_pandas
     with dataset._mutex:
         start, end = _checked(audio, location, start, end)
         record = _range_record(dataset, None, location, start, end, ref.channel)

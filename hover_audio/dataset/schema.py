@@ -13,7 +13,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from ..audio.key_forms import anchored_keys, canonical_key
+from ..audio.key_forms import anchored_keys, canonical_key, is_roundabout, plain_key
 from ..audio.sources import SourceError, clip_id, parse_key
 from ..common.paths import key_text
 from ..common.values import TIME_DIGITS, is_missing
@@ -216,7 +216,8 @@ def normalize_table(df: pd.DataFrame, feature_key: str = AUDIO, label_key: str =
     Missing label/subset columns default to ``ABSTAIN``/``raw``; the three
     columns become plain text (a path object as its path, a key with a media fragment
     in its one spelling: :func:`~hover_audio.audio.sources.canonical_key`, a relative
-    path that names a file from here as an absolute one); other columns keep their
+    path that names a file from here as an absolute one, a ``file://`` URL or a path
+    with ``..`` as its plain path); other columns keep their
     order and types.
     """
     if feature_key not in df.columns:
@@ -261,6 +262,12 @@ def normalize_table(df: pd.DataFrame, feature_key: str = AUDIO, label_key: str =
     if relative.any():
         keys = table[AUDIO].to_numpy(dtype=object, copy=True)
         keys[relative] = anchored_keys(keys[relative], os.getcwd())
+        table[AUDIO] = keys
+    # 'file:///data/a.wav' and '/data/x/../a.wav' are '/data/a.wav'
+    roundabout = table[AUDIO].map(is_roundabout).to_numpy(bool)
+    if roundabout.any():
+        keys = table[AUDIO].to_numpy(dtype=object, copy=True)
+        keys[roundabout] = [plain_key(key) for key in keys[roundabout]]
         table[AUDIO] = keys
     for column in ("start", "end"):  # (checked numbers or missing values)
         if column in table.columns:
