@@ -151,9 +151,9 @@ def test_the_tag_command_skips_a_file_gone_since_and_tags_the_rest(tmp_path, cap
     ds.save(tmp_path / "ws")  # (with vectors: files changed since then are checked first)
     ds.close()
     gone.unlink()
-    assert main(["tag", str(tmp_path / "ws"), "--dry-run"]) == 0
+    assert main(["tag", str(tmp_path / "ws"), "--dry-run"]) == 1  # (a file would be skipped)
     assert "No such file" in capsys.readouterr().err
-    assert main(["tag", str(tmp_path / "ws")]) == 0
+    assert main(["tag", str(tmp_path / "ws")]) == 1
     captured = capsys.readouterr()
     assert "tagged 1 file(s)" in captured.out
     assert f"not tagged: {gone}: " in captured.err and "No such file" in captured.err
@@ -283,7 +283,7 @@ def test_files_changed_since_they_were_vectorized_are_reported_and_skipped(tmp_p
     ds.close()
     later = (tmp_path / "ws" / "vectors.npy").stat().st_mtime + 60
     os.utime(changed, (later, later))  # someone edited it after the vectors were made
-    assert main(["tag", str(tmp_path / "ws")]) == 0
+    assert main(["tag", str(tmp_path / "ws")]) == 1
     err = capsys.readouterr().err
     assert "Track 18.flac: changed since the workspace's vectors were made" in err
     assert read_tags(kept) == {"a"} and read_tags(changed) == set()

@@ -3,9 +3,10 @@
 ``tag`` collects each file's tags (its whole-file rows' labels or ``tags``, plus
 synonyms), writes them with :mod:`hover_audio.audio.file_tags` (merged with what the
 file has), and records every file's previous fields in a manifest, so ``untag
-MANIFEST`` puts them back exactly. Rows that are parts of a file (ranges, channels)
-never write into it: their tags go to a sidecar CSV. A file that cannot be tagged is
-reported (file, reason) and skipped; the others are written.
+MANIFEST`` puts them back exactly (skipping, unless ``--even-if-changed``, files whose
+tags changed after the run). Rows that are parts of a file (ranges, channels) never
+write into it: their tags go to a sidecar CSV. A file that cannot be tagged is reported
+(file, reason) and skipped; the others are written; the run then exits 1.
 """
 from __future__ import annotations
 
@@ -65,8 +66,24 @@ def file_tags(dataset, source: str, synonyms: dict, threshold: float = 0.25
     return files, sidecar
 
 
+def _save_manifest(path: Path, manifest: dict) -> None:
+    """Write ``manifest`` to ``path`` atomically (a crash leaves the old one or the new)."""
+    from ..common.files import atomic_write
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda temp: Path(temp).write_text(json.dumps(manifest, indent=1),
+                                                          encoding="utf-8"))
+
+
 def cmd_tag(args: argparse.Namespace) -> int:
-    from ..audio.file_tags import TagError, snapshot, write_tags
+    """Write the tags, recording every file's fields in a manifest before it changes.
+
+    The manifest is written (marked incomplete) before the first file changes, listing
+    every file about to be written, and rewritten at the end with the files written
+    and what they read as then; ``untag`` takes either. Returns 1 when any file was
+    skipped or could not be tagged.
+    """
+    from ..audio.file_tags import TagError, snapshot, split_tags, write_tags
     from ..dataset.audio_dataset import AudioDataset
 
     dataset = AudioDataset.load(args.workspace, attach=False)
@@ -75,40 +92,43 @@ def cmd_tag(args: argparse.Namespace) -> int:
         dataset.suggest_tags(threshold=args.threshold)
     files, sidecar = file_tags(dataset, args.source, synonyms, args.threshold)
     stamp = time.strftime("%Y%m%dT%H%M%S") + f"-{time.time_ns() % 10**9:09d}"  # one per run
-    manifest, failed, rows = {}, [], []
+    failed, rows, plan, notes = [], [], [], {}
     vectors = Path(args.workspace) / "vectors.npy"
     since = vectors.stat().st_mtime if vectors.exists() else None
-    for path, tags in sorted(files.items()):
+    for path, tags in sorted(files.items()):  # first, what each file has and would get
         try:
             if since is not None and not args.even_if_changed and Path(path).stat().st_mtime > since:
                 raise TagError(f"{path}: changed since the workspace's vectors were made "
                                "(its labels may not fit it any more); --even-if-changed tags it")
             state = snapshot(path)  # for the manifest, and the write's starting point
-            before, after = write_tags(path, tags, dry_run=args.dry_run, before=state)
+            before, after = write_tags(path, tags, dry_run=True, before=state)
         except TagError as error:
             failed.append(str(error))
             continue
         except OSError as error:  # gone or unreadable since the workspace was made
             failed.append(f"{path}: {error.strerror or error}")
             continue
-        if after != before:
-            manifest[path] = state
+        notes.update(dict.fromkeys(split_tags(tags)[1]))
         rows.append((path, before, after))
+        if after != before:
+            plan.append((path, tags, state, after))
     width = max([len(Path(path).name) for path, _, _ in rows] + [4])
+    for note in notes:
+        print(f"note: {note}")
+    folder = Path(args.workspace)
     if args.dry_run:
         print(f"{'file':{width}s}  tags before -> tags after (dry run: nothing written)")
         for path, before, after in rows:
             print(f"{Path(path).name:{width}s}  {', '.join(sorted(before)) or '-'} -> "
                   f"{', '.join(sorted(after))}")
-    folder = Path(args.workspace)
-    if manifest and not args.dry_run:
-        written = folder / "tag-manifests" / f"{stamp}.json"
-        written.parent.mkdir(parents=True, exist_ok=True)
-        written.write_text(json.dumps({"files": manifest}, indent=1))
-        print(f"tagged {len(manifest)} file(s); `hover-audio untag {written}` puts their "
-              "previous tags back")
-    elif not args.dry_run:
-        print("no file needed new tags")
+    else:
+        written_to = folder / "tag-manifests" / f"{stamp}.json"
+        written = _write_planned(plan, written_to, failed)
+        if written:
+            print(f"tagged {len(written)} file(s); `hover-audio untag {written_to}` puts their "
+                  "previous tags back")
+        else:
+            print("no file was tagged" if plan or failed else "no file needed new tags")
     if sidecar:
         out = folder / f"range-tags-{stamp}.csv"
         if not args.dry_run:
@@ -120,11 +140,63 @@ def cmd_tag(args: argparse.Namespace) -> int:
               f"{'would go' if args.dry_run else 'went'} to {out}, not into the files")
     for problem in failed:
         print(f"  not tagged: {problem}", file=sys.stderr)
-    return 0
+    if failed:
+        print(f"{len(failed)} file(s) {'would not be' if args.dry_run else 'were not'} "
+              "tagged (listed above)", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _write_planned(plan: list, manifest_path: Path, failed: list) -> dict:
+    """Write each planned file's tags; returns ``{file: its fields after}`` of those written.
+
+    The manifest is saved before the first write (so an interrupted run can be undone)
+    and again at the end with only the files written; it is removed if none was. A
+    file whose fields differ from its planned ``state`` by then is not written.
+    """
+    from ..audio.file_tags import TagError, snapshot, write_tags
+
+    if not plan:
+        return {}
+    _save_manifest(manifest_path, {
+        "complete": False, "files": {path: state for path, _, state, _ in plan},
+        "tags": {path: sorted(after) for path, _, _, after in plan}})
+    written = {}
+    try:
+        for path, tags, state, after in plan:
+            try:
+                if snapshot(path) != state:
+                    raise TagError(f"{path}: its tags changed while this run was tagging; "
+                                   "not written (run `tag` again)")
+                write_tags(path, tags, before=state)
+                written[path] = None  # (recorded even if it cannot be read now)
+                written[path] = snapshot(path)
+            except TagError as error:
+                failed.append(str(error))
+            except OSError as error:
+                failed.append(f"{path}: {error.strerror or error}")
+    except BaseException:  # interrupted: the manifest written first lists every file
+        print(f"interrupted: `hover-audio untag {manifest_path}` puts back the tags of the "
+              "files written so far", file=sys.stderr)
+        raise
+    if written:
+        _save_manifest(manifest_path, {
+            "complete": True, "files": {path: state for path, _, state, _ in plan
+                                        if path in written},
+            "tags": {path: sorted(after) for path, _, _, after in plan if path in written},
+            "written": {path: after for path, after in written.items() if after}})
+    else:
+        manifest_path.unlink(missing_ok=True)
+    return written
 
 
 def cmd_untag(args: argparse.Namespace) -> int:
-    from ..audio.file_tags import TagError, restore
+    """Put back the fields a manifest recorded, skipping files whose tags changed since.
+
+    A file whose tags are no longer what ``tag`` wrote is skipped with a message naming
+    it (``--even-if-changed`` restores it anyway); one already as it was is left alone.
+    Returns 1 when any file was skipped or could not be restored.
+    """
+    from ..audio.file_tags import TagError, restore, snapshot, tags_in
 
     try:
         manifest = json.loads(Path(args.manifest).read_text(encoding="utf-8"))
@@ -133,17 +205,39 @@ def cmd_untag(args: argparse.Namespace) -> int:
     except ValueError:  # (UnicodeDecodeError and JSONDecodeError are ValueErrors)
         raise ValueError(f"{args.manifest} is not a tag manifest: give the .json file a `tag` "
                          "run printed (in the workspace's tag-manifests folder)") from None
-    done, failed = 0, []
-    for path, state in manifest.get("files", {}).items():
+    written, tags = manifest.get("written") or {}, manifest.get("tags") or {}
+    done, already, failed, skipped = 0, 0, [], []
+    for path, state in manifest["files"].items():
         try:
+            current = snapshot(path)
+            if current == state:
+                already += 1  # (never written, or restored before)
+                continue
+            if path in written:
+                same = current == written[path]
+            else:  # an interrupted run's manifest: compare the tags; an old one: no record
+                same = tags_in(current) == set(tags[path]) if path in tags else True
+            if not same and not args.even_if_changed:
+                skipped.append(f"{path}: its tags changed after the `tag` run (now "
+                               f"{sorted(tags_in(current))}); --even-if-changed restores it "
+                               "anyway, losing those changes")
+                continue
             restore(path, state)
             done += 1
         except TagError as error:
             failed.append(str(error))
-    print(f"restored the previous tags of {done} file(s)")
+        except OSError as error:
+            failed.append(f"{path}: {error.strerror or error}")
+    print(f"restored the previous tags of {done} file(s)"
+          + (f"; {already} already had them" if already else ""))
+    for problem in skipped:
+        print(f"  skipped: {problem}", file=sys.stderr)
     for problem in failed:
         print(f"  not restored: {problem}", file=sys.stderr)
-    return 0 if not failed else 1
+    if skipped or failed:
+        print(f"{len(skipped) + len(failed)} file(s) not restored (listed above)",
+              file=sys.stderr)
+    return 1 if skipped or failed else 0
 
 
 def add_tag_commands(commands) -> None:
@@ -164,4 +258,7 @@ def add_tag_commands(commands) -> None:
     tag.set_defaults(run=cmd_tag)
     untag = commands.add_parser("untag", help="put back the tags a `tag` run replaced")
     untag.add_argument("manifest", help="the manifest a `tag` run printed")
+    untag.add_argument("--even-if-changed", action="store_true",
+                       help="also restore files whose tags were changed after the `tag` run "
+                            "(those changes are lost)")
     untag.set_defaults(run=cmd_untag)

@@ -7,14 +7,20 @@ MP3, AIFF          ID3v2.4: ``TCON`` (genre, one per tag), ``TXXX:hover-audio ta
                    (``;``-joined), ``COMM`` (``hover-audio``: "tags: a, b")
 FLAC, Ogg, Opus    Vorbis comments: ``GENRE`` (one per tag), ``KEYWORDS``, ``DESCRIPTION``
 WAV                RIFF ``LIST``/``INFO``: ``IKEY`` (keywords, ``;``-joined), ``ICMT``; and
-                   the BWF ``bext`` Description where the file has a ``bext`` chunk
+                   the BWF ``bext`` Description (Latin-1) where the file has a ``bext``
 =================  =====================================================================
 
 Tags already there are kept (the new set is the union); nothing else in the file
-changes: the audio data is copied byte for byte, the file is written to a temporary
-copy and renamed over the original (permissions and times kept), then read back.
+changes: the audio data is copied byte for byte, the fields are set on a temporary copy,
+the copy is read back and only then renamed over the original (permissions and times
+kept); a copy that does not read back as written is thrown away, the file untouched.
 :func:`snapshot` records the fields before a write, so :func:`restore` puts them back
 exactly (the ``untag`` command).
+
+``;`` separates tags everywhere (the workspace's ``tags`` column, ``IKEY``, ``TXXX``,
+the folder reader), so a tag never contains it: a label ``"rock; pop"`` is written as
+the two tags ``pop`` and ``rock`` (:func:`split_tags` says so), and a field another tool
+wrote as ``"rain, thunder; storm"`` reads as three tags. A ``,`` inside a tag is kept.
 """
 from __future__ import annotations
 
@@ -67,19 +73,49 @@ def snapshot(path: str | os.PathLike) -> dict:
 
 
 def tags_in(state: dict) -> set[str]:
-    """The tags a :func:`snapshot` holds."""
+    """The tags a :func:`snapshot` holds (split at ``;``: no tag contains it)."""
     kind, found = state["kind"], set()
     if kind == "riff":
         found |= _split(state.get("IKEY"), ";")
     elif kind == "vorbis":
         genres = state.get("GENRE") or []
-        found |= set(genres)
+        for genre in genres:
+            found |= _split(genre, ";")
         ours = ", ".join(sorted(set(genres)))  # what write_tags puts beside them
-        for text in state.get("KEYWORDS") or []:  # other tools' comma-separated keywords
-            found |= set() if text == ours else _split(text, ",")
+        for text in state.get("KEYWORDS") or []:  # other tools' keywords: "a, b; c"
+            if text != ours:
+                found |= {tag for part in _split(text, ";") for tag in _split(part, ",")}
     else:
-        found |= set(state.get("TCON") or []) | _split(state.get("TXXX"), ";")
+        for genre in state.get("TCON") or []:
+            found |= _split(genre, ";")
+        found |= _split(state.get("TXXX"), ";")
     return {tag for tag in found if tag}
+
+
+def split_tags(tags) -> tuple[set[str], list[str]]:
+    """Tags as they are written into files, and a note per tag that had to be split.
+
+    Parameters
+    ----------
+    tags : iterable of str
+        Labels or tags, as the workspace has them.
+
+    Returns
+    -------
+    written : set of str
+        Each tag stripped, a tag containing ``;`` split there into several (``;``
+        separates tags in every field and in the folder reader).
+    notes : list of str
+        ``'rock; pop' is written as the tags 'pop', 'rock' ...`` for each split tag.
+    """
+    written, notes = set(), []
+    for tag in sorted({str(tag) for tag in tags}):
+        parts = _split(tag, ";")
+        written |= parts
+        if ";" in tag and parts:
+            notes.append(f"{tag!r} is written as the tags {', '.join(map(repr, sorted(parts)))}"
+                         " (';' separates tags in files)")
+    return written, notes
 
 
 def read_tags(path: str | os.PathLike) -> set[str]:
@@ -103,11 +139,15 @@ def write_tags(path: str | os.PathLike, tags, *, dry_run: bool = False,
     path = Path(path)
     before = snapshot(path) if before is None else before
     old = tags_in(before)
-    new = old | {str(tag) for tag in tags}
+    new = old | split_tags(tags)[0]
+    bad = sorted(tag for tag in new - old if any(ord(c) < 32 or ord(c) == 127 for c in tag))
+    if bad:
+        raise TagError(f"{path}: the tag(s) {', '.join(map(repr, bad))} contain control "
+                       "characters, which RIFF INFO and ID3 cannot hold; not written")
+    if new != old and (not os.access(path, os.W_OK) or not path.stat().st_mode & 0o222):
+        raise TagError(f"{path}: read-only, not written")  # (even for root: the user's intent)
     if dry_run or new == old:
         return old, new
-    if not os.access(path, os.W_OK) or not path.stat().st_mode & 0o222:
-        raise TagError(f"{path}: read-only, not written")  # (even for root: the user's intent)
     kind = before["kind"]
     keywords = sorted(new)
     state = {"kind": kind}
@@ -121,23 +161,42 @@ def write_tags(path: str | os.PathLike, tags, *, dry_run: bool = False,
     else:
         state.update(TCON=keywords, TXXX=";".join(keywords),
                      COMM=f"tags: {', '.join(keywords)}")
-    _apply(path, state)
-    after = tags_in(snapshot(path))
-    if not new <= after:
-        raise TagError(f"{path}: written, but reading it back gave {sorted(after)}")
-    return old, after
+    def check(copy: Path) -> None:
+        after = tags_in(snapshot(copy))
+        if after != new:
+            raise TagError(f"{path}: the written tags read back as {sorted(after)}, not "
+                           f"{sorted(new)}; the file was left as it was")
+
+    _apply(path, state, check)
+    return old, new
 
 
 def restore(path: str | os.PathLike, state: dict) -> None:
-    """Put the fields of a :func:`snapshot` back exactly (absent fields are removed)."""
-    _apply(Path(path), state)
+    """Put the fields of a :func:`snapshot` back exactly (absent fields are removed).
+
+    The fields are set on a copy that must read back as ``state`` before it replaces
+    the file; otherwise :class:`TagError` is raised and the file is left as it was.
+    """
+    expected = dict(state)
+    if expected.get("bext") is not None:  # as _set_bext_description can write it
+        expected["bext"] = expected["bext"].encode("latin-1", errors="replace")[:256].rstrip(
+            b"\0").decode("latin-1")
+
+    def check(copy: Path) -> None:
+        if snapshot(copy) != expected:
+            raise TagError(f"{path}: the restored fields do not read back as recorded; "
+                           "the file was left as it was")
+
+    _apply(Path(path), state, check)
 
 
-def _apply(path: Path, state: dict) -> None:
+def _apply(path: Path, state: dict, check=None) -> None:
     """Set the fields of ``state`` on a temporary copy, then rename it over ``path``.
 
-    A symbolic link is followed: its target is written, the link stays. A file with
-    other hard links is refused (a renamed copy would leave them the old file).
+    ``check(copy)``, when given, is called before the rename and raises
+    :class:`TagError` to throw the copy away (the file is then untouched). A symbolic
+    link is followed: its target is written, the link stays. A file with other hard
+    links is refused (a renamed copy would leave them the old file).
     """
     path = Path(os.path.realpath(path))
     info = path.stat()
@@ -167,6 +226,8 @@ def _apply(path: Path, state: dict) -> None:
             audio.save()
         else:
             _set_id3(Path(temp), state, aiff=kind == "aiff")
+        if check is not None:
+            check(Path(temp))
         os.chmod(temp, info.st_mode & 0o7777)
         os.utime(temp, ns=(info.st_atime_ns, info.st_mtime_ns))
         os.replace(temp, path)
@@ -278,7 +339,7 @@ def _riff_fields(path: Path) -> tuple[dict, str | None]:
             if name == b"LIST" and read(at + 8, 4) == b"INFO":
                 info.update(_info_fields(read(at + 12, size - 4)))
             elif name == b"bext" and size >= 256:
-                description = read(at + 8, 256).rstrip(b"\0").decode("ascii", errors="replace")
+                description = read(at + 8, 256).rstrip(b"\0").decode("latin-1")  # lossless
     return info, description
 
 
@@ -293,11 +354,15 @@ def _info_fields(body: bytes) -> dict:
 
 
 def _set_bext_description(path: Path, text: str) -> None:
-    """Set a ``bext`` chunk's Description in place (ASCII, cut to 256 bytes, NUL-padded)."""
+    """Set a ``bext`` chunk's Description in place (Latin-1, cut to 256 bytes, NUL-padded).
+
+    Latin-1 maps bytes and characters one to one, so a Description :func:`snapshot` read
+    is put back byte for byte; other characters become ``?``.
+    """
     data = bytearray(path.read_bytes())
     for name, at, size in _chunks(*_of_bytes(bytes(data))):
         if name == b"bext" and size >= 256:
-            field = text.encode("ascii", errors="replace")[:256]
+            field = text.encode("latin-1", errors="replace")[:256]
             data[at + 8:at + 8 + 256] = field + b"\0" * (256 - len(field))
             path.write_bytes(bytes(data))
             return
