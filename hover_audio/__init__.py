@@ -17,7 +17,7 @@ __version__ = "0.1.0.dev0"
 
 _EXPORTS = {
     "AudioDataset": ".dataset.audio_dataset",
-    "SupervisableAudioDataset": ".dataset.audio_dataset",
+    "SupervisableAudioDataset": ".dataset.supervisable",
     "DuplicateKeysWarning": ".dataset.audio_dataset",
     "ChangeEvent": ".dataset.history",
     "ABSTAIN": ".dataset.schema",

@@ -139,7 +139,8 @@ def test_public_names_and_hover_paths_import():
     from hover_audio.core.dataset import SupervisableAudioDataset
     from hover_audio.recipes.stable import active_learning, linked_annotator, simple_annotator
 
-    assert SupervisableAudioDataset is hover_audio.AudioDataset
+    assert issubclass(SupervisableAudioDataset, hover_audio.AudioDataset)
+    assert SupervisableAudioDataset is hover_audio.SupervisableAudioDataset
     assert {simple_annotator, linked_annotator, active_learning} == {
         hover_audio.simple_annotator, hover_audio.linked_annotator, hover_audio.active_learning}
 

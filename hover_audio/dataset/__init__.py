@@ -1,6 +1,7 @@
 """Layer 4, dataset: the one table of clips, labels and subsets, its history and workspace.
 
-- ``audio_dataset``: :class:`AudioDataset` (hover's ``SupervisableAudioDataset``), the facade.
+- ``audio_dataset``: :class:`AudioDataset`, the facade; ``supervisable``: hover's
+  ``SupervisableAudioDataset`` (and its constructor); ``hover_names``: hover's other names.
 - ``clip_table``: the table in memory (rows by key, operations applied).
 - ``schema``: column names, subsets, validation of tables at the edge.
 - ``history``: undo/redo and the append-only journal; ``store``: the workspace folder.
@@ -12,7 +13,8 @@ Uses audio, vectors and maps; knows nothing of models or the app.
 """
 from __future__ import annotations
 
-from .audio_dataset import AudioDataset, DuplicateKeysWarning, SupervisableAudioDataset
+from .audio_dataset import AudioDataset, DuplicateKeysWarning
+from .supervisable import SupervisableAudioDataset
 from .history import ChangeEvent
 
 __all__ = ["AudioDataset", "ChangeEvent", "DuplicateKeysWarning", "SupervisableAudioDataset"]

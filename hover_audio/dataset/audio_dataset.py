@@ -24,6 +24,7 @@ from . import editing, embedding, merging, schema, tagging
 from . import tag_suggestions as suggestions
 from .clip_table import ClipTable
 from .folder import folder_table
+from .hover_names import HoverNames
 from .history import ChangeEvent, History, Operation, changed_rows, operation_to_json, replay
 from .schema import ABSTAIN, AUDIO, LABEL, SUBSET, SUBSETS, DuplicateKeysWarning  # noqa: F401
 from .store import Workspace, read_workspace
@@ -32,7 +33,7 @@ from .formats import read_file, write_file
 log = logging.getLogger(__name__)
 
 
-class AudioDataset:
+class AudioDataset(HoverNames):
     """Clips keyed by path or URL, in subsets raw/train/dev/test, with labels.
 
     Build one with :meth:`from_pandas`, :meth:`from_folder`, :meth:`from_file` or
@@ -395,6 +396,3 @@ class AudioDataset:
         return {"journal_seq": self._seq, "label_order": self.label_order,
                 "history": self.history.to_json(), "vectorizer": describe(self.vectorizer)}
 
-
-SupervisableAudioDataset = AudioDataset
-"""hover's name for :class:`AudioDataset`."""

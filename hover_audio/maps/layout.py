@@ -63,8 +63,15 @@ class LayoutReducer:
             self.scaler = _fit_scaler(self.source, self.fit_rows, self.weights, self.labels)
             self.fitted = self.scaler.transform(self.source[self.fit_rows])
 
-    def transform(self, vectors: np.ndarray) -> np.ndarray:
-        """Place new vectors on the map (NaN rows stay NaN)."""
+    def transform(self, vectors: np.ndarray, method: str | None = None) -> np.ndarray:
+        """Place new vectors on the map (NaN rows stay NaN).
+
+        ``method``, as hover's ``transform(array, method)`` takes it, must be the
+        map's own (None: it is).
+        """
+        if method is not None and method != self.method:
+            raise ValueError(f"this map was made by {self.method!r}; it places vectors "
+                             f"with {self.method!r}, not {method!r}")
         vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
         out = np.full((len(vectors), self.dimension), np.nan, dtype=np.float32)
         valid = np.isfinite(vectors).all(axis=1)
