@@ -68,8 +68,9 @@ def touch(path: Path) -> Path:
 
 
 # ---------------------------------------------------------------- identity
-def test_supervisable_alias_is_the_same_class():
-    assert SupervisableAudioDataset is AudioDataset
+def test_supervisables_class_methods_build_it():
+    ds = SupervisableAudioDataset.from_pandas(pd.DataFrame({"audio": ["/x.wav"]}))
+    assert type(ds) is SupervisableAudioDataset and isinstance(ds, AudioDataset)
 
 
 # ---------------------------------------------------------------- from_pandas
