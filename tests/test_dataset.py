@@ -84,6 +84,20 @@ def test_from_pandas_defaults_raw_and_abstain():
     assert len(ds) == 2
 
 
+def test_from_pandas_names_each_row_whose_range_in_its_key_is_bad():
+    """A key's media fragment is read at import, not when the clip is first vectorized;
+    a '#' in a file name is no fragment."""
+    df = pd.DataFrame({"audio": ["long.wav#t=3,1.5", "b.wav#t=abc", "Take #3.wav",
+                                 "c.wav#t=1.0,2"]})
+    with pytest.raises(ValueError) as caught:
+        AudioDataset.from_pandas(df)
+    message = str(caught.value)
+    assert "2 problem(s)" in message
+    assert "row 0: bad clip key 'long.wav#t=3,1.5': end 1.5 is not after start 3" in message
+    assert "row 1: bad clip key 'b.wav#t=abc'" in message
+    assert AudioDataset.from_pandas(df[2:]).keys == ["Take #3.wav", "c.wav#t=1,2"]
+
+
 def test_from_pandas_no_subset_column_puts_labeled_rows_in_raw():
     ds = AudioDataset.from_pandas(pd.DataFrame({"audio": ["x", "y"], "label": ["dog", ABSTAIN]}))
     assert subsets_of(ds) == {"x": "raw", "y": "raw"}

@@ -13,10 +13,11 @@ from pathlib import Path
 from .sources import SourceError, clip_id, local_path, parse_key
 
 
-def canonical_key(key: str) -> str:
+def canonical_key(key: str, *, strict: bool = False) -> str:
     """The one spelling of a key with a media fragment: times in seconds to the
     millisecond, in their shortest text, the range before the channel; any other key as
-    it is (a fragment that does not parse too: it is named where the key is read).
+    it is (a fragment that does not parse too, unless ``strict``: then it raises
+    :class:`~hover_audio.audio.sources.SourceError` saying what is wrong).
 
     Examples
     --------
@@ -32,6 +33,8 @@ def canonical_key(key: str) -> str:
     try:
         ref = parse_key(key)
     except SourceError:
+        if strict:
+            raise
         return key
     if ref.location == key:  # a '#' in the name
         return key

@@ -253,7 +253,13 @@ def normalize_table(df: pd.DataFrame, feature_key: str = AUDIO, label_key: str =
     fragments = table[AUDIO].map(lambda key: "#" in key).to_numpy(bool)
     if fragments.any():
         keys = table[AUDIO].to_numpy(dtype=object, copy=True)
-        keys[fragments] = [canonical_key(key) for key in keys[fragments]]
+        problems = []
+        for at in np.flatnonzero(fragments):
+            try:
+                keys[at] = canonical_key(keys[at], strict=True)
+            except SourceError as error:  # 'a.wav#t=3,1' or '#t=abc': named now, not later
+                problems.append(f"{_describe(at, df.index[at])}: {error}")
+        _refuse(problems)
         table[AUDIO] = keys
     # a relative path naming a file here is kept absolute: the dataset then works from
     # any current directory (a lookup by the relative path still finds the row)
