@@ -808,3 +808,19 @@ def test_a_users_function_of_the_wrong_shape_fails_per_clip_and_says_why(tmp_pat
     assert report["message"][0] == f"{keys[2]}: a vector of length 4, where the others have 3"
     assert ds.vectors.shape == (4, 3) and np.isnan(ds.vectors[2]).all()
     assert np.isfinite(ds.compute_nd_embedding(method="pca", progress=False).coords[[0, 1, 3]]).all()
+
+
+def test_a_silent_clip_gets_a_vector_and_a_note(tmp_path):
+    """Digital silence, and a hiss below one 16-bit step, are noted as silent (their
+    vectors say nothing of a sound); a quiet but audible clip is not."""
+    from hover_audio.vectors.batch import failed_rows
+
+    zeros = write(tmp_path / "zeros.wav", np.zeros(SR // 2, dtype=np.float32), subtype="PCM_16")
+    faint = write(tmp_path / "faint.flac", tone(300, 0.5, amplitude=1e-7), subtype="PCM_24")
+    quiet = write(tmp_path / "quiet.wav", tone(300, 0.5, amplitude=1e-3))
+    matrix, report = MFCCVectorizer(cache_dir=tmp_path / "cache").transform(
+        [zeros, faint, quiet], workers=1, progress=False)
+    assert np.isfinite(matrix).all()
+    assert report[["row", "kind"]].values.tolist() == [[0, "silent"], [1, "silent"]]
+    assert report["message"][0].startswith(f"{zeros}: silent")
+    assert len(failed_rows(report)) == 0

@@ -26,8 +26,9 @@ if TYPE_CHECKING:
 
 REPORT_COLUMNS = ["row", "key", "kind", "message"]
 # kinds of report rows whose clip got a vector all the same: a long file of which only
-# the first max_duration seconds were used, a file that holds less than its header says
-NOTE_KINDS = ("truncated", "cut short")
+# the first max_duration seconds were used, a file that holds less than its header says,
+# a clip of silence
+NOTE_KINDS = ("truncated", "cut short", "silent")
 
 
 def cached_rows(vectorizer, jobs: Sequence[Job],

@@ -59,6 +59,7 @@ FLUSH_SECONDS = 0.5  # and at most about this long: a killed run loses half a se
 LOOK_UP_GROUP = 64  # clips looked up in the cache together
 RECENT_HASHES = 256  # files whose hash this process keeps (see _digest)
 KEEP_BYTES = 1 << 20  # a file up to this size is decoded from the bytes read to hash it
+SILENT_PEAK = 2.0**-15  # a clip none of whose samples reaches this (one 16-bit step) is silent
 _RECENT: dict = {}  # (absolute path, size, mtime_ns) -> content hash
 # Clips are decoded a few at a time, then their vectors computed: alternating the
 # decoder and the feature code clip by clip took ~10% more (1000 demo clips on one
@@ -221,6 +222,11 @@ def vector_of(vectorizer, decoded: Decoded) -> Outcome:
         return Outcome(job.row, vector, "truncated",
                        f"{job.key}: only the first {vectorizer.max_duration:g} s were used",
                        learned)
+    samples = audio.samples
+    if max(float(samples.max()), -float(samples.min())) < SILENT_PEAK:  # (no copy, unlike abs)
+        return Outcome(job.row, vector, "silent",
+                       f"{job.key}: silent (no sample reaches one 16-bit step); its vector "
+                       "says nothing of a sound", learned)
     if audio.promised is not None:
         return Outcome(job.row, vector, "cut short",
                        f"{job.key}: holds {len(audio.samples) / audio.sr:.3f} s of the "
