@@ -1079,3 +1079,21 @@ def test_a_file_cut_short_is_read_and_says_what_its_header_promised(tmp_path, su
         assert peak_frequency(result.samples, result.sr) == pytest.approx(440, abs=5)
     assert decode(whole).promised is None and decode(data).promised is None
     assert decode(cut, start=0.1, end=0.5).promised is None
+
+
+def test_a_damaged_wav_header_is_named_by_what_is_wrong_with_it(tmp_path):
+    """Where libsndfile names the fault of a WAV header and ffmpeg's last line only says
+    it failed (for a short 'fmt ' chunk: "Invalid data found"), the message is
+    libsndfile's, from a path and from bytes alike."""
+    import struct
+
+    whole = tmp_path / "whole.wav"
+    soundfile.write(whole, np.zeros(1600, dtype=np.float32), 16000, subtype="PCM_16")
+    data = bytearray(whole.read_bytes())
+    data[16:20] = struct.pack("<I", 2)  # the 'fmt ' chunk says it holds 2 bytes
+    broken = tmp_path / "Track 18.wav"
+    broken.write_bytes(bytes(data))
+    for source in (broken, bytes(data)):
+        with pytest.raises(DecodeError, match=r"^Track 18.wav: cannot decode: .*Short 'fmt ' "
+                                              r"chunk"):
+            decode(source, name="Track 18.wav")

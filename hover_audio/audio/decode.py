@@ -156,10 +156,32 @@ def decode(
         elif shutil.which("ffmpeg") is None:
             raise DecodeError("decode", f"{name}: cannot decode: {soundfile_error}") from None
         else:
-            audio = _decode_ffmpeg(source, start, end, channel, max_duration, name, raw)
+            try:
+                audio = _decode_ffmpeg(source, start, end, channel, max_duration, name, raw)
+            except DecodeError as error:
+                reason = None if getattr(error, "named", True) else _own_reason(
+                    soundfile_error, contents)
+                if reason is None:
+                    raise
+                raise DecodeError(error.kind, f"{name}: cannot decode: {reason}") from None
     if whole_file and not (checked or audio.truncated):
         audio = audio._replace(promised=_promised_seconds(contents, audio.sr, len(audio.samples)))
     return _checked(audio, name, start, end)
+
+
+def _own_reason(error: Exception, contents: Path | bytes) -> str | None:
+    """libsndfile's reason a WAV, AIFF or FLAC file is damaged ("Short 'fmt ' chunk"),
+    which names the fault where ffmpeg's last line only says it failed ("Invalid data
+    found", "Cannot allocate memory"); None for other files, or no such reason."""
+    reason = getattr(error, "error_string", None)  # (soundfile's, without its file name)
+    if not reason:
+        return None
+    if isinstance(contents, Path):
+        with contents.open("rb") as handle:
+            head = handle.read(4)
+    else:
+        head = bytes(contents[:4])
+    return reason if head in (b"RIFF", b"RIFX", b"RF64", b"FORM", b"fLaC") else None
 
 
 def _whole_audio(whole: Frames, channel: int | None, name: str) -> Audio:
@@ -350,7 +372,9 @@ def _decode_ffmpeg(source, start, end, channel, max_duration, name,
             container, tag, code = (part.decode(errors="replace") for part in unknown.groups())
             reason = (f"a {container} file whose codec (tag {code} '{tag.replace('[0]', '')}') "
                       f"neither libsndfile nor ffmpeg decodes")
-        raise DecodeError("decode", f"{name}: cannot decode: {reason}")
+        error = DecodeError("decode", f"{name}: cannot decode: {reason}")
+        error.named = unknown is not None  # the reason names the fault (else: _own_reason)
+        raise error
     sr, count = int(streams[-1][0]), _channels(streams[-1][1])  # the output stream
     if count is None:
         raise DecodeError("decode", f"{name}: unknown channel layout {streams[-1][1]!r}")
