@@ -172,3 +172,34 @@ def test_files_that_are_not_what_the_command_reads(tmp_path, clips, capsys):
     audio = next(clips.iterdir())
     assert main(["untag", str(audio)]) == 1
     assert f"{audio} is not a tag manifest" in error_line(capsys)
+
+
+def test_an_import_says_what_it_changed_and_fails_when_nothing_was_read(tmp_path, clips,
+                                                                         capsys):
+    """A second import of the same file changes nothing and says so (no labels called new,
+    no undo promised); a file none of whose records can be read exits 1."""
+    import json
+
+    from hover_audio import AudioDataset
+
+    keys = sorted(str(path) for path in clips.iterdir())
+    ours = AudioDataset.from_pandas(pd.DataFrame({"audio": keys}))
+    ours.save(tmp_path / "ws")
+    ours.close()
+    theirs = tmp_path / "theirs.jsonl"
+    theirs.write_text("".join(json.dumps({"audio": key, "label": f"L{at}"}) + "\n"
+                              for at, key in enumerate(keys)))
+    workspace = ["--workspace", str(tmp_path / "ws")]
+    assert main(["import", str(theirs), *workspace]) == 0
+    out = capsys.readouterr().out
+    assert "new label(s), not in the workspace before: L0, L1, L2" in out
+    assert "3 updated" in out and "one operation: undo reverts it" in out
+    assert main(["import", str(theirs), *workspace]) == 0
+    out = capsys.readouterr().out
+    assert "new label(s)" not in out and "0 updated" in out and "nothing changed" in out
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text("{not json\n{nor this\n")
+    assert main(["import", str(broken), *workspace]) == 1
+    captured = capsys.readouterr()
+    assert "line 1" in captured.out and "line 2" in captured.out
+    assert "no record of" in captured.err

@@ -158,26 +158,36 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     from ..dataset.audio_dataset import AudioDataset
     from ..dataset.formats import read_file
+    from ..dataset.schema import ABSTAIN, LABEL
 
     table, problems = read_file(args.file, args.format, args.audio_root)
     for problem in problems[:20]:
         print(f"  problem: {problem}")
+    if len(problems) > 20:
+        print(f"  ... and {len(problems) - 20} more problem(s)")
     dataset = AudioDataset.load(args.workspace)
     try:
-        known = set(dataset.label_order)
+        known = set(dataset.column(LABEL))
         report = dataset.merge(table, overwrite=args.overwrite)
     finally:
         dataset.close()
-    fresh = sorted(set(table["label"]) - known - {"ABSTAIN"}) if len(table) else []
+    fresh = sorted(set(table[LABEL]) - known - {ABSTAIN}) if len(table) else []
     if fresh:
         print(f"  new label(s), not in the workspace before: {', '.join(fresh[:20])}")
     counts = report["action"].value_counts()
-    print(f"imported {args.file} into {args.workspace}: {int(counts.get('new', 0))} new, "
-          f"{int(counts.get('updated', 0))} updated, {int(counts.get('conflict', 0))} "
-          f"conflicting (kept ours{'' if not args.overwrite else ', overwritten'}), "
-          f"{len(problems)} problem(s) in the file; one operation: undo reverts it")
+    new, updated, conflicts = (int(counts.get(action, 0)) for action in
+                               ("new", "updated", "conflict"))
+    changed = new + updated + (conflicts if args.overwrite else 0)
+    print(f"imported {args.file} into {args.workspace}: {new} new, {updated} updated, "
+          f"{conflicts} conflicting (kept ours{'' if not args.overwrite else ', overwritten'}), "
+          f"{len(problems)} problem(s) in the file; "
+          + ("one operation: undo reverts it" if changed else "nothing changed"))
     for row in report[report["action"] == "conflict"].head(20).itertuples():
         print(f"  conflict {row.key}: {row.column} ours {row.ours!r}, theirs {row.theirs!r}")
+    if problems and not len(table):
+        print(f"error: no record of {args.file} could be read (the problems above say why)",
+              file=sys.stderr)
+        return 1
     return 0
 
 
