@@ -46,3 +46,21 @@ def test_ranges_given_as_columns_name_the_same_clip(ds):
                                     "start": [1.0, 3.0], "end": [2.0, 4.0]}))
     assert sorted(ds.keys) == ["a.wav", "b.wav", "c.wav", "long.wav#t=1,2", "long.wav#t=3,4"]
     assert list(report["action"]) == ["new"]
+
+
+def test_incoming_tags_join_the_rows_tags_in_the_one_operation(ds):
+    """Tags are a set: an import adds its tags to a row's (never a conflict), reports
+    it, and one undo takes them off with the rest of the import."""
+    ds.add_tags("a.wav", "indoor")
+    report = ds.merge(pd.DataFrame({"audio": ["a.wav", "b.wav", "c.wav"],
+                                    "label": ["dog", "ABSTAIN", "cat"],
+                                    "tags": ["bark;indoor", "", "meow"]}))
+    assert (ds.tags_of("a.wav"), ds.tags_of("b.wav"), ds.tags_of("c.wav")) == (
+        {"bark", "indoor"}, set(), {"meow"})
+    rows = report[report["column"] == "tags"]
+    assert rows[["key", "action", "ours", "theirs"]].values.tolist() == [
+        ["a.wav", "updated", "indoor", "bark;indoor"], ["c.wav", "updated", "", "meow"]]
+    assert ds.merge(pd.DataFrame({"audio": ["a.wav"], "label": ["dog"], "tags": ["bark"]})
+                    ).empty  # nothing new: nothing to report
+    ds.undo()
+    assert ds.tags_of("a.wav") == {"indoor"} and ds.tags_of("c.wav") == set()

@@ -3,8 +3,9 @@
 Bound to :class:`~hover_audio.dataset.AudioDataset` as ``merge``. A row of the
 incoming table is *new* (its key is not in the dataset: added, without a vector
 until the next ``vectorize``), *updated* (it fills a label, subset or transcript the
-dataset does not have), *conflicting* (both have a different value: the dataset's is
-kept unless ``overwrite``) or *same*. Everything is checked before anything changes.
+dataset does not have, or adds tags to the row's), *conflicting* (both have a different
+value: the dataset's is kept unless ``overwrite``) or *same*. Everything is checked
+before anything changes.
 """
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ import pandas as pd
 from ..common.values import is_missing
 from .clip_table import to_record
 from .history import VECTOR, Change, RowChange
-from .schema import (ABSTAIN, AUDIO, LABEL, SUBSET, TRANSCRIPT, dedup_rows, normalize_table,
-                     row_ids, warn_about_import)
+from .schema import (ABSTAIN, AUDIO, LABEL, SUBSET, TAGS, TRANSCRIPT, dedup_rows,
+                     normalize_table, row_ids, warn_about_import)
+from .tagging import join_tags, parse_tags
 
 REPORT_COLUMNS = ["key", "action", "column", "ours", "theirs"]
 
@@ -60,6 +62,7 @@ def merge(dataset, table: pd.DataFrame, overwrite: bool = False) -> pd.DataFrame
             if not is_missing(text) and text != "":
                 _compare(report, changes, frame, at, key, TRANSCRIPT, str(text), overwrite,
                          empty="")
+            _add_tags(report, changes, frame, at, key, record.get(TAGS))
         op = tuple(Change(column, tuple(keys), tuple(olds), new)
                    for (column, new), (keys, olds) in changes.items())
         if added:
@@ -83,6 +86,22 @@ def _compare(report, changes, frame, at, key, column, theirs, overwrite, empty):
         return theirs
     report.append((key, "conflict", column, ours, theirs))
     return ours
+
+
+def _add_tags(report, changes, frame, at, key, theirs) -> None:
+    """Record the row's tags joined with the incoming ones, when that adds any (tags
+    are a set: theirs never conflict with ours, nor replace them)."""
+    wanted = parse_tags(theirs)
+    if not wanted:
+        return
+    ours = frame[TAGS].iloc[at] if TAGS in frame.columns else ""
+    ours = "" if is_missing(ours) else str(ours)
+    joined = join_tags(parse_tags(ours) | wanted)
+    if joined != ours:
+        keys, olds = changes.setdefault((TAGS, joined), ([], []))
+        keys.append(key)
+        olds.append(ours)
+        report.append((key, "updated", TAGS, ours, joined))
 
 
 def _clean(row: dict) -> dict:
