@@ -155,6 +155,34 @@ def test_reopening_a_folders_workspace_follows_the_folder(tmp_path, clips, capsy
         ds.close()
 
 
+def test_a_deleted_row_stays_deleted_when_the_folder_is_served_again(tmp_path, clips, capsys,
+                                                                     monkeypatch):
+    """A row the person deleted is not taken for a new file at the next start (its file
+    is still in the folder); a file that really is new is added."""
+    from hover_audio.app.opening import open_attached
+
+    monkeypatch.setenv("HOVER_AUDIO_HOME", str(tmp_path / "home"))
+    first, second, third = sorted(clips.iterdir())
+    workspace = str(tmp_path / "ws")
+    ds = open_attached(str(clips), workspace)
+    ds.remove([str(second)])
+    ds.close()
+    new = clips / "late.flac"
+    new.write_bytes(third.read_bytes())
+    capsys.readouterr()
+    ds = open_attached(str(clips), workspace)
+    try:
+        assert f"1 new file(s) under {clips} added" in capsys.readouterr().out
+        assert sorted(ds.keys) == sorted([str(first), str(third), str(new)])
+    finally:
+        ds.close()
+    ds = open_attached(str(clips), workspace)  # and again: nothing new
+    try:
+        assert "new file(s)" not in capsys.readouterr().out and len(ds) == 3
+    finally:
+        ds.close()
+
+
 def test_warnings_are_one_line_for_the_person(tmp_path, capsys):
     table = tmp_path / "twice.csv"
     pd.DataFrame({"audio": ["a.wav", "a.wav"], "label": ["dog", "cat"]}).to_csv(table,

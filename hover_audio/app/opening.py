@@ -135,6 +135,8 @@ def open_attached(path: str, workspace: str | None, segment=None, channels: str 
         return dataset
     dataset = open_dataset(path, segment, channels)
     dataset.save(target)
+    if source.is_dir():
+        write_seen(target / SEEN_FILE, source, sorted({_location(key) for key in dataset.keys}))
     if not workspace:
         write_source(target, source)
     print(f"hover-audio: new workspace {target} (labels are saved there)")
@@ -144,26 +146,62 @@ def open_attached(path: str, workspace: str | None, segment=None, channels: str 
 def follow_folder(dataset, folder: Path, segment=None, channels: str | None = None) -> int:
     """Add the audio files that appeared under ``folder`` since ``dataset`` was made from it
     (one undoable operation, cut like the rest), and say which of its files are gone
-    (their rows and labels are kept). Returns the number of rows added."""
-    from ..audio.sources import SourceError, parse_key
+    (their rows and labels are kept). Returns the number of rows added.
+
+    A file is new when neither the dataset nor the workspace's record of the files the
+    folder had (:data:`SEEN_FILE`, written at each look) has it: a file whose rows were
+    deleted stays deleted.
+    """
     from ..dataset.folder import folder_changes
     from ..dataset.schema import AUDIO
 
-    def location(key: str) -> str:  # (from_folder's keys are plain paths: no parsing)
-        try:
-            return parse_key(key).location if "#" in key else key
-        except SourceError:
-            return key
-
-    added, gone = folder_changes(folder, set(map(location, dataset.keys)), segment, channels)
+    record = None if dataset.workspace is None else Path(dataset.workspace) / SEEN_FILE
+    seen = read_seen(record, folder)
+    added, gone, found = folder_changes(folder, set(map(_location, dataset.keys)), segment,
+                                        channels, seen)
     if len(added):
         dataset.merge(added)
-        print(f"hover-audio: {added[AUDIO].map(location).nunique()} new file(s) under "
+        print(f"hover-audio: {added[AUDIO].map(_location).nunique()} new file(s) under "
               f"{folder} added ({len(added)} row(s); undo takes them out again)")
     if gone:
         print(f"hover-audio: {len(gone)} file(s) of the workspace are no longer under "
               f"{folder}, e.g. {gone[0]} (their rows and labels are kept)")
+    if record is not None:
+        write_seen(record, folder, found)
     return len(added)
+
+
+SEEN_FILE = "folder-files.json"  # in a folder's workspace: the files it had at the last look
+
+
+def read_seen(record: Path | None, folder: Path) -> list[str]:
+    """The files a workspace's record says ``folder`` had (none: no record, or another
+    folder's)."""
+    try:
+        info = json.loads(record.read_text(encoding="utf-8"))
+    except (AttributeError, OSError, ValueError):
+        return []
+    root = os.path.abspath(folder)
+    if info.get("folder") != root:
+        return []
+    return [os.path.join(root, name) for name in info.get("files", [])]
+
+
+def write_seen(record: Path, folder: Path, files) -> None:
+    """Record the audio ``files`` under ``folder`` (relative to it), atomically."""
+    root = os.path.abspath(folder)
+    info = {"folder": root, "files": [os.path.relpath(path, root) for path in files]}
+    atomic_write(record, lambda tmp: Path(tmp).write_text(json.dumps(info), encoding="utf-8"))
+
+
+def _location(key: str) -> str:
+    """The file of a key (from_folder's keys are plain paths: no parsing)."""
+    from ..audio.sources import SourceError, parse_key
+
+    try:
+        return parse_key(key).location if "#" in key else key
+    except SourceError:
+        return key
 
 
 def demo_workspace() -> Path:

@@ -104,22 +104,28 @@ def segment_rows(table: pd.DataFrame, segment) -> pd.DataFrame:
     return pd.concat([cut, table[ranged]], ignore_index=True)
 
 
-def folder_changes(root: str | os.PathLike, known, segment=None,
-                   channels: str | None = None) -> tuple[pd.DataFrame, list[str]]:
-    """What a folder gained and lost since a dataset was made from it, by one walk of it:
-    :func:`folder_table`'s rows for the audio files under ``root`` whose paths are not in
-    ``known`` (the files the dataset has; labels and subsets as without a split, cut by
-    ``segment``/``channels``), and the files of ``known`` under ``root`` it no longer has."""
+def folder_changes(root: str | os.PathLike, known, segment=None, channels: str | None = None,
+                   seen=()) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """What a folder gained and lost since a dataset was made from it, by one walk of it.
+
+    Returns :func:`folder_table`'s rows for the audio files under ``root`` that are
+    neither in ``known`` (the files the dataset has) nor in ``seen`` (the files the
+    folder had when last looked at: a file whose rows the user deleted stays out;
+    labels and subsets as without a split, cut by ``segment``/``channels``); the files
+    of ``known`` under ``root`` it no longer has; and every audio file found now.
+    """
     root = Path(root).absolute()
     known = set(map(str, known))
+    old = known | set(map(str, seen))
     found = find_audio_files(root)
-    table = _files_table(root, [path for path in found if str(path) not in known])
+    table = _files_table(root, [path for path in found if str(path) not in old])
     if channels is not None:
         table = channel_rows(table, channels)
     if segment is not None and not table.empty:
         table = segment_rows(table, segment)
-    under, here = str(root) + os.sep, set(map(str, found))
-    return table, sorted(path for path in known if path.startswith(under) and path not in here)
+    under, here = str(root) + os.sep, sorted(map(str, found))
+    gone = sorted(path for path in known if path.startswith(under) and path not in set(here))
+    return table, gone, here
 
 
 def _files_table(root: str | os.PathLike, paths: list[Path] | None = None) -> pd.DataFrame:
