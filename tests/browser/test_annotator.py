@@ -340,6 +340,45 @@ def test_hover_and_tap_play_clips(page, server):
     wait_played(page, first, count)
 
 
+# in this page only (no sync to the server): point ``a`` put ``gap`` px right of point ``b``
+CROWD_JS = """([a, b, gap]) => { const doc = Bokeh.documents[0];
+  const plot = doc.get_model_by_name('map');
+  function find(v, id) { if (v.model.id === id) return v;
+    for (const c of (v.child_views || [])) { const f = find(c, id); if (f) return f; } return null; }
+  let v = null; for (const r of Bokeh.index.roots) { v = find(r, plot.id); if (v) break; }
+  const src = doc.get_model_by_name('clips'), xs = v.frame.x_scale, ys = v.frame.y_scale;
+  src.data.x[a] = xs.invert(xs.compute(src.data.x[b]) + gap);
+  src.data.y[a] = src.data.y[b];
+  src.change.emit(); }"""
+
+
+def test_the_tooltip_names_the_clip_that_plays(page, server):
+    """Resting on a point shows one tooltip, of that point, the one that plays, also
+    where another point overlaps it; leaving the map hides it."""
+    open_app(page, server.url)
+    enable_sound(page)
+    data = source(page, "clips")
+    first = lonely_point(page)
+    second = lonely_point(page, exclude={first})
+    low, high = sorted([first, second])
+    page.evaluate(CROWD_JS, [low, high, 2.5])  # the lower row overlaps the higher one
+    page.wait_for_timeout(300)
+    for row in (high, low):
+        before = len(played(page))
+        hover(page, row)
+        wait_played(page, row, before)
+        wait_js(page, """(row) => { const tip = document.querySelector('.hover-audio-tooltip');
+            return tip && tip.style.display === 'block' && tip.dataset.row === String(row); }""",
+                row)
+        text = page.evaluate("() => document.querySelector('.hover-audio-tooltip').textContent")
+        assert text.splitlines()[:3] == [f"file: {data['name'][row]}",
+                                         f"label: {data['label'][row]}",
+                                         f"subset: {data['subset'][row]}"]
+        assert page.evaluate("() => document.querySelectorAll('.hover-audio-tooltip').length") == 1
+    page.mouse.move(2, 2)  # off the map
+    wait_js(page, "() => document.querySelector('.hover-audio-tooltip').style.display === 'none'")
+
+
 def test_more_like_this_searches_by_the_tapped_clip(page, server):
     open_app(page, server.url)
     row = lonely_point(page)
@@ -651,9 +690,9 @@ def test_markup_is_text(page, server):
     row = next(i for i, name in enumerate(data["name"]) if name == MARKUP_NAME)
     assert data["name"][row] == MARKUP_NAME
     hover(page, row, pause_ms=900)
-    wait_js(page, f"""(text) => ({DEEP_JS})('.bk-Tooltip, .bk-tooltip-content')
+    wait_js(page, f"""(text) => ({DEEP_JS})('.hover-audio-tooltip')
         .some((e) => e.textContent.includes(text))""", "<b>bold<b>")
-    tooltips = page.evaluate(f"""() => ({DEEP_JS})('.bk-tooltip-content')
+    tooltips = page.evaluate(f"""() => ({DEEP_JS})('.hover-audio-tooltip')
         .filter((e) => e.textContent.includes('<b>bold<b>'))
         .map((e) => [e.textContent, e.querySelectorAll('b, img').length])""")
     assert tooltips

@@ -1,22 +1,61 @@
 """The map: one scatter renderer per subset over the shared source, with its tools."""
 from __future__ import annotations
 
+from bokeh.events import MouseLeave, MouseMove
 from bokeh.models import (
-    BoxSelectTool, CDSView, ColumnDataSource, CustomJS, GroupFilter, HoverTool,
-    LassoSelectTool, Legend, LegendItem, PanTool, PolySelectTool, ResetTool, TapTool,
-    WheelZoomTool,
+    BoxSelectTool, CDSView, ColumnDataSource, CustomJS, GroupFilter, LassoSelectTool, Legend,
+    LegendItem, PanTool, PolySelectTool, ResetTool, TapTool, WheelZoomTool,
 )
 from bokeh.plotting import figure
 
 from ...dataset.schema import SUBSETS
 from .page_data import MARKERS
+from .playback_js import NEAREST_JS
 
-TOOLTIPS = [  # Bokeh inserts these fields as text: file names and labels are escaped
-    ("file", "@name"),
-    ("label", "@label"),
-    ("subset", "@subset"),
-    ("duration", "@duration"),
-]
+TOOLTIP_FIELDS = [("file", "name"), ("label", "label"), ("subset", "subset"),
+                  ("duration", "duration")]
+# The tooltip names the point nearest the pointer, the one a rest there plays (the same
+# `nearest` as playback). Bokeh's HoverTool lists every point under the cursor, or with
+# `limit=1` the first of them by row, which was often another clip than the one heard.
+# Text only (textContent): file names and labels are never markup. One update per frame.
+TOOLTIP_JS = NEAREST_JS + """
+if (!window.hoverAudioPointer) {  // where the pointer is on the page (Bokeh gives the canvas')
+    window.hoverAudioPointer = null;
+    document.addEventListener("pointermove", (event) => {
+        window.hoverAudioPointer = [event.clientX, event.clientY];
+    }, {capture: true, passive: true});
+}
+let tip = window.hoverAudioTip;
+if (!tip) {
+    tip = window.hoverAudioTip = document.createElement("div");
+    tip.className = "hover-audio-tooltip";
+    Object.assign(tip.style, {position: "fixed", zIndex: "1000", pointerEvents: "none",
+        background: "#fff", border: "1px solid #999", borderRadius: "4px", padding: "4px 8px",
+        font: "12px sans-serif", whiteSpace: "pre", boxShadow: "0 1px 4px rgba(0,0,0,.25)",
+        display: "none"});
+    document.body.appendChild(tip);
+}
+window.hoverAudioTipAt = [cb_obj.x, cb_obj.y];
+if (window.hoverAudioTipFrame) { return; }
+window.hoverAudioTipFrame = requestAnimationFrame(() => {
+    window.hoverAudioTipFrame = 0;
+    const [x, y] = window.hoverAudioTipAt;
+    const row = nearest(x, y);
+    const pointer = window.hoverAudioPointer;
+    if (row < 0 || !pointer) { tip.style.display = "none"; return; }
+    const data = source.data;
+    tip.textContent = fields.map(([title, column]) => title + ": " + data[column][row]).join("\\n");
+    tip.dataset.row = String(row);
+    tip.style.left = (pointer[0] + 14) + "px";
+    tip.style.top = (pointer[1] + 14) + "px";
+    tip.style.display = "block";
+});
+"""
+HIDE_TOOLTIP_JS = """
+if (window.hoverAudioTip) { window.hoverAudioTip.style.display = "none"; }
+if (window.hoverAudioTipFrame) { cancelAnimationFrame(window.hoverAudioTipFrame);
+                                 window.hoverAudioTipFrame = 0; }
+"""
 
 
 # the map and the clip panel take the page's width beside the controls, within these
@@ -55,11 +94,11 @@ def build_map(source: ColumnDataSource, height: int = 620):
     legend = Legend(items=items, click_policy="hide", location="top_left",
                     title="subset (click to hide)")
     plot.add_layout(legend)
-    # the nearest point only (per subset): never a list of every point under the cursor,
-    # which on a dense map of 100k clips is hundreds of rows rebuilt on every move
-    hover = HoverTool(renderers=list(renderers.values()), tooltips=TOOLTIPS, limit=1)
-    plot.add_tools(hover)
-    plot.toolbar.active_inspect = [hover]
+    # one point's tooltip, never a list of every point under the cursor (which on a dense
+    # map of 100k clips is hundreds of rows rebuilt on every move)
+    plot.js_on_event(MouseMove, CustomJS(args=dict(
+        source=source, plot=plot, renderers=renderers, fields=TOOLTIP_FIELDS), code=TOOLTIP_JS))
+    plot.js_on_event(MouseLeave, CustomJS(code=HIDE_TOOLTIP_JS))
     playing = ColumnDataSource({"x": [], "y": []}, name="playing")
     # the ring on the point being played lives on the overlay layer: moving it repaints
     # that layer only, not every point of the map (1-3 s at 100k points without a GPU,
