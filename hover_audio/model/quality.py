@@ -6,6 +6,8 @@ all others; :func:`flag_columns` gathers them per row.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -22,12 +24,15 @@ def label_issues(dataset, folds: int = 5, C: float = 1.0) -> pd.DataFrame:
     """Labeled rows whose label disagrees with out-of-fold predictions, most suspect first.
 
     Probabilities come from ``cross_val_predict`` over the labeled train and dev
-    rows (a shuffled, seeded ``StratifiedKFold``; fewer folds when a class has
-    fewer rows; classes with a single row are left out). Each class ``j`` gets a
-    threshold ``t_j``, the mean probability of ``j`` over rows labeled ``j``. A
-    row is suspect when its label's probability is below that label's threshold
-    and another class reaches its own threshold; ``suggested`` is the most
-    probable such class and ``score`` is ``p(suggested) - p(label)``.
+    rows (a shuffled, seeded ``StratifiedKFold`` of ``folds`` folds, fewer only when
+    even the largest class has fewer rows; classes with a single row are left out).
+    Each class ``j`` gets a threshold ``t_j``, the mean probability of ``j`` over
+    rows labeled ``j``. A row is suspect when its label's probability is below that
+    label's threshold, another class reaches its own threshold, and the most
+    probable such class, ``suggested``, is more probable than the label:
+    ``score = p(suggested) - p(label)`` is always positive. (A class of a few rows
+    has a threshold near 0 that almost any row clears; without that last condition
+    it would be suggested for rows the model is sure of.)
 
     Returns
     -------
@@ -43,18 +48,27 @@ def label_issues(dataset, folds: int = 5, C: float = 1.0) -> pd.DataFrame:
     if len(classes) < 2:
         raise ValueError(f"label_issues needs 2+ classes with 2+ labeled train/dev rows each; "
                          f"found {classes}")
-    splits = int(max(2, min(folds, counts.min())))
+    # as many folds as the largest class allows: a class of 2 rows still has one in every
+    # training fold, and must not cut the folds (and the predictions) of all the others
+    splits = int(max(2, min(folds, counts.max())))
     vectors = Scaler.fit(dataset.vectors[positions]).transform(dataset.vectors[positions])
     cv = StratifiedKFold(n_splits=splits, shuffle=True, random_state=SEED)
-    proba = cross_val_predict(classifier(C, 1000), vectors, labels, cv=cv, method="predict_proba")
+    with warnings.catch_warnings():  # "the least populated class has only 2 members"
+        warnings.filterwarnings("ignore", message="The least populated class",
+                                category=UserWarning)
+        proba = cross_val_predict(classifier(C, 1000), vectors, labels, cv=cv,
+                                  method="predict_proba")
     given = np.array([classes.index(label) for label in labels], dtype=np.int64)
     thresholds = np.array([proba[given == j, j].mean() for j in range(len(classes))])
     rows = np.arange(len(labels))
     confident = proba >= thresholds
     confident[rows, given] = False
     suggested = np.argmax(np.where(confident, proba, -np.inf), axis=1)
-    suspect = (proba[rows, given] < thresholds[given]) & confident.any(axis=1)
     score = proba[rows, suggested] - proba[rows, given]
+    # a class of a few rows has a threshold near 0 (its rows are hard to predict from
+    # each other), which nearly every row clears: only a suggestion the model finds more
+    # probable than the label itself counts
+    suspect = (proba[rows, given] < thresholds[given]) & confident.any(axis=1) & (score > 0)
     table = pd.DataFrame({
         "audio": np.asarray(dataset.keys, dtype=object)[positions], "label": labels,
         "suggested": np.asarray(classes, dtype=object)[suggested], "score": score,

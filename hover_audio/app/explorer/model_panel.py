@@ -204,11 +204,22 @@ class ModelPanel:
                                "looking for label problems, duplicates and outliers…")
 
     def select_flagged(self, kind: str) -> None:
+        """Select the rows the last check flagged as ``kind``.
+
+        ``kind`` is "suspect", "duplicate" or "outlier". With none flagged, the
+        selection is kept and the status says so.
+        """
         if not self.flags:
             widgets.say(self.annotator.status, "click 'Find label problems' first", error=True)
             return
+        flagged = [int(i) for i in self.flags[kind]]
+        if not flagged:  # an empty pick would empty (or, as a filter, wipe) the selection
+            widgets.say(self.annotator.status, f"no {kind}s to select")
+            return
         # through the normal selection path, so the selection mode applies (a filter)
-        self.annotator.source.selected.indices = [int(i) for i in self.flags[kind]]
+        self.annotator.source.selected.indices = flagged
+        widgets.say(self.annotator.status, f"selected {len(self.annotator.selected())} of "
+                                           f"{len(flagged)} {kind}(s)")
 
     # ----------------------------------------------------------------- events
     def _on_change(self, event) -> None:
