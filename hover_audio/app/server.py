@@ -25,7 +25,8 @@ def make_server(apps: Callable | Mapping[str, Callable], port: int = 5006,
     from .transport import send_frames_at_once
 
     send_frames_at_once()
-    routes = dict(apps) if isinstance(apps, Mapping) else {"/": apps}
+    routes = {path: _watched(handle) for path, handle in
+              (dict(apps) if isinstance(apps, Mapping) else {"/": apps}).items()}
     origins = allow_origins or [f"{host}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"]
     options = {}
     if token:
@@ -35,6 +36,17 @@ def make_server(apps: Callable | Mapping[str, Callable], port: int = 5006,
                   num_procs=1, check_unused_sessions_milliseconds=10_000,
                   unused_session_lifetime_milliseconds=30_000,
                   websocket_max_message_size=64 * 2**20, **options)
+
+
+def _watched(handle: Callable) -> Callable:
+    """``handle``, whose pages also reload themselves after their server comes back."""
+    from .reconnect import watch_connection
+
+    def build(doc) -> None:
+        handle(doc)
+        watch_connection(doc)
+
+    return build
 
 
 def improve_layout_in_background(dataset) -> None:

@@ -87,8 +87,8 @@ class AppServer:
         token = extra[extra.index("--token") + 1] if "--token" in extra else None
         return f"http://127.0.0.1:{self.port}/" + (f"?token={token}" if token else "")
 
-    def start(self, timeout: float = 90.0) -> "AppServer":
-        self.port = free_port()
+    def start(self, timeout: float = 90.0, port: int | None = None) -> "AppServer":
+        self.port = port or free_port()
         command = [sys.executable, "-m", "hover_audio.app.cli", "serve", str(self.target),
                    "--port", str(self.port), "--no-umap", "--quiet", *self.extra]
         if self.workspace is not None:
