@@ -445,8 +445,8 @@ def test_redraw_draws_the_labels_map_again_with_the_new_labels(digits_page_data)
         changed = sum(label != "one" for label in ds.column("label")[:30])
         ds.set_labels(ds.keys[:30], "one")
         # the button counts the labels the map has not learned (on every page)
-        assert control.redraw.label == f"↻ redraw (+{changed})" and changed > 0
-        assert Page(ds).annotator.map_aspect.redraw.label == f"↻ redraw (+{changed})"
+        assert control.redraw.label == f"↻ redraw ({changed} changed)" and changed > 0
+        assert Page(ds).annotator.map_aspect.redraw.label == f"↻ redraw ({changed} changed)"
         control.select.value = "labels"  # choosing the current aspect again does nothing
         np.testing.assert_allclose(xs(), first)
         control.redraw._trigger_event(ButtonClick(control.redraw))
@@ -505,7 +505,7 @@ def test_new_labels_are_counted_once_per_change_for_all_pages(digits_page_data, 
     try:
         assert len(calls) == 1  # one count for the three pages
         assert {page.annotator.map_aspect.redraw.label for page in pages} == {
-            f"↻ redraw (+{changed})"}
+            f"↻ redraw ({changed} changed)"}
     finally:
         ds.undo()
 

@@ -174,7 +174,7 @@ class MapAspectControl:
         self.select = Select(title="map: near in", value=self.state.aspect,
                              options=aspect_options(self.offered, self.state.labels_option()),
                              width=150, disabled=len(self.offered) < 2, name="map-aspect")
-        self.redraw = Button(label=REDRAW, width=100, name="map-redraw", align="end")
+        self.redraw = Button(label=REDRAW, width=150, name="map-redraw", align="end")
         self._following = False
         self.select.on_change("value", self._on_choice)
         self.redraw.on_click(self._on_redraw)
@@ -211,9 +211,10 @@ class MapAspectControl:
             show_options(self.select, self.offered, self.state.labels_option(event))
 
     def _show_new_labels(self, event=None) -> None:
-        """The redraw button counts the labels a "labels" map has not learned yet."""
+        """The redraw button counts the rows whose label changed (given, changed or taken
+        back) since the "labels" map was drawn."""
         count = self.state.new_labels(event)
-        self.redraw.label = f"{REDRAW} (+{count})" if count else REDRAW
+        self.redraw.label = f"{REDRAW} ({count} changed)" if count else REDRAW
 
     def _follow(self) -> None:
         """Show the dataset's map aspect (another tab may have changed it)."""
