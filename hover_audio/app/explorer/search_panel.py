@@ -5,7 +5,18 @@ no page of any user waits for it; its results come back as sizes and alphas of
 the map's points and scores in the selection table. The aspect selector says what
 "similar" means; changing it searches again. Until the user moves the min score, it
 follows each index's chance level (closer than 90% of pairs of clips), so it means
-the same in every aspect.
+the same in every aspect. The scores of the last search are kept: changing top k or
+the min score filters them again at once (no new search), status and map included.
+
+The search box also finds clips by their annotations, not by similarity (top k and
+min score do not apply):
+
+- ``tag:NAME`` finds the clips carrying the tag ``NAME`` -- the whole tag, in any
+  case (``tag:Dog`` finds ``dog``; ``tag:do`` does not);
+- ``label:NAME`` finds the clips labeled ``NAME`` -- the whole label, in any case.
+
+An upload is searched on the page's next tick: Bokeh's FileInput sends its value,
+filename and MIME type together and the server applies the value first.
 """
 from __future__ import annotations
 
@@ -13,8 +24,10 @@ import base64
 import os
 import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import NamedTuple
 
 import numpy as np
+from bokeh.core.property.descriptors import UnsetValueError
 from bokeh.models import Select
 
 from ..access import PathPolicy, upload_problem
@@ -24,6 +37,27 @@ from .page_data import BASE_SIZE, default_marks
 
 SEARCHES = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hover-audio-search")
 CHANCE_SHARE = 0.1  # the automatic min score: what this share of pairs of clips reach
+FINDERS = {"tag": "tagged", "label": "labeled"}  # prefixes of the box: what they find
+
+
+class Ranking(NamedTuple):
+    """A similarity search's answer, kept to filter again by top k and min score."""
+
+    scores: np.ndarray  # every row's score (NaN: no vector)
+    order: np.ndarray  # the nearest rows, best first (never the query)
+    chance: float  # the index's chance level (NaN: unknown)
+    aspect: str
+
+
+def uploaded_name(upload) -> str:
+    """The file name of a FileInput's upload, or "" when it has not arrived (yet)."""
+    try:
+        name = upload.filename
+    except UnsetValueError:  # the value is applied before the filename
+        return ""
+    if isinstance(name, (list, tuple)):
+        name = name[0] if name else ""
+    return name or ""
 
 
 class SearchPanel:
@@ -51,6 +85,7 @@ class SearchPanel:
         self.policy = PathPolicy(annotator.keys, annotator.allow_paths)
         self.results = np.zeros(0, dtype=np.int64)
         self._last_query = None
+        self._ranking: Ranking | None = None  # the last similarity search's, when shown
         self._asked = 0  # searches asked for; only the last one's results are shown
         self._setting_threshold = False  # (our own move of the slider, not the user's)
         controls = self.controls
@@ -62,6 +97,7 @@ class SearchPanel:
         controls["clear"].on_click(self.clear_search)
         self.aspect.on_change("value", lambda attr, old, new: self.rerun())
         controls["threshold"].on_change("value", self._on_threshold)
+        controls["top_k"].on_change("value", lambda attr, old, new: self.refilter())
         controls["auto"].on_change("active", self._on_auto)
 
     @property
@@ -72,10 +108,12 @@ class SearchPanel:
     def _on_threshold(self, attr, old, new) -> None:
         if not self._setting_threshold:  # the user's own value: kept from now on
             self.controls["auto"].active = False
+            self.refilter()
 
     def _on_auto(self, attr, old, new) -> None:
-        if new:  # back to the chance level: show it on the last results
-            self.rerun()
+        if new and self._ranking is not None:  # back to the chance level of the results
+            self._follow_threshold(self._ranking.chance)
+            self.refilter()
 
     def _on_dataset_change(self, event) -> None:
         if labels_changed(event):
@@ -99,30 +137,21 @@ class SearchPanel:
     def search(self, query, cleanup=None) -> Future:
         """Search for ``query`` in a worker thread; the page shows the results when done."""
         self._last_query = query
+        self._ranking = None  # (results shown meanwhile are not filtered again)
         self._asked += 1
         ticket = self._asked
-        aspect, k = self.aspect.value, int(self.controls["top_k"].value or 10)
-        threshold, auto = float(self.controls["threshold"].value), self.auto_threshold
+        aspect, top_k = self.aspect.value, self.controls["top_k"]
+        # ranked as far as the spinner goes: a larger top k later needs no new search
+        depth = max(self._top_k(), int(top_k.high or 0))
         widgets.say(self.annotator.status, "searching…")
 
         def work() -> None:
             try:
                 index = self._index(aspect)
-                scores, best = index.search(query, k)
-                chance = index.chance_score(CHANCE_SHARE) if auto else float("nan")
-                minimum = chance if np.isfinite(chance) else threshold
-                kept = best[scores[best] >= minimum]
-                text = f"{len(kept)} result(s) ({aspect})"
-                if len(kept) < len(best):  # scores run lower in some aspects: say so
-                    text += (f"; {len(best) - len(kept)} of the {len(best)} nearest are "
-                             f"below min score {minimum:.2f}")
-                    if np.isfinite(chance):
-                        text += f" (auto: {100 * (1 - CHANCE_SHARE):.0f}% of pairs score less)"
-                found = scores, kept, text, None
-                if np.isfinite(chance):
-                    self.annotator.later(self._follow_threshold, chance)
+                scores, order = index.search(query, depth)
+                found = Ranking(scores, order, index.chance_score(CHANCE_SHARE), aspect), None
             except Exception as error:  # bad query, or a new file that cannot be read
-                found = None, None, None, error
+                found = None, error
             finally:
                 if cleanup is not None:
                     cleanup()
@@ -131,23 +160,70 @@ class SearchPanel:
 
         return SEARCHES.submit(work)
 
+    def _top_k(self) -> int:
+        return max(1, int(self.controls["top_k"].value or 10))
+
+    def _kept(self, ranking: Ranking) -> tuple[np.ndarray, str]:
+        """The results of ``ranking`` under the current top k and min score, and the
+        status line that says so."""
+        scores, order, chance, aspect = ranking
+        auto = self.auto_threshold and np.isfinite(chance)
+        minimum = chance if auto else float(self.controls["threshold"].value)
+        best = order[:self._top_k()]
+        kept = best[scores[best] >= minimum]
+        text = f"{len(kept)} result(s) ({aspect})"
+        if len(kept) < len(best):  # scores run lower in some aspects: say so
+            text += (f"; {len(best) - len(kept)} of the {len(best)} nearest are "
+                     f"below min score {minimum:.2f}")
+            if auto:
+                text += f" (auto: {100 * (1 - CHANCE_SHARE):.0f}% of pairs score less)"
+        return kept, text
+
     def _follow_threshold(self, chance: float) -> None:
         """Show the automatic min score a search used (unless the user has set one)."""
-        if self.auto_threshold:
+        if self.auto_threshold and np.isfinite(chance):
             self._setting_threshold = True
             try:
                 self.controls["threshold"].value = round(chance, 2)
             finally:
                 self._setting_threshold = False
 
-    def _show(self, ticket, scores, best, text, error) -> None:
-        """Show a search's results (``best``, among all ``scores``) and ``text`` in the status."""
-        annotator = self.annotator
+    def _show(self, ticket, ranking: Ranking | None, error) -> None:
+        """Show a search's ``ranking`` under the current top k and min score, or its error."""
         if ticket != self._asked:  # a newer search was asked for meanwhile
             return
         if error is not None:
-            widgets.say(annotator.status, f"search failed: {error}", error=True)
+            self._ranking = None
+            widgets.say(self.annotator.status, f"search failed: {error}", error=True)
             return
+        self._ranking = ranking
+        if self.auto_threshold:
+            self._follow_threshold(ranking.chance)
+        self._mark(ranking.scores, *self._kept(ranking))
+
+    def refilter(self) -> None:
+        """Show the last search's results again under the current top k and min score
+        (no new search): the status, the map's marks and "Select results" follow."""
+        if self._ranking is None:  # none yet, a tag/label search, or one still running
+            return
+        kept, text = self._kept(self._ranking)
+        changed = np.setxor1d(self.results, kept)
+        self.results = kept
+        if 0 < len(changed) <= len(self._ranking.scores) // 4:  # a patch of those rows
+            hit = np.isin(changed, kept)
+            rows = changed.tolist()
+            self.annotator.source.patch({
+                "size": list(zip(rows, np.where(hit, BASE_SIZE + 6.0, BASE_SIZE).tolist())),
+                "alpha": list(zip(rows, np.where(hit, 1.0, 0.15).tolist()))})
+            widgets.say(self.annotator.status, text)
+        elif len(changed):
+            self._mark(self._ranking.scores, kept, text)
+        else:
+            widgets.say(self.annotator.status, text)
+
+    def _mark(self, scores, best, text) -> None:
+        """Show ``best`` (among all ``scores``) on the map and ``text`` in the status."""
+        annotator = self.annotator
         hit = np.zeros(len(scores), dtype=bool)
         hit[best] = True
         self.results = best
@@ -180,13 +256,16 @@ class SearchPanel:
     def search_typed(self) -> Future | None:
         query = (self.controls["query"].value or "").strip()
         if not query:
-            widgets.say(self.annotator.status, "type a file's path or URL, or tag:TEXT", True)
+            widgets.say(self.annotator.status,
+                        "type a file's path or URL, or tag:TEXT, or label:TEXT", True)
             return None
-        if query.lower().startswith("tag:"):
-            if not query[4:].strip():
-                widgets.say(self.annotator.status, "type the tag after tag:", True)
+        prefix, colon, wanted = query.partition(":")
+        if colon and prefix.strip().lower() in FINDERS:
+            prefix, wanted = prefix.strip().lower(), wanted.strip()
+            if not wanted:
+                widgets.say(self.annotator.status, f"type the {prefix} after {prefix}:", True)
             else:
-                self.search_tag(query[4:].strip())
+                self.search_annotation(prefix, wanted)
             return None
         row = self.annotator.dataset.positions(query, missing="skip")[0]
         if row >= 0:  # one of ours, however it is spelled ('file://', './'): that row
@@ -200,31 +279,47 @@ class SearchPanel:
         return self.search(query)
 
     def search_tag(self, text: str) -> None:
-        """Show the clips with a tag (or label) containing ``text`` as results (any case)."""
-        from ...dataset.tagging import parse_tags
+        """Show the clips carrying the tag ``text`` (the whole tag, any case) as results."""
+        self.search_annotation("tag", text)
 
-        dataset, wanted = self.annotator.dataset, text.lower()
-        tags = dataset.column("tags") if "tags" in dataset.columns else [""] * len(dataset)
-        match = np.array([bool(wanted) and (wanted in str(label).lower() or any(
-            wanted in tag.lower() for tag in parse_tags(cell)))
-            for label, cell in zip(dataset.column("label"), tags)], dtype=bool)
-        self._last_query = None  # another aspect finds the same tags
+    def search_annotation(self, kind: str, text: str) -> None:
+        """Show the clips with the tag (``kind="tag"``) or label (``"label"``) ``text`` as
+        results: the whole tag or label, in any case."""
+        from ...dataset.tagging import TAGS, parse_tags
+
+        dataset, wanted = self.annotator.dataset, text.strip().casefold()
+        if kind == "label":
+            match = [str(label).casefold() == wanted for label in dataset.column("label")]
+        else:
+            cells = dataset.column(TAGS) if TAGS in dataset.columns else [""] * len(dataset)
+            match = [wanted in {tag.casefold() for tag in parse_tags(cell)} for cell in cells]
+        match = np.array(match, dtype=bool) & bool(wanted)
+        self._last_query = self._ranking = None  # another aspect finds the same clips
         self._asked += 1
-        self._show(self._asked, match.astype(float), np.flatnonzero(match),
-                   f"{int(match.sum())} clip(s) tagged '{text}'", None)
+        self._mark(match.astype(float), np.flatnonzero(match),
+                   f"{int(match.sum())} clip(s) {FINDERS[kind]} '{text}'")
 
     def _on_upload(self, attr, old, new) -> None:
+        if isinstance(new, (list, tuple)):
+            new = new[0] if new else ""
         if not new:
             return
         problem = upload_problem(new)
         if problem:
             widgets.say(self.annotator.status, problem, error=True)
             return
-        suffix = os.path.splitext(self.controls["upload"].filename or "")[1] or ".wav"
+        # the filename arrives after the value, in the same message: read it next tick
+        self.annotator.later(self._search_upload, new)
+
+    def _search_upload(self, data: str) -> None:
+        """Search by the uploaded ``data`` (base64), written to a temporary file named
+        like the upload (removed once read)."""
+        upload = self.controls["upload"]
+        suffix = os.path.splitext(uploaded_name(upload))[1] or ".wav"
         with tempfile.NamedTemporaryFile(suffix=suffix, delete=False) as handle:
-            handle.write(base64.b64decode(new))
+            handle.write(base64.b64decode(data))
         self.search(handle.name, cleanup=lambda: os.unlink(handle.name))
-        self._last_query = None  # the file is gone once searched
+        self._last_query = None  # the file is gone once searched (its scores are kept)
 
     # ------------------------------------------------------------------ results
     def select_results(self) -> None:
@@ -236,7 +331,7 @@ class SearchPanel:
 
     def clear_search(self) -> None:
         self.results = np.zeros(0, dtype=np.int64)
-        self._last_query = None
+        self._last_query = self._ranking = None
         self._asked += 1  # a search still running shows nothing when it ends
         self.annotator.source.data.update(default_marks(self.annotator.dataset))
         widgets.say(self.annotator.status, "search cleared")
