@@ -60,6 +60,8 @@ def _json_kind(path: Path) -> str:
         return "label-studio"
     if isinstance(first, dict) and "classifications" in first:
         return "encord"
+    if isinstance(first, dict) and label_studio.export_hint(first):
+        return "label-studio"  # a JSON-MIN export: its reader says to export as JSON
     return "json"
 
 
@@ -127,6 +129,9 @@ def read_file(path: str | Path, format: str | None = None,
         from ..table_files import read_table
 
         table = read_table(path)
+        hint = label_studio.export_hint(table)
+        if hint:  # Label Studio's CSV export, not a table of ours
+            raise FormatError(f"{path}: {hint}")
         if AUDIO in table.columns:
             table[AUDIO] = anchored_keys(table[AUDIO], home)
         return table, []

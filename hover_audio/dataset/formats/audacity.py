@@ -1,7 +1,12 @@
 """Audacity label tracks: a folder of ``<audio file name>.txt``, one per audio file.
 
 Each line is ``start<TAB>end<TAB>label`` in seconds; a whole-file label is written as a
-point label at 0 (``0<TAB>0<TAB>label``). The files mirror the audio files' folders
+point label at 0 (``0<TAB>0<TAB>label``). Read: a point label elsewhere
+(``3.000000<TAB>3.000000<TAB>click``, how Audacity users mark an event) becomes a range of
+:data:`POINT_WIDTH` seconds centred on the point, clipped to the file, and each track
+with such labels adds one line to the problems saying which lines were widened (widen
+them in Audacity for other lengths); a spectral selection's line (``\\<TAB>low<TAB>high``)
+is skipped. The files mirror the audio files' folders
 below their common root. Label tracks have no room for subsets, transcripts,
 channels or other columns: reading gives ``raw`` rows. Reading looks for each audio
 file at the same relative place under ``audio_root`` (default: next to its ``.txt``).
@@ -12,10 +17,12 @@ import os
 import re
 from pathlib import Path
 
+from ...audio.decode import probe
 from ...audio.sources import SourceError, local_path
 from .entries import Entry, FormatError, checked_span, write_text
 
 SUFFIXES = ()  # a folder: chosen by --format audacity
+POINT_WIDTH = 1.0  # seconds: a point label is read as a range this long, centred on it
 
 
 WRITTEN = ".hover-audio-tracks"  # in the folder: the tracks the last export wrote
@@ -74,26 +81,55 @@ def read(folder: Path, audio_root: Path | None = None) -> tuple[list[Entry], lis
         if not Path(audio).suffix:
             problems.append(f"{track}: name it after its audio file ('take 1.wav.txt')")
             continue
+        length = None
         if not Path(audio).is_file():
             problems.append(f"{track}: no audio file {audio}")
+        else:
+            found = probe(audio)
+            length = found.duration if found else None
+        points = []
         for number, line in enumerate(track.read_text(encoding="utf-8").splitlines(), 1):
             if not line.strip() or line.startswith("\\"):  # a spectral selection's line
                 continue
-            parts = line.split("\t")
             where = f"{track}, line {number}"
             try:
-                if len(parts) < 3 or not parts[2].strip():
-                    raise FormatError(f"{where}: expected start<TAB>end<TAB>label")
-                start, end = float(parts[0]), float(parts[1])
-                if start == end == 0.0:
-                    entries.append(Entry(audio, label=parts[2].strip()))
-                    continue
-                start, end = checked_span(where, start, end)
-                entries.append(Entry(audio, start, end, label=parts[2].strip()))
+                entry, widened = _label(where, audio, line.split("\t"), length)
             except ValueError as error:
                 problems.append(str(error) if isinstance(error, FormatError)
                                 else f"{where}: {error}")
+                continue
+            if widened:
+                points.append(f"{number} ({entry.start:g}-{entry.end:g} s)")
+            entries.append(entry)
+        if points:
+            problems.append(f"{track}: point label(s) on line(s) {', '.join(points)} read as "
+                            f"{POINT_WIDTH:g} s ranges centred on the point; widen them in "
+                            "Audacity for other lengths")
     return entries, problems
+
+
+def _label(where: str, audio: str, parts: list[str], length: float | None
+           ) -> tuple[Entry, bool]:
+    """The entry of one label line, and whether it was a point label widened to a range.
+
+    A point label at 0 is a whole-file label; elsewhere it becomes :data:`POINT_WIDTH`
+    seconds centred on the point, clipped to ``[0, length]`` (``length``: the file's
+    seconds, None when unknown).
+    """
+    if len(parts) < 3 or not parts[2].strip():
+        raise FormatError(f"{where}: expected start<TAB>end<TAB>label")
+    label = parts[2].strip()
+    start, end = float(parts[0]), float(parts[1])
+    if start == end == 0.0:
+        return Entry(audio, label=label), False
+    widened = start == end and start > 0  # an event marked with a point label
+    if widened:
+        end = start + POINT_WIDTH / 2
+        if length is not None and start <= length:  # (past the end: reported as such)
+            end = min(length, end)
+        start = max(0.0, start - POINT_WIDTH / 2)
+    start, end = checked_span(where, start, end)
+    return Entry(audio, start, end, label=label), widened
 
 
 def _local(file: str) -> bool:

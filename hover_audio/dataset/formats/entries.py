@@ -17,7 +17,7 @@ import pandas as pd
 from ...audio.sources import SourceError, clip_id, local_path, parse_key
 from ...common.files import atomic_write
 from ...common.values import is_missing, milliseconds
-from ..schema import ABSTAIN, AUDIO, LABEL, SUBSET, SUBSETS, TRANSCRIPT
+from ..schema import ABSTAIN, AUDIO, LABEL, SUBSET, SUBSETS, TAGS, TRANSCRIPT
 
 # columns a format stores in its own fields; everything else travels as user columns
 OWN_COLUMNS = (AUDIO, LABEL, SUBSET, TRANSCRIPT, "start", "end", "channel", "source")
@@ -113,18 +113,52 @@ def table_of(entries: list[Entry]) -> pd.DataFrame:
     table = pd.DataFrame(rows)
     if table.empty:
         return pd.DataFrame(columns=columns)
+    if TAGS in table.columns:  # a row without tags has "" (as the tags column keeps it)
+        table[TAGS] = table[TAGS].fillna("")
     return table[columns + [c for c in table.columns if c not in columns]]
 
 
 def checked_span(where: str, start, end) -> tuple[float, float]:
-    """A range read from another tool's file: numbers, start >= 0, end > start."""
+    """A range read from another tool's file, in seconds to the millisecond.
+
+    Raises
+    ------
+    FormatError
+        When start/end are not numbers, start < 0, or end <= start once both are
+        rounded to the millisecond (a range that rounds to nothing is not imported).
+    """
     try:
         start, end = float(start), float(end)
     except (TypeError, ValueError):
         raise FormatError(f"{where}: start/end must be numbers, got {start!r}, {end!r}") from None
     if not (math.isfinite(start) and math.isfinite(end)) or start < 0 or end <= start:
         raise FormatError(f"{where}: bad range {start:g}-{end:g} s (needs 0 <= start < end)")
+    if milliseconds(end) <= milliseconds(start):
+        raise FormatError(f"{where}: bad range {start:g}-{end:g} s: shorter than a millisecond "
+                          "once rounded (ranges are kept to the millisecond)")
     return milliseconds(start), milliseconds(end)
+
+
+def channel_of(where: str, value) -> int | None:
+    """A channel index (0 = the first) read from a record; None when not given.
+
+    Raises
+    ------
+    FormatError
+        When the value is not a whole number >= 0 (``"left"``, ``-1``, ``1.5``, ``true``).
+    """
+    if value is None or value == "":
+        return None
+    number = None
+    if not isinstance(value, bool):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            pass
+    if number is None or not number.is_integer() or number < 0:
+        raise FormatError(f"{where}: field 'channel' must be a channel number (0 = the first), "
+                          f"got {value!r}")
+    return int(number)
 
 
 def file_of(where: str, value) -> str:

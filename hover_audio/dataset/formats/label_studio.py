@@ -4,23 +4,45 @@ One task per file: ``{"data": {"audio": path, ...}, "annotations": [{"result": [
 A whole-file label is a ``choices`` result, a range a ``labels`` region (``value.start``,
 ``value.end`` in seconds; ``value.channel`` is read as a channel only in a task where some
 region has channel 1 or more: Label Studio gives every region 0 unless its view splits
-the channels), a transcript a ``textarea`` result (per
-region when it has the region's ``id``). A region's subset and user columns, which
-Label Studio has no field for, ride in ``data.hover_audio_regions[id]``; the whole
-file's in ``data`` itself (``subset`` and the user's columns).
+the channels), a transcript a ``textarea`` result (per region when it has the region's
+``id``). A region's subset and user columns, which Label Studio has no field for, ride in
+``data.hover_audio_regions[id]``; the whole file's in ``data`` itself (``subset`` and the
+user's columns).
+
+Read (Label Studio's JSON export, Export > JSON):
+
+- of a task's annotations, those with ``"was_cancelled": true`` (skipped) are passed
+  over and the latest of the others (``updated_at``, else ``created_at``, else the
+  last listed) is read; a task whose annotations were all cancelled, or that has only
+  ``predictions``, is a problem and nothing of it is imported.
+- a region (or choice) with several labels keeps them all: the first listed is the row's
+  label, the others its ``tags`` (a row has one label and a set of tags; one row per
+  label cannot be, as the rows would share a key). A label holding ``;`` cannot be a
+  tag: it is reported. A ``choices`` result with a region's ``id`` adds to that
+  region's labels.
+- a ``textarea`` tied to no region (no ``id``, or an ``id`` no region has, and no
+  ``start``/``end``) is the whole file's transcript; one with ``start``/``end`` but no
+  labelled region is an unlabelled range with that transcript.
+- Label Studio's CSV and JSON-MIN exports (a row per task, an ``annotation_id`` column)
+  leave out channels and per-region text: they are refused with a message saying to
+  export as JSON (:func:`export_hint` tells such a table).
 """
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
 from ...audio.decode import probe
-from ..schema import ABSTAIN
-from .entries import Entry, FormatError, checked_span, file_of, write_text
+from ..schema import ABSTAIN, TAG_SEPARATOR, TAGS
+from .entries import Entry, FormatError, channel_of, checked_span, file_of, write_text
 
 SUFFIXES = ()  # .json is shared: chosen by content (see formats.detect)
 AUDIO, CHOICES, REGIONS, TEXT = "audio", "label", "region", "transcript"
+EXPORT_COLUMNS = ("annotation_id", "annotator", "lead_time", "created_at", "updated_at")
+MIN_EXPORT = ("this looks like a Label Studio CSV/JSON-MIN export, which leaves out what "
+              "hover-audio reads; export the project as JSON (Export > JSON) and import that")
 
 
 def config(labels) -> str:
@@ -75,56 +97,175 @@ def write(entries: list[Entry], path: Path) -> Path:
     return write_text(path, text)
 
 
+def export_hint(table) -> str | None:
+    """:data:`MIN_EXPORT` when ``table`` (a DataFrame, or its column names) looks like a
+    Label Studio CSV/JSON-MIN export rather than a clip table; None otherwise.
+
+    The telltales: three or more of the export's own columns (:data:`EXPORT_COLUMNS`;
+    one alone, such as a user's ``annotator`` column, is not enough), or (a CSV) a cell
+    holding a list of regions as JSON.
+    """
+    columns = {str(name) for name in getattr(table, "columns", table)}
+    if len(columns & set(EXPORT_COLUMNS)) >= 3:
+        return MIN_EXPORT
+    if hasattr(table, "columns"):
+        for name in table.columns:
+            cells = [v for v in table[name].head(20) if isinstance(v, str)]
+            if any(_region_list(v) for v in cells):
+                return MIN_EXPORT
+    return None
+
+
+def _region_list(text: str) -> bool:
+    if not text.lstrip().startswith("[{"):
+        return False
+    try:
+        found = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(found, list) and any(
+        isinstance(r, dict) and ("labels" in r or "choices" in r) and "start" in r for r in found)
+
+
 def read(path: Path) -> tuple[list[Entry], list[str]]:
-    tasks = json.loads(path.read_text(encoding="utf-8"))
+    text = path.read_text(encoding="utf-8")
+    try:
+        tasks = json.loads(text)
+    except ValueError as error:
+        if export_hint(next(csv.reader([text.split("\n", 1)[0]]), [])):
+            raise FormatError(f"{path}: {MIN_EXPORT}") from None
+        raise FormatError(f"{path}: not Label Studio JSON ({error}); export the project as JSON "
+                          "(Export > JSON) and import that") from None
+    if isinstance(tasks, dict) and "data" in tasks:  # one task (a task_id.json of storage)
+        tasks = [tasks]
+    if not isinstance(tasks, list):
+        raise FormatError(f"{path}: not Label Studio JSON: expected a list of tasks")
+    records = [task for task in tasks if isinstance(task, dict)]
+    if records and not any("data" in task for task in records) and export_hint(
+            set().union(*records)):
+        raise FormatError(f"{path}: {MIN_EXPORT}")
     entries, problems = [], []
     for at, task in enumerate(tasks):
-        where = f"{path}, task {at}"
+        where = f"{path}, task {at}"  # its place in the file, and Label Studio's id
+        if isinstance(task, dict) and isinstance(task.get("id"), (int, str)):
+            where += f" (id {task['id']})"
         try:
-            entries += _task(where, task)
+            found, more = _task(where, task)
+            entries += found
+            problems += more
         except FormatError as error:
             problems.append(str(error))
     return entries, problems
 
 
-def _task(where: str, task) -> list[Entry]:
+def _latest(where: str, task: dict) -> tuple[list | None, str | None]:
+    """The result list of the latest annotation not cancelled, or None and why."""
+    annotations = task.get("annotations") or task.get("completions") or []
+    kept = [(at, a) for at, a in enumerate(annotations)
+            if isinstance(a, dict) and not a.get("was_cancelled")]
+    if annotations and not kept:
+        return None, f"{where}: every annotation was cancelled (skipped); nothing imported"
+    if not annotations:
+        if task.get("predictions"):
+            return None, (f"{where}: has predictions only; nothing imported (accept or "
+                          "correct them in Label Studio, then export again)")
+        return [], None
+    _, latest = max(kept, key=lambda pair: (str(pair[1].get("updated_at")
+                                                 or pair[1].get("created_at") or ""), pair[0]))
+    results = latest.get("result") or []
+    if not isinstance(results, list):
+        raise FormatError(f"{where}: an annotation's 'result' must be a list")
+    return results, None
+
+
+def _task(where: str, task) -> tuple[list[Entry], list[str]]:
     if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
         raise FormatError(f"{where}: a task needs a 'data' object")
     data = dict(task["data"])
     audio = file_of(f"{where}, data.{AUDIO}", data.pop(AUDIO, None))
     regions_meta = data.pop("hover_audio_regions", {}) or {}
     subset = data.pop("subset", "raw")
-    annotations = task.get("annotations") or task.get("completions") or []
-    results = annotations[-1].get("result", []) if annotations else []
+    results, why = _latest(where, task)
+    if results is None:
+        return [], [why]
+    problems: list[str] = []
     whole = Entry(audio, subset=subset, extra=data)
-    regions, texts = {}, {}
+    choices, regions, texts = [], {}, []
     for number, result in enumerate(results):
-        field, value = f"{where}, result {number}", result.get("value") or {}
-        kind = result.get("type")
+        field = f"{where}, result {number}"
+        if not isinstance(result, dict) or not isinstance(result.get("value") or {}, dict):
+            problems.append(f"{field}: a result is an object with a 'value' object")
+            continue
+        value, kind, rid = result.get("value") or {}, result.get("type"), result.get("id")
         if kind == "choices" and value.get("choices"):
-            whole.label = str(value["choices"][0])
+            choices.append((rid, [str(choice) for choice in value["choices"]]))
         elif kind == "textarea" and value.get("text"):
-            texts[result.get("id")] = " ".join(map(str, value["text"]))
+            texts.append((rid, value, " ".join(map(str, value["text"]))))
         elif kind == "labels":
             if not value.get("labels"):
-                raise FormatError(f"{field}: a region needs value.labels")
-            regions[result.get("id") or f"#{number}"] = (field, value)
-    whole.transcript = texts.pop(None, "")
+                problems.append(f"{field}: a region needs value.labels")
+                continue
+            regions[rid or f"#{number}"] = (field, value, [str(v) for v in value["labels"]])
+    for rid, values in choices:  # a per-region choice adds to its region's labels
+        if rid in regions:
+            regions[rid][2].extend(values)
+        else:
+            whole.label = whole.label if whole.label != ABSTAIN else values[0]
+            _add_tags(where, whole, [v for v in values if v != whole.label], problems)
+    transcripts: dict = {}
+    for rid, value, text in texts:
+        if rid in regions:
+            transcripts[rid] = " ".join(filter(None, [transcripts.get(rid), text]))
+        elif "start" in value and "end" in value:  # a range with a transcript, no label
+            rid = rid or f"#t{len(regions)}"
+            regions[rid] = (f"{where}, textarea {rid}", value, [])
+            transcripts[rid] = text
+        else:  # tied to no region: the whole file's
+            whole.transcript = " ".join(filter(None, [whole.transcript, text]))
     out = [whole] if (whole.label != ABSTAIN or whole.transcript or whole.extra
                       or subset != "raw") else []
     # Label Studio gives every region a channel, 0 unless its Audio view splits the
     # channels (splitchannels="true"): a 0 names a channel only beside others that do not
-    split = any(_channel(value) for _, value in regions.values())
-    for region, (field, value) in regions.items():
-        extra = regions_meta.get(region, {})
-        channel = extra.get("channel", _channel(value) if split else None)
-        start = end = None  # a whole channel (our extension) has no range
-        if not extra.get("whole"):
-            start, end = checked_span(field, value.get("start"), value.get("end"))
-        out.append(Entry(audio, start, end, None if channel is None else int(channel),
-                         label=str(value["labels"][0]), subset=extra.get("subset", "raw"),
-                         transcript=texts.get(region, ""), extra=dict(extra.get("extra", {}))))
-    return out
+    split = any(_channel(value) for _, value, _ in regions.values())
+    for region, (field, value, labels) in regions.items():
+        try:
+            out.append(_region(field, audio, region, value, labels, split,
+                               regions_meta.get(region, {}) if isinstance(regions_meta, dict)
+                               else {}, transcripts.get(region, ""), problems))
+        except FormatError as error:
+            problems.append(str(error))
+    return out, problems
+
+
+def _region(field: str, audio: str, region, value: dict, labels: list[str], split: bool,
+            meta, transcript: str, problems: list[str]) -> Entry:
+    """A region's entry: its first label is the label, the others its tags."""
+    meta = meta if isinstance(meta, dict) else {}
+    channel = channel_of(field, meta["channel"]) if "channel" in meta else (
+        _channel(value) if split else None)
+    start = end = None  # a whole channel (our extension) has no range
+    if not meta.get("whole"):
+        start, end = checked_span(field, value.get("start"), value.get("end"))
+    entry = Entry(audio, start, end, channel, label=labels[0] if labels else ABSTAIN,
+                  subset=meta.get("subset", "raw"), transcript=transcript,
+                  extra=dict(meta.get("extra") or {}))
+    _add_tags(field, entry, labels[1:], problems)
+    return entry
+
+
+def _add_tags(where: str, entry: Entry, more: list[str], problems: list[str]) -> None:
+    """Keep the labels beyond an entry's first as its tags (a tag cannot hold ``;``)."""
+    more = [tag.strip() for tag in more if tag.strip() and tag.strip() != entry.label]
+    dropped = [tag for tag in more if TAG_SEPARATOR in tag]
+    if dropped:
+        problems.append(f"{where}: label(s) {', '.join(map(repr, dropped))} left out: the "
+                        f"first label is the label, the others become tags, and a tag cannot "
+                        f"hold {TAG_SEPARATOR!r}")
+    kept = [tag for tag in more if tag not in dropped]
+    if kept:
+        have = str(entry.extra.get(TAGS) or "")
+        tags = {t.strip() for t in have.split(TAG_SEPARATOR) if t.strip()} | set(kept)
+        entry.extra[TAGS] = TAG_SEPARATOR.join(sorted(tags))
 
 
 def _channel(value: dict) -> int | None:

@@ -6,7 +6,9 @@ seconds in spans; the whole file's subset and user columns in ``meta``, a span's
 its own extra fields (``subset``, ``transcript``, ``channel``, ``meta``). Read: ``audio``,
 or ``path`` when ``audio`` is missing or the audio itself (a ``data:`` URI); a whole-file
 label from ``label`` or a choice task's ``accept`` list; tasks answered
-``reject``/``ignore`` keep no label; every span becomes a range row.
+``reject``/``ignore`` keep no label; every span becomes a range row. A line with a bad
+field (a ``channel`` that is not a number, a range shorter than a millisecond) is a
+problem naming the line and field; the other lines are read.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import json
 from pathlib import Path
 
 from ..schema import ABSTAIN
-from .entries import Entry, FormatError, checked_span, file_of, write_text
+from .entries import Entry, FormatError, channel_of, checked_span, file_of, write_text
 
 SUFFIXES = (".jsonl",)
 
@@ -50,15 +52,20 @@ def read(path: Path) -> tuple[list[Entry], list[str]]:
             continue
         where = f"{path}, line {number}"
         try:
-            entries += _task(where, json.loads(line))
+            found, more = _task(where, json.loads(line))
+            entries += found
+            problems += more
         except json.JSONDecodeError as error:
             problems.append(f"{where}: not JSON ({error.msg})")
         except FormatError as error:
             problems.append(str(error))
+        except (TypeError, ValueError, AttributeError) as error:  # a field of the wrong kind
+            problems.append(f"{where}: {error}")
     return entries, problems
 
 
-def _task(where: str, task) -> list[Entry]:
+def _task(where: str, task) -> tuple[list[Entry], list[str]]:
+    """A task's entries, and the problems of its spans (a bad span leaves the others)."""
     if not isinstance(task, dict):
         raise FormatError(f"{where}: a task is a JSON object")
     audio, field = task.get("audio"), "audio"
@@ -75,18 +82,28 @@ def _task(where: str, task) -> list[Entry]:
     if label is not None or task.get("transcript") or meta or "subset" in (task.get("meta") or {}):
         out.append(Entry(audio, label=str(label) if label and accepted else ABSTAIN,
                          subset=subset, transcript=task.get("transcript") or "", extra=meta))
+    problems = []
     for at, span in enumerate(task.get("audio_spans") or []):
         field = f"{where}, audio_spans[{at}]"
-        if not isinstance(span, dict) or not span.get("label"):
-            raise FormatError(f"{field}: a span needs a label")
-        channel = span.get("channel")
-        if span.get("whole"):
-            start = end = None
-        else:
-            start, end = checked_span(field, span.get("start"), span.get("end"))
-        out.append(Entry(audio, start, end, None if channel is None else int(channel),
-                         label=str(span["label"]) if accepted else ABSTAIN,
-                         subset=span.get("subset", "raw"),
-                         transcript=span.get("transcript") or "",
-                         extra=dict(span.get("meta") or {})))
-    return out
+        try:
+            out.append(_span(field, audio, span, accepted))
+        except FormatError as error:
+            problems.append(str(error))
+    return out, problems
+
+
+def _span(field: str, audio: str, span, accepted: bool) -> Entry:
+    if not isinstance(span, dict) or not span.get("label"):
+        raise FormatError(f"{field}: a span needs a label")
+    channel = channel_of(field, span.get("channel"))
+    if span.get("whole"):
+        start = end = None
+    else:
+        start, end = checked_span(field, span.get("start"), span.get("end"))
+    try:
+        extra = dict(span.get("meta") or {})
+    except (TypeError, ValueError):
+        raise FormatError(f"{field}: field 'meta' must be an object") from None
+    return Entry(audio, start, end, channel, label=str(span["label"]) if accepted else ABSTAIN,
+                 subset=span.get("subset", "raw"), transcript=span.get("transcript") or "",
+                 extra=extra)
