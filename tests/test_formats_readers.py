@@ -267,3 +267,17 @@ def test_a_range_that_rounds_to_nothing_is_reported_not_imported(tmp_path, audio
     read, problems = read_file(path, format=format, audio_root=tmp_path)
     assert list(read["label"]) == ["fine"] and list(read["audio"]) == [f"{mono}#t=2,3"]
     assert len(problems) == 1 and "shorter than a millisecond" in problems[0]
+
+
+def test_audacity_tracks_hover_audio_wrote_find_their_audio_without_a_root(tmp_path, audio):
+    """A round trip needs no --audio-root: the export records where the audio was, so the
+    rows read back are the workspace's own clips, not keys of files beside the tracks."""
+    mono, _ = audio
+    ds = AudioDataset.from_pandas(pd.DataFrame({
+        "audio": [str(mono), f"{mono}#t=0.5,1.5"], "label": ["whole", "part"],
+        "SUBSET": ["train", "train"]}))
+    out = ds.export(tmp_path / "elsewhere" / "tracks", format="audacity")
+    table, problems = read_file(out, format="audacity")
+    assert problems == []
+    assert sorted(table["audio"]) == sorted(ds.keys)
+    assert ds.merge(table)["action"].tolist() == []  # nothing new, nothing changed

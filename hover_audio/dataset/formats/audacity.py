@@ -9,7 +9,8 @@ them in Audacity for other lengths); a spectral selection's line (``\\<TAB>low<T
 is skipped. The files mirror the audio files' folders
 below their common root. Label tracks have no room for subsets, transcripts,
 channels or other columns: reading gives ``raw`` rows. Reading looks for each audio
-file at the same relative place under ``audio_root`` (default: next to its ``.txt``).
+file at the same relative place under ``audio_root`` (default: the folder the audio was
+in when hover-audio wrote the tracks, as its record says; else next to its ``.txt``).
 """
 from __future__ import annotations
 
@@ -25,7 +26,16 @@ SUFFIXES = ()  # a folder: chosen by --format audacity
 POINT_WIDTH = 1.0  # seconds: a point label is read as a range this long, centred on it
 
 
-WRITTEN = ".hover-audio-tracks"  # in the folder: the tracks the last export wrote
+WRITTEN = ".hover-audio-tracks"  # in the folder: the tracks the last export wrote,
+ROOT_LINE = "# audio root\t"  # after the folder of the audio files they mirror
+
+
+def _recorded(folder: Path) -> tuple[str | None, list[str]]:
+    """The audio root and the tracks the last export to ``folder`` wrote (None, []: none)."""
+    record = folder / WRITTEN
+    lines = record.read_text(encoding="utf-8").splitlines() if record.is_file() else []
+    root = next((line[len(ROOT_LINE):] for line in lines if line.startswith(ROOT_LINE)), None)
+    return root or None, [line for line in lines if line and not line.startswith("#")]
 
 
 def write(entries: list[Entry], folder: Path) -> Path:
@@ -56,10 +66,10 @@ def write(entries: list[Entry], folder: Path) -> Path:
         write_text(target, "\n".join(lines) + "\n")
         written.append(relative)
     record = folder / WRITTEN
-    before = record.read_text(encoding="utf-8").splitlines() if record.is_file() else []
+    before = _recorded(folder)[1]
     for relative in set(before) - set(written):
         (folder / relative).unlink(missing_ok=True)
-    write_text(record, "\n".join(sorted(written)) + "\n")
+    write_text(record, f"{ROOT_LINE}{root}\n" + "\n".join(sorted(written)) + "\n")
     if urls or changed:
         import warnings
 
@@ -74,7 +84,8 @@ def write(entries: list[Entry], folder: Path) -> Path:
 def read(folder: Path, audio_root: Path | None = None) -> tuple[list[Entry], list[str]]:
     if not folder.is_dir():
         raise FormatError(f"{folder}: Audacity labels are a folder of .txt files")
-    root = Path(audio_root) if audio_root else folder
+    recorded = _recorded(folder)[0]
+    root = Path(audio_root) if audio_root else Path(recorded) if recorded else folder
     entries, problems = [], []
     for track in sorted(folder.rglob("*.txt")):
         audio = str((root / track.relative_to(folder)).with_suffix(""))
