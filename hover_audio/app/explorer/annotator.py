@@ -36,7 +36,6 @@ from .page_data import (label_color, label_patches, population_data, rows_to_cha
 log = logging.getLogger(__name__)
 DECODERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hover-audio-clips")
 LABEL_BUTTONS = 9
-BUTTON_TEXT = 40  # a label button shows at most this many characters of its label
 
 
 class Annotator:
@@ -94,7 +93,8 @@ class Annotator:
             self.channel, self.source, self.playing, self.sound["volume"], self.status))
         self.sound["unlock"].js_on_click(js.unlock_sound(self.sound["unlock"]))
         self.sound["volume"].js_on_change("value", js.set_volume(self.sound["volume"]))
-        self.selection_source.selected.js_on_change("indices", self._play_table_row())
+        self.selection_source.selected.js_on_change(
+            "indices", widgets.play_table_row(self.selection_source, self.channel))
         self._connect()
         labeling = self.labeling
         self.controls = controls = column(
@@ -117,8 +117,11 @@ class Annotator:
         left = column(maps, self.clip_panel.layout, sizing_mode="stretch_width",
                       max_width=MAX_WIDTH)
         self.layout = column(row(left, controls, sizing_mode="stretch_width"),
-                             row(self.selection, column(self.remove)),
                              sizing_mode="stretch_width")
+        # a root of its own: a message or a clip drawn above re-lays out only the first root
+        # (SlickGrid closes an open cell editor on every re-layout of its table)
+        self.table_layout = row(self.selection, column(self.remove),
+                                sizing_mode="stretch_width", name="selection-panel")
 
     def _button_labels(self) -> list[str]:
         """The labels that get buttons and keys 1-9: the first of the labels clips have (the
@@ -131,28 +134,11 @@ class Annotator:
         self.button_labels = self._button_labels()
         if not self.button_labels:  # a Row needs a child
             return [Div(text="<i>labels you apply get buttons here (keys 1-9)</i>")]
-        buttons = []
-        for number, label in enumerate(self.button_labels, start=1):
-            colour = label_color(label, self.dataset.label_order)
-            # as wide as its label, a long one cut short (the tables show it whole)
-            shown = label if len(label) <= BUTTON_TEXT else label[:BUTTON_TEXT - 1] + "…"
-            button = Button(label=f"{number}: {shown}", min_width=100, max_width=450,
-                            name=f"label-button-{number}",
-                            styles={"border-left": f"6px solid {colour}"})
+        buttons = [widgets.label_button(number, label, label_color(label, self.dataset.label_order))
+                   for number, label in enumerate(self.button_labels, start=1)]
+        for button, label in zip(buttons, self.button_labels):
             button.on_click(partial(self.apply_label, label))
-            buttons.append(button)
         return buttons
-
-    def _play_table_row(self):
-        from bokeh.models import CustomJS
-
-        return CustomJS(args=dict(table=self.selection_source, channel=self.channel), code="""
-const picked = table.selected.indices;
-if (!picked.length) { return; }
-channel.request = table.data.index[picked[0]];
-channel.ticket = channel.ticket + 1;
-channel.focus = table.data.index[picked[0]];
-""")
 
     def _connect(self) -> None:
         self.channel.on_change("ticket", self._on_request)
@@ -173,6 +159,7 @@ channel.focus = table.data.index[picked[0]];
         doc.title = self.title
         doc.template = page_template()  # the map drawn without WebGL where no GPU draws it
         doc.add_root(self.layout)
+        doc.add_root(self.table_layout)
         doc.add_root(self.channel)
         doc.js_on_event(DocumentReady, js.keyboard(self.channel))
         stop = self.dataset.on_change(self._on_dataset_change)
@@ -297,6 +284,7 @@ channel.focus = table.data.index[picked[0]];
             self.set_selection(result)
         self._previous_selection = result
         self.selection_source.data = selection_data(self.dataset, self.source, result)
+        widgets.say(self.status, f"{len(result)} clip(s) selected")
 
     def refresh_selection_table(self) -> None:
         self.selection_source.data = selection_data(self.dataset, self.source,
@@ -319,6 +307,8 @@ channel.focus = table.data.index[picked[0]];
         drop = {self.selection_source.data["index"][i] for i in picked}
         self.selection_source.selected.indices = []
         self.set_selection([i for i in self.selected() if i not in drop])
+        widgets.say(self.status, f"removed {len(drop)} clip(s) from the selection; "
+                                 f"{len(self._previous_selection)} left")
 
     def _on_table_edit(self, attr, old, new) -> None:
         rows, labels = new.get("index", []), new.get("label", [])
@@ -337,6 +327,19 @@ channel.focus = table.data.index[picked[0]];
                           "transcript saved for {} clip(s)")
 
     # ----------------------------------------------------------- dataset sync
+    def _rows_moved(self) -> None:
+        """Resend the source after rows were added or removed, keeping the selection by key
+        (its rows may have moved) and saying when selected rows are gone."""
+        chosen = [self.keys[i] for i in self._previous_selection]
+        self.keys = self.dataset.keys
+        found = self.dataset.positions(chosen, missing="skip") if chosen else []
+        kept = sorted(int(i) for i in found if i >= 0)
+        self.source.data = source_data(self.dataset)
+        self.set_selection(kept)
+        if len(kept) < len(chosen):
+            widgets.say(self.status, f"{len(chosen) - len(kept)} selected clip(s) are no longer "
+                        f"rows (deleted or re-cut); {len(kept)} still selected")
+
     def _on_dataset_change(self, event) -> None:
         self.doc.add_next_tick_callback(partial(self._refresh, event))
 
@@ -350,14 +353,12 @@ channel.focus = table.data.index[picked[0]];
             self.source.data.update(x=x, y=y)
             return
         if "rows" in event.columns:  # rows added or removed: row numbers moved, resend
-            self.keys = self.dataset.keys
-            self._previous_selection = []
-            self.source.selected.indices = []
-            self.source.data = source_data(self.dataset)
+            self._rows_moved()
         elif len(event.positions):
             self.source.patch(label_patches(self.dataset, event.positions, event.columns))
+            if set(self._previous_selection) & {int(p) for p in event.positions}:
+                self.refresh_selection_table()  # else an open cell editor stays open
         self.population_source.data = population_data(self.dataset)
-        self.selection_source.data = selection_data(self.dataset, self.source, self._previous_selection)
         if self._button_labels() != self.button_labels:  # a label came, or one has no clips
             self.label_buttons.children = self._label_buttons()
 

@@ -138,6 +138,7 @@ class ClipPanel:
         self.add_button.on_click(self.add_range)
         self.delete_button.on_click(self.delete)
         self.transcript.on_change("value", self._transcript)
+        self.playhead.on_change("location", self._playhead_moved)
         self.page.refresh_hooks.append(self._dataset_changed)
 
     # ----------------------------------------------------------------- showing
@@ -192,7 +193,9 @@ class ClipPanel:
         self._showing_edges = True
         self.edges.update(start=view.start, end=view.end)
         self._showing_edges = False
-        self.playhead.location = view.start
+        self._placing_playhead, self._playhead_key = True, None
+        self.playhead.location = view.start  # a start, not a place the clip was played to
+        self._placing_playhead = False
         self.start_in.value, self.end_in.value = _time(view.start), _time(view.end)
         dataset = self.page.dataset
         text = dataset.column(TRANSCRIPT)[position] if TRANSCRIPT in dataset.columns else ""
@@ -221,6 +224,12 @@ class ClipPanel:
     # ----------------------------------------------------------------- editing
     _showing_edges = False
     _showing_text = False
+    _placing_playhead = False
+    _playhead_key: str | None = None  # the clip the playhead was moved in (by playing it)
+
+    def _playhead_moved(self, attr, old, new) -> None:
+        if not self._placing_playhead:
+            self._playhead_key = self.key
 
     def _dragged(self, attr, old, new) -> None:
         if not self._showing_edges:
@@ -266,6 +275,11 @@ class ClipPanel:
             self._edit(lambda: self.page.dataset.set_range(key, *times), "range set: {}")
 
     def split(self) -> None:
+        """Cut the shown clip in two at the playhead, once it was played (or moved) there."""
+        if self.key is not None and self._playhead_key != self.key:
+            self._say("play the clip (or move the playhead) first: Split cuts at the playhead",
+                      error=True)
+            return
         key, at = self.key, float(self.playhead.location)
         self._edit(lambda: self.page.dataset.split(key, at), "split in two: {}")
 

@@ -39,7 +39,7 @@ class TagPanel:
         self.add.on_click(lambda: self.apply(add=True))
         self.remove.on_click(lambda: self.apply(add=False))
         self.colour.on_change("active", lambda attr, old, new: self.recolour())
-        self.box.on_change("value", lambda attr, old, new: self.recolour())
+        self.box.on_change("value", lambda attr, old, new: self.colour.active and self.recolour())
         annotator.refresh_hooks.append(self._changed)
         self.layout = column(self.box, row(self.add, self.remove, self.colour),
                              row(self.suggest, self.accept), self.counts)
@@ -94,25 +94,36 @@ class TagPanel:
         return "tags: " + " &middot; ".join(f"{html.escape(tag)} <b>{count}</b>"
                                             for tag, count in counts.most_common(30))
 
-    def recolour(self) -> None:
-        """With "Colour by tag" on, clips carrying the first typed tag stand out in red and
-        the others turn grey; off, the map goes back to label colours."""
+    def recolour(self, quiet: bool = False) -> None:
+        """With "Colour by tag" on, clips carrying any typed tag stand out in red and the
+        others turn grey, and the status says which tags; with no tag typed the toggle goes
+        back off and the status asks for one. Off, the map goes back to label colours.
+
+        ``quiet``: recolour without a message (after a change in the dataset).
+        """
         from .page_data import packed, point_colors
 
-        dataset = self.page.dataset
-        if self.colour.active and self.tags():
-            wanted = self.tags()[0]
+        page, dataset, wanted = self.page, self.page.dataset, self.tags()
+        if self.colour.active and not wanted:
+            widgets.say(page.status, "type a tag to colour by (Tags box), then Colour by tag",
+                        error=True)
+            self.colour.active = False  # (calls this again, which restores label colours)
+            return
+        if self.colour.active:
             cells = dataset.column("tags") if "tags" in dataset.columns else [""] * len(dataset)
-            tagged, other = packed("#d62728"), packed("#d0d0d0")
-            colours = np.array([tagged if wanted in parse_tags(cell) else other
-                                for cell in cells], dtype=np.uint32)
+            carrying = np.array([bool(set(wanted) & set(parse_tags(cell))) for cell in cells],
+                                dtype=bool)
+            colours = np.where(carrying, packed("#d62728"), packed("#d0d0d0")).astype(np.uint32)
+            if not quiet:
+                widgets.say(page.status, f"colouring by tag {', '.join(wanted)}: "
+                            f"{int(carrying.sum())} clip(s) in red")
         else:
             colours = point_colors([str(label) for label in dataset.column("label")],
                                    dataset.label_order)
-        self.page.source.data.update(color=colours)
+        page.source.data.update(color=colours)
 
     def _changed(self, event) -> None:
         if "tags" in event.columns or "rows" in event.columns:
             self.counts.text = self.count_text()
-        if self.colour.active and ("tags" in event.columns or "label" in event.columns):
-            self.page.later(self.recolour)  # after the page's own label colours
+        if self.colour.active and {"tags", "label", "rows"} & set(event.columns):
+            self.page.later(self.recolour, True)  # after the page's own label colours

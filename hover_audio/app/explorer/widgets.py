@@ -118,3 +118,35 @@ def selection_table(source: ColumnDataSource) -> DataTable:
     return redraw_on_change(DataTable(source=source, columns=columns, width=920, height=260,
                                       editable=True, index_position=None, selectable=True,
                                       reorderable=False))
+
+
+BUTTON_TEXT = 40  # a label button shows at most this many characters of its label
+
+
+def label_button(number: int, label: str, colour: str) -> Button:
+    """The button of key ``number`` applying ``label``: as wide as its label (a long one
+    cut short; the tables show it whole), with the label's colour on its left edge.
+
+    Examples
+    --------
+    >>> label_button(2, "x" * 50, "#0072B2").label == "2: " + "x" * 39 + "\u2026"
+    True
+    """
+    shown = label if len(label) <= BUTTON_TEXT else label[:BUTTON_TEXT - 1] + "\u2026"
+    return Button(label=f"{number}: {shown}", min_width=100, max_width=450,
+                  name=f"label-button-{number}", styles={"border-left": f"6px solid {colour}"})
+
+
+def play_table_row(table: ColumnDataSource, channel) -> CustomJS:
+    """Play (and show in the clip panel) the first row picked in the selection ``table``.
+
+    Browser-side only: the row's pick is not answered by resending the table, so a
+    double-click that picks a row also opens its cell editor.
+    """
+    return CustomJS(args=dict(table=table, channel=channel), code="""
+const picked = table.selected.indices;
+if (!picked.length) { return; }
+channel.request = table.data.index[picked[0]];
+channel.ticket = channel.ticket + 1;
+channel.focus = table.data.index[picked[0]];
+""")
