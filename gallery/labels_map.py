@@ -4,8 +4,8 @@ Runs ``hover-audio demo --fresh --no-umap`` (500 labeled clips, 500 raw), choose
 "labels" in "map: near in" (a distance learned from the labels, computed by the server
 in a worker while the page stays live), waits for the points to move, lassoes raw points
 that lie among labeled points of one digit, labels them, checks the population table,
-and presses "↻ redraw (+N)" (N: labels the map has not learned yet) so the map learns
-from the new labels too. The demo knows each clip's true digit, so the script prints how
+and presses "↻ redraw (N changed)" (N: clips whose label changed since the map was
+drawn) so the map learns from the new labels too. The demo knows each clip's true digit, so the script prints how
 many of the lassoed raw clips were right.
 
 Usage: python gallery/labels_map.py [--out PNG] [--port N]
@@ -76,7 +76,7 @@ def main() -> int:
         b.clear_selection(tab)
         moved_from = b.column(tab, "clips", "x")
         # the button counts the labels the map has not learned yet
-        tab.get_by_role("button", name=f"↻ redraw (+{learnable})", exact=True).click()
+        tab.get_by_role("button", name=f"↻ redraw ({learnable} changed)", exact=True).click()
         tab.wait_for_function(MOVED_JS, arg=moved_from, timeout=240_000)
         map_status(tab, "map: labels")
         print(f"redrawn with the {len(raw)} new labels")
