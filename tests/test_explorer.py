@@ -276,6 +276,24 @@ def test_tooltip_durations_come_from_ranges_when_there_is_no_duration_column():
     assert source_data(ds)["duration"] == ["0.75 s", "?", "1.50 s"]
 
 
+def test_a_whole_files_duration_reaches_the_tooltip_once_it_plays(tmp_path):
+    """'?' until the clip is first heard: the answer carries its length (from the file's
+    header, nothing decoded twice), and the page's row is patched with it."""
+    import soundfile
+
+    path = tmp_path / "Track 18.wav"
+    soundfile.write(path, np.zeros(12000, dtype=np.float32), 8000)
+    ds = AudioDataset.from_pandas(pd.DataFrame({"audio": [str(path), f"{path}#t=0.25,1"]}))
+    ds.vectors = np.eye(2, 4, dtype=np.float32)
+    page = Page(ds)
+    annotator = page.annotator
+    assert annotator.source.data["duration"] == ["?", "0.75 s"]
+    for row in (0, 1):
+        annotator._answer(*Annotator._encode(row, annotator._clip_args(row)))
+    assert annotator.source.data["duration"] == ["1.50 s", "0.75 s"]
+    assert annotator.channel.answered == 1 and annotator.channel.payload
+
+
 @pytest.fixture(scope="module")
 def digits_page_data():
     """A dataset vectorized by the default vectorizer (its aspects), over real demo clips."""

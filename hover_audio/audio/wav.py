@@ -39,3 +39,22 @@ def clip_wav(key: str, start: float | None = None, end: float | None = None,
     buffer = io.BytesIO()
     soundfile.write(buffer, samples, rate, format="WAV", subtype="PCM_16")
     return buffer.getvalue()
+
+
+def clip_seconds(key: str, start: float | None = None, end: float | None = None,
+                 channel: int | None = None) -> float | None:
+    """How long the clip ``key`` (with its range) is: its range, else its local file's
+    length from the header (nothing decoded); None when neither says (a URL, a file
+    that cannot be read)."""
+    from .decode import probe
+    from .sources import SourceError, parse_key
+
+    try:
+        ref = parse_key(key, start, end, channel)
+    except SourceError:
+        return None
+    if ref.end is not None:
+        return ref.end - (ref.start or 0.0)
+    found = probe(ref.location)
+    return None if found is None else max(0.0, found.duration - (ref.start or 0.0))
+

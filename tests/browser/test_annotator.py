@@ -853,3 +853,32 @@ def test_the_map_takes_the_width_the_page_has(page, server):
                            arg=narrow, timeout=10_000)
     wide = page.evaluate(POINTS_JS)["canvas"]["width"]
     assert wide <= 1100 and button(page, "Apply").bounding_box()["x"] < wide + 250
+
+
+def test_the_tooltip_learns_a_whole_files_duration_when_it_plays(browser, start_server,
+                                                                 tmp_path):
+    """A folder's whole files have no duration until heard: resting on one plays it, and
+    the tooltip shown then turns '?' into its length, without another move."""
+    from hover_audio.dataset.demo import demo_table
+
+    folder = tmp_path / "sounds"
+    folder.mkdir()
+    table = demo_table().head(8)
+    for path in table["audio"]:
+        (folder / path.rsplit("/", 1)[-1]).write_bytes(open(path, "rb").read())
+    import soundfile
+
+    seconds = {path.name: soundfile.info(path).duration for path in folder.iterdir()}
+    server = start_server(folder, tmp_path / "ws")
+    with app_page(browser, server.url) as page:
+        open_app(page, server.url)
+        enable_sound(page)
+        row = lonely_point(page)
+        name = source(page, "clips")["name"][row]
+        assert source(page, "clips")["duration"][row] == "?"
+        before = len(played(page))
+        hover(page, row)
+        wait_played(page, row, before)
+        wait_js(page, """(text) => { const tip = document.querySelector('.hover-audio-tooltip');
+            return tip && tip.style.display === 'block' && tip.textContent.includes(text); }""",
+                f"duration: {seconds[name]:.2f} s")

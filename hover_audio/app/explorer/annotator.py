@@ -17,7 +17,7 @@ from bokeh.events import DocumentReady, MouseMove, Tap
 from bokeh.layouts import column, row
 from bokeh.models import Button, ColumnDataSource, Div
 
-from ...audio.wav import clip_wav
+from ...audio.wav import clip_seconds, clip_wav
 from ...common.values import optional_number
 from ...dataset.embedding import LABELS_ASPECT, learning_labels
 from ...dataset.schema import AUDIO, RANGE_COLUMNS, SUBSET
@@ -196,17 +196,19 @@ class Annotator:
 
     @staticmethod
     def _encode(row: int, clip: tuple) -> tuple:
-        try:
-            return row, base64.b64encode(clip_wav(*clip)).decode("ascii"), ""
+        try:  # (and its length, for a tooltip that does not know it yet)
+            return row, base64.b64encode(clip_wav(*clip)).decode("ascii"), "", clip_seconds(*clip)
         except Exception as error:  # a broken clip is a message, never a crash
-            return row, "", str(error)
+            return row, "", str(error), None
 
-    def _answer(self, row: int, payload: str, error: str) -> None:
+    def _answer(self, row: int, payload: str, error: str, seconds: float | None) -> None:
         if error:
             widgets.say(self.status, f"cannot play: {error}", error=True)
             return
         self.channel.update(answered=row, payload=payload)
         self.channel.served = self.channel.served + 1
+        if seconds is not None and self.source.data["duration"][row] == "?":
+            self.source.patch({"duration": [(row, f"{seconds:.2f} s")]})
 
     # ---------------------------------------------------------------- labeling
     def selected(self) -> list[int]:

@@ -51,6 +51,13 @@ window.hoverAudioTipFrame = requestAnimationFrame(() => {
     tip.style.display = "block";
 });
 """
+# a patch of the shown row (its duration, known once it played; its label) shows at once
+REFRESH_TOOLTIP_JS = """
+const tip = window.hoverAudioTip;
+if (!tip || tip.style.display !== "block") { return; }
+const row = Number(tip.dataset.row), data = source.data;
+tip.textContent = fields.map(([title, column]) => title + ": " + data[column][row]).join("\\n");
+"""
 HIDE_TOOLTIP_JS = """
 if (window.hoverAudioTip) { window.hoverAudioTip.style.display = "none"; }
 if (window.hoverAudioTipFrame) { cancelAnimationFrame(window.hoverAudioTipFrame);
@@ -99,6 +106,8 @@ def build_map(source: ColumnDataSource, height: int = 620):
     plot.js_on_event(MouseMove, CustomJS(args=dict(
         source=source, plot=plot, renderers=renderers, fields=TOOLTIP_FIELDS), code=TOOLTIP_JS))
     plot.js_on_event(MouseLeave, CustomJS(code=HIDE_TOOLTIP_JS))
+    source.js_on_change("patching", CustomJS(args=dict(source=source, fields=TOOLTIP_FIELDS),
+                                             code=REFRESH_TOOLTIP_JS))
     playing = ColumnDataSource({"x": [], "y": []}, name="playing")
     # the ring on the point being played lives on the overlay layer: moving it repaints
     # that layer only, not every point of the map (1-3 s at 100k points without a GPU,
