@@ -40,6 +40,13 @@ def test_searching_by_an_uploaded_file_shows_its_results(page, server):
     assert big_points(page) == found
     assert not [text for text in errors if "UnsetValueError" in text], errors
     assert "UnsetValueError" not in server.output()
+    # the same file again (after another search): searched again
+    query = page.get_by_placeholder("/path/to/clip.wav or tag:applause")
+    query.fill("tag:nothing-has-this")
+    button(page, "Search").click()
+    wait_text(page, "0 clip(s) tagged")
+    page.locator("input[type=file]").set_input_files(str(UPLOAD))
+    assert wait_results(page) == found
 
 
 def test_changing_top_k_refilters_the_shown_results(page, server):

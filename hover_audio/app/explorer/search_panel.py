@@ -320,6 +320,7 @@ class SearchPanel:
             handle.write(base64.b64decode(data))
         self.search(handle.name, cleanup=lambda: os.unlink(handle.name))
         self._last_query = None  # the file is gone once searched (its scores are kept)
+        upload.clear()  # so that the same file chosen again is a new upload
 
     # ------------------------------------------------------------------ results
     def select_results(self) -> None:
