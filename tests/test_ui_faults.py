@@ -43,7 +43,8 @@ def test_a_new_range_elsewhere_keeps_the_selection():
     ds = AudioDataset.from_pandas(pd.DataFrame({
         "audio": [f"{DIGIT}#t=0.0,0.1", f"{DIGIT}#t=0.1,0.2", f"{DIGIT}#t=0.2,0.3"],
         "label": ["ABSTAIN"] * 3, "SUBSET": ["raw"] * 3}))
-    a, b = Page(ds), Page(ds)
+    Page(ds)  # another tab on the same dataset
+    b = Page(ds)
     b.select([1, 2])
     chosen = [ds.keys[i] for i in (1, 2)]
     ds.add_range(DIGIT, 0.05, 0.15)
