@@ -281,3 +281,24 @@ def test_audacity_tracks_hover_audio_wrote_find_their_audio_without_a_root(tmp_p
     assert problems == []
     assert sorted(table["audio"]) == sorted(ds.keys)
     assert ds.merge(table)["action"].tolist() == []  # nothing new, nothing changed
+
+
+def test_raven_measurement_columns_come_back_as_numbers(tmp_path, audio):
+    """Raven's measurements ("Peak Freq (Hz)") are numbers, a blank one missing; a
+    column with any text stays text; a round trip writes them back as they were."""
+    mono, _ = audio
+    header = ["Selection", "View", "Channel", "Begin Time (s)", "End Time (s)",
+              "Begin Path", "Annotation", "Peak Freq (Hz)", "Notes"]
+    rows = [["1", "Spectrogram 1", "1", "0.5", "1.0", str(mono), "bark", "1250.5", "loud"],
+            ["2", "Spectrogram 1", "1", "1.5", "2.0", str(mono), "growl", "", "7"]]
+    path = tmp_path / "calls.selections.txt"
+    path.write_text("\n".join("\t".join(row) for row in [header, *rows]) + "\n")
+    table, problems = read_file(path)
+    assert problems == []
+    assert table["Peak Freq (Hz)"].dtype == np.float64
+    assert table["Peak Freq (Hz)"].iloc[0] == 1250.5 and np.isnan(table["Peak Freq (Hz)"].iloc[1])
+    assert table["Notes"].tolist() == ["loud", "7"]
+    ds = AudioDataset.from_pandas(table)
+    again, _ = read_file(ds.export(tmp_path / "again.txt", format="raven",
+                                   include_unlabeled=True))
+    assert again["Peak Freq (Hz)"].iloc[0] == 1250.5 and np.isnan(again["Peak Freq (Hz)"].iloc[1])

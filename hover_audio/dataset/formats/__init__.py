@@ -153,4 +153,21 @@ def read_file(path: str | Path, format: str | None = None,
 
         warnings.warn(f"{len(problems)} problem(s) reading {path}: " + "; ".join(problems[:5])
                       + (" ..." if len(problems) > 5 else ""), stacklevel=3)
-    return table_of(entries), problems
+    table = table_of(entries)
+    return (_numbers_as_numbers(table) if kind == "raven" else table), problems
+
+
+def _numbers_as_numbers(table: pd.DataFrame) -> pd.DataFrame:
+    """A text table's columns whose every value is a number (Raven's measurements: "Delta
+    Time (s)", "Peak Freq (Hz)") as numbers; the clip table's own columns stay text."""
+    from ..schema import LABEL, SUBSET, TAGS, TRANSCRIPT
+
+    for name in table.columns:
+        if name in (AUDIO, LABEL, SUBSET, TRANSCRIPT, TAGS) or not (
+                table[name].dtype == object or pd.api.types.is_string_dtype(table[name])):
+            continue
+        values = table[name].replace("", None)
+        numbers = pd.to_numeric(values, errors="coerce")
+        if values.notna().any() and numbers.notna().sum() == values.notna().sum():
+            table[name] = numbers
+    return table
