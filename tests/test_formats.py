@@ -73,7 +73,8 @@ def test_round_trip_keeps_everything_the_format_has_room_for(ds, tmp_path, forma
 
 
 def test_audacity_keeps_labels_and_ranges(ds, tmp_path):
-    out = ds.export(tmp_path / "tracks", format="audacity")
+    with pytest.warns(UserWarning, match="of one channel"):
+        out = ds.export(tmp_path / "tracks", format="audacity")
     back = AudioDataset.from_file(out, format="audacity", audio_root=tmp_path / "audio")
     labeled = ds.to_pandas()
     labeled = labeled[(labeled["label"] != "ABSTAIN") & ~labeled["audio"].str.contains("channel")]

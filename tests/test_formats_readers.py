@@ -302,3 +302,13 @@ def test_raven_measurement_columns_come_back_as_numbers(tmp_path, audio):
     again, _ = read_file(ds.export(tmp_path / "again.txt", format="raven",
                                    include_unlabeled=True))
     assert again["Peak Freq (Hz)"].iloc[0] == 1250.5 and np.isnan(again["Peak Freq (Hz)"].iloc[1])
+
+
+def test_audacity_export_says_channel_rows_lose_their_channel(tmp_path, audio):
+    _, stereo = audio
+    ds = AudioDataset.from_pandas(pd.DataFrame({
+        "audio": [f"{stereo}#t=0.5,1", f"{stereo}#t=0.5,1&channel=1"],
+        "label": ["both", "right"], "SUBSET": ["train", "train"]}))
+    with pytest.warns(UserWarning, match=r"1 row\(s\) of one channel written to their file's "
+                                         r"track"):
+        ds.export(tmp_path / "tracks", format="audacity")

@@ -43,12 +43,13 @@ def write(entries: list[Entry], folder: Path) -> Path:
     not are removed (their labels are gone from the dataset); other files are left alone.
     URLs and labels with tabs or line breaks, which a track cannot hold, are said."""
     by_file: dict[str, list[Entry]] = {}
-    urls = set()
+    urls, channels = set(), 0
     for entry in entries:
         if not _local(entry.file):
             urls.add(entry.file)
         else:
             by_file.setdefault(entry.file, []).append(entry)
+            channels += entry.channel is not None
     files = [os.path.abspath(name) for name in by_file]
     root = os.path.commonpath([os.path.dirname(name) for name in files]) if files else ""
     folder.mkdir(parents=True, exist_ok=True)
@@ -70,14 +71,17 @@ def write(entries: list[Entry], folder: Path) -> Path:
     for relative in set(before) - set(written):
         (folder / relative).unlink(missing_ok=True)
     write_text(record, f"{ROOT_LINE}{root}\n" + "\n".join(sorted(written)) + "\n")
-    if urls or changed:
+    if urls or changed or channels:
         import warnings
 
         warnings.warn("; ".join(
             ([f"{len(urls)} clip(s) at URLs left out (label tracks name local files), e.g. "
               f"{sorted(urls)[0]}"] if urls else [])
             + ([f"tabs and line breaks in {len(changed)} label(s) written as spaces, e.g. "
-                f"{sorted(changed)[0]!r}"] if changed else [])), stacklevel=3)
+                f"{sorted(changed)[0]!r}"] if changed else [])
+            + ([f"{channels} row(s) of one channel written to their file's track (a label "
+                "track has no channels: read back, they are rows of the whole mix)"]
+               if channels else [])), stacklevel=3)
     return folder
 
 
