@@ -124,7 +124,8 @@ def folder_changes(root: str | os.PathLike, known, segment=None, channels: str |
     if segment is not None and not table.empty:
         table = segment_rows(table, segment)
     under, here = str(root) + os.sep, sorted(map(str, found))
-    gone = sorted(path for path in known if path.startswith(under) and path not in set(here))
+    present = set(here)
+    gone = sorted(path for path in known if path.startswith(under) and path not in present)
     return table, gone, here
 
 
