@@ -32,6 +32,7 @@ import re
 from pathlib import Path
 
 from ...audio.decode import probe
+from ...audio.formats import AUDIO_SUFFIXES
 from ...audio.sources import SourceError, local_path
 from .entries import Entry, FormatError, checked_span, file_of, write_text
 
@@ -42,7 +43,6 @@ OURS = ["Subset", "Transcript", "Whole File", "Split Channel"]
 # where Raven users keep the label, in order of preference (BirdNET writes Common Name)
 LABEL_COLUMNS = ("Annotation", "Common Name", "Species Code", "Species", "Label", "Class",
                  "Tags", "Sound Type", "Call Type")
-AUDIO_SUFFIXES = (".wav", ".flac", ".aif", ".aiff", ".mp3", ".ogg", ".m4a", ".w64")
 
 
 def _plain(value, changed: set) -> str:
