@@ -170,9 +170,9 @@ class Annotator:
         row = int(self.channel.request)
         if not 0 <= row < len(self.keys):
             return
-        table_row = self._clip_args(row)
-        future = DECODERS.submit(self._encode, row, table_row)
-        future.add_done_callback(self._deliver)
+        unknown = self.source.data["duration"][row] == "?"  # (then the answer says it)
+        DECODERS.submit(self._encode, row, self._clip_args(row), unknown).add_done_callback(
+            lambda done: self.later(self._answer, *done.result()))
 
     def later(self, callback, *args) -> None:
         """Run ``callback(*args)`` on this page's next tick; callable from any thread.
@@ -185,9 +185,6 @@ class Annotator:
         except Exception:  # the session closed meanwhile
             log.debug("dropped %r for a closed session", callback, exc_info=True)
 
-    def _deliver(self, done) -> None:
-        self.later(self._answer, *done.result())
-
     def _clip_args(self, row: int) -> tuple:
         start, end, channel = (
             optional_number(self.dataset.column(name)[row], cast) if name in self.dataset.columns
@@ -195,9 +192,10 @@ class Annotator:
         return str(self.dataset.column(AUDIO)[row]), start, end, channel
 
     @staticmethod
-    def _encode(row: int, clip: tuple) -> tuple:
-        try:  # (and its length, for a tooltip that does not know it yet)
-            return row, base64.b64encode(clip_wav(*clip)).decode("ascii"), "", clip_seconds(*clip)
+    def _encode(row: int, clip: tuple, length: bool = True) -> tuple:
+        try:  # (and its length, only for a tooltip that does not know it yet: a header read)
+            return row, base64.b64encode(clip_wav(*clip)).decode("ascii"), "", (
+                clip_seconds(*clip) if length else None)
         except Exception as error:  # a broken clip is a message, never a crash
             return row, "", str(error), None
 
