@@ -79,10 +79,7 @@ def _compare(report, changes, frame, at, key, column, theirs, overwrite, empty):
     if theirs == ours or theirs == empty:
         return ours
     if ours == empty or overwrite:
-        keys, olds = changes.setdefault((column, theirs), ([], []))
-        keys.append(key)
-        olds.append(ours)
-        report.append((key, "updated", column, ours, theirs))
+        _change(report, changes, key, column, ours, theirs)
         return theirs
     report.append((key, "conflict", column, ours, theirs))
     return ours
@@ -98,10 +95,16 @@ def _add_tags(report, changes, frame, at, key, theirs) -> None:
     ours = "" if is_missing(ours) else str(ours)
     joined = join_tags(parse_tags(ours) | wanted)
     if joined != ours:
-        keys, olds = changes.setdefault((TAGS, joined), ([], []))
-        keys.append(key)
-        olds.append(ours)
-        report.append((key, "updated", TAGS, ours, joined))
+        _change(report, changes, key, TAGS, ours, joined)
+
+
+def _change(report, changes, key, column, ours, theirs) -> None:
+    """Record that row ``key``'s ``column`` goes from ``ours`` to ``theirs`` (grouped by
+    column and new value: one change per group), and report it."""
+    keys, olds = changes.setdefault((column, theirs), ([], []))
+    keys.append(key)
+    olds.append(ours)
+    report.append((key, "updated", column, ours, theirs))
 
 
 def _clean(row: dict) -> dict:

@@ -216,11 +216,15 @@ def failed_rows(report: pd.DataFrame) -> pd.DataFrame:
 def note_lines(report: pd.DataFrame, limit: int = 10) -> list[str]:
     """Lines naming the clips that got a vector with a note (kinds in ``NOTE_KINDS``):
     ``kind: message``, at most ``limit`` and a count of the rest."""
-    noted = report[report["kind"].isin(NOTE_KINDS)]
+    return _lines(report[report["kind"].isin(NOTE_KINDS)], limit)
+
+
+def _lines(rows: pd.DataFrame, limit: int) -> list[str]:
+    """``kind: message`` of the first ``limit`` report rows, and a count of the rest."""
     lines = [f"{kind}: {message}" for kind, message in
-             zip(noted["kind"].head(limit), noted["message"].head(limit))]
-    if len(noted) > limit:
-        lines.append(f"... and {len(noted) - limit} more")
+             zip(rows["kind"].head(limit), rows["message"].head(limit))]
+    if len(rows) > limit:
+        lines.append(f"... and {len(rows) - limit} more")
     return lines
 
 
@@ -237,12 +241,7 @@ def failure_lines(report: pd.DataFrame, limit: int = 10) -> list[str]:
     >>> failure_lines(report)
     ['decode: a.wav: cannot decode: not audio']
     """
-    failed = failed_rows(report)
-    lines = [f"{kind}: {message}" for kind, message in
-             zip(failed["kind"].head(limit), failed["message"].head(limit))]
-    if len(failed) > limit:
-        lines.append(f"... and {len(failed) - limit} more")
-    return lines
+    return _lines(failed_rows(report), limit)
 
 
 def report_frame(failures: Sequence[tuple], keys: Sequence) -> pd.DataFrame:
