@@ -20,6 +20,7 @@ from typing import Sequence
 
 from ..common.progress import progress_bar
 from .jobs import Job, Outcome, run_jobs, save_outcomes
+from .kept_pool import KeptPool, Lease
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                     "NUMBA_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
@@ -197,6 +198,18 @@ def _pool(workers: int) -> ProcessPoolExecutor:
                                mp_context=multiprocessing.get_context(method))
 
 
+_KEPT = KeptPool(_pool)  # workers from the fork server, kept for the next batch
+
+
+def _lease(workers: int) -> Lease:
+    """A pool for one batch: a fresh one where this process can fork (forking costs
+    little, and a kept pool's threads would make the next batch use the fork server),
+    else the kept one (:mod:`.kept_pool`)."""
+    if _start_method() == "fork":
+        return Lease(_pool(workers), None)
+    return _KEPT.lease(workers)
+
+
 def _start_forkserver() -> None:
     """Start the fork server, once per process, with what workers need imported.
 
@@ -241,7 +254,8 @@ def _run_processes(vectorizer, parts, workers, progress, total) -> list[Outcome]
     outcomes: list[Outcome] = []
     broken: list[Job] = []
     with guard:
-        pool = _pool(workers)
+        lease = _lease(workers)
+        pool = lease.pool
         importing = threading.Thread(target=_import_quietly, args=("pandas",), daemon=True)
         try:
             futures = {}
@@ -266,8 +280,8 @@ def _run_processes(vectorizer, parts, workers, progress, total) -> list[Outcome]
                 outcomes.extend(done)
                 if bar is not None:
                     bar.update(len(done))
-        finally:  # every chunk is back (or lost with its worker): the workers exit on
-            pool.shutdown(wait=False, cancel_futures=True)  # their own; waiting: 7-9 ms
+        finally:  # every chunk is back (or lost with its worker)
+            lease.done(futures, broken=bool(broken))
             if importing.ident is not None:
                 importing.join()  # no thread of ours runs when workers start again below
         if broken and len(outcomes) == 0 and not _pool_works():
