@@ -486,7 +486,8 @@ def test_workers_start_with_one_blas_thread_and_no_spinning_helper(tmp_path, par
     rows = np.array(result["rows"])
     assert result["method"] == method
     assert result["failures"] == 0 and rows.shape == (24, 4)
-    assert len(set(rows[:, 0])) == 2 and result["pid"] not in set(rows[:, 0])  # two workers
+    # computed in workers (both started; one may take every clip before the other is up)
+    assert 1 <= len(set(rows[:, 0])) <= 2 and result["pid"] not in set(rows[:, 0])
     assert (rows[:, 1] == 1).all(), "a worker runs a second thread"
     assert (rows[:, 2] == 1).all(), "a worker's BLAS is not limited to one thread"
     assert (rows[:, 3] == 1).all(), "a worker had to import what it computes with"
