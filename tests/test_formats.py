@@ -214,10 +214,13 @@ def test_import_merges_as_one_undoable_operation(ds, tmp_path, capsys):
     ]
     incoming.write_text("\n".join(json.dumps(line) for line in lines) + "\n{broken\n")
     ds.close()
-    assert main(["import", str(incoming), "--workspace", str(tmp_path / "ws")]) == 0
-    out = capsys.readouterr().out
+    # the broken line is left out: the rest is merged, and the exit says it is incomplete
+    assert main(["import", str(incoming), "--workspace", str(tmp_path / "ws")]) == 1
+    captured = capsys.readouterr()
+    out = captured.out
     assert "1 new, 1 updated, 1 conflicting" in out and "1 problem(s) in the file" in out
     assert "line 2" in out  # the broken line is named
+    assert "is incomplete" in captured.err
     merged = AudioDataset.load(tmp_path / "ws")
     try:
         table = merged.to_pandas().set_index("audio")
@@ -261,10 +264,15 @@ def test_ranges_past_the_end_and_missing_audio_are_reported(tmp_path, capsys):
                                                   "label": ["old"], "SUBSET": ["train"]}))
     ours.save(ws)
     ours.close()
-    assert main(["import", str(path), "--workspace", str(ws)]) == 0
+    # the import adds no row for audio that is not there: gone.wav is named, not added
+    assert main(["import", str(path), "--workspace", str(ws)]) == 1
     out = capsys.readouterr().out
-    assert "new label(s), not in the workspace before: in, kept anyway" in out
+    assert "new label(s), not in the workspace before: in\n" in out
     assert "problem:" in out and "ends after the file" in out
+    assert f"{tmp_path / 'gone.wav'}: missing audio, no such file; 1 row(s) not imported" in out
+    merged = AudioDataset.load(ws, attach=False)
+    a = str(tmp_path / "a.wav")
+    assert sorted(merged.keys) == sorted([a, f"{a}#t=0.2,0.8"])
 
 
 def test_records_naming_audio_we_cannot_read_are_left_out_and_named(tmp_path):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .cli_args import check_listening, port_number, worker_count
 from .cli_compare import add_compare_commands
+from .cli_import import FORMAT_NAMES, add_import_command
 from .cli_predict import add_predict_commands
 from .cli_tags import add_tag_commands
 from .opening import is_workspace, open_attached, open_dataset, parse_segment, refuse_cutting
@@ -155,42 +156,6 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_import(args: argparse.Namespace) -> int:
-    from ..dataset.audio_dataset import AudioDataset
-    from ..dataset.formats import read_file
-    from ..dataset.schema import ABSTAIN, LABEL
-
-    table, problems = read_file(args.file, args.format, args.audio_root)
-    for problem in problems[:20]:
-        print(f"  problem: {problem}")
-    if len(problems) > 20:
-        print(f"  ... and {len(problems) - 20} more problem(s)")
-    dataset = AudioDataset.load(args.workspace)
-    try:
-        known = set(dataset.column(LABEL))
-        report = dataset.merge(table, overwrite=args.overwrite)
-    finally:
-        dataset.close()
-    fresh = sorted(set(table[LABEL]) - known - {ABSTAIN}) if len(table) else []
-    if fresh:
-        print(f"  new label(s), not in the workspace before: {', '.join(fresh[:20])}")
-    counts = report["action"].value_counts()
-    new, updated, conflicts = (int(counts.get(action, 0)) for action in
-                               ("new", "updated", "conflict"))
-    changed = new + updated + (conflicts if args.overwrite else 0)
-    print(f"imported {args.file} into {args.workspace}: {new} new, {updated} updated, "
-          f"{conflicts} conflicting (kept ours{'' if not args.overwrite else ', overwritten'}), "
-          f"{len(problems)} problem(s) in the file; "
-          + ("one operation: undo reverts it" if changed else "nothing changed"))
-    for row in report[report["action"] == "conflict"].head(20).itertuples():
-        print(f"  conflict {row.key}: {row.column} ours {row.ours!r}, theirs {row.theirs!r}")
-    if problems and not len(table):
-        print(f"error: no record of {args.file} could be read (the problems above say why)",
-              file=sys.stderr)
-        return 1
-    return 0
-
-
 def cmd_vectorize(args: argparse.Namespace) -> int:
     from ..vectors.batch import failed_rows, failure_lines, note_lines
 
@@ -264,10 +229,6 @@ def cmd_warmup(args: argparse.Namespace) -> int:
     return 0
 
 
-FORMAT_NAMES = ["prodigy", "label-studio", "encord", "raven", "audacity", "csv", "json",
-                "parquet"]
-
-
 def _segment_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--segment", metavar="SECONDS|nonsilent", default=None,
                         help="cut each file into range rows: fixed windows of SECONDS, or "
@@ -331,16 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="print the Label Studio labeling config (XML) for the labels")
     _segment_option(export)
     export.set_defaults(run=cmd_export)
-    importer = commands.add_parser(
-        "import", help="merge labels from another tool's file into a workspace (undoable)")
-    importer.add_argument("file", help="a .jsonl, .json, .txt, table, or folder of label tracks")
-    importer.add_argument("--workspace", required=True, help="the workspace to merge into")
-    importer.add_argument("--format", choices=FORMAT_NAMES, default=None)
-    importer.add_argument("--audio-root", default=None,
-                          help="audacity: where the audio files are (default: next to the .txt)")
-    importer.add_argument("--overwrite", action="store_true",
-                          help="on a conflict take the file's value (default: keep ours)")
-    importer.set_defaults(run=cmd_import)
+    add_import_command(commands)
     warmup = commands.add_parser(
         "warmup", help="compile the map code once into the user's cache (make does this)")
     warmup.set_defaults(run=cmd_warmup)

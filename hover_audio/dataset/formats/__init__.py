@@ -5,7 +5,9 @@
 ``csv``/``json``/``parquet`` tables. Each format module has ``write(entries, path)``
 and ``read(path) -> (entries, problems)``; rows pass through
 :mod:`.entries`. A record that cannot be read is a problem (named by file, line or
-record, and field); the rest is read.
+record, and field); the rest is read. Each local audio file that is not there is one
+problem, naming the file and how the reader came to it (its rows kept, or left out
+when the caller asks: ``hover-audio import`` adds no row for audio that is not there).
 """
 from __future__ import annotations
 
@@ -17,14 +19,14 @@ import pandas as pd
 from ...audio.key_forms import anchored_keys
 from ..schema import AUDIO
 from . import audacity, encord, label_studio, prodigy, raven
-from .entries import Entry, FormatError, entries_of, table_of
+from .entries import Entry, FormatError, Note, entries_of, table_of
 
 OURS = ("csv", "json", "parquet")
 MODULES = {"prodigy": prodigy, "label-studio": label_studio, "encord": encord, "raven": raven,
            "audacity": audacity}
 FORMATS = (*MODULES, *OURS)
 
-__all__ = ["FORMATS", "Entry", "FormatError", "detect", "read_file", "write_file"]
+__all__ = ["FORMATS", "Entry", "FormatError", "Note", "detect", "read_file", "write_file"]
 
 
 def detect(path: str | Path, format: str | None = None) -> str:
@@ -78,28 +80,54 @@ def write_file(table: pd.DataFrame, path: str | Path, format: str | None = None,
     return MODULES[kind].write(entries_of(table, include_unlabeled), path)
 
 
-def _against_the_audio(entries: list[Entry]) -> tuple[list[Entry], list[str]]:
-    """Check entries against their local files: a missing file is reported (its labels
-    are kept), a range past the end of its file is reported and left out."""
-    from ...audio.sources import local_path
+def _against_the_audio(entries: list[Entry], keep_missing=True, home: Path | None = None
+                       ) -> tuple[list[Entry], list[str]]:
+    """Check entries against their local files, one problem per file: a missing file's
+    rows are kept when ``keep_missing`` says so (True, or a callable of the row's key),
+    else left out; an unreadable file's rows are kept; a range past the end of its file
+    is reported and left out."""
+    from ...audio.sources import SourceError, local_path
 
     lengths: dict[str, float | None] = {}
+    missing: dict[str, list] = {}  # file -> [named_by, rows kept, rows left out]
+    unreadable: dict[str, int] = {}
     kept, problems = [], []
     for entry in entries:
-        path = local_path(entry.file)
+        try:
+            path = local_path(entry.file)
+        except SourceError:  # (the readers name such files; not ours to check)
+            path = None
         if path is None:  # a URL: not fetched here
             kept.append(entry)
             continue
         if entry.file not in lengths:
             lengths[entry.file] = _duration(path)
-            if lengths[entry.file] is None:
-                problems.append(f"{entry.file}: missing or unreadable audio (its labels are kept)")
         length = lengths[entry.file]
-        if length is not None and entry.end is not None and entry.end > length + 0.0005:
+        if length is None and not path.is_file():
+            found = missing.setdefault(entry.file, [entry.named_by or (
+                "" if path.is_absolute() or home is None else
+                f"a relative path, looked for from {home} and from the current folder"), 0, 0])
+            keep = keep_missing(entry.key) if callable(keep_missing) else keep_missing
+            found[1 if keep else 2] += 1
+            if keep:
+                kept.append(entry)
+            continue
+        if length is None:
+            unreadable[entry.file] = unreadable.get(entry.file, 0) + 1
+        elif entry.end is not None and entry.end > length + 0.0005:
             problems.append(f"{entry.key}: the range ends after the file ({length:g} s); "
                             "left out")
             continue
         kept.append(entry)
+    for file, (named_by, rows_kept, left_out) in missing.items():
+        text = f"{file}: missing audio, no such file" + (f" ({named_by})" if named_by else "")
+        if not left_out:
+            problems.append(Note(f"{text}; its {rows_kept} row(s) are kept"))
+        else:
+            problems.append(f"{text}; {left_out} row(s) not imported" + (
+                f" ({rows_kept} kept: rows already there)" if rows_kept else ""))
+    problems += [Note(f"{file}: unreadable audio; its {count} row(s) are kept")
+                 for file, count in unreadable.items()]
     return kept, problems
 
 
@@ -114,11 +142,16 @@ def _duration(path: Path) -> float | None:
 
 
 def read_file(path: str | Path, format: str | None = None,
-              audio_root: str | Path | None = None, warn: bool = False
-              ) -> tuple[pd.DataFrame, list[str]]:
-    """A clip table from a file of another tool, and the problems met (records left out).
+              audio_root: str | Path | None = None, warn: bool = False, *,
+              keep_missing=True) -> tuple[pd.DataFrame, list[str]]:
+    """A clip table from a file of another tool, and the problems met.
 
-    ``warn``: also warn once, naming the first problems.
+    A problem names what was left out of the table, or, a :class:`Note`, what was read
+    but not as written (nothing left out). ``audio_root``: where Audacity's label
+    tracks, and Label Studio's local files and uploads, find their audio.
+    ``keep_missing``: the rows of a local audio file that is not there are kept (True;
+    the file is named once), left out (False), or kept when the callable says so of
+    the row's key. ``warn``: also warn once, naming the first problems.
     """
     path = Path(path)
     if not path.exists():
@@ -136,8 +169,9 @@ def read_file(path: str | Path, format: str | None = None,
             table[AUDIO] = anchored_keys(table[AUDIO], home)
         return table, []
     try:
-        if kind == "audacity":
-            entries, problems = audacity.read(path, audio_root and Path(audio_root).absolute())
+        root = audio_root and Path(audio_root).absolute()
+        if kind in ("audacity", "label-studio"):
+            entries, problems = MODULES[kind].read(path, root)
         else:
             entries, problems = MODULES[kind].read(path)
     except (ValueError, UnicodeDecodeError) as error:  # the file as a whole is unreadable
@@ -146,7 +180,7 @@ def read_file(path: str | Path, format: str | None = None,
         raise FormatError(f"{path}: not a {kind} file: {error}") from None
     for entry, file in zip(entries, anchored_keys([entry.file for entry in entries], home)):
         entry.file = file
-    entries, more = _against_the_audio(entries)
+    entries, more = _against_the_audio(entries, keep_missing, home.absolute())
     problems = problems + more
     if warn and problems:
         import warnings

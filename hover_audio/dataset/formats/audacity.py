@@ -10,7 +10,8 @@ is skipped. The files mirror the audio files' folders
 below their common root. Label tracks have no room for subsets, transcripts,
 channels or other columns: reading gives ``raw`` rows. Reading looks for each audio
 file at the same relative place under ``audio_root`` (default: the folder the audio was
-in when hover-audio wrote the tracks, as its record says; else next to its ``.txt``).
+in when hover-audio wrote the tracks, as its record says; else next to its ``.txt``); an
+audio file that is not there is named once, with the track and root it came from.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from ...audio.decode import probe
 from ...audio.sources import SourceError, local_path
-from .entries import Entry, FormatError, checked_span, write_text
+from .entries import Entry, FormatError, Note, checked_span, write_text
 
 SUFFIXES = ()  # a folder: chosen by --format audacity
 POINT_WIDTH = 1.0  # seconds: a point label is read as a range this long, centred on it
@@ -89,7 +90,12 @@ def read(folder: Path, audio_root: Path | None = None) -> tuple[list[Entry], lis
     if not folder.is_dir():
         raise FormatError(f"{folder}: Audacity labels are a folder of .txt files")
     recorded = _recorded(folder)[0]
+    if not (folder / WRITTEN).is_file() and next(folder.rglob("*.txt"), None) is None:
+        raise FormatError(f"{folder}: no label tracks (<audio file name>.txt) in it")
     root = Path(audio_root) if audio_root else Path(recorded) if recorded else folder
+    whose = ("the audio root given: is the audio there?" if audio_root else
+             "where the tracks' export found the audio: give the audio root if it moved"
+             if recorded else "the tracks' own folder, as no audio root was given")
     entries, problems = [], []
     for track in sorted(folder.rglob("*.txt")):
         audio = str((root / track.relative_to(folder)).with_suffix(""))
@@ -97,11 +103,10 @@ def read(folder: Path, audio_root: Path | None = None) -> tuple[list[Entry], lis
             problems.append(f"{track}: name it after its audio file ('take 1.wav.txt')")
             continue
         length = None
-        if not Path(audio).is_file():
-            problems.append(f"{track}: no audio file {audio}")
-        else:
+        if Path(audio).is_file():  # (one that is not there is named once, by read_file)
             found = probe(audio)
             length = found.duration if found else None
+        named_by = f"the label track {track}, looked for under {root}, {whose}"
         points = []
         for number, line in enumerate(track.read_text(encoding="utf-8").splitlines(), 1):
             if not line.strip() or line.startswith("\\"):  # a spectral selection's line
@@ -115,11 +120,12 @@ def read(folder: Path, audio_root: Path | None = None) -> tuple[list[Entry], lis
                 continue
             if widened:
                 points.append(f"{number} ({entry.start:g}-{entry.end:g} s)")
+            entry.named_by = named_by
             entries.append(entry)
-        if points:
-            problems.append(f"{track}: point label(s) on line(s) {', '.join(points)} read as "
-                            f"{POINT_WIDTH:g} s ranges centred on the point; widen them in "
-                            "Audacity for other lengths")
+        if points:  # (read, not left out: a note)
+            problems.append(Note(f"{track}: point label(s) on line(s) {', '.join(points)} "
+                                 f"read as {POINT_WIDTH:g} s ranges centred on the point; "
+                                 "widen them in Audacity for other lengths"))
     return entries, problems
 
 

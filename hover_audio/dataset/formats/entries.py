@@ -30,6 +30,12 @@ class FormatError(ValueError):
     """A file of another tool that cannot be read: names the file, record and field."""
 
 
+class Note(str):
+    """A problem that leaves nothing out: the records it names are read (a point label
+    widened to a range, audio that is missing but whose rows are kept, a task with
+    nothing to import). Any other problem means some of the file was not read."""
+
+
 @dataclass
 class Entry:
     """One row as other tools see it."""
@@ -42,6 +48,7 @@ class Entry:
     subset: str = "raw"
     transcript: str = ""
     extra: dict = field(default_factory=dict)  # the user's columns, JSON values
+    named_by: str = ""  # how the reader found the file (said when it is missing)
 
     @property
     def whole(self) -> bool:

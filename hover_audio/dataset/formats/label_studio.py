@@ -23,6 +23,12 @@ Read (Label Studio's JSON export, Export > JSON):
 - a ``textarea`` tied to no region (no ``id``, or an ``id`` no region has, and no
   ``start``/``end``) is the whole file's transcript; one with ``start``/``end`` but no
   labelled region is an unlabelled range with that transcript.
+- ``data.audio`` as Label Studio's own URLs, ``/data/local-files/?d=PATH`` (local files
+  storage: ``PATH`` under its document root) and ``/data/upload/N/NAME`` (an uploaded
+  file), is looked for on disk (:func:`local_file`: under the audio root given, else the
+  export's folder; for local files also Label Studio's document root).
+- a task whose annotations were all cancelled, or with predictions only, is a
+  :class:`~.entries.Note` (nothing to import, nothing lost).
 - Label Studio's CSV and JSON-MIN exports (a row per task, an ``annotation_id`` column)
   leave out channels and per-region text: they are refused with a message saying to
   export as JSON (:func:`export_hint` tells such a table).
@@ -31,16 +37,22 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import posixpath
+import re
+import urllib.parse
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
 from ...audio.decode import probe
 from ..schema import ABSTAIN, TAG_SEPARATOR, TAGS
-from .entries import Entry, FormatError, channel_of, checked_span, file_of, write_text
+from .entries import Entry, FormatError, Note, channel_of, checked_span, file_of, write_text
 
 SUFFIXES = ()  # .json is shared: chosen by content (see formats.detect)
 AUDIO, CHOICES, REGIONS, TEXT = "audio", "label", "region", "transcript"
 EXPORT_COLUMNS = ("annotation_id", "annotator", "lead_time", "created_at", "updated_at")
+LOCAL_FILES = "data/local-files"  # Label Studio's URL of a file under its document root
+UPLOAD = re.compile(r"(?:^|/)data/upload/(?P<project>\d+)/(?P<name>[^/]+)$")
 MIN_EXPORT = ("this looks like a Label Studio CSV/JSON-MIN export, which leaves out what "
               "hover-audio reads; export the project as JSON (Export > JSON) and import that")
 
@@ -127,7 +139,9 @@ def _region_list(text: str) -> bool:
         isinstance(r, dict) and ("labels" in r or "choices" in r) and "start" in r for r in found)
 
 
-def read(path: Path) -> tuple[list[Entry], list[str]]:
+def read(path: Path, audio_root: Path | None = None) -> tuple[list[Entry], list[str]]:
+    """The entries of a JSON export; ``audio_root``: Label Studio's document root for
+    local files (default: see :func:`local_file`)."""
     text = path.read_text(encoding="utf-8")
     try:
         tasks = json.loads(text)
@@ -150,12 +164,79 @@ def read(path: Path) -> tuple[list[Entry], list[str]]:
         if isinstance(task, dict) and isinstance(task.get("id"), (int, str)):
             where += f" (id {task['id']})"
         try:
-            found, more = _task(where, task)
+            found, more = _task(where, task, path.parent, audio_root)
             entries += found
             problems += more
         except FormatError as error:
             problems.append(str(error))
     return entries, problems
+
+
+def local_file(where: str, value, home: Path, audio_root: Path | None = None
+               ) -> tuple[object, str]:
+    """The file a task's ``data.audio`` names, and how it was looked for (said when it is
+    not there); a value that is not one of Label Studio's own file URLs is returned as
+    it is.
+
+    - ``/data/local-files/?d=PATH`` (local files storage; with or without the host):
+      ``PATH``, URL-decoded, under the document root: ``audio_root`` when given, else
+      the first of ``$LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT`` (or
+      ``$LOCAL_FILES_DOCUMENT_ROOT``), ``home`` (the export's folder) and ``/`` (Label
+      Studio's default root) that has it. A ``PATH`` that climbs out of the root
+      (``../x.wav``) is an error, as in Label Studio.
+    - ``/data/upload/N/NAME`` (a file uploaded to Label Studio, which adds 8 hex digits and
+      a dash before the name): under ``audio_root`` (else ``home``) as ``upload/N/NAME``
+      (the root is Label Studio's media folder), ``N/NAME``, ``NAME``, or the name
+      without the prefix (the folder of the originals).
+
+    Not found, the value stays as it is (and is named as missing).
+    """
+    if not isinstance(value, str):
+        return value, ""
+    parts = urllib.parse.urlsplit(value)
+    if parts.scheme not in ("", "http", "https") or not parts.scheme and Path(value).is_file():
+        return value, ""
+    route = urllib.parse.unquote(parts.path).strip("/")
+    if not parts.scheme and not (value.startswith("/data/") or route == LOCAL_FILES):
+        return value, ""  # a path of the user's (with a host, any path: Label Studio
+        # may be served under one)
+    if route == LOCAL_FILES or route.endswith("/" + LOCAL_FILES):
+        asked = urllib.parse.parse_qs(parts.query).get("d")
+        relative = posixpath.normpath(asked[0].replace("\\", "/")).lstrip("/") if asked else ""
+        if relative in ("", ".", "..") or relative.startswith("../"):
+            raise FormatError(f"{where}: {value!r} names no file under Label Studio's "
+                              "document root (its d= is empty or climbs out of the root)")
+        roots = [audio_root] if audio_root else _document_roots(home)
+        said = (f"Label Studio's local file {relative!r}, looked for under "
+                f"{', '.join(map(str, roots))}" + (
+                    "" if audio_root else ": give the document root as the audio root"))
+        places = [Path(root) / relative for root in roots]
+    else:
+        found = UPLOAD.search(route)
+        if found is None:
+            return value, ""
+        project, name = found.group("project"), found.group("name")
+        root = Path(audio_root or home)
+        names = [name] + ([name[9:]] if re.match(r"[0-9a-f]{8}-.", name) else [])
+        places = [root / "upload" / project / name, root / project / name] + [
+            root / each for each in names]
+        said = (f"a file uploaded to Label Studio, looked for under {root} as "
+                f"{', '.join(str(place.relative_to(root)) for place in places)}: give Label "
+                "Studio's media folder, or the folder of the originals, as the audio root")
+    for place in places:
+        if place.is_file():
+            return str(place), said
+    return value, said
+
+
+def _document_roots(home: Path) -> list[Path]:
+    """Where Label Studio's local files may be: its document root (from the environment,
+    as Label Studio reads it), the export's folder, and ``/`` (Label Studio's default)."""
+    roots = [os.environ.get(name) for name in ("LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT",
+                                               "LOCAL_FILES_DOCUMENT_ROOT")]
+    roots = [Path(root) for root in roots if root] + [Path(home).absolute(),
+                                                      Path(os.path.abspath(os.sep))]
+    return list(dict.fromkeys(roots))
 
 
 def _latest(where: str, task: dict) -> tuple[list | None, str | None]:
@@ -178,16 +259,28 @@ def _latest(where: str, task: dict) -> tuple[list | None, str | None]:
     return results, None
 
 
-def _task(where: str, task) -> tuple[list[Entry], list[str]]:
+def _task(where: str, task, home: Path, audio_root: Path | None
+          ) -> tuple[list[Entry], list[str]]:
     if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
         raise FormatError(f"{where}: a task needs a 'data' object")
     data = dict(task["data"])
-    audio = file_of(f"{where}, data.{AUDIO}", data.pop(AUDIO, None))
+    field = f"{where}, data.{AUDIO}"
+    audio, named_by = local_file(field, data.pop(AUDIO, None), home, audio_root)
+    audio = file_of(field, audio)
     regions_meta = data.pop("hover_audio_regions", {}) or {}
     subset = data.pop("subset", "raw")
     results, why = _latest(where, task)
     if results is None:
-        return [], [why]
+        return [], [Note(why)]  # (nothing to import: skipped, or not annotated)
+    out, problems = _results(where, audio, data, regions_meta, subset, results)
+    for entry in out:
+        entry.named_by = named_by
+    return out, problems
+
+
+def _results(where: str, audio: str, data: dict, regions_meta, subset, results: list
+             ) -> tuple[list[Entry], list[str]]:
+    """The entries of an annotation's results."""
     problems: list[str] = []
     whole = Entry(audio, subset=subset, extra=data)
     choices, regions, texts = [], {}, []

@@ -15,7 +15,8 @@ Read:
   that names no file, or the table has no ``Begin Path``, ``Begin File`` looked up in
   the table's folder; with neither column, the audio file Raven named the table after
   (``x.wav`` for ``x.Table.1.selections.txt``) in the same folder. A ``Begin File``
-  that is not there is a problem (its labels are kept).
+  that is not there is named once, as every missing audio file is (see
+  :func:`~hover_audio.dataset.formats.read_file`).
 - the label: ``Annotation``, else BirdNET's ``Common Name``, else the first of
   :data:`LABEL_COLUMNS` the table has; a table with none of them is an error naming
   the columns it has.
@@ -105,10 +106,13 @@ def read(path: Path) -> tuple[list[Entry], list[str]]:
     for number, row in rows:
         where = f"{path}, line {number}"
         try:
-            entries.append(_entry(where, row, label_column, files))
+            entry = _entry(where, row, label_column, files)
         except FormatError as error:
             problems.append(str(error))
-    return entries, files.problems + problems
+            continue
+        entry.named_by = files.named_by.get(entry.file, "")
+        entries.append(entry)
+    return entries, problems
 
 
 def _entry(where: str, row: dict, label_column: str, files: _Files) -> Entry:
@@ -157,9 +161,8 @@ class _Files:
 
     def __init__(self, path: Path, header: list[str]):
         self.path, self.folder, self.header = path, path.parent, header
-        self.problems: list[str] = []
         self.counts: dict[str, int | None] = {}
-        self.missing: set[str] = set()
+        self.named_by: dict[str, str] = {}  # a Begin File not in the folder: why
         self.named = None
         if "Begin Path" not in header and "Begin File" not in header:
             self.named = self._named_after()
@@ -193,11 +196,10 @@ class _Files:
         if not name:
             raise FormatError(f"{where}: no audio file named (empty Begin Path and Begin File)")
         name = file_of(f"{where}, column 'Begin File'", name)
-        if not (self.folder / name).is_file() and name not in self.missing:
-            self.missing.add(name)
-            self.problems.append(
-                f"{self.path}: Begin File {name!r} is not in the table's folder {self.folder} "
-                "(and no Begin Path names it); its labels are kept")
+        if not (self.folder / name).is_file():  # (named once, by read_file, with this)
+            self.named_by[name] = (f"Begin File {name!r} is not in the table's folder "
+                                   f"{self.folder}, and no Begin Path of {self.path.name} "
+                                   "names it")
         return name
 
     def _exists(self, value: str) -> bool:
