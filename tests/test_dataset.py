@@ -310,11 +310,13 @@ def test_dfs_splits_rows_by_subset(ds):
     assert sum(len(frame) for frame in dfs.values()) == len(ds)
 
 
-def test_dfs_are_copies(ds):
+def test_dfs_are_a_working_copy_applied_by_synchronize(ds):
     train = ds.dfs["train"]
     train.loc[0, "label"] = "hacked"
-    assert "hacked" not in set(ds.to_pandas()["label"])
-    assert "hacked" not in set(ds.dfs["train"]["label"])
+    assert "hacked" not in set(ds.to_pandas()["label"])  # not the table itself
+    assert ds.dfs["train"] is train  # the same frame until synchronized: the edit is kept
+    assert ds.synchronize_df_to_dictl() == 1
+    assert labels_of(ds)["e.wav"] == "hacked"
 
 
 def test_dfs_follow_commit(ds):

@@ -52,14 +52,18 @@ def test_classes_and_coders_follow_the_labels_as_in_hover():
 
 def test_a_hover_method_done_without_names_its_replacement():
     ds = AudioDataset.from_pandas(pd.DataFrame({"audio": ["/a.wav"]}))
-    with pytest.raises(AttributeError, match=r"no synchronize_df_to_dictl\(\) \(hover's\): "
-                                             r"use nothing: set_labels"):
-        ds.synchronize_df_to_dictl()
+    with pytest.raises(AttributeError, match=r"no df_deduplicate\(\) \(hover's\): "
+                                             r"use dedup\(\)"):
+        ds.df_deduplicate()
+    with pytest.raises(AttributeError, match=r"no copy\(\) \(hover's\): use copy.deepcopy"):
+        ds.copy()
     with pytest.raises(AttributeError, match=r"use positions\(\[key\]\)"):
         ds.locate_by_feature_value("/a.wav")
     with pytest.raises(AttributeError, match="has no attribute 'no_such_thing'"):
         ds.no_such_thing
     assert not hasattr(ds, "copy")
+    # hover's dfs and synchronize_df_to_dictl are here (tests/test_dataset_faults.py)
+    assert ds.synchronize_df_to_dictl() == 0 and set(ds.dfs) == {"raw", "train", "dev", "test"}
 
 
 def test_a_maps_transform_takes_hovers_method_argument():

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import warnings
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
@@ -20,14 +19,14 @@ import numpy as np
 import pandas as pd
 
 from ..vectors.contract import describe, rebuild
-from . import editing, embedding, merging, schema, tagging
+from . import copies, editing, embedding, merging, schema, subset_frames, tagging
 from . import tag_suggestions as suggestions
 from .clip_table import ClipTable
 from .folder import folder_table
 from .hover_names import HoverNames
 from .history import ChangeEvent, History, Operation, changed_rows, operation_to_json, replay
 from .schema import ABSTAIN, AUDIO, LABEL, SUBSET, SUBSETS, DuplicateKeysWarning  # noqa: F401
-from .store import Workspace, read_workspace
+from .store import Workspace, open_dataset
 from .formats import read_file, write_file
 
 log = logging.getLogger(__name__)
@@ -37,9 +36,12 @@ class AudioDataset(HoverNames):
     """Clips keyed by path or URL, in subsets raw/train/dev/test, with labels.
 
     Build one with :meth:`from_pandas`, :meth:`from_folder`, :meth:`from_file` or
-    :meth:`load`. The single source of truth: views (``dfs``, ``to_pandas()``) are
-    copies; every change goes through :meth:`set_labels` and :meth:`commit`, which
-    can be undone and, in a workspace, are journaled before they return.
+    :meth:`load`. The single source of truth: ``to_pandas()`` is a copy and ``dfs`` a
+    working copy whose label edits :meth:`synchronize_df_to_dictl` applies (see
+    :mod:`.subset_frames`); every change is an operation (:meth:`set_labels`,
+    :meth:`commit`, ...), undoable and, in a workspace, journaled before it returns.
+    ``pickle``, ``copy.copy`` and ``copy.deepcopy`` give a detached copy, attached to no
+    workspace (its changes stay in memory; see :mod:`.copies`).
     """
 
     def __init__(self, table: pd.DataFrame, vectors=None):
@@ -54,6 +56,14 @@ class AudioDataset(HoverNames):
         self._seq = 0
         self._listeners: list[Callable[[ChangeEvent], None]] = []
         self._embedding = embedding.DatasetEmbedding(self)
+        self._working: subset_frames.WorkingFrames | None = None  # what ``dfs`` handed out
+        self._changes = 0  # counts the changes (events), so ``dfs`` knows it is stale
+
+    __getstate__, __deepcopy__ = copies.state_of, copies.deep_copy  # detached copies
+
+    def __setstate__(self, state: dict) -> None:  # a fresh lock, no workspace or listeners
+        AudioDataset.__init__(self, state["table"], state["vectors"])
+        copies.restore(self, state)
 
     # ----------------------------------------------------------------- building
     @classmethod
@@ -124,11 +134,6 @@ class AudioDataset(HoverNames):
     def keys(self) -> list[str]:
         """The identity of each row: its ``audio`` key, plus ``#t=`` when ranged by columns."""
         return self._clips.keys()
-
-    @property
-    def dfs(self) -> dict[str, pd.DataFrame]:
-        """Subset name -> a copy of that subset's rows (as hover's ``dataset.dfs``)."""
-        return self._clips.subsets()
 
     @property
     def classes(self) -> list[str]:
@@ -221,6 +226,7 @@ class AudioDataset(HoverNames):
             if kept is not None:
                 if self._vectors is not None:
                     self._vectors = self._vectors[kept]
+                self._changes += 1
                 self._snapshot()
             return report
 
@@ -272,8 +278,11 @@ class AudioDataset(HoverNames):
         With no ``folder``, checkpoint the attached workspace (a fresh snapshot
         and an empty journal). Saving to a new folder detaches from the old one.
         """
+        moving = folder is not None and Path(folder).absolute() != self.workspace
+        if not (moving and self._workspace is not None):  # else close() warns
+            subset_frames.warn_unsynced(self, "saved")
         with self._mutex:
-            if folder is not None and Path(folder).absolute() != self.workspace:
+            if moving:
                 workspace = Workspace.create(Path(folder).absolute(), overwrite)
                 self.close()
                 self._workspace = workspace
@@ -292,36 +301,19 @@ class AudioDataset(HoverNames):
         behind the damage. With ``attach=False`` the workspace is only read:
         nothing is locked or written and later operations are not journaled.
         """
-        folder = Path(folder).absolute()
-        workspace = Workspace.attach(folder) if attach else None
-        try:
-            saved = read_workspace(folder)
-            dataset = cls(saved.table, saved.vectors)
-            dataset._restore(saved.meta, saved.journal.entries)
-            if workspace is not None and (saved.journal.damaged or saved.journal.torn):
-                workspace.recover(saved.journal, dataset._clips.frame, dataset._meta(),
-                                  dataset._vectors)
-        except BaseException:
-            if workspace is not None:
-                workspace.close()
-            raise
-        if workspace is not None:
-            workspace.journal.open()
-            dataset._workspace = workspace
-        elif saved.journal.damaged:
-            warnings.warn(f"{folder}: {len(saved.journal.damaged)} damaged journal line(s) "
-                          "skipped; open the workspace attached to repair it", stacklevel=2)
-        return dataset
+        return open_dataset(cls, Path(folder).absolute(), attach)
 
     def export(self, path: str | os.PathLike, format: str | None = None,
                include_unlabeled: bool = False) -> Path:
         """Write the table (``.csv``/``.json``/``.parquet``), or another tool's ``format``
         (:mod:`.formats`; ``ABSTAIN`` rows only with ``include_unlabeled``), atomically."""
+        subset_frames.warn_unsynced(self, "exported")
         return write_file(self.to_pandas(), path, format, include_unlabeled=include_unlabeled)
 
     def close(self) -> None:
         """Checkpoint the workspace (one fresh snapshot, an empty journal) and detach."""
         if self._workspace is not None:
+            subset_frames.warn_unsynced(self, "closed")
             with self._mutex:
                 try:
                     self._workspace.checkpoint(self._clips.frame, self._meta(), self._vectors)
@@ -386,6 +378,7 @@ class AudioDataset(HoverNames):
             self._workspace.snapshot(self._clips.frame, self._meta(), self._vectors)
 
     def _notify(self, event: ChangeEvent) -> None:
+        self._changes += 1
         for listener in list(self._listeners):
             try:
                 listener(event)

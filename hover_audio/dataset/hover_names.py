@@ -1,11 +1,13 @@
 """hover's own names on the dataset: its constructor's lists of dicts, its label coding,
-and the replacement of each hover method hover-audio does without.
+its ``dfs``, and the replacement of each hover method hover-audio does without.
 
 :class:`HoverNames` gives :class:`~hover_audio.dataset.audio_dataset.AudioDataset`
-hover's ``label_encoder``, ``label_decoder`` and ``setup_label_coding``; a
-call of a hover method that has no counterpart here (``synchronize_df_to_dictl``, ...)
-raises an AttributeError that says what to use instead. :func:`dictl_table` reads
-hover's constructor arguments (:mod:`~hover_audio.dataset.supervisable`).
+hover's ``label_encoder``, ``label_decoder``, ``setup_label_coding``, ``dfs`` and
+``synchronize_df_to_dictl`` (label edits made in ``dfs`` come back to the dataset,
+journaled: :mod:`~hover_audio.dataset.subset_frames`); a call of a hover method that
+has no counterpart here (``df_deduplicate``, ...) raises an AttributeError that says
+what to use instead. :func:`dictl_table` reads hover's constructor arguments
+(:mod:`~hover_audio.dataset.supervisable`).
 """
 from __future__ import annotations
 
@@ -13,18 +15,18 @@ from typing import Iterable, Mapping
 
 import pandas as pd
 
+from . import subset_frames
 from .schema import ABSTAIN, AUDIO, LABEL, SUBSET, SUBSETS
 
 ABSTAIN_ENCODED = -1  # hover's code of ABSTAIN in label_encoder
 REPLACED = {  # hover's methods with no counterpart here -> what to use instead
-    "synchronize_df_to_dictl": "nothing: set_labels() and commit() change the one table "
-                               "(dfs are read-only copies)",
-    "synchronize_dictl_to_df": "nothing: set_labels() and commit() change the one table",
     "df_deduplicate": "dedup()",
     "validate_labels": "nothing: labels are checked as they are set",
     "locate_by_feature_value": "positions([key]) (a key's row in to_pandas())",
-    "subset": "dfs[name] (a copy) or to_pandas()",
-    "copy": "AudioDataset.from_pandas(dataset.to_pandas()) (without its workspace and history)",
+    "subset": "dfs[name] (a working copy: synchronize_df_to_dictl() applies its label edits) "
+              "or to_pandas()",
+    "copy": "copy.deepcopy(dataset) (a copy attached to no workspace), or "
+            "AudioDataset.from_pandas(dataset.to_pandas()) (without its history)",
     "loader": "dataset.vectors with to_pandas()'s labels (hover_audio.model.classifier.fit)",
     "setup_pop_table": "the annotator's population table (simple_annotator(dataset))",
     "update_population": "the annotator's population table (simple_annotator(dataset))",
@@ -84,6 +86,35 @@ class HoverNames:
 
     def setup_label_coding(self, verbose: bool = True, debug: bool = False) -> None:
         """Nothing to set up: :attr:`classes` and the coders follow the labels."""
+
+    @property
+    def dfs(self) -> dict[str, pd.DataFrame]:
+        """Subset name -> its rows, as hover's ``dataset.dfs``: a working copy, the same
+        frames on each access, edited in place as in hover; their label edits (and rows
+        moved to another subset's frame) reach the dataset only through
+        :meth:`synchronize_df_to_dictl`. Frames without edits are read again after the
+        dataset changed (see :mod:`~hover_audio.dataset.subset_frames`)."""
+        return subset_frames.frames_of(self)
+
+    def synchronize_df_to_dictl(self) -> int:
+        """Apply the edits made in :attr:`dfs` since it was handed out (or last synchronized):
+        labels, and rows moved to another subset's frame (test > dev > train > raw where a row
+        is in several), as one operation (journaled, one :meth:`undo`). Returns how many rows
+        changed.
+
+        Raises
+        ------
+        ValueError
+            Changing nothing, naming the rows and columns: a bad label, ``ABSTAIN`` outside
+            raw, another column changed or added (each names what changes it), a row left
+            out of every frame or not in the dataset. The frames keep their edits.
+        """
+        return subset_frames.synchronize(self)
+
+    def synchronize_dictl_to_df(self) -> None:
+        """Drop the :attr:`dfs` working copy (with a warning when it holds edits never
+        synchronized): the next ``dfs`` reads the dataset again."""
+        subset_frames.drop(self)
 
     def __getattr__(self, name: str):
         kind = type(self).__name__

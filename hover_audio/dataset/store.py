@@ -235,3 +235,27 @@ def read_workspace(folder: Path) -> SavedState:
     """Read a workspace without locking it: its snapshot and its journal's intact entries."""
     table, meta, vectors = read_snapshot(folder)
     return SavedState(table, meta, vectors, Journal(folder / JOURNAL).read())
+
+
+def open_dataset(cls, folder: Path, attach: bool):
+    """``cls.load(folder, attach)``: a dataset of class ``cls`` from the workspace's snapshot
+    and journal; attached, the workspace is locked and a damaged journal repaired."""
+    workspace = Workspace.attach(folder) if attach else None
+    try:
+        saved = read_workspace(folder)
+        dataset = cls(saved.table, saved.vectors)
+        dataset._restore(saved.meta, saved.journal.entries)
+        if workspace is not None and (saved.journal.damaged or saved.journal.torn):
+            workspace.recover(saved.journal, dataset._clips.frame, dataset._meta(),
+                              dataset._vectors)
+    except BaseException:
+        if workspace is not None:
+            workspace.close()
+        raise
+    if workspace is not None:
+        workspace.journal.open()
+        dataset._workspace = workspace
+    elif saved.journal.damaged:
+        warnings.warn(f"{folder}: {len(saved.journal.damaged)} damaged journal line(s) "
+                      "skipped; open the workspace attached to repair it", stacklevel=3)
+    return dataset
