@@ -1,7 +1,9 @@
 """Layer 4, dataset: the one table of clips, labels and subsets, its history and workspace.
 
 - ``audio_dataset``: :class:`AudioDataset`, the facade; ``supervisable``: hover's
-  ``SupervisableAudioDataset`` (and its constructor); ``hover_names``: hover's other names.
+  ``SupervisableAudioDataset`` (and its constructor); ``hover_names``: hover's other names;
+  ``subset_frames``: hover's ``dfs`` (a working copy, applied by ``synchronize_df_to_dictl``);
+  ``copies``: pickled and copied datasets (detached from any workspace).
 - ``clip_table``: the table in memory (rows by key, operations applied).
 - ``schema``: column names, subsets, validation of tables at the edge.
 - ``history``: undo/redo and the append-only journal; ``store``: the workspace folder.
