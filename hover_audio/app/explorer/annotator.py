@@ -14,7 +14,7 @@ from functools import partial
 
 import numpy as np
 from bokeh.events import DocumentReady, MouseMove, Tap
-from bokeh.layouts import column, row
+from bokeh.layouts import row
 from bokeh.models import Button, ColumnDataSource, Div
 
 from ...audio.wav import clip_seconds, clip_wav
@@ -23,13 +23,12 @@ from ...dataset.embedding import LABELS_ASPECT, learning_labels
 from ...dataset.schema import AUDIO, RANGE_COLUMNS, SUBSET
 from ..transport import send_frames_at_once
 from . import playback_js as js
-from . import widgets
+from . import page_layout, widgets
 from .aspects import MapAspectControl
 from .clip_panel import ClipPanel
 from .drawing import page_template
-from .plot import MAX_WIDTH
 from .tag_panel import TagPanel
-from .search_panel import SearchPanel, finder
+from .search_panel import SearchPanel
 from .page_data import (label_color, label_patches, population_data, rows_to_change,
                         selection_data, source_data, xy)
 
@@ -62,6 +61,8 @@ class Annotator:
         self.channel = js.AudioChannel()
         self._previous_selection: list[int] = []
         self._setting_selection = False
+        self._renamed: dict[str, str] = {}  # old key -> new key of a row re-ranged here
+        self._dropped: set[str] = set()  # the selected keys the last change of rows took
         self.refresh_hooks = []  # panels' own reactions to dataset changes
         self._build()
         self.panels = [panel(self) for panel in panels]
@@ -96,32 +97,8 @@ class Annotator:
         self.selection_source.selected.js_on_change(
             "indices", widgets.play_table_row(self.selection_source, self.channel))
         self._connect()
-        labeling = self.labeling
-        self.controls = controls = column(
-            row(widgets.title_div(self.title, width=190),
-                self.map_aspect.select, self.map_aspect.redraw),
-            row(self.sound["unlock"], self.sound["hover_play"], self.sound["volume"]),
-            row(labeling["label"], labeling["apply"]),
-            self.label_buttons,
-            Div(text="selection mode"), labeling["mode"],
-            row(*labeling["commits"].values()),
-            row(labeling["undo"], labeling["redo"]),
-            self.status,
-            self.tag_panel.layout,
-            *self.search.widgets(),
-            self.population,
-        )
-        maps = column(self.plot, finder(self), sizing_mode="stretch_width") if self.linked \
-            else self.plot
-        # the map side takes the page's width beside the controls (MIN_WIDTH to MAX_WIDTH)
-        left = column(maps, self.clip_panel.layout, sizing_mode="stretch_width",
-                      max_width=MAX_WIDTH)
-        self.layout = column(row(left, controls, sizing_mode="stretch_width"),
-                             sizing_mode="stretch_width")
-        # a root of its own: a message or a clip drawn above re-lays out only the first root
-        # (SlickGrid closes an open cell editor on every re-layout of its table)
-        self.table_layout = row(self.selection, column(self.remove),
-                                sizing_mode="stretch_width", name="selection-panel")
+        self.title_div = widgets.title_div(self.title, width=190)
+        page_layout.arrange(self)
 
     def _button_labels(self) -> list[str]:
         """The labels that get buttons and keys 1-9: the first of the labels clips have (the
@@ -159,7 +136,8 @@ class Annotator:
         doc.title = self.title
         doc.template = page_template()  # the map drawn without WebGL where no GPU draws it
         doc.add_root(self.layout)
-        doc.add_root(self.table_layout)
+        doc.add_root(self.table_layout)  # right under the map (see page_layout)
+        doc.add_root(self.details_layout)
         doc.add_root(self.channel)
         doc.js_on_event(DocumentReady, js.keyboard(self.channel))
         stop = self.dataset.on_change(self._on_dataset_change)
@@ -234,16 +212,21 @@ class Annotator:
                   f"moved {{}} clip(s) to {subset}{note}")
 
     def undo(self) -> None:
-        self._act(self.dataset.undo, "undid {} change(s)")
+        self._act(self.dataset.undo, "undid {} change(s)", nothing="nothing to undo")
 
     def redo(self) -> None:
-        self._act(self.dataset.redo, "redid {} change(s)")
+        self._act(self.dataset.redo, "redid {} change(s)", nothing="nothing to redo")
 
-    def _act(self, operation, message: str) -> None:
+    def _act(self, operation, message: str, nothing: str | None = None) -> None:
+        """Run ``operation`` and say ``message`` with what it returns; ``nothing`` is
+        said instead when it returns 0 (an empty undo or redo history)."""
         try:
             changed = operation()
         except (ValueError, KeyError) as error:
             widgets.say(self.status, str(error), error=True)
+            return
+        if nothing is not None and not changed:
+            widgets.say(self.status, nothing, error=True)
             return
         widgets.say(self.status, message.format(changed))
 
@@ -327,13 +310,28 @@ class Annotator:
                           "transcript saved for {} clip(s)")
 
     # ----------------------------------------------------------- dataset sync
+    def keep_selected(self, old: str, new: str) -> None:
+        """The row ``old`` is now the row ``new`` (its range was set): if ``old`` was
+        selected, ``new`` is. Called right after the edit, before or after this page
+        applied it (the server applies it on the next tick, a test at once)."""
+        if old in (self.keys[i] for i in self._previous_selection):  # not applied yet
+            self._renamed[old] = new
+        elif old in self._dropped:  # applied: it left the selection, the new row joins it
+            found = int(self.dataset.positions([new], missing="skip")[0])
+            if found >= 0 and found not in self._previous_selection:
+                self.set_selection(sorted(self._previous_selection + [found]))
+
     def _rows_moved(self) -> None:
         """Resend the source after rows were added or removed, keeping the selection by key
-        (its rows may have moved) and saying when selected rows are gone."""
-        chosen = [self.keys[i] for i in self._previous_selection]
+        (its rows may have moved; a row whose range was set by its new key) and saying
+        when selected rows are gone."""
+        chosen = [self._renamed.get(key, key)
+                  for key in (self.keys[i] for i in self._previous_selection)]
+        self._renamed.clear()
         self.keys = self.dataset.keys
         found = self.dataset.positions(chosen, missing="skip") if chosen else []
         kept = sorted(int(i) for i in found if i >= 0)
+        self._dropped = {key for key, at in zip(chosen, found) if at < 0}
         self.source.data = source_data(self.dataset)
         self.set_selection(kept)
         if len(kept) < len(chosen):

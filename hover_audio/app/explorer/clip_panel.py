@@ -189,7 +189,6 @@ class ClipPanel:
         for left, right in (self.shades[0:2], self.shades[2:4]):
             left.update(left=view.shown_from, right=view.start)
             right.update(left=view.end, right=view.shown_to)
-        self.state.data = {"row": [position], "start": [view.start], "end": [view.end]}
         self._showing_edges = True
         self.edges.update(start=view.start, end=view.end)
         self._showing_edges = False
@@ -202,6 +201,8 @@ class ClipPanel:
         self._showing_text = True
         self.transcript.value = "" if is_missing(text) else str(text)
         self._showing_text = False
+        # the row shown goes last: a page that sees it has the range and transcript too
+        self.state.data = {"row": [position], "start": [view.start], "end": [view.end]}
         label, subset = dataset.column(LABEL)[position], dataset.column(SUBSET)[position]
         more = (" (the first 10 minutes)" if view.truncated else
                 " (a long file: one short window per column)" if view.sampled else "")
@@ -269,10 +270,18 @@ class ClipPanel:
             self.show(int(position))
 
     def set_range(self) -> None:
+        """Give the shown row the typed range (a new key); a selected row stays selected."""
         times = self._times()
         if times is not None:
-            key = self.key
-            self._edit(lambda: self.page.dataset.set_range(key, *times), "range set: {}")
+            key, page = self.key, self.page
+
+            def move() -> str:
+                new = page.dataset.set_range(key, *times)
+                if new != key:
+                    page.keep_selected(key, new)
+                return new
+
+            self._edit(move, "range set: {}")
 
     def split(self) -> None:
         """Cut the shown clip in two at the playhead, once it was played (or moved) there."""

@@ -18,6 +18,8 @@ TOOLTIP_FIELDS = [("file", "name"), ("label", "label"), ("subset", "subset"),
 # `nearest` as playback). Bokeh's HoverTool lists every point under the cursor, or with
 # `limit=1` the first of them by row, which was often another clip than the one heard.
 # Text only (textContent): file names and labels are never markup. One update per frame.
+# It stays inside the map (and the window): near the map's right or bottom edge it shows
+# left of or above the pointer, and a long file name wraps rather than being cut off.
 TOOLTIP_JS = NEAREST_JS + """
 if (!window.hoverAudioPointer) {  // where the pointer is on the page (Bokeh gives the canvas')
     window.hoverAudioPointer = null;
@@ -31,8 +33,8 @@ if (!tip) {
     tip.className = "hover-audio-tooltip";
     Object.assign(tip.style, {position: "fixed", zIndex: "1000", pointerEvents: "none",
         background: "#fff", border: "1px solid #999", borderRadius: "4px", padding: "4px 8px",
-        font: "12px sans-serif", whiteSpace: "pre", boxShadow: "0 1px 4px rgba(0,0,0,.25)",
-        display: "none"});
+        font: "12px sans-serif", whiteSpace: "pre-wrap", overflowWrap: "anywhere",
+        boxSizing: "border-box", boxShadow: "0 1px 4px rgba(0,0,0,.25)", display: "none"});
     document.body.appendChild(tip);
 }
 window.hoverAudioTipAt = [cb_obj.x, cb_obj.y];
@@ -46,10 +48,39 @@ window.hoverAudioTipFrame = requestAnimationFrame(() => {
     const data = source.data;
     tip.textContent = fields.map(([title, column]) => title + ": " + data[column][row]).join("\\n");
     tip.dataset.row = String(row);
-    tip.style.left = (pointer[0] + 14) + "px";
-    tip.style.top = (pointer[1] + 14) + "px";
-    tip.style.display = "block";
+    place(tip, pointer, bounds());
 });
+// the box the tooltip stays in: the map's canvas, within the window
+function bounds() {
+    const root = document.documentElement;
+    const box = {left: 0, top: 0, right: root.clientWidth || window.innerWidth,
+                 bottom: root.clientHeight || window.innerHeight};
+    const index = window.Bokeh && Bokeh.index;
+    const view = index && typeof index.find_one === "function" ? index.find_one(plot) : null;
+    const canvas = view && view.canvas_view && view.canvas_view.el;
+    if (canvas) {
+        const rect = canvas.getBoundingClientRect();
+        box.left = Math.max(box.left, rect.left); box.top = Math.max(box.top, rect.top);
+        box.right = Math.min(box.right, rect.right); box.bottom = Math.min(box.bottom, rect.bottom);
+    }
+    return box;
+}
+// below right of the pointer; left of it or above it where it would run out of the box;
+// a tooltip wider than the box wraps, one taller than it starts at the box's top
+function place(tip, pointer, box) {
+    const gap = 14, room = Math.max(80, box.right - box.left);
+    tip.style.maxWidth = room + "px";
+    tip.style.left = "0px"; tip.style.top = "0px";
+    tip.style.display = "block";
+    const width = tip.offsetWidth, height = tip.offsetHeight;
+    let left = pointer[0] + gap, top = pointer[1] + gap;
+    if (left + width > box.right) { left = pointer[0] - gap - width; }
+    if (top + height > box.bottom) { top = pointer[1] - gap - height; }
+    left = Math.max(box.left, Math.min(left, box.right - width));
+    top = Math.max(box.top, Math.min(top, box.bottom - height));
+    tip.style.left = left + "px";
+    tip.style.top = top + "px";
+}
 """
 # a patch of the shown row (its duration, known once it played; its label) shows at once
 REFRESH_TOOLTIP_JS = """

@@ -115,9 +115,11 @@ def selection_table(source: ColumnDataSource) -> DataTable:
                     editor=StringEditor(), width=240),
         TableColumn(field="tags", title="tags", width=160),
     ]
-    return redraw_on_change(DataTable(source=source, columns=columns, width=920, height=260,
+    # as wide as the page beside its Remove button (the columns shrink to fit: force_fit)
+    return redraw_on_change(DataTable(source=source, columns=columns, height=260,
+                                      sizing_mode="stretch_width", min_width=420,
                                       editable=True, index_position=None, selectable=True,
-                                      reorderable=False))
+                                      reorderable=False, name="selection-table"))
 
 
 BUTTON_TEXT = 40  # a label button shows at most this many characters of its label
