@@ -29,7 +29,7 @@ interface = LabelInterface(open(sys.argv[1]).read())
 tasks = json.load(open(sys.argv[2]))
 results = {"annotations": [], "regions": []}
 for task in tasks:
-    for annotation in task["annotations"]:
+    for annotation in task.get("annotations", []):  # an unlabeled task has none
         results["annotations"].append(bool(interface.validate_annotation(annotation)))
         results["regions"] += [bool(interface.validate_region(r)) for r in annotation["result"]]
 bad = {"result": [{"type": "labels", "from_name": "region", "to_name": "audio",

@@ -146,7 +146,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.ls_config:
         from ..dataset.formats.label_studio import config
 
-        print(config(dataset.label_order or dataset.classes), end="")
+        # every label the tasks use (added by ranges or imports too), the label order first
+        used = set(dataset.column("label")) - {"ABSTAIN"}
+        print(config([*dataset.label_order, *sorted(used - set(dataset.label_order))]), end="")
     written = dataset.export(args.destination, format=args.format,
                              include_unlabeled=args.include_unlabeled)
     kept = len(dataset) if args.include_unlabeled or args.format in (None, "csv", "json",

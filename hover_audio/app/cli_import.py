@@ -77,16 +77,18 @@ def cmd_import(args: argparse.Namespace) -> int:
 def add_import_command(commands) -> None:
     importer = commands.add_parser(
         "import", help="merge labels from another tool's file into a workspace (undoable)")
-    importer.add_argument("file", help="a .jsonl, .json, .txt, table, or folder of label tracks")
+    importer.add_argument("file", help="a .jsonl, .json, .txt (a Raven table or an Audacity "
+                          "label track), table, or folder of label tracks")
     importer.add_argument("--workspace", required=True, help="the workspace to merge into")
     importer.add_argument("--format", choices=FORMAT_NAMES, default=None)
     importer.add_argument("--audio-root", default=None,
-                          help="where the audio is: audacity, the folder the tracks mirror "
-                               "(default: where an export by hover-audio found it, else "
-                               "next to the .txt); label-studio, the document root of "
-                               "/data/local-files/?d= paths, or the media folder (or the "
-                               "originals' folder) of /data/upload/ files (default: the "
-                               "export's folder)")
+                          help="where the audio is, for every format: relative audio paths "
+                               "point from it (default: the file's folder); audacity, the "
+                               "folder the tracks mirror (default: where an export by "
+                               "hover-audio found it, else next to the .txt); raven, where "
+                               "Begin File names are; label-studio, also the document root "
+                               "of /data/local-files/?d= paths, or the media folder (or the "
+                               "originals' folder) of /data/upload/ files")
     importer.add_argument("--overwrite", action="store_true",
                           help="on a conflict take the file's value (default: keep ours)")
     importer.set_defaults(run=cmd_import)

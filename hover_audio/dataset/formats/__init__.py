@@ -3,11 +3,15 @@
 ``prodigy`` (JSONL), ``label-studio`` (JSON tasks), ``encord`` (JSON, ms ranges),
 ``raven`` (selection table), ``audacity`` (a folder of label tracks), next to our own
 ``csv``/``json``/``parquet`` tables. Each format module has ``write(entries, path)``
-and ``read(path) -> (entries, problems)``; rows pass through
+and ``read(path, audio_root) -> (entries, problems)``; rows pass through
 :mod:`.entries`. A record that cannot be read is a problem (named by file, line or
-record, and field); the rest is read. Each local audio file that is not there is one
-problem, naming the file and how the reader came to it (its rows kept, or left out
-when the caller asks: ``hover-audio import`` adds no row for audio that is not there).
+record, and field); the rest is read. Relative audio paths point from the audio root
+when one is given, else from the file's folder. Each local audio file that is not there
+is one problem, naming the file and how the reader came to it (its rows kept, or left
+out when the caller asks: ``hover-audio import`` adds no row for audio that is not
+there); a range past the end of its file, or a channel the file does not have, is a
+problem of its record. A ``.txt`` file is an Audacity label track when its first line
+is ``start<TAB>end<TAB>label`` (two numbers first), else a Raven selection table.
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ OURS = ("csv", "json", "parquet")
 MODULES = {"prodigy": prodigy, "label-studio": label_studio, "encord": encord, "raven": raven,
            "audacity": audacity}
 FORMATS = (*MODULES, *OURS)
+BOOLS = {"True": True, "False": False}  # flags as a Raven table holds them
 
 __all__ = ["FORMATS", "Entry", "FormatError", "Note", "detect", "read_file", "write_file"]
 
@@ -42,13 +47,32 @@ def detect(path: str | Path, format: str | None = None) -> str:
     if suffix == ".jsonl":
         return "prodigy"
     if suffix == ".txt":
-        return "raven"
+        return _txt_kind(path) if path.is_file() else "raven"
     if suffix in (".csv", ".parquet"):
         return suffix[1:]
     if suffix == ".json":
         return _json_kind(path) if path.is_file() else "json"
     raise ValueError(f"{path}: cannot tell the format from {suffix or 'no suffix'!r}; "
                      f"give one of {', '.join(FORMATS)}")
+
+
+def _txt_kind(path: Path) -> str:
+    """``audacity`` for a label track (``start<TAB>end<TAB>label`` lines, the first two
+    numbers; empty, for a track without labels), ``raven`` for a selection table (a header
+    row of column names)."""
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace") as file:
+            first = next((line for line in file if line.strip()), "")
+    except OSError:
+        return "raven"
+    parts = first.rstrip("\r\n").split("\t")
+    if not first:
+        return "audacity"
+    try:
+        float(parts[0]), float(parts[1])
+    except (IndexError, ValueError):
+        return "raven"
+    return "audacity" if len(parts) == 3 else "raven"
 
 
 def _json_kind(path: Path) -> str:
@@ -60,6 +84,8 @@ def _json_kind(path: Path) -> str:
     if isinstance(first, dict) and "data" in first and (
             "annotations" in first or "completions" in first or "predictions" in first):
         return "label-studio"
+    if isinstance(first, dict) and isinstance(first.get("data"), dict) and AUDIO not in first:
+        return "label-studio"  # tasks not labelled yet: data only (a table row has audio)
     if isinstance(first, dict) and "classifications" in first:
         return "encord"
     if isinstance(first, dict) and label_studio.export_hint(first):
@@ -72,6 +98,8 @@ def write_file(table: pd.DataFrame, path: str | Path, format: str | None = None,
     """Write a clip table as ``format`` (inferred from ``path`` when None); returns the path."""
     path = Path(path)
     kind = detect(path, format) if format or path.suffix else "audacity"
+    if format is None and kind == "audacity" and path.is_file():
+        kind = "raven"  # (a .txt file is written as a Raven table, whatever it held)
     if kind in OURS:  # our own tables: every row, as always
         from ..table_files import write_table
 
@@ -80,15 +108,16 @@ def write_file(table: pd.DataFrame, path: str | Path, format: str | None = None,
     return MODULES[kind].write(entries_of(table, include_unlabeled), path)
 
 
-def _against_the_audio(entries: list[Entry], keep_missing=True, home: Path | None = None
-                       ) -> tuple[list[Entry], list[str]]:
+def _against_the_audio(entries: list[Entry], keep_missing=True, home: Path | None = None,
+                       root_given: bool = False) -> tuple[list[Entry], list[str]]:
     """Check entries against their local files, one problem per file: a missing file's
     rows are kept when ``keep_missing`` says so (True, or a callable of the row's key),
-    else left out; an unreadable file's rows are kept; a range past the end of its file
-    is reported and left out."""
+    else left out; an unreadable file's rows are kept; a range past the end of its file,
+    or a channel the file does not have, is reported (naming the record) and left out.
+    ``home``: where relative paths were looked for (``root_given``: the audio root)."""
     from ...audio.sources import SourceError, local_path
 
-    lengths: dict[str, float | None] = {}
+    facts: dict[str, tuple[float | None, int | None]] = {}
     missing: dict[str, list] = {}  # file -> [named_by, rows kept, rows left out]
     unreadable: dict[str, int] = {}
     kept, problems = [], []
@@ -100,23 +129,29 @@ def _against_the_audio(entries: list[Entry], keep_missing=True, home: Path | Non
         if path is None:  # a URL: not fetched here
             kept.append(entry)
             continue
-        if entry.file not in lengths:
-            lengths[entry.file] = _duration(path)
-        length = lengths[entry.file]
+        if entry.file not in facts:
+            facts[entry.file] = _facts(path)
+        length, channels = facts[entry.file]
         if length is None and not path.is_file():
             found = missing.setdefault(entry.file, [entry.named_by or (
                 "" if path.is_absolute() or home is None else
-                f"a relative path, looked for from {home} and from the current folder"), 0, 0])
+                f"a relative path, looked for from "
+                f"{'the audio root ' if root_given else ''}{home} and from the current folder"),
+                0, 0])
             keep = keep_missing(entry.key) if callable(keep_missing) else keep_missing
             found[1 if keep else 2] += 1
             if keep:
                 kept.append(entry)
             continue
+        where = f"{entry.where}: {entry.key}" if entry.where else entry.key
         if length is None:
             unreadable[entry.file] = unreadable.get(entry.file, 0) + 1
         elif entry.end is not None and entry.end > length + 0.0005:
-            problems.append(f"{entry.key}: the range ends after the file ({length:g} s); "
-                            "left out")
+            problems.append(f"{where}: the range ends after the file ({length:g} s); left out")
+            continue
+        if channels is not None and entry.channel is not None and entry.channel >= channels:
+            problems.append(f"{where}: channel {entry.channel} (0 = the first), but the file "
+                            f"has {channels} channel(s); left out")
             continue
         kept.append(entry)
     for file, (named_by, rows_kept, left_out) in missing.items():
@@ -131,14 +166,19 @@ def _against_the_audio(entries: list[Entry], keep_missing=True, home: Path | Non
     return kept, problems
 
 
-def _duration(path: Path) -> float | None:
-    """Seconds of a local file (its header, else a decode), None when it is not readable."""
+def _facts(path: Path) -> tuple[float | None, int | None]:
+    """Seconds and channels of a local file (its header, else seconds by a decode); None
+    for what is not known (a file that is not there or not readable)."""
+    from ...audio.decode import probe
     from ...audio.segments import duration_of
 
+    if not path.is_file():
+        return None, None
     try:
-        return duration_of(path) if path.is_file() else None
+        found = probe(path)
+        return (found.duration, found.channels) if found else (duration_of(path), None)
     except Exception:
-        return None
+        return None, None
 
 
 def read_file(path: str | Path, format: str | None = None,
@@ -147,17 +187,20 @@ def read_file(path: str | Path, format: str | None = None,
     """A clip table from a file of another tool, and the problems met.
 
     A problem names what was left out of the table, or, a :class:`Note`, what was read
-    but not as written (nothing left out). ``audio_root``: where Audacity's label
-    tracks, and Label Studio's local files and uploads, find their audio.
-    ``keep_missing``: the rows of a local audio file that is not there are kept (True;
-    the file is named once), left out (False), or kept when the callable says so of
-    the row's key. ``warn``: also warn once, naming the first problems.
+    but not as written (nothing left out). ``audio_root``: where the audio is; relative
+    audio paths point from it (default: the file's folder), and Audacity's label tracks,
+    Raven's ``Begin File`` names and Label Studio's local files and uploads are looked for
+    under it. ``keep_missing``: the rows of a local audio file that is not there are kept
+    (True; the file is named once), left out (False), or kept when the callable says so of
+    the row's key. ``warn``: also warn once, naming the first problems and how many more.
     """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no such table file: {path}")
     kind = detect(path, format)
-    home = path if path.is_dir() else path.parent  # where its relative paths point from
+    root = Path(audio_root).absolute() if audio_root else None
+    # where its relative paths point from: the audio root, else the file's own folder
+    home = root or (path if path.is_dir() else path.parent)
     if kind in OURS:
         from ..table_files import read_table
 
@@ -169,31 +212,30 @@ def read_file(path: str | Path, format: str | None = None,
             table[AUDIO] = anchored_keys(table[AUDIO], home)
         return table, []
     try:
-        root = audio_root and Path(audio_root).absolute()
-        if kind in ("audacity", "label-studio"):
-            entries, problems = MODULES[kind].read(path, root)
-        else:
-            entries, problems = MODULES[kind].read(path)
+        entries, problems = MODULES[kind].read(path, root)
     except (ValueError, UnicodeDecodeError) as error:  # the file as a whole is unreadable
         if isinstance(error, FormatError):
             raise
         raise FormatError(f"{path}: not a {kind} file: {error}") from None
     for entry, file in zip(entries, anchored_keys([entry.file for entry in entries], home)):
         entry.file = file
-    entries, more = _against_the_audio(entries, keep_missing, home.absolute())
+    entries, more = _against_the_audio(entries, keep_missing, home.absolute(), root is not None)
     problems = problems + more
     if warn and problems:
         import warnings
 
         warnings.warn(f"{len(problems)} problem(s) reading {path}: " + "; ".join(problems[:5])
-                      + (" ..." if len(problems) > 5 else ""), stacklevel=3)
+                      + (f"; ... and {len(problems) - 5} more (`hover-audio import` lists "
+                         "them)" if len(problems) > 5 else ""), stacklevel=3)
     table = table_of(entries)
     return (_numbers_as_numbers(table) if kind == "raven" else table), problems
 
 
 def _numbers_as_numbers(table: pd.DataFrame) -> pd.DataFrame:
     """A text table's columns whose every value is a number (Raven's measurements: "Delta
-    Time (s)", "Peak Freq (Hz)") as numbers; the clip table's own columns stay text."""
+    Time (s)", "Peak Freq (Hz)") as numbers, and whose every value is ``True`` or ``False``
+    (a column of flags, as a table of ours is written) as flags; the clip table's own
+    columns stay text."""
     from ..schema import LABEL, SUBSET, TAGS, TRANSCRIPT
 
     for name in table.columns:
@@ -204,4 +246,6 @@ def _numbers_as_numbers(table: pd.DataFrame) -> pd.DataFrame:
         numbers = pd.to_numeric(values, errors="coerce")
         if values.notna().any() and numbers.notna().sum() == values.notna().sum():
             table[name] = numbers
+        elif values.notna().any() and values.dropna().isin(BOOLS).all():  # as Raven wrote
+            table[name] = values.map(BOOLS.get).astype(bool if values.notna().all() else object)
     return table

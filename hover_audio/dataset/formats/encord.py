@@ -6,15 +6,15 @@
 format has no field for. Ranges are always read as milliseconds (the units are not
 guessed): a range that is less than a millisecond long once rounded (``[1000, 1000.4]``,
 or seconds written where milliseconds belong, ``[1.0, 1.4]``) is reported, not imported.
-A bad field (a ``channel`` that is not a number) is a problem naming the file entry,
-classification and field; the rest is read.
+A bad field (a ``channel`` that is not a number, an unknown ``subset``) is a problem
+naming the file entry, classification and field; the rest is read.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from .entries import Entry, FormatError, channel_of, checked_span, file_of, write_text
+from .entries import Entry, FormatError, channel_of, checked_span, file_of, subset_of, write_text
 
 SUFFIXES = ()  # .json is shared: chosen by content (see formats.detect)
 
@@ -32,7 +32,8 @@ def write(entries: list[Entry], path: Path) -> Path:
     return write_text(path, text)
 
 
-def read(path: Path) -> tuple[list[Entry], list[str]]:
+def read(path: Path, audio_root: Path | None = None) -> tuple[list[Entry], list[str]]:
+    """The entries of a file (``audio_root``: used by the caller, for relative paths)."""
     entries, problems = [], []
     items = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(items, list):
@@ -64,6 +65,7 @@ def _classification(field: str, audio: str, found, problems: list[str]) -> list[
     if not isinstance(found, dict) or not found.get("answer"):
         raise FormatError(f"{field}: needs an 'answer'")
     channel = channel_of(field, found.get("channel"))
+    subset = subset_of(f"{field}, field 'subset'", found.get("subset"))
     meta = found.get("meta") or {}
     if not isinstance(meta, dict):
         raise FormatError(f"{field}: field 'meta' must be an object")
@@ -82,8 +84,9 @@ def _classification(field: str, audio: str, found, problems: list[str]) -> list[
                 problems.append(str(error))
                 continue
         out.append(Entry(audio, start, end, channel, label=str(found["answer"]),
-                         subset=found.get("subset", "raw"),
-                         transcript=found.get("transcript") or "", extra=dict(meta)))
+                         subset=subset, transcript=found.get("transcript") or "",
+                         extra=dict(meta), where=field if span is None else
+                         f"{field}, ranges[{at}]"))
     return out
 
 

@@ -17,7 +17,7 @@ import pandas as pd
 from ...audio.sources import SourceError, clip_id, local_path, parse_key
 from ...common.files import atomic_write
 from ...common.values import is_missing, milliseconds
-from ..schema import ABSTAIN, AUDIO, LABEL, SUBSET, SUBSETS, TAGS, TRANSCRIPT
+from ..schema import ABSTAIN, AUDIO, LABEL, SUBSET, SUBSETS, TAG_SEPARATOR, TAGS, TRANSCRIPT
 
 # columns a format stores in its own fields; everything else travels as user columns
 OWN_COLUMNS = (AUDIO, LABEL, SUBSET, TRANSCRIPT, "start", "end", "channel", "source")
@@ -49,6 +49,7 @@ class Entry:
     transcript: str = ""
     extra: dict = field(default_factory=dict)  # the user's columns, JSON values
     named_by: str = ""  # how the reader found the file (said when it is missing)
+    where: str = ""  # the record it was read from (file, line or record, field)
 
     @property
     def whole(self) -> bool:
@@ -178,3 +179,57 @@ def file_of(where: str, value) -> str:
     except SourceError as error:
         raise FormatError(f"{where}: {error}") from None
     return location
+
+
+def subset_of(where: str, value) -> str:
+    """The subset a record names (missing or empty: ``raw``), checked as a table's is:
+    one of :data:`~hover_audio.dataset.schema.SUBSETS`, spelled as they are.
+
+    Raises
+    ------
+    FormatError
+        For any other value (``"validation"``, ``"Train"``), naming the record.
+    """
+    if value is None or value == "":
+        return "raw"
+    if value not in SUBSETS:
+        raise FormatError(f"{where}: unknown subset {value!r} (expected one of "
+                          f"{', '.join(SUBSETS)})")
+    return value
+
+
+def add_tags(where: str, entry: Entry, more: list[str], problems: list[str]) -> None:
+    """Keep the labels beyond an entry's first as its tags (a tag cannot hold ``;``): a
+    record with several labels (Label Studio's multi-label regions, Prodigy's choices)."""
+    more = [tag.strip() for tag in more if tag.strip() and tag.strip() != entry.label]
+    dropped = [tag for tag in more if TAG_SEPARATOR in tag]
+    if dropped:
+        problems.append(f"{where}: label(s) {', '.join(map(repr, dropped))} left out: the "
+                        f"first label is the label, the others become tags, and a tag cannot "
+                        f"hold {TAG_SEPARATOR!r}")
+    kept = [tag for tag in more if tag not in dropped]
+    if kept:
+        have = str(entry.extra.get(TAGS) or "")
+        tags = {t.strip() for t in have.split(TAG_SEPARATOR) if t.strip()} | set(kept)
+        entry.extra[TAGS] = TAG_SEPARATOR.join(sorted(tags))
+
+
+class Lengths:
+    """The length in seconds of each local file a writer meets, read once from its header
+    (None: a URL, or a file that is not there or not readable)."""
+
+    def __init__(self):
+        self.seconds: dict[str, float | None] = {}
+
+    def __call__(self, file: str) -> float | None:
+        if file not in self.seconds:
+            from ...audio.decode import probe
+
+            try:
+                found = probe(file)
+            except Exception:  # (a scheme we do not read: no length either)
+                found = None
+            # to the millisecond, rounded down: a range to it never ends after the file
+            self.seconds[file] = None if found is None else math.floor(
+                found.duration * 1000 + 1e-6) / 1000
+        return self.seconds[file]

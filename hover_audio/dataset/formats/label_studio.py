@@ -7,14 +7,19 @@ region has channel 1 or more: Label Studio gives every region 0 unless its view 
 the channels), a transcript a ``textarea`` result (per region when it has the region's
 ``id``). A region's subset and user columns, which Label Studio has no field for, ride in
 ``data.hover_audio_regions[id]``; the whole file's in ``data`` itself (``subset`` and the
-user's columns).
+user's columns). A task with no label has no ``annotations`` (Label Studio counts a task
+with one as labelled); an unlabelled range, or a whole channel of a file whose length
+cannot be read, is kept in ``data.hover_audio_regions`` only (``"unshown": true``).
 
 Read (Label Studio's JSON export, Export > JSON):
 
+- the audio from ``data.audio`` (a task without it is reported, naming its data keys);
+  Label Studio's own URLs, ``/data/local-files/?d=PATH`` (local files storage) and
+  ``/data/upload/N/NAME`` (an uploaded file), are looked for on disk (:func:`local_file`).
 - of a task's annotations, those with ``"was_cancelled": true`` (skipped) are passed
   over and the latest of the others (``updated_at``, else ``created_at``, else the
   last listed) is read; a task whose annotations were all cancelled, or that has only
-  ``predictions``, is a problem and nothing of it is imported.
+  ``predictions``, is a :class:`~.entries.Note` (nothing to import, nothing lost).
 - a region (or choice) with several labels keeps them all: the first listed is the row's
   label, the others its ``tags`` (a row has one label and a set of tags; one row per
   label cannot be, as the rows would share a key). A label holding ``;`` cannot be a
@@ -23,12 +28,6 @@ Read (Label Studio's JSON export, Export > JSON):
 - a ``textarea`` tied to no region (no ``id``, or an ``id`` no region has, and no
   ``start``/``end``) is the whole file's transcript; one with ``start``/``end`` but no
   labelled region is an unlabelled range with that transcript.
-- ``data.audio`` as Label Studio's own URLs, ``/data/local-files/?d=PATH`` (local files
-  storage: ``PATH`` under its document root) and ``/data/upload/N/NAME`` (an uploaded
-  file), is looked for on disk (:func:`local_file`: under the audio root given, else the
-  export's folder; for local files also Label Studio's document root).
-- a task whose annotations were all cancelled, or with predictions only, is a
-  :class:`~.entries.Note` (nothing to import, nothing lost).
 - Label Studio's CSV and JSON-MIN exports (a row per task, an ``annotation_id`` column)
   leave out channels and per-region text: they are refused with a message saying to
   export as JSON (:func:`export_hint` tells such a table).
@@ -44,15 +43,16 @@ import urllib.parse
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
-from ...audio.decode import probe
-from ..schema import ABSTAIN, TAG_SEPARATOR, TAGS
-from .entries import Entry, FormatError, Note, channel_of, checked_span, file_of, write_text
+from ..schema import ABSTAIN
+from .entries import (Entry, FormatError, Lengths, Note, add_tags, channel_of, checked_span,
+                      file_of, subset_of, write_text)
 
 SUFFIXES = ()  # .json is shared: chosen by content (see formats.detect)
 AUDIO, CHOICES, REGIONS, TEXT = "audio", "label", "region", "transcript"
 EXPORT_COLUMNS = ("annotation_id", "annotator", "lead_time", "created_at", "updated_at")
 LOCAL_FILES = "data/local-files"  # Label Studio's URL of a file under its document root
 UPLOAD = re.compile(r"(?:^|/)data/upload/(?P<project>\d+)/(?P<name>[^/]+)$")
+UNSHOWN = {"unshown": True}  # a row kept in data.hover_audio_regions only, for hover-audio
 MIN_EXPORT = ("this looks like a Label Studio CSV/JSON-MIN export, which leaves out what "
               "hover-audio reads; export the project as JSON (Export > JSON) and import that")
 
@@ -74,12 +74,11 @@ def config(labels) -> str:
 
 def write(entries: list[Entry], path: Path) -> Path:
     tasks: dict[str, dict] = {}
-    headers = {}  # one header read per file
+    lengths, unplaced = Lengths(), 0  # (one header read per file)
     for entry in entries:
         task = tasks.setdefault(entry.file, {"data": {AUDIO: entry.file,
-                                                      "hover_audio_regions": {}},
-                                             "annotations": [{"result": []}]})
-        results = task["annotations"][0]["result"]
+                                                      "hover_audio_regions": {}}})
+        results = task.setdefault("annotations", [{"result": []}])[0]["result"]
         if entry.whole and entry.channel is None:
             task["data"].update(entry.extra, subset=entry.subset)
             if entry.label != ABSTAIN:
@@ -89,22 +88,35 @@ def write(entries: list[Entry], path: Path) -> Path:
                 results.append({"type": "textarea", "from_name": TEXT, "to_name": AUDIO,
                                 "value": {"text": [entry.transcript]}})
             continue
-        region = f"r{len(task['data']['hover_audio_regions'])}"
-        value = {"start": entry.start or 0.0, "end": entry.end, "channel": entry.channel or 0,
-                 "labels": [entry.label]}
+        regions = task["data"]["hover_audio_regions"]
+        region, length = f"r{len(regions)}", lengths(entry.file)
+        start, end = (0.0, length) if entry.whole else (entry.start, entry.end)
+        regions[region] = {"subset": entry.subset, "extra": entry.extra, "whole": entry.whole,
+                           "channel": entry.channel}
+        if entry.label == ABSTAIN or not end:  # not a labelled region of Label Studio's
+            regions[region].update(UNSHOWN, label=entry.label, start=start, end=end,
+                                   transcript=entry.transcript)
+            unplaced += entry.label != ABSTAIN
+            continue
         result = {"id": region, "type": "labels", "from_name": REGIONS, "to_name": AUDIO,
-                  "value": value}
-        if entry.file not in headers:
-            headers[entry.file] = probe(entry.file)
-        if headers[entry.file] is not None:  # the file's length (Label Studio's own field)
-            result["original_length"] = round(headers[entry.file].duration, 3)
+                  "value": {"start": start, "end": end, "channel": entry.channel or 0,
+                            "labels": [entry.label]}}
+        if length is not None:  # the file's length (Label Studio's own field)
+            result["original_length"] = length
         results.append(result)
         if entry.transcript:
             results.append({"id": region, "type": "textarea", "from_name": TEXT,
                             "to_name": AUDIO, "value": {"text": [entry.transcript]}})
-        task["data"]["hover_audio_regions"][region] = {
-            "subset": entry.subset, "extra": entry.extra, "whole": entry.whole,
-            "channel": entry.channel}
+    for task in tasks.values():  # a task with an annotation counts as labelled in Label
+        if not task["annotations"][0]["result"]:  # Studio: none for one with no labels
+            del task["annotations"]
+    if unplaced:
+        import warnings
+
+        warnings.warn(f"{unplaced} row(s) of a whole channel of a file whose length cannot be "
+                      "read here (a URL, or a file not there) kept in data.hover_audio_regions, "
+                      "not as regions (a region needs an end): Label Studio does not show "
+                      "them; hover-audio reads them back", stacklevel=3)
     text = json.dumps(list(tasks.values()), ensure_ascii=False, indent=1)
     return write_text(path, text)
 
@@ -241,9 +253,18 @@ def _document_roots(home: Path) -> list[Path]:
 
 def _latest(where: str, task: dict) -> tuple[list | None, str | None]:
     """The result list of the latest annotation not cancelled, or None and why."""
-    annotations = task.get("annotations") or task.get("completions") or []
-    kept = [(at, a) for at, a in enumerate(annotations)
-            if isinstance(a, dict) and not a.get("was_cancelled")]
+    name = "annotations" if task.get("annotations") or "completions" not in task else \
+        "completions"  # (Label Studio's older name)
+    annotations = task.get(name)
+    annotations = [] if annotations is None else annotations
+    if not isinstance(annotations, list):
+        raise FormatError(f"{where}: field {name!r} must be a list of annotations, got "
+                          f"{_short(annotations)}")
+    for at, annotation in enumerate(annotations):
+        if not isinstance(annotation, dict):
+            raise FormatError(f"{where}: {name}[{at}] must be an annotation object, got "
+                              f"{_short(annotation)}")
+    kept = [(at, a) for at, a in enumerate(annotations) if not a.get("was_cancelled")]
     if annotations and not kept:
         return None, f"{where}: every annotation was cancelled (skipped); nothing imported"
     if not annotations:
@@ -259,30 +280,42 @@ def _latest(where: str, task: dict) -> tuple[list | None, str | None]:
     return results, None
 
 
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _task(where: str, task, home: Path, audio_root: Path | None
           ) -> tuple[list[Entry], list[str]]:
     if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
         raise FormatError(f"{where}: a task needs a 'data' object")
     data = dict(task["data"])
     field = f"{where}, data.{AUDIO}"
-    audio, named_by = local_file(field, data.pop(AUDIO, None), home, audio_root)
+    if AUDIO not in data:  # (the key is the config's: <Audio value="$audio"/>)
+        keys = ", ".join(repr(str(key)) for key in data) or "none"
+        raise FormatError(f"{where}: no audio file named: hover-audio reads it from "
+                          f"data.{AUDIO} (<Audio value=\"${AUDIO}\"/> in the labeling "
+                          f"config); this task's data keys are {keys}")
+    audio, named_by = local_file(field, data.pop(AUDIO), home, audio_root)
     audio = file_of(field, audio)
     regions_meta = data.pop("hover_audio_regions", {}) or {}
-    subset = data.pop("subset", "raw")
+    regions_meta = regions_meta if isinstance(regions_meta, dict) else {}
+    said = "subset" in data  # (a file written unlabelled by hover-audio says its subset)
+    subset = subset_of(f"{where}, data.subset", data.pop("subset", None))
     results, why = _latest(where, task)
     if results is None:
         return [], [Note(why)]  # (nothing to import: skipped, or not annotated)
-    out, problems = _results(where, audio, data, regions_meta, subset, results)
+    out, problems = _results(where, audio, data, regions_meta, subset, results, said)
     for entry in out:
         entry.named_by = named_by
     return out, problems
 
 
-def _results(where: str, audio: str, data: dict, regions_meta, subset, results: list
-             ) -> tuple[list[Entry], list[str]]:
-    """The entries of an annotation's results."""
+def _results(where: str, audio: str, data: dict, regions_meta: dict, subset: str,
+             results: list, said: bool) -> tuple[list[Entry], list[str]]:
+    """The entries of an annotation's results (and of the rows only hover-audio keeps)."""
     problems: list[str] = []
-    whole = Entry(audio, subset=subset, extra=data)
+    whole = Entry(audio, subset=subset, extra=data, where=where)
     choices, regions, texts = [], {}, []
     for number, result in enumerate(results):
         field = f"{where}, result {number}"
@@ -304,7 +337,7 @@ def _results(where: str, audio: str, data: dict, regions_meta, subset, results: 
             regions[rid][2].extend(values)
         else:
             whole.label = whole.label if whole.label != ABSTAIN else values[0]
-            _add_tags(where, whole, [v for v in values if v != whole.label], problems)
+            add_tags(where, whole, [v for v in values if v != whole.label], problems)
     transcripts: dict = {}
     for rid, value, text in texts:
         if rid in regions:
@@ -316,21 +349,29 @@ def _results(where: str, audio: str, data: dict, regions_meta, subset, results: 
         else:  # tied to no region: the whole file's
             whole.transcript = " ".join(filter(None, [whole.transcript, text]))
     out = [whole] if (whole.label != ABSTAIN or whole.transcript or whole.extra
-                      or subset != "raw") else []
+                      or said) else []
     # Label Studio gives every region a channel, 0 unless its Audio view splits the
     # channels (splitchannels="true"): a 0 names a channel only beside others that do not
     split = any(_channel(value) for _, value, _ in regions.values())
     for region, (field, value, labels) in regions.items():
         try:
-            out.append(_region(field, audio, region, value, labels, split,
-                               regions_meta.get(region, {}) if isinstance(regions_meta, dict)
-                               else {}, transcripts.get(region, ""), problems))
+            out.append(_region(field, audio, value, labels, split,
+                               regions_meta.get(region, {}), transcripts.get(region, ""),
+                               problems))
         except FormatError as error:
             problems.append(str(error))
+    for region, meta in regions_meta.items():  # rows Label Studio was not shown
+        if isinstance(meta, dict) and meta.get("unshown") and region not in regions:
+            field = f"{where}, data.hover_audio_regions.{region}"
+            try:
+                out.append(_region(field, audio, meta, [str(meta.get("label") or ABSTAIN)],
+                                   False, meta, str(meta.get("transcript") or ""), problems))
+            except FormatError as error:
+                problems.append(str(error))
     return out, problems
 
 
-def _region(field: str, audio: str, region, value: dict, labels: list[str], split: bool,
+def _region(field: str, audio: str, value: dict, labels: list[str], split: bool,
             meta, transcript: str, problems: list[str]) -> Entry:
     """A region's entry: its first label is the label, the others its tags."""
     meta = meta if isinstance(meta, dict) else {}
@@ -340,25 +381,10 @@ def _region(field: str, audio: str, region, value: dict, labels: list[str], spli
     if not meta.get("whole"):
         start, end = checked_span(field, value.get("start"), value.get("end"))
     entry = Entry(audio, start, end, channel, label=labels[0] if labels else ABSTAIN,
-                  subset=meta.get("subset", "raw"), transcript=transcript,
-                  extra=dict(meta.get("extra") or {}))
-    _add_tags(field, entry, labels[1:], problems)
+                  subset=subset_of(f"{field}, subset", meta.get("subset")),
+                  transcript=transcript, extra=dict(meta.get("extra") or {}), where=field)
+    add_tags(field, entry, labels[1:], problems)
     return entry
-
-
-def _add_tags(where: str, entry: Entry, more: list[str], problems: list[str]) -> None:
-    """Keep the labels beyond an entry's first as its tags (a tag cannot hold ``;``)."""
-    more = [tag.strip() for tag in more if tag.strip() and tag.strip() != entry.label]
-    dropped = [tag for tag in more if TAG_SEPARATOR in tag]
-    if dropped:
-        problems.append(f"{where}: label(s) {', '.join(map(repr, dropped))} left out: the "
-                        f"first label is the label, the others become tags, and a tag cannot "
-                        f"hold {TAG_SEPARATOR!r}")
-    kept = [tag for tag in more if tag not in dropped]
-    if kept:
-        have = str(entry.extra.get(TAGS) or "")
-        tags = {t.strip() for t in have.split(TAG_SEPARATOR) if t.strip()} | set(kept)
-        entry.extra[TAGS] = TAG_SEPARATOR.join(sorted(tags))
 
 
 def _channel(value: dict) -> int | None:

@@ -11,15 +11,18 @@ would break the row) becomes a space, and :func:`write` warns which values chang
 
 Read:
 
-- the audio file: ``Begin Path`` (relative paths point from the table's folder); when
-  that names no file, or the table has no ``Begin Path``, ``Begin File`` looked up in
-  the table's folder; with neither column, the audio file Raven named the table after
-  (``x.wav`` for ``x.Table.1.selections.txt``) in the same folder. A ``Begin File``
+- the audio file: ``Begin Path`` (relative paths point from the table's folder, or from
+  the audio root when one is given); when that names no file, or the table has no
+  ``Begin Path``, ``Begin File`` looked up in that folder; with neither column, the
+  audio file Raven named the table after (``x.wav`` for ``x.Table.1.selections.txt``)
+  in that folder. A ``Begin File``
   that is not there is named once, as every missing audio file is (see
   :func:`~hover_audio.dataset.formats.read_file`).
 - the label: ``Annotation``, else BirdNET's ``Common Name``, else the first of
   :data:`LABEL_COLUMNS` the table has; a table with none of them is an error naming
-  the columns it has.
+  the columns it has. Spaces around a label are left out, and said (a note; written,
+  such a label is warned of).
+- ``Subset``: empty is ``raw``; a name that is not a subset is a problem of its row.
 - ``Channel`` is 1-based, as in Raven: ``Channel N`` is channel N-1 (0-based) of a file
   with several channels, and a mono file's ``Channel 1`` is the file itself. A file that
   cannot be read to count its channels: ``Channel 1`` is the file, ``Channel N`` (N > 1)
@@ -35,7 +38,7 @@ from pathlib import Path
 from ...audio.decode import probe
 from ...audio.formats import AUDIO_SUFFIXES
 from ...audio.sources import SourceError, local_path
-from .entries import Entry, FormatError, checked_span, file_of, write_text
+from .entries import Entry, FormatError, Note, checked_span, file_of, subset_of, write_text
 
 SUFFIXES = (".txt",)  # a folder of .txt files is Audacity's; a file is Raven's
 COLUMNS = ["Selection", "View", "Channel", "Begin Time (s)", "End Time (s)", "Low Freq (Hz)",
@@ -59,6 +62,7 @@ def write(entries: list[Entry], path: Path) -> Path:
     """Write the selection table; warns when tabs or line breaks in values became spaces."""
     extras = list(dict.fromkeys(name for entry in entries for name in entry.extra))
     changed: set[str] = set()
+    padded = {entry.label for entry in entries if entry.label != entry.label.strip()}
     lines = ["\t".join(_plain(name, changed) for name in COLUMNS + OURS + extras)]
     headers = {}  # one header read per file
     for number, entry in enumerate(entries, start=1):
@@ -74,12 +78,14 @@ def write(entries: list[Entry], path: Path) -> Path:
                "" if entry.channel is None else "yes"]
         row += [entry.extra.get(name) for name in extras]
         lines.append("\t".join(_plain(value, changed) for value in row))
-    if changed:
+    if changed or padded:
         import warnings
 
-        warnings.warn(f"tabs and line breaks in {len(changed)} value(s) written as spaces "
-                      f"(a Raven table cannot hold them), e.g. {sorted(changed)[0]!r}",
-                      stacklevel=3)
+        warnings.warn("; ".join(
+            ([f"tabs and line breaks in {len(changed)} value(s) written as spaces (a Raven "
+              f"table cannot hold them), e.g. {sorted(changed)[0]!r}"] if changed else [])
+            + ([f"{len(padded)} label(s) with spaces around them, e.g. {sorted(padded)[0]!r}: "
+                "read back, a label is taken without them"] if padded else [])), stacklevel=3)
     return write_text(path, "\n".join(lines) + "\n")
 
 
@@ -95,14 +101,17 @@ def _rows(path: Path) -> tuple[list[str], list[tuple[int, dict]]]:
     return header, rows
 
 
-def read(path: Path) -> tuple[list[Entry], list[str]]:
+def read(path: Path, audio_root: Path | None = None) -> tuple[list[Entry], list[str]]:
+    """The entries of a table; ``audio_root``: where its audio is (relative ``Begin Path``
+    values, ``Begin File`` names, the file the table is named after), instead of the
+    table's folder."""
     header, rows = _rows(path)
     label_column = next((name for name in LABEL_COLUMNS if name in header), None)
     if label_column is None:
         raise FormatError(f"{path}: no label column ({', '.join(LABEL_COLUMNS[:3])}, ...); "
                           f"its columns are {', '.join(repr(n) for n in header if n)}")
-    files = _Files(path, header)
-    entries, problems = [], []
+    files = _Files(path, header, audio_root)
+    entries, problems, padded = [], [], []
     for number, row in rows:
         where = f"{path}, line {number}"
         try:
@@ -110,8 +119,14 @@ def read(path: Path) -> tuple[list[Entry], list[str]]:
         except FormatError as error:
             problems.append(str(error))
             continue
+        if entry.label != row.get(label_column):
+            padded.append(str(number))
         entry.named_by = files.named_by.get(entry.file, "")
         entries.append(entry)
+    if padded:  # (read, not left out: a note)
+        problems.append(Note(f"{path}: spaces around the {label_column} on line(s) "
+                             f"{', '.join(padded[:10])}{' ...' if len(padded) > 10 else ''} "
+                             "left out of the label"))
     return entries, problems
 
 
@@ -134,8 +149,8 @@ def _entry(where: str, row: dict, label_column: str, files: _Files) -> Entry:
     extra = {name: value for name, value in row.items()
              if name and name not in COLUMNS and name not in OURS and name != label_column}
     return Entry(audio, start, end, _channel(where, row, files.channels(audio)), label=label,
-                 subset=row.get("Subset") or "raw", transcript=row.get("Transcript") or "",
-                 extra=extra)
+                 subset=subset_of(f"{where}, column 'Subset'", row.get("Subset")),
+                 transcript=row.get("Transcript") or "", extra=extra, where=where)
 
 
 def _channel(where: str, row: dict, channels: int | None) -> int | None:
@@ -159,8 +174,9 @@ def _channel(where: str, row: dict, channels: int | None) -> int | None:
 class _Files:
     """The audio file of each row, and the channel count of each file (read once)."""
 
-    def __init__(self, path: Path, header: list[str]):
-        self.path, self.folder, self.header = path, path.parent, header
+    def __init__(self, path: Path, header: list[str], audio_root: Path | None = None):
+        self.path, self.header = path, header
+        self.folder = Path(audio_root) if audio_root else path.parent  # where the audio is
         self.counts: dict[str, int | None] = {}
         self.named_by: dict[str, str] = {}  # a Begin File not in the folder: why
         self.named = None
@@ -174,8 +190,9 @@ class _Files:
                  if p.suffix.lower() in AUDIO_SUFFIXES]
         if not found:
             raise FormatError(f"{self.path}: no 'Begin Path' or 'Begin File' column to name the "
-                              f"audio, and no audio file {stem}.* next to it; add the Begin "
-                              "File measurement in Raven, or put the audio next to the table")
+                              f"audio, and no audio file {stem}.* in {self.folder}; add the "
+                              "Begin File measurement in Raven, or put the audio next to the "
+                              "table (or give its folder as the audio root)")
         return found[0].name
 
     def _local(self, value: str) -> Path | None:
@@ -197,9 +214,10 @@ class _Files:
             raise FormatError(f"{where}: no audio file named (empty Begin Path and Begin File)")
         name = file_of(f"{where}, column 'Begin File'", name)
         if not (self.folder / name).is_file():  # (named once, by read_file, with this)
-            self.named_by[name] = (f"Begin File {name!r} is not in the table's folder "
-                                   f"{self.folder}, and no Begin Path of {self.path.name} "
-                                   "names it")
+            place = "the table's folder" if self.folder == self.path.parent else \
+                "the audio root"
+            self.named_by[name] = (f"Begin File {name!r} is not in {place} {self.folder}, "
+                                   f"and no Begin Path of {self.path.name} names it")
         return name
 
     def _exists(self, value: str) -> bool:
