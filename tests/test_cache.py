@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -261,3 +262,120 @@ def test_folder_that_is_a_file_is_a_clear_error(tmp_path):
     blocker.write_text("not a folder")
     with pytest.raises(CacheDirError, match=str(blocker)):
         VectorCache(blocker / "sub")
+
+
+# ------------------------------------------------------------------ races between connections
+@pytest.mark.parametrize("at", [1, 2, 3, 4])
+def test_a_healthy_database_closed_as_it_is_opened_is_never_moved_aside(tmp_path, monkeypatch,
+                                                                        at):
+    """The last connection to close copies the WAL into the database file (its header
+    first: the file is shorter than its header says until the copy ends), then removes
+    -shm and -wal. Another connection opening meanwhile read the file's size before
+    the copy and its header after it, saw no -shm or -wal any more, took the healthy
+    file for a truncated one and moved it aside, with every vector in it (a
+    CacheCorruptedWarning seen in the shared cache of the test suite). Here the close
+    happens at each file-system look of the opening in turn."""
+    import builtins
+
+    from hover_audio.vectors import cache_file
+
+    writer = VectorCache(tmp_path, "writer")
+    writer.put_many((f"k{i}", np.full(256, i)) for i in range(300))  # all in the WAL
+    db = tmp_path / DB_NAME
+    assert db.stat().st_size < (tmp_path / f"{DB_NAME}-wal").stat().st_size
+    looks = []
+
+    def looking(real):
+        def look(name, *args, **kwargs):
+            if isinstance(name, (str, os.PathLike)) and os.fspath(name).startswith(str(db)):
+                looks.append(os.fspath(name))
+                if len(looks) == at:
+                    writer.close()  # the last connection: checkpoint, then -shm, -wal removed
+            return real(name, *args, **kwargs)
+        return look
+
+    monkeypatch.setattr(os, "stat", looking(os.stat))
+    monkeypatch.setattr(os, "lstat", looking(os.lstat))
+    monkeypatch.setattr(cache_file, "open", looking(builtins.open), raising=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheCorruptedWarning)
+        reader = VectorCache(tmp_path, "reader")
+        assert len(reader) == 0
+    monkeypatch.undo()
+    assert len(looks) >= min(at, 2)  # (the close happened while the file was judged)
+    assert not list(tmp_path.glob(f"{DB_NAME}.corrupt-*"))
+    assert len(VectorCache(tmp_path, "writer")) == 300
+
+
+def test_damage_met_by_two_connections_is_moved_aside_once(tmp_path):
+    """Two connections (two processes: the parent and a worker) meet the same damage. The
+    first moves the file aside and starts a new database; the second, still on the old
+    file, must not move the new one aside too (with what was written there since)."""
+    cache = VectorCache(tmp_path, "ns")
+    cache.put_many((f"k{i}", np.full(256, i)) for i in range(500))
+    cache.close()
+    db = tmp_path / DB_NAME
+    data = bytearray(db.read_bytes())
+    page = int.from_bytes(data[16:18], "big")
+    data[page:] = b"\xff" * (len(data) - page)  # header and schema intact, table pages garbage
+    db.write_bytes(bytes(data))
+    first, second = VectorCache(tmp_path, "ns"), VectorCache(tmp_path, "ns")  # both open it
+    with pytest.warns(CacheCorruptedWarning) as seen:
+        assert first.get_many([f"k{i}" for i in range(500)]) == {}
+        first.put("fresh", _vec(1))
+        found = second.get_many(["k1", "fresh"])  # meets the damage on its old file
+    assert len([w for w in seen if w.category is CacheCorruptedWarning]) == 1
+    assert set(found) == {"fresh"}
+    assert len([moved for moved in tmp_path.glob(f"{DB_NAME}.corrupt-*")
+                if not moved.name.endswith(("-wal", "-shm"))]) == 1
+    first.put("after", _vec(2))
+    assert set(VectorCache(tmp_path, "ns").get_many(["fresh", "after"])) == {"fresh", "after"}
+
+
+def test_a_broken_row_stored_again_meanwhile_is_kept(tmp_path, monkeypatch):
+    """A row read with a broken blob is deleted, but not the good vector another
+    process stored under its key between the read and the delete."""
+    from hover_audio.vectors import cache as cache_module
+
+    cache, other = VectorCache(tmp_path, "ns"), VectorCache(tmp_path, "ns")
+    cache.put("k", _vec(1))
+    with sqlite3.connect(cache.path) as con:
+        con.execute("UPDATE vector_rows SET data = ? WHERE key = 'k'", (b"\x00" * 7,))
+    con.close()
+    real = cache_module._from_blob
+
+    def from_blob(dim, data):
+        vector = real(dim, data)
+        if vector is None:
+            other.put("k", _vec(2))  # after the read, before the delete
+        return vector
+
+    monkeypatch.setattr(cache_module, "_from_blob", from_blob)
+    assert cache.get("k") is None  # what it read was broken
+    monkeypatch.undo()
+    np.testing.assert_array_equal(cache.get("k"), _vec(2).astype(np.float32))
+
+
+def test_a_wal_removed_between_two_looks_is_no_error(tmp_path, monkeypatch):
+    """The last connection to close removes -wal just after -shm; an opening that saw the
+    -wal file, then asked its size, failed with FileNotFoundError (raised out of a batch,
+    or reported as a clip's error)."""
+    writer = VectorCache(tmp_path, "writer")
+    writer.put_many((f"k{i}", np.full(256, i)) for i in range(300))
+    wal = tmp_path / f"{DB_NAME}-wal"
+    frames = wal.read_bytes()
+    writer.close()  # checkpointed: -shm and -wal removed
+    wal.write_bytes(frames)  # the moment between: -shm gone, -wal not yet
+    looks, real_stat = [], os.stat
+
+    def stat(name, *args, **kwargs):
+        if os.fspath(name) == str(wal):
+            looks.append(name)
+            if len(looks) == 2:
+                os.unlink(wal)
+        return real_stat(name, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", stat)
+    reader = VectorCache(tmp_path, "reader")
+    monkeypatch.undo()
+    assert len(reader) == 0 and len(VectorCache(tmp_path, "writer")) == 300

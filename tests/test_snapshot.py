@@ -90,6 +90,21 @@ def test_another_order_a_subset_and_new_files_are_answered_row_by_row(library, t
     assert np.allclose(matrix, expected, atol=1e-5)
 
 
+def test_clips_the_snapshot_lacks_but_the_cache_holds_land_in_their_own_rows(library,
+                                                                            tmp_path):
+    """The snapshot answers most rows, the SQLite cache all the others (a file vectorized
+    alone since): those went to rows 0, 1, ... (their places in the list of jobs left),
+    over vectors of other clips, and their own rows stayed NaN with an empty report."""
+    paths, vectorizer, reference, lookups = library
+    vectorizer.transform(paths, workers=1, progress=False)
+    extra = str(write_tone_wav(tmp_path / "clips" / "extra.wav", 0.3, freq=3000.0))
+    alone, _ = vectorizer.transform([extra], workers=1, progress=False)  # SQLite only
+    matrix, report = vectorizer.transform(paths + [extra], workers=1, progress=False)
+    assert report.empty and len(lookups[-1].positions) == ROWS and not lookups[-1].whole
+    assert np.allclose(matrix[:ROWS], reference, atol=1e-5)
+    np.testing.assert_array_equal(matrix[ROWS], alone[0])
+
+
 def test_urls_are_not_snapshot_rows_and_names_carry_range_columns(library):
     paths, vectorizer, reference, _ = library
     keys = [paths[0], "http://127.0.0.1:9/x.wav", "file:///tmp/x.wav", f"{paths[1]}#t=0,0.2"]
@@ -148,7 +163,8 @@ def test_relative_keys_from_another_folder_are_other_clips(tmp_path, monkeypatch
     assert not np.allclose(results["a"], results["b"], atol=1e-3)
 
 
-@pytest.mark.parametrize("damage", ["garbage index", "vectors missing", "wrong width"])
+@pytest.mark.parametrize("damage", ["garbage index", "vectors missing", "wrong width",
+                                    "garbage notes", "notes of other rows"])
 def test_a_damaged_snapshot_finds_nothing_and_is_replaced(library, damage):
     paths, vectorizer, reference, lookups = library
     first, _ = vectorizer.transform(paths, workers=1, progress=False)
@@ -158,8 +174,15 @@ def test_a_damaged_snapshot_finds_nothing_and_is_replaced(library, damage):
         index.write_bytes(b"PK\x03\x04 not really a zip")
     elif damage == "vectors missing":
         vectors_file.unlink()
-    else:
+    elif damage == "wrong width":
         np.save(vectors_file, np.zeros((ROWS, 3), np.float32))
+    else:
+        with np.load(index) as stored:
+            members = dict(stored)
+        notes = b"[3, 4]" if damage == "garbage notes" else b'[[99, "silent", "x"]]'
+        members["notes"] = np.frombuffer(notes, dtype=np.uint8)
+        with open(index, "wb") as handle:
+            np.savez(handle, **members)
     matrix, report = vectorizer.transform(paths, workers=1, progress=False)
     assert len(lookups[-1].positions) == 0
     assert report.empty and np.array_equal(matrix, first)

@@ -18,7 +18,7 @@ from ..audio.sources import SourceError, local_path, parse_key
 from ..common.paths import default_cache_dir
 from ..common.progress import progress_bar
 from . import snapshot
-from .jobs import Job, Outcome, cache_key, clip_keys, make_jobs, open_cache
+from .jobs import Job, Outcome, cache_key, clip_keys, make_jobs, noted, open_cache
 from .runners import batch_threads, run_parallel
 
 if TYPE_CHECKING:
@@ -31,13 +31,14 @@ REPORT_COLUMNS = ["row", "key", "kind", "message"]
 NOTE_KINDS = ("truncated", "cut short", "silent")
 
 
-def cached_rows(vectorizer, jobs: Sequence[Job],
-                states: dict | None = None) -> tuple[np.ndarray, np.ndarray, list[Job]]:
+def cached_rows(vectorizer, jobs: Sequence[Job], states: dict | None = None
+                ) -> tuple[np.ndarray, np.ndarray, list[Job], dict]:
     """Answer from the cache, in bulk, the jobs on unchanged local files hashed before.
 
-    Returns ``(rows, vectors, remaining)``: the batch rows found, their vectors
-    (one matrix) and the jobs still to run. No file is read (100,000 warm clips:
-    about 2.5 s; clips of a large batch seen before come from its snapshot first,
+    Returns ``(rows, vectors, remaining, notes)``: the batch rows found, their vectors
+    (one matrix), the jobs still to run and ``{row: (kind, text)}`` of the rows found
+    whose vector was stored with a note. No file is read (100,000 warm clips: about
+    2.5 s; clips of a large batch seen before come from its snapshot first,
     ``snapshot.py``). ``states``: the files' sizes and mtimes, if just looked at.
     """
     cache = open_cache(vectorizer)
@@ -45,7 +46,7 @@ def cached_rows(vectorizer, jobs: Sequence[Job],
     if cache is None or not jobs:
         if cache is not None:
             cache.close()
-        return (*empty, list(jobs))
+        return (*empty, list(jobs), {})
     located = []  # (job index, path, start, end, channel)
     for at, job in enumerate(jobs):
         if job.start is None and job.end is None and "#" not in job.key \
@@ -64,15 +65,18 @@ def cached_rows(vectorizer, jobs: Sequence[Job],
     keys = [digests[path] + "|||" if start is None and end is None and channel is None
             else cache_key(digests[path], start, end, channel)
             for _, path, start, end, channel in located]
-    found, matrix = cache.get_matrix(keys, vectorizer.dim)
+    found, matrix, notes = cache.get_matrix(keys, vectorizer.dim, with_notes=True)
     cache.close()  # no open database handle may cross the fork into workers
+    if notes:  # (a few rows, if any)
+        notes = {jobs[entry[0]].row: notes[key] for entry, key in zip(located, keys)
+                 if key in notes}
     hits = np.fromiter((entry[0] for entry in located), dtype=np.int64, count=len(located))
     hits, matrix = hits[found], matrix[found]
     if len(hits) == len(jobs):
-        return np.arange(len(jobs)), matrix, []
+        return np.array([job.row for job in jobs], dtype=np.int64), matrix, [], notes
     done = set(hits.tolist())
     rows = np.fromiter((jobs[at].row for at in hits), dtype=np.int64, count=len(hits))
-    return rows, matrix, [job for at, job in enumerate(jobs) if at not in done]
+    return rows, matrix, [job for at, job in enumerate(jobs) if at not in done], notes
 
 
 def collect(outcomes: Sequence[Outcome], count: int, dim: int | None,
@@ -148,10 +152,13 @@ def vectorize_many(vectorizer, keys: Sequence[str], *, workers: int | None = Non
     jobs = make_jobs(keys, starts, ends, channels) if ranged else None
     batch, place = _snapshot_rows(vectorizer, keys, jobs)
     found = states = None
+    notes = {}  # row -> (kind, text): the notes of vectors found, not computed
     if place is not None:  # local clips the last large batch saw, their files unchanged
         found = snapshot.lookup(place, batch, vectorizer.dim)
+        notes = {int(batch.at[at]): note for at, note in found.notes.items()}
         if found.whole and len(found.vectors) == len(keys):
-            return found.vectors, finish([], keys, vectorizer.dim, found.vectors)[1]
+            return found.vectors, finish(_noted(notes, keys, found.vectors), keys,
+                                         vectorizer.dim, found.vectors)[1]
         # where every clip's file is and how it is now, before anything is computed:
         # what the next snapshot records
         files = snapshot.files_of(batch, keys, jobs)
@@ -165,18 +172,36 @@ def vectorize_many(vectorizer, keys: Sequence[str], *, workers: int | None = Non
         jobs = [job for job, done in zip(jobs, taken) if not done]
     # answer what the cache knows here; this also creates the database before
     # workers could race to create it
-    rows, vectors, jobs = cached_rows(vectorizer, jobs, states)
+    rows, vectors, jobs, cached_notes = cached_rows(vectorizer, jobs, states)
     matrix[rows] = vectors
+    notes.update(cached_notes)
     with batch_threads(len(jobs), workers, client):  # until the snapshot is written
         outcomes = run_parallel(vectorizer, jobs, workers=workers, progress=progress,
                                 client=client)
-        matrix, report = finish(outcomes, keys, vectorizer.dim, matrix)
+        matrix, report = finish([*outcomes, *_noted(notes, keys, matrix)], keys,
+                                vectorizer.dim, matrix)
         if place is not None and _learned(matrix[batch.at], found):
+            notes.update((o.row, o.note) for o in outcomes if o.note is not None)
             try:  # clips new or changed since the snapshot now have vectors: write a new one
-                snapshot.write(place, batch, files, states, matrix[batch.at])
+                snapshot.write(place, batch, files, states, matrix[batch.at],
+                               _by_batch_row(notes, batch))
             except OSError as error:  # a snapshot is a shortcut: never fail the batch for it
                 warnings.warn(f"vector snapshot not written ({place}): {error}")
     return matrix, report
+
+
+def _noted(notes: dict, keys: list, matrix: np.ndarray) -> list[Outcome]:
+    """The outcomes of the rows found (not computed) whose vector has a note: reported
+    exactly as when it was computed."""
+    return [noted(row, keys[row], matrix[row], note) for row, note in notes.items()]
+
+
+def _by_batch_row(notes: dict, batch) -> dict:
+    """``{row: note}`` as ``{index in batch.at: note}``, for the rows in the snapshot batch."""
+    rows = np.fromiter(notes, dtype=np.int64, count=len(notes))
+    at = np.minimum(np.searchsorted(batch.at, rows), max(len(batch.at) - 1, 0))
+    return {int(i): notes[int(row)] for i, row in zip(at, rows)
+            if len(batch.at) and batch.at[i] == row}
 
 
 def _learned(vectors: np.ndarray, found) -> bool:

@@ -3,9 +3,12 @@
 Vectors live in one SQLite database, ``<cache_dir>/vectors.sqlite3``, in WAL mode so
 that several processes can read and write at once (large batches also leave a
 snapshot: ``snapshot.py``). A *namespace* (the vectorizer's fingerprint) separates
-vectors computed with different parameters. Every write is one committed
-transaction; a damaged database is moved aside and replaced by an empty one, with a
-warning, never an error.
+vectors computed with different parameters. A vector may come with a *note*, ``(kind,
+text)``: what its clip's decoding said that is no failure (a file cut short, silence;
+the text leaves the clip's key out), stored and read with the vector. Every write is
+one committed transaction; a damaged database is moved aside and replaced by an
+empty one, with a warning, never an error (tables and older layouts:
+``cache_schema.py``; damage: ``cache_file.py``).
 """
 from __future__ import annotations
 
@@ -13,7 +16,6 @@ import hashlib
 import os
 import sqlite3
 import threading
-import time
 import warnings
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -22,22 +24,13 @@ import numpy as np
 
 from ..common.paths import default_cache_dir
 from . import snapshot
-from .cache_file import is_corrupt, looks_damaged
+from .cache_file import damaged_file, file_identity, is_corrupt, move_aside
+from .cache_schema import connect, select_in, transaction
 
 DB_NAME = "vectors.sqlite3"
-BUSY_TIMEOUT_S = 30.0
-_CHUNK = 900  # keys per ``IN (...)`` query, below SQLite's oldest variable limit
-_SCAN_ABOVE = 5000  # more keys than this: scan the table instead of probing
 _DTYPE = np.dtype("<f4")
-_SCHEMA = (
-    # a rowid table: rows of 1 KB make a WITHOUT ROWID table (the older "vectors",
-    # moved over on opening) 2.7x slower to write and 2.5x slower to read
-    "CREATE TABLE IF NOT EXISTS vector_rows (namespace TEXT NOT NULL, key TEXT NOT NULL,"
-    " dim INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (namespace, key))",
-    # content hashes by SHA-256 (an older BLAKE2b memo, file_hashes, is never read)
-    "CREATE TABLE IF NOT EXISTS file_digests (path TEXT NOT NULL PRIMARY KEY,"
-    " size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, hash TEXT NOT NULL)",
-)
+_VECTORS = "SELECT key, dim, data FROM vector_rows WHERE namespace = ?"
+_NOTES = "SELECT key, kind, message FROM vector_notes WHERE namespace = ?"
 # Connections inherited through fork() must never be used or closed by the child;
 # keeping a reference here stops the garbage collector from closing them.
 _INHERITED: list[sqlite3.Connection] = []
@@ -104,39 +97,6 @@ def _from_blob(dim: int, data: bytes) -> np.ndarray | None:
     return np.frombuffer(data, dtype=_DTYPE).copy()
 
 
-def _select_in(con: sqlite3.Connection, select: str, column: str, values: list,
-               params: tuple = ()) -> list[tuple]:
-    """Rows of ``select`` whose ``column`` is in ``values``.
-
-    Few values: ``IN (...)`` queries; many: one scan, filtered here (a sequential
-    read of the table beats thousands of index probes).
-    """
-    if len(values) > _SCAN_ABOVE:
-        wanted = set(values)
-        return [row for row in con.execute(select, params) if row[0] in wanted]
-    rows = []
-    joiner = " AND " if " WHERE " in select else " WHERE "
-    for start in range(0, len(values), _CHUNK):
-        chunk = values[start:start + _CHUNK]
-        marks = ",".join("?" * len(chunk))
-        rows += con.execute(f"{select}{joiner}{column} IN ({marks})", [*params, *chunk]).fetchall()
-    return rows
-
-
-def _use_wal(con: sqlite3.Connection) -> None:
-    """Switch to WAL mode, waiting while another process creates the same database."""
-    deadline = time.monotonic() + BUSY_TIMEOUT_S
-    while True:
-        try:
-            if con.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-                con.execute("PRAGMA journal_mode = WAL")
-            return
-        except sqlite3.OperationalError as exc:  # the busy handler does not cover this pragma
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-
-
 class VectorCache:
     """Vectors of one namespace in ``<cache_dir>/vectors.sqlite3``.
 
@@ -156,6 +116,7 @@ class VectorCache:
         self._con: sqlite3.Connection | None = None
         self._pid: int | None = None
         self._lock = threading.RLock()
+        self._identity: tuple | None = None  # the database file the connection has open
         try:
             self.cache_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -167,35 +128,21 @@ class VectorCache:
         except sqlite3.Error as exc:
             raise CacheDirError(f"cannot open the vector cache in {self.cache_dir}: {exc}") from exc
 
-    def _connect(self) -> sqlite3.Connection:
-        con = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
-                              check_same_thread=False)
-        try:
-            con.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            _use_wal(con)
-            con.execute("PRAGMA synchronous = NORMAL")
-            con.execute("BEGIN IMMEDIATE")
-            for statement in _SCHEMA:
-                con.execute(statement)
-            if con.execute("SELECT 1 FROM sqlite_master WHERE name = 'vectors'").fetchone():
-                con.execute("INSERT OR IGNORE INTO vector_rows SELECT * FROM vectors")
-                con.execute("DROP TABLE vectors")
-            con.execute("COMMIT")
-        except BaseException:
-            con.close()
-            raise
-        return con
-
     def _open(self) -> sqlite3.Connection:
-        if looks_damaged(self.path):
-            self._move_aside("its header is invalid or the file is truncated")
+        damaged = damaged_file(self.path)
+        if damaged is not None:
+            self._move_aside("its header is invalid or the file is truncated", damaged)
+        before = file_identity(self.path)
         try:
-            return self._connect()
+            con = connect(self.path)
         except sqlite3.DatabaseError as exc:
             if not is_corrupt(exc):
                 raise
-            self._move_aside(str(exc))
-            return self._connect()
+            self._move_aside(str(exc), before or file_identity(self.path))
+            before = None
+            con = connect(self.path)
+        self._identity = before or file_identity(self.path)
+        return con
 
     def _check_pid(self) -> None:
         """In a forked child, forget (but never use or close) the parent's connection and lock."""
@@ -210,21 +157,16 @@ class VectorCache:
             self._con = self._open()
         return self._con
 
-    def _move_aside(self, reason: str) -> None:
-        """Rename the damaged database (and its -wal/-shm files) and warn."""
+    def _move_aside(self, reason: str, identity: tuple | None) -> None:
+        """Close, then rename the damaged database file ``identity`` (and its -wal/-shm) and
+        warn; when another process has moved it aside already, only reconnect (it warned)."""
         if self._con is not None:
             self._con.close()
             self._con = None
-        stamp = time.strftime("%Y%m%dT%H%M%S") + f"-{time.time_ns() % 10**9:09d}"
-        target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
-        for suffix in ("", "-wal", "-shm"):
-            source = self.path.with_name(self.path.name + suffix)
-            try:
-                os.replace(source, target.with_name(target.name + suffix))
-            except FileNotFoundError:  # absent, or another process moved it first
-                pass
-        warnings.warn(f"vector cache {self.path} is damaged ({reason}); moved it to {target}"
-                      " and started an empty cache", CacheCorruptedWarning, stacklevel=4)
+        target = move_aside(self.path, identity)
+        if target is not None:
+            warnings.warn(f"vector cache {self.path} is damaged ({reason}); moved it to {target}"
+                          " and started an empty cache", CacheCorruptedWarning, stacklevel=4)
 
     def _run(self, action: Callable[[sqlite3.Connection], object]) -> object:
         """Run ``action(connection)``; on corruption, start a fresh database and run it again."""
@@ -235,20 +177,17 @@ class VectorCache:
             except sqlite3.DatabaseError as exc:
                 if not is_corrupt(exc):
                     raise
-                self._move_aside(str(exc))
+                self._move_aside(str(exc), self._identity)
                 return action(self._connection())
 
-    @staticmethod
-    def _write(con: sqlite3.Connection, sql: str, rows: list[tuple]) -> None:
-        """Run ``sql`` for every row in one committed transaction."""
-        con.execute("BEGIN IMMEDIATE")
-        try:
-            con.executemany(sql, rows)
-            con.execute("COMMIT")
-        except BaseException:
-            if con.in_transaction:
-                con.execute("ROLLBACK")
-            raise
+    def _write(self, *statements: tuple[str, list]) -> None:
+        """Run each ``(sql, rows)`` for all its rows, in one committed transaction."""
+        def write(con: sqlite3.Connection) -> None:
+            with transaction(con):
+                for sql, rows in statements:
+                    con.executemany(sql, rows)
+
+        self._run(write)
 
     def file_hash(self, path: str | os.PathLike) -> str:
         """Return the content hash of a local file, memoized by (path, size, mtime_ns)."""
@@ -271,23 +210,28 @@ class VectorCache:
         digest, memo, _ = read_hashed(path, (before.st_size, before.st_mtime_ns))
         return digest, memo
 
-    def store(self, items: Iterable[tuple[str, np.ndarray]], memos: Sequence[tuple] = ()) -> None:
-        """Store ``(key, vector)`` pairs and :meth:`hash_file` memo rows in one transaction."""
+    def store(self, items: Iterable[tuple[str, np.ndarray]], memos: Sequence[tuple] = (),
+              notes: Iterable[tuple[str, str, str]] = ()) -> None:
+        """Store ``(key, vector)`` pairs, :meth:`hash_file` memo rows and the vectors' notes,
+        ``(key, kind, text)``, in one transaction; a vector stored without a note loses
+        the one stored with it before."""
         rows = [(self.namespace, str(key), *_to_blob(vector)) for key, vector in items]
+        notes = [(self.namespace, str(key), str(kind), str(text)) for key, kind, text in notes]
         memos = list(memos)
-        if not rows and not memos:
+        if not rows and not memos and not notes:
             return
+        noted = {note[1] for note in notes}
+        plain = [(self.namespace, row[1]) for row in rows if row[1] not in noted]
 
         def write(con: sqlite3.Connection) -> None:
-            con.execute("BEGIN IMMEDIATE")
-            try:
+            with transaction(con):
                 con.executemany("INSERT OR REPLACE INTO file_digests VALUES (?, ?, ?, ?)", memos)
                 con.executemany("INSERT OR REPLACE INTO vector_rows VALUES (?, ?, ?, ?)", rows)
-                con.execute("COMMIT")
-            except BaseException:
-                if con.in_transaction:
-                    con.execute("ROLLBACK")
-                raise
+                if plain and con.execute("SELECT 1 FROM vector_notes WHERE namespace = ? LIMIT 1",
+                                         (self.namespace,)).fetchone():
+                    con.executemany("DELETE FROM vector_notes WHERE namespace = ? AND key = ?",
+                                    plain)
+                con.executemany("INSERT OR REPLACE INTO vector_notes VALUES (?, ?, ?, ?)", notes)
 
         self._run(write)
 
@@ -308,8 +252,9 @@ class VectorCache:
                     continue
                 states[absolute] = (info.st_size, info.st_mtime_ns)
             stats.setdefault(absolute, (given, *states[absolute]))
-        rows = self._run(lambda con: _select_in(
-            con, "SELECT path, size, mtime_ns, hash FROM file_digests", "path", list(stats)))
+        rows = self._run(lambda con: select_in(
+            con, "SELECT path, size, mtime_ns, hash FROM file_digests", "path", list(stats),
+            wanted=stats))
         known = {}
         for path, size, mtime_ns, value in rows:
             given, now_size, now_mtime = stats.get(path, (None, -1, -1))
@@ -317,16 +262,33 @@ class VectorCache:
                 known[given] = value
         return known
 
+    def _read(self, keys: list, with_notes: bool, wanted: dict | None = None) -> tuple[list, dict]:
+        """The vector rows ``(key, dim, data)`` of ``keys`` and, ``with_notes``, their notes
+        ``{key: (kind, text)}``, read in one transaction (a vector and its note as stored)."""
+        params = (self.namespace,)
+
+        def read(con: sqlite3.Connection) -> tuple[list, dict]:
+            if not with_notes:
+                return select_in(con, _VECTORS, "key", keys, params, wanted), {}
+            with transaction(con, "BEGIN"):
+                rows = select_in(con, _VECTORS, "key", keys, params, wanted)
+                notes = select_in(con, _NOTES, "key", keys, params, wanted) if rows else []
+            return rows, {key: (kind, text) for key, kind, text in notes}
+
+        return self._run(read)
+
     def get(self, key: str) -> np.ndarray | None:
         """Return the vector stored under ``key``, or None."""
         return self.get_many([key]).get(key)
 
-    def get_many(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
-        """Return ``{key: vector}`` for the keys found; missing keys are left out."""
+    def get_many(self, keys: Sequence[str], *, with_notes: bool = False):
+        """Return ``{key: vector}`` for the keys found; missing keys are left out.
+
+        ``with_notes``: ``(vectors, notes)``, ``notes`` being ``{key: (kind, text)}`` of
+        the vectors found that were stored with a note.
+        """
         wanted = list(dict.fromkeys(keys))
-        rows = self._run(lambda con: _select_in(
-            con, "SELECT key, dim, data FROM vector_rows WHERE namespace = ?", "key", wanted,
-            (self.namespace,)))
+        rows, notes = self._read(wanted, with_notes)
         found, bad = {}, []
         for key, dim, data in rows:
             vector = _from_blob(dim, data)
@@ -334,21 +296,23 @@ class VectorCache:
                 bad.append((self.namespace, key))
             else:
                 found[key] = vector
-        if bad:
-            self._run(lambda con: self._write(
-                con, "DELETE FROM vector_rows WHERE namespace = ? AND key = ?", bad))
-        return found
+        if bad:  # (unless another process stored a good vector meanwhile)
+            self._write(("DELETE FROM vector_rows WHERE namespace = ? AND key = ? AND"
+                         f" (dim < 0 OR length(data) != dim * {_DTYPE.itemsize})", bad))
+        if not with_notes:
+            return found
+        return found, {key: note for key, note in notes.items() if key in found}
 
-    def get_matrix(self, keys: Sequence[str], dim: int) -> tuple[np.ndarray, np.ndarray]:
+    def get_matrix(self, keys: Sequence[str], dim: int, *, with_notes: bool = False):
         """Vectors of ``keys`` as one ``(len(keys), dim)`` float32 matrix, in bulk.
 
         Returns ``(found, matrix)``: a boolean mask of the keys found and the
-        matrix, NaN in the rows not found (or stored with another length).
+        matrix, NaN in the rows not found (or stored with another length);
+        ``with_notes``: ``(found, matrix, notes)``, ``notes`` being ``{key: (kind, text)}``
+        of the keys found that were stored with a note.
         """
         position = {key: at for at, key in enumerate(keys)}
-        rows = self._run(lambda con: _select_in(
-            con, "SELECT key, dim, data FROM vector_rows WHERE namespace = ?", "key",
-            list(position), (self.namespace,)))
+        rows, notes = self._read(list(position), with_notes, position)
         good = [(position[key], data) for key, stored_dim, data in rows
                 if stored_dim == dim and len(data) == dim * _DTYPE.itemsize]
         found = np.zeros(len(keys), dtype=bool)
@@ -358,7 +322,9 @@ class VectorCache:
             block = np.frombuffer(b"".join(data for _, data in good), dtype=_DTYPE)
             matrix[at] = block.reshape(len(good), dim)
             found[at] = True
-        return found, matrix
+        if not with_notes:
+            return found, matrix
+        return found, matrix, {key: note for key, note in notes.items() if found[position[key]]}
 
     def put(self, key: str, vector: np.ndarray) -> None:
         """Store ``vector`` (as float32) under ``key``; committed before returning."""
@@ -373,9 +339,11 @@ class VectorCache:
                                                  " namespace = ?", (self.namespace,)).fetchone()[0])
 
     def clear(self) -> None:
-        """Delete every vector of this namespace (and its snapshots, see ``snapshot.py``)."""
-        self._run(lambda con: self._write(
-            con, "DELETE FROM vector_rows WHERE namespace = ?", [(self.namespace,)]))
+        """Delete every vector of this namespace, their notes (and its snapshots, see
+        ``snapshot.py``)."""
+        namespace = [(self.namespace,)]
+        self._write(("DELETE FROM vector_rows WHERE namespace = ?", namespace),
+                    ("DELETE FROM vector_notes WHERE namespace = ?", namespace))
         snapshot.remove_namespace(self.cache_dir, self.namespace)
 
     def close(self) -> None:
@@ -391,7 +359,7 @@ class VectorCache:
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
-        self._con, self._pid, self._lock = None, None, threading.RLock()
+        self._con, self._pid, self._lock, self._identity = None, None, threading.RLock(), None
 
     def __repr__(self) -> str:
         return f"VectorCache({str(self.cache_dir)!r}, namespace={self.namespace!r})"

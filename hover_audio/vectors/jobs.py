@@ -43,7 +43,9 @@ class Outcome(NamedTuple):
     """The vector of a job (None when it failed) and what went wrong, if anything.
 
     ``learned`` is what the cache should store for a vector computed (not found):
-    ``(cache key, file-hash memo row or None)``; see :func:`save_outcomes`.
+    ``(cache key, file-hash memo row or None)``; see :func:`save_outcomes`. ``note``:
+    ``(kind, text)`` of a vector that comes with a note (``kind`` and ``message`` say it
+    in the report, see :func:`noted`), stored with the vector and found with it again.
     """
 
     row: int
@@ -51,6 +53,15 @@ class Outcome(NamedTuple):
     kind: str | None = None
     message: str | None = None
     learned: tuple | None = None
+    note: tuple | None = None
+
+
+def noted(row: int, key: str, vector: np.ndarray, note: tuple, learned: tuple | None = None
+          ) -> Outcome:
+    """The outcome of a vector that comes with a note ``(kind, text)``, computed or found in
+    the cache alike: a report row of that kind whose message is ``"{key}: {text}"``."""
+    kind, text = note
+    return Outcome(row, vector, kind, f"{key}: {text}", learned, note)
 
 
 _CACHES: dict = {}
@@ -98,6 +109,7 @@ class Found(NamedTuple):
     memo: tuple | None  # the file-hash memo row to store, if the file was hashed afresh
     hit: np.ndarray | None
     data: bytes | None = None  # the local file's bytes, read to hash it (small files)
+    note: tuple | None = None  # the hit's note, (kind, text), if stored with one
 
 
 def look_up(job: Job, cache) -> Found:
@@ -109,7 +121,8 @@ def look_up(job: Job, cache) -> Found:
     digest, memo = (cache.hash_file(source) if isinstance(source, Path)
                     else (content_hash(source), None))
     stored_as = cache_key(digest, ref.start, ref.end, ref.channel)
-    return Found(ref, source, stored_as, memo, cache.get(stored_as))
+    hits, notes = cache.get_many([stored_as], with_notes=True)
+    return Found(ref, source, stored_as, memo, hits.get(stored_as), note=notes.get(stored_as))
 
 
 def look_up_local(jobs: Sequence[Job], cache) -> dict[int, Found]:
@@ -144,8 +157,9 @@ def look_up_local(jobs: Sequence[Job], cache) -> dict[int, Found]:
             digest, memo, data = digests[path]
             found[row] = Found(ref, source, cache_key(digest, ref.start, ref.end, ref.channel),
                                memo, None, data)
-    hits = cache.get_many([entry.stored_as for entry in found.values()])
-    return {row: entry._replace(hit=hit, data=None if hit is not None else entry.data)
+    hits, notes = cache.get_many([entry.stored_as for entry in found.values()], with_notes=True)
+    return {row: entry._replace(hit=hit, data=None if hit is not None else entry.data,
+                                note=notes.get(entry.stored_as))
             for row, entry in found.items() for hit in [hits.get(entry.stored_as)]}
 
 
@@ -197,10 +211,12 @@ def decode_job(vectorizer, job: Job, cache, found: Found | None = None) -> Outco
     """The first half of :func:`clip_vector`: the outcome of a cache hit or of a clip that
     cannot be read, else the decoded clip."""
     try:
-        ref, source, stored_as, memo, hit, data = (found if found is not None
-                                                   else look_up(job, cache))
-        if hit is not None:
-            return Outcome(job.row, hit, learned=(None, memo) if memo else None)
+        ref, source, stored_as, memo, hit, data, note = (found if found is not None
+                                                         else look_up(job, cache))
+        if hit is not None:  # with the note it was stored with: as if computed again
+            learned = (None, memo) if memo else None
+            return (Outcome(job.row, hit, learned=learned) if note is None
+                    else noted(job.row, job.key, hit, note, learned))
         with native_notes.caught(job.key, ref.location):  # (libmpg123's notes: said once)
             audio = decode(source, start=ref.start, end=ref.end, channel=ref.channel,
                            max_duration=vectorizer.max_duration, name=job.key, data=data)
@@ -218,21 +234,26 @@ def vector_of(vectorizer, decoded: Decoded) -> Outcome:
         vector = vectorizer.vector(audio.samples, audio.sr)
     except (OSError, ValueError, RuntimeError, MemoryError) as error:
         return _failed(job, error)
+    note = clip_note(vectorizer, audio)
+    if note is None:
+        return Outcome(job.row, vector, learned=learned)
+    return noted(job.row, job.key, vector, note, learned)
+
+
+def clip_note(vectorizer, audio) -> tuple | None:
+    """What to say of a decoded clip that gets a vector all the same, as ``(kind, text)``
+    (the text without the clip's key, which :func:`noted` puts before it), or None."""
     if audio.truncated:
-        return Outcome(job.row, vector, "truncated",
-                       f"{job.key}: only the first {vectorizer.max_duration:g} s were used",
-                       learned)
+        return "truncated", f"only the first {vectorizer.max_duration:g} s were used"
     samples = audio.samples
     if max(float(samples.max()), -float(samples.min())) < SILENT_PEAK:  # (no copy, unlike abs)
-        return Outcome(job.row, vector, "silent",
-                       f"{job.key}: silent (no sample reaches one 16-bit step); its vector "
-                       "says nothing of a sound", learned)
+        return "silent", ("silent (no sample reaches one 16-bit step); its vector says nothing"
+                          " of a sound")
     if audio.promised is not None:
-        return Outcome(job.row, vector, "cut short",
-                       f"{job.key}: holds {len(audio.samples) / audio.sr:.3f} s of the "
-                       f"{audio.promised:.3f} s its header says (a copy or download cut short?);"
-                       " the vector is of what it holds", learned)
-    return Outcome(job.row, vector, learned=learned)
+        return "cut short", (f"holds {len(samples) / audio.sr:.3f} s of the {audio.promised:.3f}"
+                             " s its header says (a copy or download cut short?); the vector is"
+                             " of what it holds")
+    return None
 
 
 def _failed(job: Job, error: Exception) -> Outcome:
@@ -248,7 +269,8 @@ def _cache_or_none(vectorizer) -> VectorCache | None:
 
 
 def save_outcomes(vectorizer, outcomes: Sequence[Outcome]) -> None:
-    """Store what ``outcomes`` computed in the vectorizer's cache, in one transaction.
+    """Store what ``outcomes`` computed (vectors, their notes, file hashes) in the
+    vectorizer's cache, in one transaction.
 
     The process that runs the batch writes; workers only read, so they never wait
     for each other's write locks.
@@ -259,10 +281,11 @@ def save_outcomes(vectorizer, outcomes: Sequence[Outcome]) -> None:
     cache = _cache_or_none(vectorizer)
     if cache is None:
         return
+    computed = [o for o in learned if o.learned[0] is not None and o.vector is not None]
     try:
-        cache.store([(o.learned[0], o.vector) for o in learned
-                     if o.learned[0] is not None and o.vector is not None],
-                    [o.learned[1] for o in learned if o.learned[1] is not None])
+        cache.store([(o.learned[0], o.vector) for o in computed],
+                    [o.learned[1] for o in learned if o.learned[1] is not None],
+                    [(o.learned[0], *o.note) for o in computed if o.note is not None])
     except Exception as error:  # a cache that cannot be written costs speed, never the batch
         warnings.warn(f"vector cache not updated: {error}")
 

@@ -18,12 +18,16 @@ A clip's identity is its key made absolute, plus its range and channel columns
 if the batch has them; a key names the same file every time, so the file is
 found by parsing the key only when a snapshot is written, never when one is read.
 
-A snapshot is only ever a shortcut: a missing, stale or damaged one costs time,
-never a wrong vector (a damaged file is ignored and replaced by the next batch).
+A snapshot also holds the notes its vectors came with (``(kind, text)``, see
+``cache.py``), so that a warm batch reports them as the first one did. It is only
+ever a shortcut: a missing, stale or damaged one, or one written before notes were
+kept, costs time, never a wrong vector or a lost note (it is ignored and replaced
+by the next batch).
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import secrets
 import stat
@@ -58,6 +62,7 @@ class Found(NamedTuple):
     vectors: np.ndarray  # their vectors, one row each
     whole: bool  # every row found, in the snapshot's own order
     states: dict  # file -> (size, mtime_ns) for the files looked at
+    notes: dict  # index into ``Rows`` -> (kind, text), of the clips found with a note
 
 
 def rows(keys: Sequence[str], jobs: Sequence | None = None) -> Rows:
@@ -159,7 +164,7 @@ def lookup(path: Path, batch: Rows, dim: int) -> Found:
     A missing snapshot, one of another vector length, or an unreadable one find nothing.
     """
     nothing = Found(np.zeros(0, dtype=np.int64), np.zeros((0, dim), dtype=np.float32),
-                    False, {})
+                    False, {}, {})
     if not batch.names or not path.is_file():
         return nothing
     try:
@@ -167,6 +172,7 @@ def lookup(path: Path, batch: Rows, dim: int) -> Found:
             names, files = _split(stored["names"]), _split(stored["files"])
             row_file, sizes, mtimes = stored["row_file"], stored["sizes"], stored["mtimes"]
             token = bytes(stored["token"]).decode("ascii")
+            notes = _notes(stored["notes"], len(names))  # (KeyError: written before notes)
         vectors = np.load(_vectors_path(path, token), allow_pickle=False)
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, UnicodeDecodeError):
         return nothing
@@ -197,13 +203,32 @@ def lookup(path: Path, batch: Rows, dim: int) -> Found:
     same = known.copy()
     same[known] = unchanged[row_file[stored_at[known]]]
     if same_order and same.all():  # the same clips in the same order: no copy
-        return Found(np.arange(len(names)), vectors, True, states)
+        return Found(np.arange(len(names)), vectors, True, states, notes)
     positions = np.flatnonzero(same)
-    return Found(positions, vectors[stored_at[positions]], False, states)
+    if notes:
+        noted = np.full(len(names), False)
+        noted[list(notes)] = True
+        notes = {int(at): notes[int(stored_at[at])]
+                 for at in positions[noted[stored_at[positions]]]}
+    return Found(positions, vectors[stored_at[positions]], False, states, notes)
 
 
-def write(path: Path, batch: Rows, paths: Sequence, states: dict, vectors: np.ndarray) -> None:
-    """Replace the snapshot at ``path`` with ``batch``'s clips and their ``vectors``.
+def _notes(blob: np.ndarray, count: int) -> dict:
+    """``{stored row: (kind, text)}`` from a snapshot's notes (JSON ``[[row, kind, text], ...]``);
+    ValueError when they are not that, or name a row the snapshot does not have."""
+    entries, notes = json.loads(bytes(blob).decode("utf-8")), {}
+    for entry in entries if isinstance(entries, list) else [entries]:
+        if not (isinstance(entry, list) and len(entry) == 3 and type(entry[0]) is int
+                and 0 <= entry[0] < count and all(isinstance(part, str) for part in entry[1:])):
+            raise ValueError(f"not a note: {entry!r}")
+        notes[entry[0]] = (entry[1], entry[2])
+    return notes
+
+
+def write(path: Path, batch: Rows, paths: Sequence, states: dict, vectors: np.ndarray,
+          notes: dict | None = None) -> None:
+    """Replace the snapshot at ``path`` with ``batch``'s clips, their ``vectors`` and
+    ``notes`` (``{index into batch: (kind, text)}`` of the vectors that have one).
 
     ``paths``: each row's file (None: not local); ``states``: each file's size and
     mtime *before* the vectors were computed (a file changed since is then seen as
@@ -219,6 +244,9 @@ def write(path: Path, batch: Rows, paths: Sequence, states: dict, vectors: np.nd
     sizes = np.array([states[file][0] for file in files], dtype=np.int64)
     mtimes = np.array([states[file][1] for file in files], dtype=np.int64)
     token = secrets.token_hex(8)
+    kept = {at: stored for stored, at in enumerate(keep)} if notes else {}
+    noted = json.dumps([[kept[at], *note] for at, note in sorted((notes or {}).items())
+                        if at in kept])
     path.parent.mkdir(parents=True, exist_ok=True)
 
     def blob(text: str) -> np.ndarray:
@@ -232,7 +260,7 @@ def write(path: Path, batch: Rows, paths: Sequence, states: dict, vectors: np.nd
         with open(tmp, "wb") as handle:
             np.savez(handle, names=blob(names), files=blob(_SEPARATOR.join(files)),
                      row_file=np.array([number[paths[i]] for i in keep], dtype=np.int64),
-                     sizes=sizes, mtimes=mtimes, token=blob(token))
+                     sizes=sizes, mtimes=mtimes, token=blob(token), notes=blob(noted))
 
     atomic_write(_vectors_path(path, token), save_vectors)
     atomic_write(path, save_index)
