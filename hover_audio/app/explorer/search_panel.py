@@ -16,13 +16,14 @@ min score do not apply):
 - ``label:NAME`` finds the clips labeled ``NAME`` -- the whole label, in any case.
 
 An upload is searched on the page's next tick: Bokeh's FileInput sends its value,
-filename and MIME type together and the server applies the value first.
+filename and MIME type together and the server applies the value first. Its bytes are
+decoded in memory (``upload_query``): errors and notes (cut short, silent) name the
+user's file, and nothing of it reaches the on-disk vector cache.
 """
 from __future__ import annotations
 
 import base64
-import os
-import tempfile
+import binascii
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import NamedTuple
 
@@ -34,6 +35,7 @@ from ..access import PathPolicy, upload_problem
 from . import widgets
 from .aspects import aspect_options, labels_changed, map_state, show_options
 from .page_data import BASE_SIZE, default_marks
+from .upload_query import Upload, upload_error, upload_query
 
 SEARCHES = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hover-audio-search")
 CHANCE_SHARE = 0.1  # the automatic min score: what this share of pairs of clips reach
@@ -47,6 +49,7 @@ class Ranking(NamedTuple):
     order: np.ndarray  # the nearest rows, best first (never the query)
     chance: float  # the index's chance level (NaN: unknown)
     aspect: str
+    note: str = ""  # what the query's file got a vector with (e.g. "cut short: ...")
 
 
 def uploaded_name(upload) -> str:
@@ -92,6 +95,7 @@ class SearchPanel:
         controls["like"].on_click(self.search_selection)
         controls["go"].on_click(self.search_typed)
         controls["upload"].on_change("value", self._on_upload)
+        controls["upload"].on_change("filename", self._on_upload_name)
         controls["select"].on_click(self.select_results)
         controls["filter"].on_click(self.filter_selection)
         controls["clear"].on_click(self.clear_search)
@@ -135,7 +139,10 @@ class SearchPanel:
 
     # ------------------------------------------------------------------ queries
     def search(self, query, cleanup=None) -> Future:
-        """Search for ``query`` in a worker thread; the page shows the results when done."""
+        """Search for ``query`` in a worker thread; the page shows the results when done.
+
+        ``query``: anything :meth:`SimilarityIndex.search` takes, or an :class:`Upload`
+        (its vector made here; its errors and note name the user's file)."""
         self._last_query = query
         self._ranking = None  # (results shown meanwhile are not filtered again)
         self._asked += 1
@@ -148,10 +155,14 @@ class SearchPanel:
         def work() -> None:
             try:
                 index = self._index(aspect)
-                scores, order = index.search(query, depth)
-                found = Ranking(scores, order, index.chance_score(CHANCE_SHARE), aspect), None
+                asked, note = upload_query(index, query) if isinstance(query, Upload) \
+                    else (query, "")
+                scores, order = index.search(asked, depth)
+                found = Ranking(scores, order, index.chance_score(CHANCE_SHARE), aspect,
+                                note), None
             except Exception as error:  # bad query, or a new file that cannot be read
-                found = None, error
+                found = None, upload_error(query, error) if isinstance(query, Upload) \
+                    else error
             finally:
                 if cleanup is not None:
                     cleanup()
@@ -166,7 +177,7 @@ class SearchPanel:
     def _kept(self, ranking: Ranking) -> tuple[np.ndarray, str]:
         """The results of ``ranking`` under the current top k and min score, and the
         status line that says so."""
-        scores, order, chance, aspect = ranking
+        scores, order, chance, aspect, note = ranking
         auto = self.auto_threshold and np.isfinite(chance)
         minimum = chance if auto else float(self.controls["threshold"].value)
         best = order[:self._top_k()]
@@ -177,6 +188,8 @@ class SearchPanel:
                      f"below min score {minimum:.2f}")
             if auto:
                 text += f" (auto: {100 * (1 - CHANCE_SHARE):.0f}% of pairs score less)"
+        if note:  # as the command line notes a clip: the file still got a vector
+            text += f"; note: {note}"
         return kept, text
 
     def _follow_threshold(self, chance: float) -> None:
@@ -311,16 +324,36 @@ class SearchPanel:
         # the filename arrives after the value, in the same message: read it next tick
         self.annotator.later(self._search_upload, new)
 
-    def _search_upload(self, data: str) -> None:
-        """Search by the uploaded ``data`` (base64), written to a temporary file named
-        like the upload (removed once read)."""
+    def _on_upload_name(self, attr, old, new) -> None:
+        # an empty file's value ("") is the cleared one: only its name changes
+        if uploaded_name(self.controls["upload"]):
+            self.annotator.later(self._search_if_empty)
+
+    def _search_if_empty(self) -> None:
+        """Search by an empty upload (to say so), whose value never changed."""
         upload = self.controls["upload"]
-        suffix = os.path.splitext(uploaded_name(upload))[1] or ".wav"
-        with tempfile.NamedTemporaryFile(suffix=suffix, delete=False) as handle:
-            handle.write(base64.b64decode(data))
-        self.search(handle.name, cleanup=lambda: os.unlink(handle.name))
-        self._last_query = None  # the file is gone once searched (its scores are kept)
+        try:
+            value = upload.value
+        except UnsetValueError:
+            value = ""
+        if not (value[0] if isinstance(value, (list, tuple)) and value else value) \
+                and uploaded_name(upload):
+            self._search_upload("")
+
+    def _search_upload(self, data: str) -> None:
+        """Search by the uploaded ``data`` (base64), named by the upload's filename."""
+        upload = self.controls["upload"]
+        name = uploaded_name(upload)
         upload.clear()  # so that the same file chosen again is a new upload
+        try:
+            query = Upload(name, base64.b64decode(data))
+        except (binascii.Error, ValueError) as error:
+            shown = Upload(name, b"").shown
+            widgets.say(self.annotator.status, f"search failed: {shown}: the upload did not "
+                        f"arrive whole ({error})", error=True)
+            return
+        self.search(query)
+        self._last_query = None  # searched once (its scores are kept, not its bytes)
 
     # ------------------------------------------------------------------ results
     def select_results(self) -> None:
