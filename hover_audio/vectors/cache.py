@@ -16,6 +16,7 @@ import hashlib
 import os
 import sqlite3
 import threading
+import time
 import warnings
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -24,7 +25,7 @@ import numpy as np
 
 from ..common.paths import default_cache_dir
 from . import snapshot
-from .cache_file import damaged_file, file_identity, is_corrupt, move_aside
+from .cache_file import CONFIRM_S, damaged_file, file_identity, is_corrupt, move_aside
 from .cache_schema import connect, select_in, transaction
 
 DB_NAME = "vectors.sqlite3"
@@ -138,8 +139,9 @@ class VectorCache:
         except sqlite3.DatabaseError as exc:
             if not is_corrupt(exc):
                 raise
-            self._move_aside(str(exc), before or file_identity(self.path))
-            before = None
+            if self._still_damaged():  # else a moment's misreading: the file is whole
+                self._move_aside(str(exc), before or file_identity(self.path))
+                before = None
             con = connect(self.path)
         self._identity = before or file_identity(self.path)
         return con
@@ -177,8 +179,30 @@ class VectorCache:
             except sqlite3.DatabaseError as exc:
                 if not is_corrupt(exc):
                     raise
-                self._move_aside(str(exc), self._identity)
+                if self._con is not None:
+                    self._con.close()
+                    self._con = None
+                if self._still_damaged():
+                    self._move_aside(str(exc), self._identity)
                 return action(self._connection())
+
+    def _still_damaged(self) -> bool:
+        """Whether SQLite still finds the database damaged a moment after it said so
+        (``PRAGMA quick_check`` on a connection of its own). Opened while another process
+        closed or checkpointed it, SQLite now and then reports a whole database as
+        malformed (1 in 100,000-200,000 opens under such churn): moving it aside emptied
+        a healthy cache."""
+        time.sleep(CONFIRM_S)
+        try:
+            con = connect(self.path)
+        except sqlite3.DatabaseError as exc:
+            return is_corrupt(exc)
+        try:
+            return con.execute("PRAGMA quick_check").fetchone()[0] != "ok"
+        except sqlite3.DatabaseError as exc:
+            return is_corrupt(exc)
+        finally:
+            con.close()
 
     def _write(self, *statements: tuple[str, list]) -> None:
         """Run each ``(sql, rows)`` for all its rows, in one committed transaction."""
