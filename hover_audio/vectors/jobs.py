@@ -10,6 +10,7 @@ process. The vectorizer is used through its contract
 from __future__ import annotations
 
 import os
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -65,6 +66,7 @@ def noted(row: int, key: str, vector: np.ndarray, note: tuple, learned: tuple | 
 
 
 _CACHES: dict = {}
+_CACHES_LOCK = threading.Lock()  # two threads (searches, batches) share one cache object
 FLUSH_EVERY = 256  # at most this many clips run in this process between cache writes,
 FLUSH_SECONDS = 0.5  # and at most about this long: a killed run loses half a second of work
 LOOK_UP_GROUP = 64  # clips looked up in the cache together
@@ -90,9 +92,10 @@ def open_cache(vectorizer) -> VectorCache | None:
         return None
     folder = vectorizer.cache_dir if vectorizer.cache_dir is not None else default_cache_dir()
     place = (str(Path(folder).absolute()), vectorizer.fingerprint)
-    if place not in _CACHES:
-        _CACHES[place] = VectorCache(folder, namespace=vectorizer.fingerprint)
-    return _CACHES[place]
+    with _CACHES_LOCK:
+        if place not in _CACHES:
+            _CACHES[place] = VectorCache(folder, namespace=vectorizer.fingerprint)
+        return _CACHES[place]
 
 
 def cache_key(digest: str, start, end, channel) -> str:
