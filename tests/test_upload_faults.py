@@ -220,3 +220,26 @@ def test_an_uploads_search_never_touches_the_vector_cache(digits_page_data, monk
     assert not [name for name in touched if name.startswith(SEARCH_THREADS)], touched
     gone = [path for path in memoized_paths() if not os.path.exists(path)]
     assert not gone, gone  # (the temporary copies, memoized and deleted)
+
+
+def test_another_aspect_searches_the_upload_again(digits_page_data):
+    """After an upload, choosing another aspect searches that file again in it (kept as
+    its vector, not its bytes), with its note; the scores are the new aspect's."""
+    page = ServedPage(digits_page_data)
+    data, held, promised = cut_short()
+    upload(page, data, "my take.wav")
+    first = wait_end(page)
+    assert "(overall)" in first and "cut short" in first, first
+    overall = page.annotator.search._ranking.scores.copy()
+    page.annotator.search.aspect.value = "timbre"
+    deadline = time.monotonic() + 60
+    while "(timbre)" not in status(page) and time.monotonic() < deadline:
+        page.run_ticks()
+        time.sleep(0.05)
+    text = status(page)
+    assert "(timbre)" in text and "cut short" in text and "my take.wav" in text, text
+    timbre = page.annotator.search._ranking.scores
+    assert not np.allclose(overall, timbre, equal_nan=True)
+    index = digits_page_data.similarity_index(aspect="timbre")
+    expected, _ = index.search(page.annotator.search._last_query.vector, 5)
+    np.testing.assert_allclose(timbre, expected, rtol=1e-5, equal_nan=True)

@@ -35,7 +35,7 @@ from ..access import PathPolicy, upload_problem
 from . import widgets
 from .aspects import aspect_options, labels_changed, map_state, show_options
 from .page_data import BASE_SIZE, default_marks
-from .upload_query import Upload, upload_error, upload_query
+from .upload_query import KeptUpload, Upload, upload_error, upload_query
 
 SEARCHES = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hover-audio-search")
 CHANCE_SHARE = 0.1  # the automatic min score: what this share of pairs of clips reach
@@ -142,8 +142,9 @@ class SearchPanel:
         """Search for ``query`` in a worker thread; the page shows the results when done.
 
         ``query``: anything :meth:`SimilarityIndex.search` takes, or an :class:`Upload`
-        (its vector made here; its errors and note name the user's file)."""
-        self._last_query = query
+        (its vector made here; its errors and note name the user's file; kept, without
+        its bytes, for another aspect: :class:`KeptUpload`)."""
+        self._last_query = None if isinstance(query, Upload) else query
         self._ranking = None  # (results shown meanwhile are not filtered again)
         self._asked += 1
         ticket = self._asked
@@ -156,10 +157,12 @@ class SearchPanel:
             try:
                 index = self._index(aspect)
                 asked, note = upload_query(index, query) if isinstance(query, Upload) \
-                    else (query, "")
+                    else tuple(query) if isinstance(query, KeptUpload) else (query, "")
                 scores, order = index.search(asked, depth)
                 found = Ranking(scores, order, index.chance_score(CHANCE_SHARE), aspect,
                                 note), None
+                if isinstance(query, Upload):
+                    self.annotator.later(self._keep, ticket, KeptUpload(asked, note))
             except Exception as error:  # bad query, or a new file that cannot be read
                 found = None, upload_error(query, error) if isinstance(query, Upload) \
                     else error
@@ -200,6 +203,10 @@ class SearchPanel:
                 self.controls["threshold"].value = round(chance, 2)
             finally:
                 self._setting_threshold = False
+
+    def _keep(self, ticket, kept: KeptUpload) -> None:
+        if ticket == self._asked:  # the upload's vector: another aspect searches it again
+            self._last_query = kept
 
     def _show(self, ticket, ranking: Ranking | None, error) -> None:
         """Show a search's ``ranking`` under the current top k and min score, or its error."""
@@ -353,7 +360,6 @@ class SearchPanel:
                         f"arrive whole ({error})", error=True)
             return
         self.search(query)
-        self._last_query = None  # searched once (its scores are kept, not its bytes)
 
     # ------------------------------------------------------------------ results
     def select_results(self) -> None:

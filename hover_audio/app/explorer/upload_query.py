@@ -37,6 +37,14 @@ class Upload(NamedTuple):
         return os.path.basename(self.name.replace("\\", "/")) or UNNAMED
 
 
+class KeptUpload(NamedTuple):
+    """An upload once searched by: its vector (of every aspect: each index takes its
+    part) and note, so that another aspect searches it again without its bytes."""
+
+    vector: np.ndarray
+    note: str
+
+
 class UploadError(Exception):
     """An upload could not be searched by; the message names the user's file."""
 
