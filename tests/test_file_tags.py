@@ -245,26 +245,39 @@ def test_tag_from_suggested_writes_the_models_tags(tmp_path, capsys):
     assert read_tags(library / "low4.wav") == {"low"}
 
 
-def test_a_broadcast_wave_gets_its_bext_description(tmp_path):
-    """A BWF file (a bext chunk after fmt): the Description carries the tags, then comes back."""
+def with_bext(path, description: bytes):
+    """``path`` (a WAV file) with a version-0 ``bext`` chunk after ``fmt``."""
     import struct
 
-    path = make(tmp_path, ".wav")
     data = path.read_bytes()
-    description = b"Recorded at the stadium".ljust(256, b"\0")
-    bext = description + b"\0" * (602 - 256)  # the rest of a version-0 bext chunk, empty
+    bext = description.ljust(256, b"\0") + b"\0" * (602 - 256)  # the rest, empty
     chunk = b"bext" + struct.pack("<I", len(bext)) + bext
     fmt_end = 12 + 8 + struct.unpack("<I", data[16:20])[0]
     body = data[:fmt_end] + chunk + data[fmt_end:]
     path.write_bytes(body[:4] + struct.pack("<I", len(body) - 8) + body[8:])
+    return path
+
+
+def test_a_broadcast_waves_description_is_kept_and_an_empty_one_gets_the_tags(tmp_path):
+    """A BWF file's bext Description is often its only description: never overwritten."""
+    path = with_bext(make(tmp_path, ".wav"), b"Recorded at the stadium")
     samples = decode(path).samples
+    original = path.read_bytes()
     state = snapshot(path)
     assert state["bext"] == "Recorded at the stadium"
     write_tags(path, ["crowd"])
-    assert snapshot(path)["bext"] == "hover-audio tags: crowd"
+    assert snapshot(path)["bext"] == "Recorded at the stadium"
+    assert read_tags(path) == {"crowd"}
     assert np.array_equal(decode(path).samples, samples)
     restore(path, state)
-    assert snapshot(path) == state
+    assert snapshot(path) == state and path.read_bytes() == original
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    path = with_bext(make(empty, ".wav"), b"")
+    write_tags(path, ["crowd"])
+    assert snapshot(path)["bext"] == "hover-audio tags: crowd"
+    write_tags(path, ["rain"])
+    assert snapshot(path)["bext"] == "hover-audio tags: crowd, rain"  # (ours: rewritten)
 
 
 def test_files_changed_since_they_were_vectorized_are_reported_and_skipped(tmp_path, capsys):
@@ -282,10 +295,11 @@ def test_files_changed_since_they_were_vectorized_are_reported_and_skipped(tmp_p
     ds.save(tmp_path / "ws")
     ds.close()
     later = (tmp_path / "ws" / "vectors.npy").stat().st_mtime + 60
-    os.utime(changed, (later, later))  # someone edited it after the vectors were made
+    os.utime(kept, (later, later))  # touched only: its audio is the same
+    soundfile.write(changed, corpus.tone(880, 1.0, RATE), RATE, **FORMATS[".flac"])  # edited
     assert main(["tag", str(tmp_path / "ws")]) == 1
     err = capsys.readouterr().err
-    assert "Track 18.flac: changed since the workspace's vectors were made" in err
+    assert "Track 18.flac: its audio changed since the workspace's vectors were made" in err
     assert read_tags(kept) == {"a"} and read_tags(changed) == set()
     assert main(["tag", str(tmp_path / "ws"), "--even-if-changed"]) == 0
     assert read_tags(changed) == {"b"}

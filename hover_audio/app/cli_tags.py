@@ -1,20 +1,26 @@
 """``hover-audio tag`` and ``untag``: a workspace's labels or tags written into the files.
 
 ``tag`` collects each file's tags (its whole-file rows' labels or ``tags``, plus
-synonyms), writes them with :mod:`hover_audio.audio.file_tags` (merged with what the
-file has), and records every file's previous fields in a manifest, so ``untag
-MANIFEST`` puts them back exactly (skipping, unless ``--even-if-changed``, files whose
-tags changed after the run). Rows that are parts of a file (ranges, channels) never
-write into it: their tags go to a sidecar CSV. A file that cannot be tagged is reported
-(file, reason) and skipped; the others are written; the run then exits 1.
+synonyms), writes them with :mod:`hover_audio.audio.file_tags` (the file's other tags
+kept; the tags an earlier run of the same source wrote replaced, see
+:mod:`hover_audio.audio.tag_history`), and records every file's previous fields in a
+manifest, so ``untag MANIFEST`` puts them back exactly (skipping, unless
+``--even-if-changed``, files whose tags changed after the run). Rows that are parts of
+a file (ranges, channels) never write into it: their tags go to a sidecar CSV. A file
+that cannot be tagged (whose audio changed since the workspace's vectors were made,
+too) is reported (file, reason) and skipped; the others are written; the run then
+exits 1. One ``tag`` or ``untag`` of a workspace runs at a time; each first removes,
+and names, the temporary copies a killed run of the workspace left behind.
 """
 from __future__ import annotations
 
 import argparse
 import csv
 import json
+import os
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 from .cli_args import probability
@@ -34,15 +40,16 @@ def read_synonyms(path) -> dict[str, set[str]]:
 
 
 def file_tags(dataset, source: str, synonyms: dict, threshold: float = 0.25
-              ) -> tuple[dict, list]:
-    """``{file: tags}`` of whole-file rows, and sidecar rows (key, file, start, end, tags)."""
+              ) -> tuple[dict, list, dict]:
+    """``{file: tags}`` of whole-file rows, sidecar rows (key, file, start, end, tags), and
+    ``{file: (key, position)}`` of a whole-file row of each file."""
     from ..audio.sources import local_path, parse_key
     from ..dataset.tagging import parse_tags
 
     table = dataset.to_pandas()
     files: dict[str, set] = {}
-    sidecar = []
-    for record in table.to_dict("records"):
+    sidecar, rows = [], {}
+    for position, record in enumerate(table.to_dict("records")):
         if source == "labels":
             tags = set() if record["label"] == "ABSTAIN" else {record["label"]}
         elif source == "suggested":  # "tag:probability" pairs of suggest_tags
@@ -63,7 +70,8 @@ def file_tags(dataset, source: str, synonyms: dict, threshold: float = 0.25
         path = local_path(ref.location)
         if path is not None:
             files.setdefault(str(path), set()).update(tags)
-    return files, sidecar
+            rows.setdefault(str(path), (record["audio"], position))
+    return files, sidecar, rows
 
 
 def _save_manifest(path: Path, manifest: dict) -> None:
@@ -84,51 +92,57 @@ def cmd_tag(args: argparse.Namespace) -> int:
     skipped or could not be tagged.
     """
     from ..audio.file_tags import TagError, snapshot, split_tags, write_tags
+    from ..audio.tag_history import FOLDER, one_run, read_manifests, tags_written_before
     from ..dataset.audio_dataset import AudioDataset
+    from ..dataset.tagging import changed_since_vectors
 
     dataset = AudioDataset.load(args.workspace, attach=False)
     synonyms = read_synonyms(args.synonyms) if args.synonyms else {}
     if args.source == "suggested":
         dataset.suggest_tags(threshold=args.threshold)
-    files, sidecar = file_tags(dataset, args.source, synonyms, args.threshold)
+    files, sidecar, keys = file_tags(dataset, args.source, synonyms, args.threshold)
     stamp = time.strftime("%Y%m%dT%H%M%S") + f"-{time.time_ns() % 10**9:09d}"  # one per run
-    failed, rows, plan, notes = [], [], [], {}
-    vectors = Path(args.workspace) / "vectors.npy"
-    since = vectors.stat().st_mtime if vectors.exists() else None
-    for path, tags in sorted(files.items()):  # first, what each file has and would get
-        try:
-            if since is not None and not args.even_if_changed and Path(path).stat().st_mtime > since:
-                raise TagError(f"{path}: changed since the workspace's vectors were made "
-                               "(its labels may not fit it any more); --even-if-changed tags it")
-            state = snapshot(path)  # for the manifest, and the write's starting point
-            before, after = write_tags(path, tags, dry_run=True, before=state)
-        except TagError as error:
-            failed.append(str(error))
-            continue
-        except OSError as error:  # gone or unreadable since the workspace was made
-            failed.append(f"{path}: {error.strerror or error}")
-            continue
-        notes.update(dict.fromkeys(split_tags(tags)[1]))
-        rows.append((path, before, after))
-        if after != before:
-            plan.append((path, tags, state, after))
-    width = max([len(Path(path).name) for path, _, _ in rows] + [4])
-    for note in notes:
-        print(f"note: {note}")
     folder = Path(args.workspace)
-    if args.dry_run:
-        print(f"{'file':{width}s}  tags before -> tags after (dry run: nothing written)")
-        for path, before, after in rows:
-            print(f"{Path(path).name:{width}s}  {', '.join(sorted(before)) or '-'} -> "
-                  f"{', '.join(sorted(after))}")
-    else:
-        written_to = folder / "tag-manifests" / f"{stamp}.json"
-        written = _write_planned(plan, written_to, failed)
-        if written:
-            print(f"tagged {len(written)} file(s); `hover-audio untag {written_to}` puts their "
-                  "previous tags back")
+    failed, rows, plan, notes = [], [], [], {}
+    with nullcontext(False) if args.dry_run else one_run(folder / FOLDER) as locked:
+        runs = read_manifests(folder / FOLDER)
+        if locked or args.dry_run:
+            clear_leftovers(runs, files, dry_run=args.dry_run)
+        changed, note = ({}, None) if args.even_if_changed else changed_since_vectors(
+            dataset, {path: keys[path] for path in files}, progress=len(files) >= 500)
+        if note:
+            print(f"note: {note}")
+        for path, tags in sorted(files.items()):  # first, what each file has and would get
+            try:
+                if path in changed:
+                    raise TagError(f"{path}: {changed[path]} (its labels may not fit it any "
+                                   "more); --even-if-changed tags it")
+                state = snapshot(path)  # for the manifest, and the write's starting point
+                drop = tags_written_before(runs, path, state, args.source)
+                before, after = write_tags(path, tags, dry_run=True, before=state, drop=drop)
+            except TagError as error:
+                failed.append(str(error))
+                continue
+            except OSError as error:  # gone or unreadable since the workspace was made
+                failed.append(f"{path}: {error.strerror or error}")
+                continue
+            notes.update(dict.fromkeys(split_tags(tags)[1]))
+            rows.append((path, before, after))
+            if after != before:  # ours: what this run writes, not what was there already
+                ours = split_tags(tags)[0] - (before - drop)
+                plan.append((path, tags, state, after, drop, ours))
+        for note in notes:
+            print(f"note: {note}")
+        if args.dry_run:
+            _print_plan(rows)
         else:
-            print("no file was tagged" if plan or failed else "no file needed new tags")
+            manifest = {"source": args.source, "path": folder / FOLDER / f"{stamp}.json"}
+            written = _write_planned(plan, manifest, failed)
+            if written:
+                print(f"tagged {len(written)} file(s); `hover-audio untag {manifest['path']}` "
+                      "puts their previous tags back")
+            else:
+                print("no file was tagged" if plan or failed else "no file needed new tags")
     if sidecar:
         out = folder / f"range-tags-{stamp}.csv"
         if not args.dry_run:
@@ -146,28 +160,74 @@ def cmd_tag(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _write_planned(plan: list, manifest_path: Path, failed: list) -> dict:
+def _print_plan(rows: list) -> None:
+    """File (relative to the folder all of them are in), tags before -> tags after."""
+    if not rows:
+        print("no file would be tagged (dry run)")
+        return
+    paths = [os.path.abspath(path) for path, _, _ in rows]
+    try:
+        root = os.path.commonpath([os.path.dirname(path) for path in paths])
+    except ValueError:  # (files on several Windows drives)
+        root = ""
+    names = [os.path.relpath(path, root) if root else path for path in paths]
+    width = max([len(name) for name in names] + [4])
+    if root:
+        print(f"files under {root}:")
+    print(f"{'file':{width}s}  tags before -> tags after (dry run: nothing written)")
+    for name, (_, before, after) in zip(names, rows):
+        print(f"{name:{width}s}  {', '.join(sorted(before)) or '-'} -> "
+              f"{', '.join(sorted(after)) or '-'}")
+
+
+def clear_leftovers(runs: list, files=(), dry_run: bool = False) -> None:
+    """Remove (or, in a dry run, only name) the temporary copies killed runs of the
+    workspace left beside its files; with the workspace's tagging lock held."""
+    from ..audio.tag_history import leftover_copies
+
+    found = leftover_copies(runs, files)
+    if not found:
+        return
+    print(f"{'would remove' if dry_run else 'removing'} {len(found)} temporary copy(ies) an "
+          "interrupted `tag` or `untag` run left behind:")
+    for path in found:
+        try:
+            if not dry_run:
+                path.unlink()
+            print(f"  {path}")
+        except OSError as error:
+            print(f"  could not remove {path}: {error.strerror or error}", file=sys.stderr)
+
+
+def _write_planned(plan: list, manifest: dict, failed: list) -> dict:
     """Write each planned file's tags; returns ``{file: its fields after}`` of those written.
 
-    The manifest is saved before the first write (so an interrupted run can be undone)
-    and again at the end with only the files written; it is removed if none was. A
-    file whose fields differ from its planned ``state`` by then is not written.
+    ``manifest``: ``source`` and ``path`` of the run's manifest. It is saved before the
+    first write (so an interrupted run can be undone) and again at the end with only
+    the files written; it is removed if none was. A file whose fields differ from its
+    planned ``state`` by then is not written.
     """
-    from ..audio.file_tags import TagError, snapshot, write_tags
+    from ..audio.file_tags import TagError, same_fields, snapshot, write_tags
 
     if not plan:
         return {}
-    _save_manifest(manifest_path, {
-        "complete": False, "files": {path: state for path, _, state, _ in plan},
-        "tags": {path: sorted(after) for path, _, _, after in plan}})
+    manifest_path, run = manifest["path"], manifest["path"].stem
+
+    def record(complete: bool, kept) -> dict:
+        return {"complete": complete, "source": manifest["source"],
+                "files": {path: state for path, _, state, *_ in plan if path in kept},
+                "tags": {path: sorted(after) for path, _, _, after, *_ in plan if path in kept},
+                "ours": {path: sorted(ours) for path, *_, ours in plan if path in kept}}
+
+    _save_manifest(manifest_path, record(False, {path for path, *_ in plan}))
     written = {}
     try:
-        for path, tags, state, after in plan:
+        for path, tags, state, _, drop, _ in plan:
             try:
-                if snapshot(path) != state:
+                if not same_fields(snapshot(path), state):
                     raise TagError(f"{path}: its tags changed while this run was tagging; "
                                    "not written (run `tag` again)")
-                write_tags(path, tags, before=state)
+                write_tags(path, tags, before=state, drop=drop, run=run)
                 written[path] = None  # (recorded even if it cannot be read now)
                 written[path] = snapshot(path)
             except TagError as error:
@@ -179,11 +239,8 @@ def _write_planned(plan: list, manifest_path: Path, failed: list) -> dict:
               "files written so far", file=sys.stderr)
         raise
     if written:
-        _save_manifest(manifest_path, {
-            "complete": True, "files": {path: state for path, _, state, _ in plan
-                                        if path in written},
-            "tags": {path: sorted(after) for path, _, _, after in plan if path in written},
-            "written": {path: after for path, after in written.items() if after}})
+        _save_manifest(manifest_path, dict(record(True, written), written={
+            path: after for path, after in written.items() if after}))
     else:
         manifest_path.unlink(missing_ok=True)
     return written
@@ -196,7 +253,8 @@ def cmd_untag(args: argparse.Namespace) -> int:
     it (``--even-if-changed`` restores it anyway); one already as it was is left alone.
     Returns 1 when any file was skipped or could not be restored.
     """
-    from ..audio.file_tags import TagError, restore, snapshot, tags_in
+    from ..audio.file_tags import TagError, restore, same_fields, snapshot, tags_in
+    from ..audio.tag_history import one_run, read_manifests
 
     try:
         manifest = json.loads(Path(args.manifest).read_text(encoding="utf-8"))
@@ -207,27 +265,31 @@ def cmd_untag(args: argparse.Namespace) -> int:
                          "run printed (in the workspace's tag-manifests folder)") from None
     written, tags = manifest.get("written") or {}, manifest.get("tags") or {}
     done, already, failed, skipped = 0, 0, [], []
-    for path, state in manifest["files"].items():
-        try:
-            current = snapshot(path)
-            if current == state:
-                already += 1  # (never written, or restored before)
-                continue
-            if path in written:
-                same = current == written[path]
-            else:  # an interrupted run's manifest: compare the tags; an old one: no record
-                same = tags_in(current) == set(tags[path]) if path in tags else True
-            if not same and not args.even_if_changed:
-                skipped.append(f"{path}: its tags changed after the `tag` run (now "
-                               f"{sorted(tags_in(current))}); --even-if-changed restores it "
-                               "anyway, losing those changes")
-                continue
-            restore(path, state)
-            done += 1
-        except TagError as error:
-            failed.append(str(error))
-        except OSError as error:
-            failed.append(f"{path}: {error.strerror or error}")
+    folder = Path(args.manifest).parent
+    with one_run(folder) as locked:
+        if locked:
+            clear_leftovers(read_manifests(folder), manifest["files"])
+        for path, state in manifest["files"].items():
+            try:
+                current = snapshot(path)
+                if same_fields(current, state):
+                    already += 1  # (never written, or restored before)
+                    continue
+                if path in written:
+                    same = same_fields(current, written[path])
+                else:  # an interrupted run's manifest: compare the tags; an old one: no record
+                    same = tags_in(current) == set(tags[path]) if path in tags else True
+                if not same and not args.even_if_changed:
+                    skipped.append(f"{path}: its tags changed after the `tag` run (now "
+                                   f"{sorted(tags_in(current))}); --even-if-changed restores "
+                                   "it anyway, losing those changes")
+                    continue
+                restore(path, state, run=Path(args.manifest).stem)
+                done += 1
+            except TagError as error:
+                failed.append(str(error))
+            except OSError as error:
+                failed.append(f"{path}: {error.strerror or error}")
     print(f"restored the previous tags of {done} file(s)"
           + (f"; {already} already had them" if already else ""))
     for problem in skipped:
@@ -254,7 +316,8 @@ def add_tag_commands(commands) -> None:
     tag.add_argument("--dry-run", action="store_true",
                      help="print file, tags before, tags after; write nothing")
     tag.add_argument("--even-if-changed", action="store_true",
-                     help="also tag files modified after the workspace's vectors were made")
+                     help="also tag files whose audio changed since the workspace's vectors "
+                          "were made")
     tag.set_defaults(run=cmd_tag)
     untag = commands.add_parser("untag", help="put back the tags a `tag` run replaced")
     untag.add_argument("manifest", help="the manifest a `tag` run printed")

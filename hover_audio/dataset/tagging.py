@@ -4,7 +4,8 @@ Bound to :class:`~hover_audio.dataset.AudioDataset` as ``add_tags``, ``remove_ta
 and ``tags_of``. A row's tags are a set, kept in the ``tags`` column as sorted
 ``;``-joined text (``"applause;crowd"``, ``""`` for none), so they survive every table
 format and a CSV opens readably. One call is one operation (one undo step),
-journaled like labels.
+journaled like labels. :func:`changed_since_vectors` tells the files whose audio no
+longer gives the vectors the labels were given by (``hover-audio tag`` skips them).
 
 Examples
 --------
@@ -15,6 +16,7 @@ Examples
 """
 from __future__ import annotations
 
+import os
 from typing import Iterable
 
 import numpy as np
@@ -22,6 +24,51 @@ import numpy as np
 from ..common.values import is_missing
 from .history import Change
 from .schema import TAG_SEPARATOR, TAGS, key_list, one_key
+
+
+def changed_since_vectors(dataset, rows: dict, progress: bool = False
+                          ) -> tuple[dict[str, str], str | None]:
+    """The files whose audio changed since the dataset's vectors were made, by content.
+
+    ``rows``: ``{file: (key, position)}`` of a whole-file row of each file. Each key is
+    vectorized again with the dataset's vectorizer and compared with the row's stored
+    vector: the vector cache is keyed by the file's content, so a file whose bytes did
+    not change costs a look-up, one whose bytes changed (its tags only, or its audio)
+    is vectorized afresh, and only one whose audio changed gives another vector. Times
+    are not the test (saving the workspace, touching a file, writing tags: none of these
+    changes the audio), except as the cache uses them: it reads a file again when its
+    size or modification time changed, so audio rewritten keeping both, to the
+    nanosecond, passes for unchanged here as everywhere else.
+
+    Returns ``({file: why}, note)``; ``note`` (else None) says why nothing was checked:
+    the dataset has vectors but its vectorizer cannot be rebuilt or run in this process.
+    """
+    from ..vectors.batch import failed_rows
+
+    if dataset.vectors is None or not rows:
+        return {}, None
+    if dataset.vectorizer is None:
+        return {}, ("the workspace's vectorizer cannot be rebuilt here, so files changed "
+                    "since its vectors were made are not looked for")
+    files = sorted(rows)
+    try:
+        matrix, report = dataset.vectorizer.transform([rows[name][0] for name in files],
+                                                      progress=progress)
+    except (ImportError, OSError) as error:  # its extra not installed, its cache unwritable
+        return {}, (f"the workspace's vectorizer cannot run here ({error}), so files changed "
+                    "since its vectors were made are not looked for")
+    failed = failed_rows(report)
+    failures = dict(zip(failed["row"].astype(int), failed["message"]))
+    changed = {}
+    for at, name in enumerate(files):
+        stored = np.asarray(dataset.vectors[rows[name][1]], dtype=np.float32)
+        if at in failures:  # (a file gone is named by the caller, which reads it first)
+            if np.isfinite(stored).any() and os.path.exists(name):
+                changed[name] = f"its audio cannot be read now, as it was then ({failures[at]})"
+        elif stored.shape != matrix[at].shape or not np.allclose(
+                matrix[at], stored, rtol=1e-4, atol=1e-6, equal_nan=True):
+            changed[name] = "its audio changed since the workspace's vectors were made"
+    return changed, None
 
 
 def check_tag(tag) -> str:

@@ -1,0 +1,314 @@
+"""``hover-audio tag`` on real files made by ffmpeg: descriptions other tools wrote are kept,
+a corrected label replaces the one written before, a file whose audio changed is skipped
+however often the workspace was saved since, a killed run's temporary copies are removed
+by the next run, and a file is tagged by what its content is, never by its name alone."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import mutagen
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile
+
+from . import audio_corpus as corpus
+from hover_audio import AudioDataset, MFCCVectorizer
+from hover_audio.app.cli import main
+from hover_audio.audio.decode import decode
+from hover_audio.audio.file_tags import read_tags, snapshot
+
+SINE = "sine=frequency={}:sample_rate=16000:duration=1"
+
+
+def ffmpeg(path, *options, freq=440):
+    """A one-second tone at ``path``, written by ffmpeg with ``options`` (metadata...)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    corpus.ffmpeg("-f", "lavfi", "-i", SINE.format(freq), *options, str(path))
+    return path
+
+
+def workspace(tmp_path, labels: dict, vectors: bool = False, name: str = "ws") -> str:
+    """A saved workspace whose whole-file rows carry ``labels`` (``{path: label}``)."""
+    ds = AudioDataset.from_pandas(pd.DataFrame({
+        "audio": [str(path) for path in labels], "label": list(labels.values()),
+        "SUBSET": ["train"] * len(labels)}))
+    if vectors:
+        ds.vectorize(MFCCVectorizer(cache_dir=tmp_path / "cache"), workers=1, progress=False)
+    ds.save(tmp_path / name)
+    ds.close()
+    return str(tmp_path / name)
+
+
+def relabel(ws: str, labels: dict) -> None:
+    ds = AudioDataset.load(ws)
+    for path, label in labels.items():
+        ds.set_labels([str(path)], label)
+    ds.save()
+    ds.close()
+
+
+def manifests(ws) -> list:
+    return sorted(Path(ws, "tag-manifests").glob("*.json"))
+
+
+# ------------------------------------------------------------------ fault 1
+def test_descriptions_and_comments_other_tools_wrote_are_kept(tmp_path, capsys):
+    library = tmp_path / "sfx"
+    bwf = ffmpeg(library / "door.wav", "-write_bext", "1", "-metadata",
+                 "description=Door slam, heavy wooden door", "-metadata", "comment=take 3")
+    flac = ffmpeg(library / "door.flac", "-metadata", "description=Door slam, heavy wooden door")
+    plain = ffmpeg(library / "plain.wav")
+    originals = {path: (path.read_bytes(), snapshot(path)) for path in (bwf, flac, plain)}
+    assert originals[bwf][1]["bext"] == "Door slam, heavy wooden door"
+    assert originals[bwf][1]["ICMT"] == "take 3"
+    ws = workspace(tmp_path, {bwf: "door", flac: "door", plain: "door"})
+    assert main(["tag", ws]) == 0
+    assert "tagged 3 file(s)" in capsys.readouterr().out
+    after = snapshot(bwf)
+    assert after["bext"] == "Door slam, heavy wooden door" and after["ICMT"] == "take 3"
+    assert mutagen.File(str(flac))["DESCRIPTION"] == ["Door slam, heavy wooden door"]
+    assert all(read_tags(path) == {"door"} for path in (bwf, flac, plain))
+    assert snapshot(plain)["ICMT"] == "hover-audio tags: door"  # an empty comment: ours
+    assert main(["untag", str(manifests(ws)[0])]) == 0
+    assert all(snapshot(path) == state for path, (_, state) in originals.items())
+    for wav in (bwf, plain):  # (mutagen re-pads FLAC blocks; a WAV comes back byte for byte)
+        assert wav.read_bytes() == originals[wav][0]
+
+
+def test_a_riff_info_field_in_another_encoding_keeps_its_bytes(tmp_path):
+    from hover_audio.audio.file_tags import restore, write_tags
+
+    path = ffmpeg(tmp_path / "cafe.wav", "-metadata", "title=x")
+    data = path.read_bytes()
+    at = data.index(b"LIST")
+    size = struct.unpack("<I", data[at + 4:at + 8])[0]
+    field = "Caf\xe9 cr\xe8me".encode("latin-1") + b"\0"  # as Windows tools write INFO
+    body = data[at + 8:at + 8 + size] + b"IART" + struct.pack("<I", len(field)) + field + b"\0"
+    chunk = b"LIST" + struct.pack("<I", len(body)) + body
+    data = data[:at] + chunk + data[at + 8 + size:]
+    path.write_bytes(data[:4] + struct.pack("<I", len(data) - 8) + data[8:])
+    original, state = path.read_bytes(), snapshot(path)
+    write_tags(path, ["cafe"])
+    assert field in path.read_bytes()  # another field's bytes are never re-encoded
+    restore(path, state)
+    assert path.read_bytes() == original
+
+
+# ------------------------------------------------------------------ fault 2
+@pytest.mark.parametrize("suffix", [".wav", ".flac", ".mp3"])
+def test_a_corrected_label_replaces_the_one_written_before(tmp_path, capsys, suffix):
+    path = ffmpeg(tmp_path / "sfx" / f"bark{suffix}", "-metadata", "genre=Foley")
+    assert read_tags(path) == {"Foley"}  # (another tool's genre, WAV's IGNR included)
+    ws = workspace(tmp_path, {path: "dog"})
+    assert main(["tag", ws]) == 0
+    assert read_tags(path) == {"Foley", "dog"}
+    relabel(ws, {path: "cat"})
+    capsys.readouterr()
+    assert main(["tag", ws, "--dry-run"]) == 0
+    assert "Foley, dog -> Foley, cat" in capsys.readouterr().out
+    assert main(["tag", ws]) == 0
+    assert read_tags(path) == {"Foley", "cat"}  # the file's own genre kept, dog gone
+    newest = manifests(ws)[-1]
+    assert json.loads(newest.read_text())["ours"] == {str(path): ["cat"]}
+    assert main(["untag", str(newest)]) == 0  # back to what the first run left
+    assert read_tags(path) == {"Foley", "dog"}
+    assert main(["tag", ws]) == 0  # the undone run is passed over: dog is still ours
+    assert read_tags(path) == {"Foley", "cat"}
+
+
+def test_tags_from_another_source_are_not_replaced(tmp_path):
+    path = ffmpeg(tmp_path / "sfx" / "rain.flac")
+    ws = workspace(tmp_path, {path: "rain"})
+    ds = AudioDataset.load(ws)
+    ds.add_tags([str(path)], ["loop"])
+    ds.close()
+    assert main(["tag", ws]) == 0 and main(["tag", ws, "--from", "tags"]) == 0
+    assert read_tags(path) == {"loop", "rain"}  # the labels run's tag stays
+    relabel(ws, {path: "storm"})
+    assert main(["tag", ws]) == 0
+    assert read_tags(path) == {"loop", "storm"}
+
+
+def test_a_manifest_written_before_runs_recorded_their_tags_still_says_which(tmp_path):
+    path = ffmpeg(tmp_path / "sfx" / "bark.mp3", "-metadata", "genre=Foley")
+    ws = workspace(tmp_path, {path: "dog"})
+    assert main(["tag", ws]) == 0
+    manifest = manifests(ws)[0]
+    record = json.loads(manifest.read_text())
+    for name in ("ours", "source"):  # as the runs before this fix wrote them
+        del record[name]
+    manifest.write_text(json.dumps(record))
+    relabel(ws, {path: "cat"})
+    assert main(["tag", ws]) == 0
+    assert read_tags(path) == {"Foley", "cat"}
+
+
+# ------------------------------------------------------------------ fault 3
+def test_a_file_whose_audio_changed_is_skipped_after_any_later_save(tmp_path, capsys):
+    library = tmp_path / "sfx"
+    changed, touched = ffmpeg(library / "changed.wav"), ffmpeg(library / "touched.flac")
+    ws = workspace(tmp_path, {changed: "door", touched: "rain"}, vectors=True)
+    ffmpeg(changed, freq=2000)  # someone replaced its audio
+    later = time.time() + 5
+    os.utime(touched, (later, later))  # touched only: the same audio
+    relabel(ws, {touched: "rain"})  # the workspace saved again: vectors.npy rewritten
+    vectors = os.path.join(ws, "vectors.npy")
+    assert os.stat(vectors).st_mtime_ns > os.stat(changed).st_mtime_ns
+    assert main(["tag", ws]) == 1
+    err = capsys.readouterr().err
+    assert (f"not tagged: {changed}: its audio changed since the workspace's vectors were "
+            "made") in err and "--even-if-changed" in err
+    assert read_tags(changed) == set() and read_tags(touched) == {"rain"}
+    assert main(["tag", ws]) == 1  # (a file tagged since is no change: only tags differ)
+    assert read_tags(touched) == {"rain"} and "touched" not in capsys.readouterr().err
+    assert main(["tag", ws, "--even-if-changed"]) == 0
+    assert read_tags(changed) == {"door"}
+
+
+# ------------------------------------------------------------------ fault 4
+def test_a_killed_runs_temporary_copies_are_removed_and_named(tmp_path, capsys):
+    lab = tmp_path / "lib" / "lab1"
+    path = ffmpeg(lab / "f 17 \xfc.wav")
+    other = ffmpeg(lab / "other.wav")
+    ws = workspace(tmp_path, {path: "door"})
+    assert main(["tag", ws]) == 0
+    manifest = manifests(ws)[0]
+    record = json.loads(manifest.read_text())
+    record["complete"] = False  # as a run killed while writing leaves it
+    manifest.write_text(json.dumps(record))
+    run = manifest.stem
+    content = path.read_bytes()
+    leftovers = [lab / f".{path.name}.hover-audio-{run}-k3nee2ll.wav",  # one this run names
+                 lab / f".{path.name}.kxnee2ll.wav"]  # the form used before copies were named
+    decoys = [lab / f".{path.name}.hover-audio-20990101T000000-000000000-k3nee2ll.wav",
+              lab / f".{other.name}.kxnee2ll.wav", lab / ".notes.txt"]
+    for copy in leftovers + decoys:
+        copy.write_bytes(content[:1000])  # (truncated, as a killed copy can be)
+    capsys.readouterr()
+    assert main(["tag", ws, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "would remove 2 temporary copy(ies)" in out and all(c.exists() for c in leftovers)
+    relabel(ws, {path: "cat"})
+    assert main(["tag", ws]) == 0
+    out = capsys.readouterr().out
+    assert "removing 2 temporary copy(ies) an interrupted `tag` or `untag` run left" in out
+    assert all(str(copy) in out for copy in leftovers)
+    assert not any(copy.exists() for copy in leftovers) and all(c.exists() for c in decoys)
+    assert read_tags(path) == {"cat"}
+    leftover = lab / f".{path.name}.hover-audio-{run}-zzzzzzzz.wav"  # a killed untag's
+    leftover.write_bytes(content[:10])
+    assert main(["untag", str(manifests(ws)[-1])]) == 0
+    assert str(leftover) in capsys.readouterr().out and not leftover.exists()
+
+
+def test_a_run_killed_while_writing_leaves_copies_the_next_run_removes(tmp_path):
+    library = tmp_path / "lib"
+    library.mkdir()
+    rate, seconds = 48000, 40
+    tone = np.tile(corpus.tone(440, 1.0, rate)[:, None], (seconds, 2))
+    paths = []
+    for i in range(12):
+        paths.append(library / f"take {i}.wav")
+        soundfile.write(paths[-1], tone, rate, subtype="PCM_16")
+    sound = decode(paths[0]).samples
+    ws = workspace(tmp_path, {path: "wind" for path in paths})
+    run = subprocess.Popen([sys.executable, "-m", "hover_audio.app.cli", "tag", ws],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    caught, deadline = [], time.monotonic() + 60
+    while not caught and run.poll() is None and time.monotonic() < deadline:
+        caught = [entry.name for entry in os.scandir(library) if entry.name.startswith(".")]
+    if caught:
+        os.kill(run.pid, signal.SIGKILL)
+    run.wait()
+    if not caught or not any(library.glob(".*")):
+        pytest.skip("the run ended before a temporary copy could be caught")
+    for path in paths:  # every file is as it was or tagged, never damaged
+        assert np.array_equal(decode(path).samples, sound) and read_tags(path) <= {"wind"}
+    done = subprocess.run([sys.executable, "-m", "hover_audio.app.cli", "tag", ws],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "an interrupted `tag` or `untag` run left behind" in done.stdout
+    assert not list(library.glob(".*")) and all(read_tags(p) == {"wind"} for p in paths)
+
+
+# ------------------------------------------------------------------ fault 5
+def test_a_file_is_tagged_by_its_content_and_a_corrupt_id3_tag_is_skipped(tmp_path, capsys):
+    library = tmp_path / "sfx"
+    fake = ffmpeg(library / "fake.mp3", "-c:a", "libvorbis", "-f", "ogg")
+    good = ffmpeg(library / "good.mp3", "-metadata", "title=Hello", "-metadata",
+                  "comment=a comment", "-metadata", "artist=Someone")
+    corrupt = library / "corrupt.mp3"
+    data = bytearray(good.read_bytes())
+    at = data.index(b"TXXX")
+    data[at + 4:at + 8] = bytes([0, 0, 0, 0x30])  # its size now swallows the next frames
+    corrupt.write_bytes(bytes(data))
+    wav = ffmpeg(library / "flac named.wav", "-f", "flac")
+    originals = {path: path.read_bytes() for path in (fake, corrupt, wav)}
+    ws = workspace(tmp_path, {fake: "rain", corrupt: "rain", good: "rain", wav: "rain"})
+    assert main(["tag", ws]) == 1
+    err = capsys.readouterr().err
+    assert (f"not tagged: {fake}: its content is Ogg, not what its suffix .mp3 says" in err
+            and "its suffix should be .ogg" in err)
+    assert f"not tagged: {corrupt}: corrupt ID3 tag block" in err
+    assert f"not tagged: {wav}: its content is FLAC" in err
+    assert "3 file(s) were not tagged" in err
+    assert all(path.read_bytes() == data for path, data in originals.items())
+    assert soundfile.info(str(fake)).format == "OGG"  # still audio
+    assert read_tags(good) == {"rain"}  # a sound ID3 tag (ffmpeg's) is not taken for corrupt
+    assert mutagen.File(str(good))["TXXX:comment"].text == ["a comment"]
+
+
+# -------------------------------------------------------------------- minor
+def test_a_wavs_genre_is_read_and_dry_runs_tell_same_named_files_apart(tmp_path, capsys):
+    first = ffmpeg(tmp_path / "lib" / "lab1" / "Track 01.wav", "-metadata", "genre=Foley")
+    second = ffmpeg(tmp_path / "lib" / "lab2" / "Track 01.wav")
+    assert read_tags(first) == {"Foley"}
+    assert AudioDataset.from_folder(tmp_path / "lib").tags_of(str(first)) == {"Foley"}
+    ws = workspace(tmp_path, {first: "door", second: "rain"})
+    assert main(["tag", ws, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert f"files under {tmp_path / 'lib'}" in out
+    assert os.path.join("lab1", "Track 01.wav") + "  Foley -> Foley, door" in out
+    assert os.path.join("lab2", "Track 01.wav") + "  - -> rain" in out
+
+
+def test_one_tag_run_of_a_workspace_at_a_time(tmp_path, capsys):
+    from hover_audio.audio.tag_history import one_run
+
+    path = ffmpeg(tmp_path / "a.wav")
+    ws = workspace(tmp_path, {path: "door"})
+    with one_run(os.path.join(ws, "tag-manifests")):
+        assert main(["tag", ws]) == 1
+    assert "another `tag` or `untag` run of the workspace" in capsys.readouterr().err
+    assert read_tags(path) == set()
+    assert main(["tag", ws]) == 0 and read_tags(path) == {"door"}
+
+
+def test_sound_id3_tags_of_every_version_are_not_taken_for_corrupt():
+    from hover_audio.audio.tag_containers import id3_problem
+
+    def tag(major, frames, flags=0, size=None):
+        body = frames + bytes(16)  # padding
+        size = len(body) if size is None else size
+        safe = bytes([(size >> 21) & 127, (size >> 14) & 127, (size >> 7) & 127, size & 127])
+        return b"ID3" + bytes([major, 0, flags]) + safe + body
+
+    text = b"\x00Hello"
+    v22 = b"TT2" + len(text).to_bytes(3, "big") + text
+    v23 = b"TIT2" + len(text).to_bytes(4, "big") + b"\0\0" + text
+    big = b"\x00" + b"x" * 255  # 256 bytes: read as a syncsafe size, 00 00 01 00 is 128
+    itunes = b"TIT2" + len(big).to_bytes(4, "big") + b"\0\0" + big  # plain size in 2.4
+    unsynced = b"TIT2" + (3).to_bytes(4, "big") + b"\0\0" + b"\x00\xff\x00\xe0"  # 2.3 unsync
+    for good in (tag(2, v22), tag(3, v23), tag(4, itunes), tag(3, unsynced, flags=0x80)):
+        assert id3_problem(good) is None, good
+    assert "runs past" in id3_problem(tag(3, v23[:7] + b"\x40" + v23[8:]))
+    assert "not a frame" in id3_problem(tag(3, v23 + b"junk" + bytes(6)))
+    assert "past the end of the file" in id3_problem(tag(3, v23, size=500))
