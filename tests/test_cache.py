@@ -261,6 +261,40 @@ def test_a_moment_of_malformed_on_a_whole_database_moves_nothing_aside(tmp_path,
     assert not list(tmp_path.glob(f"{DB_NAME}.corrupt-*"))
 
 
+OTHER_PROCESS = textwrap.dedent("""
+    import sqlite3, sys
+    con = sqlite3.connect(sys.argv[1], timeout=10)
+    found = con.execute("SELECT COUNT(*) FROM vector_rows WHERE key = ?", (sys.argv[2],))
+    print(found.fetchone()[0])
+    con.close()  # the last connection to close checkpoints and deletes the WAL
+""")
+
+
+def test_opening_another_cache_keeps_the_locks_of_this_processs_connections(tmp_path):
+    """Opening a cache read the database header through a file descriptor of its own and
+    closed it, which released the POSIX locks this process's open connections held on
+    the file (SQLite's "How To Corrupt", 2.2): another process's connection, closing,
+    then took itself for the last one and deleted the WAL they still wrote into; what
+    they stored later was lost to every other process (and the file could be damaged)."""
+    first = VectorCache(tmp_path, "a")
+    first.put("k1", _vec(1))
+    second = VectorCache(tmp_path, "b")  # opened while `first` has the file open
+
+    def seen_elsewhere(key: str) -> int:
+        done = subprocess.run([sys.executable, "-c", OTHER_PROCESS, str(first.path), key],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return int(done.stdout)
+
+    assert seen_elsewhere("k1") == 1
+    assert (tmp_path / f"{DB_NAME}-wal").exists(), "another process deleted the WAL in use"
+    first.put("k2", _vec(2))
+    assert seen_elsewhere("k2") == 1
+    second.close()
+    first.close()
+    assert VectorCache(tmp_path, "a").get("k2") is not None
+
+
 def test_blob_of_wrong_length_is_missing(tmp_path):
     cache = VectorCache(tmp_path, "ns")
     cache.put_many([("good", _vec(1)), ("bad", _vec(2))])
@@ -340,6 +374,9 @@ def test_a_healthy_database_closed_as_it_is_opened_is_never_moved_aside(tmp_path
             return real(name, *args, **kwargs)
         return look
 
+    # the writer stands for another process's connection (one of this process's would
+    # keep the header from being read at all: see the test of locks below)
+    monkeypatch.setattr(cache_file, "is_open_here", lambda path: False)
     monkeypatch.setattr(os, "stat", looking(os.stat))
     monkeypatch.setattr(os, "lstat", looking(os.lstat))
     monkeypatch.setattr(cache_file, "open", looking(builtins.open), raising=False)

@@ -25,7 +25,8 @@ import numpy as np
 
 from ..common.paths import default_cache_dir
 from . import snapshot
-from .cache_file import CONFIRM_S, damaged_file, file_identity, is_corrupt, move_aside
+from .cache_file import (CONFIRM_S, LIVE_LOCK, damaged_file, file_identity, is_corrupt,
+                         move_aside, track)
 from .cache_schema import connect, select_in, transaction
 
 DB_NAME = "vectors.sqlite3"
@@ -118,6 +119,7 @@ class VectorCache:
         self._pid: int | None = None
         self._lock = threading.RLock()
         self._identity: tuple | None = None  # the database file the connection has open
+        track(self)
         try:
             self.cache_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -130,21 +132,27 @@ class VectorCache:
             raise CacheDirError(f"cannot open the vector cache in {self.cache_dir}: {exc}") from exc
 
     def _open(self) -> sqlite3.Connection:
-        damaged = damaged_file(self.path)
-        if damaged is not None:
-            self._move_aside("its header is invalid or the file is truncated", damaged)
-        before = file_identity(self.path)
-        try:
-            con = connect(self.path)
-        except sqlite3.DatabaseError as exc:
-            if not is_corrupt(exc):
-                raise
-            if self._still_damaged():  # else a moment's misreading: the file is whole
-                self._move_aside(str(exc), before or file_identity(self.path))
-                before = None
-            con = connect(self.path)
+        with LIVE_LOCK:  # no header read of this process's closes a descriptor meanwhile
+            damaged = damaged_file(self.path)
+            if damaged is not None:
+                self._move_aside("its header is invalid or the file is truncated", damaged)
+            before = file_identity(self.path)
+            try:
+                con = connect(self.path)
+            except sqlite3.DatabaseError as exc:
+                if not is_corrupt(exc):
+                    raise
+                if self._still_damaged():  # else a moment's misreading: the file is whole
+                    self._move_aside(str(exc), before or file_identity(self.path))
+                    before = None
+                con = connect(self.path)
         self._identity = before or file_identity(self.path)
         return con
+
+    def _close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+        self._con = None
 
     def _check_pid(self) -> None:
         """In a forked child, forget (but never use or close) the parent's connection and lock."""
@@ -156,15 +164,14 @@ class VectorCache:
     def _connection(self) -> sqlite3.Connection:
         self._check_pid()
         if self._con is None:
-            self._con = self._open()
+            with LIVE_LOCK:  # counted as open before any other header read of this process
+                self._con = self._open()
         return self._con
 
     def _move_aside(self, reason: str, identity: tuple | None) -> None:
         """Close, then rename the damaged database file ``identity`` (and its -wal/-shm) and
         warn; when another process has moved it aside already, only reconnect (it warned)."""
-        if self._con is not None:
-            self._con.close()
-            self._con = None
+        self._close()
         target = move_aside(self.path, identity)
         if target is not None:
             warnings.warn(f"vector cache {self.path} is damaged ({reason}); moved it to {target}"
@@ -179,30 +186,35 @@ class VectorCache:
             except sqlite3.DatabaseError as exc:
                 if not is_corrupt(exc):
                     raise
-                if self._con is not None:
-                    self._con.close()
-                    self._con = None
+                self._close()
                 if self._still_damaged():
                     self._move_aside(str(exc), self._identity)
                 return action(self._connection())
 
     def _still_damaged(self) -> bool:
-        """Whether SQLite still finds the database damaged a moment after it said so
-        (``PRAGMA quick_check`` on a connection of its own). Opened while another process
-        closed or checkpointed it, SQLite now and then reports a whole database as
-        malformed (1 in 100,000-200,000 opens under such churn): moving it aside emptied
-        a healthy cache."""
-        time.sleep(CONFIRM_S)
-        try:
-            con = connect(self.path)
-        except sqlite3.DatabaseError as exc:
-            return is_corrupt(exc)
-        try:
-            return con.execute("PRAGMA quick_check").fetchone()[0] != "ok"
-        except sqlite3.DatabaseError as exc:
-            return is_corrupt(exc)
-        finally:
-            con.close()
+        """Whether SQLite still finds the database damaged when asked again (``PRAGMA
+        quick_check`` on connections of its own, after 0.05, 0.2 and 0.8 s). Opened while
+        another process closed or checkpointed it, SQLite now and then calls a whole
+        database malformed (1 in ~200,000 opens under such churn, once for as long as
+        50 ms; the file then passed integrity_check): moving it aside emptied the cache."""
+        for wait in (CONFIRM_S, 4 * CONFIRM_S, 16 * CONFIRM_S):
+            time.sleep(wait)
+            with LIVE_LOCK:
+                try:
+                    con = connect(self.path)
+                except sqlite3.DatabaseError as exc:
+                    if is_corrupt(exc):
+                        continue
+                    raise
+                try:
+                    if con.execute("PRAGMA quick_check").fetchone()[0] == "ok":
+                        return False
+                except sqlite3.DatabaseError as exc:
+                    if not is_corrupt(exc):
+                        raise
+                finally:
+                    con.close()
+        return True
 
     def _write(self, *statements: tuple[str, list]) -> None:
         """Run each ``(sql, rows)`` for all its rows, in one committed transaction."""
@@ -374,9 +386,7 @@ class VectorCache:
         """Close this process's connection; the cache reopens it on next use."""
         self._check_pid()
         with self._lock:
-            if self._con is not None:
-                self._con.close()
-            self._con = None
+            self._close()
 
     def __getstate__(self) -> dict:  # paths and names only: each process opens its own connection
         return {"cache_dir": self.cache_dir, "namespace": self.namespace, "path": self.path}
@@ -384,6 +394,7 @@ class VectorCache:
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self._con, self._pid, self._lock, self._identity = None, None, threading.RLock(), None
+        track(self)
 
     def __repr__(self) -> str:
         return f"VectorCache({str(self.cache_dir)!r}, namespace={self.namespace!r})"

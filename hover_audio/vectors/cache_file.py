@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import time
+import weakref
 from pathlib import Path
 
 MAGIC = b"SQLite format 3\x00"
@@ -28,6 +30,28 @@ def is_corrupt(exc: sqlite3.DatabaseError) -> bool:
     message = str(exc).lower()
     return (name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB"))
             or "not a database" in message or "malformed" in message)
+
+
+# The caches of this process. Reading a database's header through a file descriptor of
+# our own, then closing it, releases every POSIX lock this process's SQLite connections
+# hold on that file (SQLite's "How To Corrupt", 2.2): another process's last connection
+# then checkpoints and deletes the WAL under them. Weak: a cache dropped unclosed goes.
+_CACHES: "weakref.WeakSet" = weakref.WeakSet()
+LIVE_LOCK = threading.RLock()  # held from a header read until its connection is made
+
+
+def track(cache) -> None:
+    """Know ``cache`` (its ``path``, ``_con`` and ``_pid``) as one of this process's."""
+    with LIVE_LOCK:
+        _CACHES.add(cache)
+
+
+def is_open_here(path: Path) -> bool:
+    """Whether a connection of this process has the database at ``path`` open (one
+    inherited through fork holds no lock here: POSIX locks are not inherited)."""
+    with LIVE_LOCK:
+        return any(cache._con is not None and cache._pid == os.getpid() and cache.path == path
+                   for cache in list(_CACHES))
 
 
 def file_identity(path: Path) -> tuple[int, int] | None:
@@ -53,7 +77,11 @@ def in_use(path: Path) -> bool:
 def damaged_file(path: Path) -> tuple[int, int] | None:
     """The identity (:func:`file_identity`) of the database file at ``path`` if its header
     shows damage (wrong magic, or shorter than it says while nobody has it open), else None.
+    Never read while a connection of this process has it open (see :data:`LIVE_LOCK`:
+    hold it until the connection opened after this check is counted).
     """
+    if is_open_here(path):
+        return None
     first = _judge(path)
     if first is None:
         return None
