@@ -144,7 +144,10 @@ def spans(path: str | os.PathLike, mode: str = "fixed", window: float = 5.0,
     mode
         "fixed": windows of ``window`` s every ``hop`` s (a file shorter than a
         window is one clip); "nonsilent": the regions louder than ``top_db`` dB
-        below the file's peak, each at least ``min_duration`` s.
+        below the file's peak, each at least ``min_duration`` s. A file with no such
+        region (a one-shot shorter than ``min_duration``, or silence) is one clip, the
+        whole file, as a short file is in "fixed" mode. Only a file with no samples
+        has no clips.
 
     Raises
     ------
@@ -162,5 +165,9 @@ def spans(path: str | os.PathLike, mode: str = "fixed", window: float = 5.0,
     path = Path(path)
     if mode == "fixed":
         return fixed_windows(duration_of(path), window, hop, min_duration)
-    levels, _ = _levels_of(path, 0.02)
-    return nonsilent_regions(levels, 0.02, top_db, min_duration)
+    levels, seconds = _levels_of(path, 0.02)
+    found = nonsilent_regions(levels, 0.02, top_db, min_duration)
+    end = round(seconds, 6)
+    if not found and seconds > 0:  # a short one-shot is a clip; silence is one too
+        return [(0.0, end)]
+    return [(start, min(stop, end)) for start, stop in found]  # the last frame may be short

@@ -14,6 +14,7 @@ from ..audio.decode import probe
 from ..audio.formats import AUDIO_SUFFIXES
 from ..audio.segments import spans
 from ..audio.sources import clip_id, parse_key
+from ..common.values import milliseconds
 from .schema import ABSTAIN, AUDIO, LABEL, SUBSET, TAG_SEPARATOR, TAGS
 
 
@@ -225,7 +226,9 @@ def segment_table(table: pd.DataFrame, mode: str = "fixed", window: float = 5.0,
     -------
     (clips, report)
         ``clips`` keeps every column of ``table`` and adds ``source``, ``start``,
-        ``end``; ``report`` lists files that could not be read (key, kind, message).
+        ``end``; ``report`` lists files that could not be read or hold no samples
+        (key, kind, message). Every other file has at least one clip: a file shorter
+        than a window, or with no region loud and long enough, is one clip, the whole file.
     """
     if mode not in ("fixed", "nonsilent"):
         raise ValueError(f"segment mode must be 'fixed' or 'nonsilent', got {mode!r}")
@@ -239,7 +242,13 @@ def segment_table(table: pd.DataFrame, mode: str = "fixed", window: float = 5.0,
         except Exception as error:  # one unreadable file never stops the others
             problems.append((row[AUDIO], getattr(error, "kind", "decode"), str(error)))
             continue
-        for start, end in found:
+        # to the millisecond, as the key spells them (else from_pandas refuses the row)
+        clips = [(milliseconds(start), milliseconds(end)) for start, end in found]
+        clips = [(start, end) for start, end in clips if end > start]
+        if not clips:  # never left out unsaid
+            problems.append((row[AUDIO], "empty", f"{path}: no audio in it ("
+                             + ("0 samples)" if not found else "less than a millisecond)")))
+        for start, end in clips:
             clip = row.to_dict()
             clip.update({AUDIO: clip_id(str(path), start, end, ref.channel),
                          "source": str(path), "start": start, "end": end})
