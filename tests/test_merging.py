@@ -64,3 +64,24 @@ def test_incoming_tags_join_the_rows_tags_in_the_one_operation(ds):
                     ).empty  # nothing new: nothing to report
     ds.undo()
     assert ds.tags_of("a.wav") == {"indoor"} and ds.tags_of("c.wav") == set()
+
+
+def test_labels_of_merged_rows_join_the_label_order_also_on_replay(tmp_path):
+    """Rows added by a merge (an import, a folder followed) brought labels that never
+    joined label_order: pages coloured them as unlabeled grey; replaying the journal
+    on reopening lost them the same way."""
+    import pandas as pd
+
+    from hover_audio import AudioDataset
+
+    ds = AudioDataset.from_pandas(pd.DataFrame({"audio": ["/a.wav", "/b.wav"],
+                                                "label": ["dog", "ABSTAIN"]}))
+    ds.save(tmp_path / "ws")
+    ds.merge(pd.DataFrame({"audio": ["/c.wav", "/d.wav"], "label": ["cat", "ABSTAIN"]}))
+    assert ds.label_order == ["dog", "cat"]
+    ds.close()  # journaled, not checkpointed: reopening replays the merge
+    again = AudioDataset.load(tmp_path / "ws")
+    try:
+        assert again.label_order == ["dog", "cat"]
+    finally:
+        again.close()

@@ -198,6 +198,9 @@ class ClipTable:
         for change in (op if forward else reversed(op)):
             if isinstance(change, RowChange):
                 rows = self._move_rows(change, forward, rows)
+                arriving = change.added if forward else change.removed  # their labels too
+                labels.update(str(record.get(LABEL)) for record in arriving
+                              if record.get(LABEL) is not None)
                 continue
             if change.column not in self.frame.columns:  # first use, e.g. a transcript
                 self.frame[change.column] = "" if change.column in (TRANSCRIPT, TAGS) else None
