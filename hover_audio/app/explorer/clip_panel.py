@@ -1,10 +1,12 @@
 """The clip panel: see the clip you hear, fix its range, split it, write what is said.
 
 Tapping a point (or a row of the selection table) shows that clip's waveform and mel
-spectrogram, with the range shaded inside its context and a playhead that moves
-while it plays. The range can be dragged (the box on the waveform) or typed, then
+spectrogram, with the range shaded inside its context and a playhead that follows any
+playback of the shown clip (Space included) and goes where the pictures are clicked
+(:mod:`.clip_js`). The range can be dragged (the box on the waveform) or typed, then
 set; split at the playhead; a new range added on the same file; the row deleted;
-its transcript typed (Enter saves). Every edit is one dataset operation (undoable).
+its transcript typed (Enter saves). Every edit is one dataset operation (undoable);
+the panel says what happened next to its buttons (and in the page's status line).
 Pictures are computed in a worker thread (:mod:`.clip_overview`) and cached.
 """
 from __future__ import annotations
@@ -13,6 +15,7 @@ import html
 from concurrent.futures import ThreadPoolExecutor
 
 from bokeh.layouts import column, row
+from bokeh.events import Tap
 from bokeh.models import (
     BoxAnnotation, Button, ColumnDataSource, CustomJS, Div, FixedTicker, LinearColorMapper,
     Range1d, RangeTool, Select, Span, TextInput, Toggle,
@@ -23,33 +26,13 @@ from bokeh.plotting import figure
 from ...common.values import format_number, is_missing, milliseconds
 from ...dataset.schema import AUDIO, LABEL, SUBSET, TRANSCRIPT
 from . import widgets
+from .clip_js import FOLLOW_JS, PLACE_JS, SETTINGS_JS
 from .clip_overview import OverviewCache
-from .playback_js import AUDIO_JS
 from .plot import MAX_WIDTH, MIN_WIDTH
 
 PICTURES = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hover-audio-pictures")
 OVERVIEWS = OverviewCache()
 SPEEDS = ["0.5", "0.75", "1", "1.25", "1.5", "2"]
-
-SETTINGS_JS = AUDIO_JS + """
-// a new clip keeps the chosen speed (defaultPlaybackRate survives a new src) and loop
-audio.defaultPlaybackRate = audio.playbackRate = parseFloat(speed.value);
-audio.preservesPitch = true;
-audio.loop = loop.active;
-"""
-
-PLAYHEAD_JS = SETTINGS_JS + """
-function step() {
-    if (info.data.row[0] !== channel.answered) {  // the panel may still be drawing it
-        if (!audio.paused && !audio.ended) { requestAnimationFrame(step); }
-        return;
-    }
-    playhead.location = info.data.start[0] + audio.currentTime;
-    if (!audio.paused && !audio.ended) { requestAnimationFrame(step); }
-}
-requestAnimationFrame(step);
-"""
-
 
 class ClipPanel:
     """One page's clip panel; ``show(row)`` draws a row, the dataset stays the truth."""
@@ -64,8 +47,10 @@ class ClipPanel:
                                             name="clip-wave")
         self.spec_source = ColumnDataSource({"image": [], "x": [], "y": [], "dw": [], "dh": []},
                                             name="clip-spectrogram")
-        self.state = ColumnDataSource({"row": [-1], "start": [0.0], "end": [0.0]},
-                                      name="clip-state")
+        # served: the answer number whose audio is the shown clip (-1: none), see clip_js
+        self.state = ColumnDataSource({"row": [-1], "start": [0.0], "end": [0.0],
+                                       "served": [-1]}, name="clip-state")
+        self._served: tuple[int, str | None] = (-1, None)  # the newest answer and its key
         self.x_range = Range1d(0, 1)
         self.edges = Range1d(0, 1, name="clip-edges")  # the range being edited (dragged)
         self.y_range = Range1d(-1.05, 1.05)
@@ -112,22 +97,30 @@ class ClipPanel:
         self.speed = Select(title="speed", value="1", options=SPEEDS, width=65,
                             name="clip-speed")
         self.loop = Toggle(label="Loop", width=55, name="clip-loop")
+        # the panel's own messages, next to its buttons (the page's status line is far up)
+        self.message = Div(text="", name="clip-message", width=320,
+                           styles={"align-self": "flex-end", "padding-bottom": "6px"})
         self._wire()
         self.layout = column(
             self.info, self.wave, self.spec,
             row(self.start_in, self.end_in, column(Div(text=""), self.set_button),
                 column(Div(text=""), self.split_button), column(Div(text=""), self.add_button),
                 column(Div(text=""), self.delete_button), self.speed,
-                column(Div(text=""), self.loop), styles={"flex-wrap": "wrap"}),
+                column(Div(text=""), self.loop), self.message, styles={"flex-wrap": "wrap"}),
             self.transcript, name="clip-panel", sizing_mode="stretch_width", max_width=MAX_WIDTH)
 
     # ------------------------------------------------------------------ wiring
     def _wire(self) -> None:
         channel = self.page.channel
         channel.on_change("focus", lambda attr, old, new: self.show(new))
+        channel.on_change("served", self._answered)
         channel.js_on_change("served", CustomJS(
             args=dict(info=self.state, channel=channel, playhead=self.playhead,
-                      speed=self.speed, loop=self.loop), code=PLAYHEAD_JS))
+                      speed=self.speed, loop=self.loop), code=FOLLOW_JS))
+        place = CustomJS(args=dict(info=self.state, channel=channel, playhead=self.playhead),
+                         code=PLACE_JS)
+        self.wave.js_on_event(Tap, place)
+        self.spec.js_on_event(Tap, place)
         settings = CustomJS(args=dict(speed=self.speed, loop=self.loop), code=SETTINGS_JS)
         self.speed.js_on_change("value", settings)
         self.loop.js_on_change("active", settings)
@@ -165,13 +158,17 @@ class ClipPanel:
             return
         columns = len(view.envelope_min)
         step = (view.shown_to - view.shown_from) / max(1, columns)
-        peak = max(float(abs(view.envelope_min).max()), float(abs(view.envelope_max).max()), 1e-4)
+        stereo = len(view.channels) == 2
+        # the loudest of what is drawn (a channel can be louder than the mix of both)
+        drawn = [part[:columns] for pair in view.channels for part in pair] if stereo else [
+            view.envelope_min, view.envelope_max]
+        peak = max(max(float(abs(part).max()) if len(part) else 0.0 for part in drawn), 1e-4)
         data = {"x": [view.shown_from + (i + 0.5) * step for i in range(columns)],
                 "low": view.envelope_min.tolist(), "high": view.envelope_max.tolist()}
-        stereo = len(view.channels) == 2
         for side, (low, high) in enumerate(view.channels or [(view.envelope_min,) * 2] * 2):
-            # a stereo clip: the left channel in the upper half, the right in the lower
-            shift, scale = (0.5 - side) * 2 * peak, 0.5
+            # a stereo clip: the left channel in the upper half (0.05 to 0.95 of the peak
+            # above the middle), the right in the lower, a thin gap between them
+            shift, scale = (0.5 - side) * peak, 0.45
             data[f"low{side}"] = (shift + scale * low[:columns]).tolist()
             data[f"high{side}"] = (shift + scale * high[:columns]).tolist()
         self.wave_source.data = data
@@ -201,14 +198,29 @@ class ClipPanel:
         self._showing_text = True
         self.transcript.value = "" if is_missing(text) else str(text)
         self._showing_text = False
-        # the row shown goes last: a page that sees it has the range and transcript too
-        self.state.data = {"row": [position], "start": [view.start], "end": [view.end]}
+        # the row shown goes last: a page that sees it has the range and transcript too;
+        # the playhead follows the audio only if it holds this clip (this range of it)
+        served = self._served[0] if self._served[1] == key else -1
+        self.state.data = {"row": [position], "start": [view.start], "end": [view.end],
+                           "served": [served]}
+        self._shown = key
         label, subset = dataset.column(LABEL)[position], dataset.column(SUBSET)[position]
         more = (" (the first 10 minutes)" if view.truncated else
                 " (a long file: one short window per column)" if view.sampled else "")
         self.info.text = (f"<b>{html.escape(_name(key))}</b> &nbsp; {_time(view.start)}"
                           f"&ndash;{_time(view.end)} s ({_time(view.end - view.start)} s){more}"
                           f" &nbsp; label <b>{html.escape(str(label))}</b>, {subset}")
+
+    _shown: str | None = None  # the key whose pictures and range the panel shows
+
+    def _answered(self, attr, old, new) -> None:
+        """An answer was played: if it is the shown clip, the playhead follows it."""
+        row = int(self.page.channel.answered)
+        keys = self.page.dataset.keys
+        self._served = (int(new), keys[row] if 0 <= row < len(keys) else None)
+        served = self._served[0] if self._served[1] == self._shown == self.key else -1
+        if self.state.data["served"][0] != served:
+            self.state.data = dict(self.state.data, served=[served])
 
     def _dataset_changed(self, event) -> None:
         if self.key is None or ("rows" not in event.columns and TRANSCRIPT not in event.columns):
@@ -262,6 +274,7 @@ class ClipPanel:
             self._focus(result[0])
 
     def _say(self, text: str, error: bool = False) -> None:
+        widgets.say(self.message, text, error=error)
         widgets.say(self.page.status, text, error=error)
 
     def _focus(self, key: str) -> None:
@@ -284,12 +297,18 @@ class ClipPanel:
             self._edit(move, "range set: {}")
 
     def split(self) -> None:
-        """Cut the shown clip in two at the playhead, once it was played (or moved) there."""
+        """Cut the shown clip in two at the playhead, once it was played (or placed) there."""
         if self.key is not None and self._playhead_key != self.key:
-            self._say("play the clip (or move the playhead) first: Split cuts at the playhead",
-                      error=True)
+            self._say("Split cuts at the playhead: click the waveform where to cut (or play "
+                      "the clip and pause it there) first", error=True)
             return
         key, at = self.key, float(self.playhead.location)
+        start, end = self.state.data["start"][0], self.state.data["end"][0]
+        if key is not None and self._shown == key and not start < at < end:
+            self._say(f"the playhead is at {_time(at)} s, outside the range {_time(start)}"
+                      f"-{_time(end)} s: click the waveform inside the range where to cut",
+                      error=True)
+            return
         self._edit(lambda: self.page.dataset.split(key, at), "split in two: {}")
 
     def add_range(self) -> None:
