@@ -114,7 +114,7 @@ def test_split_waits_for_the_playhead_of_the_clip_shown():
     panel.playhead.location = 1.0  # (a stale place set by the page, not by playing)
     panel._playhead_key = None
     panel.split()
-    assert "play the clip (or move the playhead) first" in status(page)
+    assert "click the waveform where to cut (or play the clip and pause it there) first" in status(page)
     assert len(ds) == 1
     panel.playhead.location = 0.4  # the browser moves it while the clip plays
     panel.split()

@@ -7,6 +7,10 @@ tagged rows) gives each row a probability per target, on standardized vectors. T
 ``suggested_tags`` column holds, per row, up to ``top`` targets at or above
 ``threshold`` that the row does not carry yet, as ``tag:probability`` pairs
 (``"applause:0.91;crowd:0.40"``): a derived column, recomputed, never journaled.
+Targets compare without regard to case (``drum`` and ``Drum`` are one target, named by
+the dataset's most used spelling; a row carrying either is not offered it). Rows given
+in ``leave_out`` (e.g. clips whose vectors are cut short or silent) neither teach the
+models nor get suggestions. Accepting a row's suggestions removes them from its cell.
 
 Examples
 --------
@@ -24,13 +28,16 @@ from ..common.values import is_missing
 from ..maps.scaling import Scaler
 from .history import Change
 from .schema import ABSTAIN, LABEL, TAGS, key_list
-from .tagging import join_tags, parse_tags
+from .tagging import fold, join_tags, parse_tags, spellings
 
 SUGGESTED = "suggested_tags"
 
 
-def suggest_tags(dataset, threshold: float = 0.25, top: int = 5, C: float = 1.0) -> pd.DataFrame:
+def suggest_tags(dataset, threshold: float = 0.25, top: int = 5, C: float = 1.0,
+                 leave_out: Iterable[int] = ()) -> pd.DataFrame:
     """Fill ``suggested_tags``; returns ``(key, tag, probability)`` of every suggestion.
+
+    ``leave_out``: row positions neither learned from nor given suggestions.
 
     Raises ValueError when there are no vectors or no target with two examples.
     """
@@ -42,7 +49,8 @@ def suggest_tags(dataset, threshold: float = 0.25, top: int = 5, C: float = 1.0)
         raise ValueError(f"threshold must be in [0, 1] and top >= 1, got {threshold}, {top}")
     vectors = dataset.vectors
     usable = np.isfinite(vectors).all(axis=1)
-    carried = _carried(dataset)
+    usable[np.asarray(list(leave_out), dtype=np.int64)] = False
+    carried, named = _carried(dataset)
     known = usable & np.array([bool(tags) for tags in carried])
     counts: dict[str, int] = {}
     for tags in np.asarray(carried, dtype=object)[known]:
@@ -68,8 +76,8 @@ def suggest_tags(dataset, threshold: float = 0.25, top: int = 5, C: float = 1.0)
     for at in range(len(vectors)):
         order = [c for c in np.argsort(-np.nan_to_num(scores[at], nan=-1.0))
                  if scores[at, c] >= threshold and targets[c] not in carried[at]][:top]
-        cells.append(";".join(f"{targets[c]}:{scores[at, c]:.2f}" for c in order))
-        found += [(keys[at], targets[c], float(scores[at, c])) for c in order]
+        cells.append(";".join(f"{named[targets[c]]}:{scores[at, c]:.2f}" for c in order))
+        found += [(keys[at], named[targets[c]], float(scores[at, c])) for c in order]
     dataset.set_derived({SUGGESTED: cells})
     return pd.DataFrame(found, columns=["key", "tag", "probability"])
 
@@ -85,22 +93,38 @@ def accept_suggested_tags(dataset, keys: Iterable[str] | str) -> int:
         current = (table.column(TAGS)[positions] if TAGS in table.columns
                    else np.full(len(positions), "", dtype=object))
         suggested = table.column(SUGGESTED)[positions]
+        known = spellings(table.column(TAGS)) if TAGS in table.columns else {}
         groups: dict[str, tuple[list, list]] = {}
         for at, old, cell in zip(positions, current, suggested):
             old = "" if is_missing(old) else str(old)
-            offered = {part.rsplit(":", 1)[0] for part in str(cell or "").split(";") if part}
-            new = join_tags(parse_tags(old) | offered)
+            have = parse_tags(old)
+            carried = {fold(tag) for tag in have}
+            offered = {part.rsplit(":", 1)[0].strip() for part in
+                       ("" if is_missing(cell) else str(cell)).split(";") if part.strip()}
+            offered = {known.get(fold(tag), tag) for tag in offered
+                       if fold(tag) not in carried}
+            new = join_tags(have | offered)
             if new != old:
                 ids, olds = groups.setdefault(new, ([], []))
                 ids.append(table.ids[at])
                 olds.append(old)
         op = tuple(Change(TAGS, tuple(ids), tuple(olds), new) for new, (ids, olds) in groups.items())
+        # accepted: no longer suggestions (the other rows keep theirs); cleared before the
+        # tags change, so that what pages show after it has neither
+        cells = np.array(table.column(SUGGESTED), dtype=object)
+        if any(not is_missing(cells[at]) and cells[at] for at in positions):
+            cells[positions] = ""
+            dataset.set_derived({SUGGESTED: cells})
         return dataset._do(op) if op else 0
 
 
-def _carried(dataset) -> list[set]:
-    """Each row's label (unless ABSTAIN) and tags."""
+def _carried(dataset) -> tuple[list[set], dict[str, str]]:
+    """Each row's label (unless ABSTAIN) and tags, case folded, and ``{folded: name}``
+    (a tag's most used spelling, else the label)."""
     labels = dataset.column(LABEL)
     tags = dataset.column(TAGS) if TAGS in dataset.columns else [""] * len(labels)
-    return [({label} if label != ABSTAIN else set()) | parse_tags(text)
-            for label, text in zip(labels, tags)]
+    named = {fold(str(label)): str(label) for label in labels if label != ABSTAIN}
+    named.update(spellings(tags))
+    return [({fold(str(label))} if label != ABSTAIN else set())
+            | {fold(tag) for tag in parse_tags(text)}
+            for label, text in zip(labels, tags)], named

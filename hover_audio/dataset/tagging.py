@@ -4,7 +4,13 @@ Bound to :class:`~hover_audio.dataset.AudioDataset` as ``add_tags``, ``remove_ta
 and ``tags_of``. A row's tags are a set, kept in the ``tags`` column as sorted
 ``;``-joined text (``"applause;crowd"``, ``""`` for none), so they survive every table
 format and a CSV opens readably. One call is one operation (one undo step),
-journaled like labels. :func:`changed_since_vectors` tells the files whose audio no
+journaled like labels.
+
+Tags compare without regard to case, everywhere (search, colour, counts, add, remove,
+suggestions): ``drum`` and ``Drum`` are one tag. Adding a tag spelled like one already
+in the dataset but for case reuses the dataset's spelling (the most used one), so a tag
+keeps one spelling and its count is not split; a row that carries it in any case
+already is left as it is. Removing a tag removes it in every case. :func:`changed_since_vectors` tells the files whose audio no
 longer gives the vectors the labels were given by (``hover-audio tag`` skips them).
 
 Examples
@@ -93,6 +99,44 @@ def join_tags(tags: Iterable[str]) -> str:
     return TAG_SEPARATOR.join(sorted(set(tags)))
 
 
+def fold(tag: str) -> str:
+    """What tags are compared by: ``fold("Drum") == fold("drum")``."""
+    return tag.casefold()
+
+
+def spellings(cells) -> dict[str, str]:
+    """``{fold(tag): spelling}`` over ``tags`` cells: each tag's most used spelling
+    (ties: the first in sorted order)."""
+    counts: dict[str, dict[str, int]] = {}
+    for cell in cells:
+        for tag in parse_tags(cell):
+            ways = counts.setdefault(fold(tag), {})
+            ways[tag] = ways.get(tag, 0) + 1
+    return {folded: min(ways, key=lambda way: (-ways[way], way))
+            for folded, ways in counts.items()}
+
+
+def tag_counts(cells) -> list[tuple[str, int, list[str]]]:
+    """``(spelling, rows, other spellings)`` per tag (any case), most used first."""
+    rows: dict[str, int] = {}
+    ways: dict[str, set] = {}
+    for cell in cells:
+        carried = parse_tags(cell)
+        for folded in {fold(tag) for tag in carried}:
+            rows[folded] = rows.get(folded, 0) + 1
+        for tag in carried:
+            ways.setdefault(fold(tag), set()).add(tag)
+    named = spellings(cells)
+    return sorted(((named[folded], count, sorted(ways[folded] - {named[folded]}))
+                   for folded, count in rows.items()), key=lambda item: (-item[1], item[0]))
+
+
+def carries(cell, wanted: Iterable[str]) -> bool:
+    """Whether a ``tags`` cell carries any of ``wanted`` (in any case)."""
+    folded = {fold(tag) for tag in wanted}
+    return any(fold(tag) in folded for tag in parse_tags(cell))
+
+
 def tags_of(dataset, key: str) -> set[str]:
     """The tags of the row ``key`` (KeyError for an unknown key)."""
     position = dataset.positions([one_key(key)])[0]
@@ -102,21 +146,32 @@ def tags_of(dataset, key: str) -> set[str]:
 
 
 def add_tags(dataset, keys: Iterable[str] | str, tags: Iterable[str] | str) -> int:
-    """Add ``tags`` to the rows ``keys`` (one operation); returns how many rows changed."""
-    return _retag(dataset, keys, tags, lambda have, wanted: have | wanted)
+    """Add ``tags`` to the rows ``keys`` (one operation); returns how many rows changed.
+
+    A row carrying a tag in another case keeps it; a tag the dataset spells otherwise
+    (case only) is added in the dataset's spelling."""
+    return _retag(dataset, keys, tags, lambda have, wanted: have | {
+        tag for tag in wanted if fold(tag) not in {fold(mine) for mine in have}}, True)
 
 
 def remove_tags(dataset, keys: Iterable[str] | str, tags: Iterable[str] | str) -> int:
-    """Remove ``tags`` from the rows ``keys`` (one operation); returns how many rows changed."""
-    return _retag(dataset, keys, tags, lambda have, wanted: have - wanted)
+    """Remove ``tags`` (in any case) from the rows ``keys`` (one operation); returns how
+    many rows changed."""
+    return _retag(dataset, keys, tags, lambda have, wanted: {
+        tag for tag in have if fold(tag) not in {fold(gone) for gone in wanted}})
 
 
-def _retag(dataset, keys, tags, combine) -> int:
+def _retag(dataset, keys, tags, combine, respell: bool = False) -> int:
     keys = list(dict.fromkeys(key_list(keys)))
     wanted = {check_tag(tag) for tag in ([tags] if isinstance(tags, str) else tags)}
     with dataset._mutex:
         positions = dataset.positions(keys)
         table = dataset._clips
+        if respell and TAGS in table.columns:  # the dataset's spelling of each tag
+            known = spellings(table.column(TAGS))
+            wanted = {known.get(fold(tag), tag) for tag in wanted}
+        if respell:  # "drum, Drum" typed together: one of them
+            wanted = set({fold(tag): tag for tag in sorted(wanted, reverse=True)}.values())
         current = (table.column(TAGS)[positions] if TAGS in table.columns
                    else np.full(len(positions), "", dtype=object))
         groups: dict[str, tuple[list, list]] = {}

@@ -127,7 +127,7 @@ def test_split_before_playing_asks_to_play_first(browser, server):
         row = raw_abstain_rows(page, 1)[0]
         show_clip(page, row)
         button(page, "Split at playhead").click()
-        wait_text(page, "play the clip (or move the playhead) first")
+        wait_text(page, "click the waveform where to cut (or play the clip and pause it there) first")
         assert len(source(page, "clips")["index"]) == server_rows(page)
 
 

@@ -16,6 +16,7 @@ from bokeh.models import Button, CheckboxGroup, Div, RadioButtonGroup, Slider
 
 from ...dataset.schema import ABSTAIN, LABEL, SUBSET
 from ...model.classifier import fit
+from ...model.clip_notes import unreliable_rows
 from ...model.quality import flag_columns
 from . import widgets
 from .page_data import ABSTAIN_COLOR, packed, point_colors, rows_to_change
@@ -36,12 +37,17 @@ class ModelState:
         self.model = None
         self.summary = "no model yet: label a few clips of two or more kinds, then Train"
         self.lock = threading.Lock()
+        # {key: why} of clips whose vectors are unreliable (failed, cut short, silent):
+        # looked up with each fit (off the event loop), or on the first accept of
+        # predictions saved with the workspace; accepting leaves them out
+        self.unreliable: dict[str, str] | None = None
 
     def train(self) -> str:
         """Fit on train, score dev, write prediction columns; returns a summary."""
         with self.lock:
             model = fit(self.dataset)
             predictions = model.predictions()
+            self.unreliable = self.look_up_unreliable()
             self.model = model
             self.dataset.set_derived({name: predictions[name].to_numpy()
                                       for name in PREDICTION_COLUMNS})
@@ -58,6 +64,11 @@ class ModelState:
                 self.summary += (f" ({count} dev clip(s) carry labels no train clip has: "
                                  f"{', '.join(unknown[:5])}{' ...' if len(unknown) > 5 else ''})")
             return self.summary
+
+    def look_up_unreliable(self) -> dict[str, str]:
+        """``{key: why}`` of the clips whose vectors are unreliable (see ``clip_notes``)."""
+        keys = self.dataset.keys
+        return {keys[row]: why for row, why in unreliable_rows(self.dataset).items()}
 
     def check(self) -> dict:
         """Compute quality flags (suspect labels, duplicates, outliers) as columns."""
@@ -184,6 +195,15 @@ class ModelPanel:
         chosen = table.iloc[rows]
         sure = chosen[chosen["pred_probability"].astype(float) >= self.threshold.value]
         keys = self.annotator.keys
+        if self.state.unreliable is None:  # predictions from a saved workspace
+            self.state.unreliable = self.state.look_up_unreliable()
+        unreliable = self.state.unreliable
+        broken = [i for i in sure.index if keys[i] in unreliable]
+        if broken:  # a cut-short, silent or failed clip's prediction says nothing of it
+            sure = sure.drop(index=broken)
+            first = unreliable[keys[broken[0]]]
+            note += (f"; left out {len(broken)} clip(s) whose vectors are unreliable "
+                     f"(e.g. {first})")
         # one action, one undo step, however many labels it sets
         total = self.annotator.dataset.set_labels([keys[i] for i in sure.index],
                                                   sure["pred_label"].astype(str).tolist())

@@ -7,6 +7,8 @@ the map's points and scores in the selection table. The aspect selector says wha
 follows each index's chance level (closer than 90% of pairs of clips), so it means
 the same in every aspect. The scores of the last search are kept: changing top k or
 the min score filters them again at once (no new search), status and map included.
+Typed text is resolved by :mod:`.search_queries` (a clip's name as the map shows it is
+that clip); a search that fails clears the previous search's marks and says so.
 
 The search box also finds clips by their annotations, not by similarity (top k and
 min score do not apply):
@@ -35,6 +37,7 @@ from ..access import PathPolicy, upload_problem
 from . import widgets
 from .aspects import aspect_options, labels_changed, map_state, show_options
 from .page_data import BASE_SIZE, default_marks
+from .search_queries import explain_failure, resolve_typed, uploaded_name
 from .upload_query import KeptUpload, Upload, upload_error, upload_query
 
 SEARCHES = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hover-audio-search")
@@ -50,17 +53,6 @@ class Ranking(NamedTuple):
     chance: float  # the index's chance level (NaN: unknown)
     aspect: str
     note: str = ""  # what the query's file got a vector with (e.g. "cut short: ...")
-
-
-def uploaded_name(upload) -> str:
-    """The file name of a FileInput's upload, or "" when it has not arrived (yet)."""
-    try:
-        name = upload.filename
-    except UnsetValueError:  # the value is applied before the filename
-        return ""
-    if isinstance(name, (list, tuple)):
-        name = name[0] if name else ""
-    return name or ""
 
 
 class SearchPanel:
@@ -165,7 +157,7 @@ class SearchPanel:
                     self.annotator.later(self._keep, ticket, KeptUpload(asked, note))
             except Exception as error:  # bad query, or a new file that cannot be read
                 found = None, upload_error(query, error) if isinstance(query, Upload) \
-                    else error
+                    else explain_failure(self.annotator.dataset, query, error)
             finally:
                 if cleanup is not None:
                     cleanup()
@@ -213,8 +205,7 @@ class SearchPanel:
         if ticket != self._asked:  # a newer search was asked for meanwhile
             return
         if error is not None:
-            self._ranking = None
-            widgets.say(self.annotator.status, f"search failed: {error}", error=True)
+            self._fail(f"search failed: {error}")
             return
         self._ranking = ranking
         if self.auto_threshold:
@@ -273,6 +264,21 @@ class SearchPanel:
             return None
         return self.search(rows)
 
+    def _fail(self, message: str) -> None:
+        """Say a search failed; the map no longer shows the previous search's results."""
+        shown = len(self.results) > 0 or self._ranking is not None
+        self._unmark()
+        widgets.say(self.annotator.status, message + (
+            " (the previous search's results are cleared)" if shown else ""), error=True)
+
+    def _unmark(self) -> None:
+        """No search results: the map's sizes, alphas and scores as without a search."""
+        self.results = np.zeros(0, dtype=np.int64)
+        self._last_query = self._ranking = None
+        self._asked += 1  # a search still running shows nothing when it ends
+        self.annotator.source.data.update(default_marks(self.annotator.dataset))
+        self.annotator.refresh_selection_table()
+
     def search_typed(self) -> Future | None:
         query = (self.controls["query"].value or "").strip()
         if not query:
@@ -287,15 +293,11 @@ class SearchPanel:
             else:
                 self.search_annotation(prefix, wanted)
             return None
-        row = self.annotator.dataset.positions(query, missing="skip")[0]
-        if row >= 0:  # one of ours, however it is spelled ('file://', './'): that row
-            query = self.annotator.keys[row]
-        else:
-            try:
-                self.policy.check(query)
-            except PermissionError as refusal:
-                widgets.say(self.annotator.status, str(refusal), error=True)
-                return None
+        query, problem = resolve_typed(self.annotator.dataset, self.annotator.keys,
+                                       self.policy, query)
+        if query is None:
+            self._fail(problem)
+            return None
         return self.search(query)
 
     def search_tag(self, text: str) -> None:
@@ -370,10 +372,7 @@ class SearchPanel:
         self.annotator.set_selection([i for i in self.annotator.selected() if i in keep])
 
     def clear_search(self) -> None:
-        self.results = np.zeros(0, dtype=np.int64)
-        self._last_query = self._ranking = None
-        self._asked += 1  # a search still running shows nothing when it ends
-        self.annotator.source.data.update(default_marks(self.annotator.dataset))
+        self._unmark()
         widgets.say(self.annotator.status, "search cleared")
 
 

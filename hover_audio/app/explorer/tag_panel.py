@@ -3,19 +3,20 @@
 A tag box (comma-separated tags) with **Add tags** / **Remove tags** (on the selection),
 each one dataset operation (undoable, journaled); below it the tag counts, kept up to
 date from the dataset's change events. Typing ``tag:TEXT`` in the search box finds the
-clips with a tag (see :meth:`SearchPanel.search_tag`).
+clips with a tag (see :meth:`SearchPanel.search_tag`). Tags compare without regard to
+case everywhere (:mod:`~hover_audio.dataset.tagging`): colour, counts, add and remove.
 """
 from __future__ import annotations
 
 import html
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from bokeh.layouts import column, row
 from bokeh.models import Button, Div, TextInput, Toggle
 
-from ...dataset.tagging import parse_tags
+from ...dataset.tagging import carries, tag_counts
+from ...model.clip_notes import unreliable_rows
 from . import widgets
 
 SUGGESTING = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hover-audio-tag-model")
@@ -64,10 +65,14 @@ class TagPanel:
         widgets.say(page.status, "suggesting tags...")
 
         def work():
-            try:
-                found = page.dataset.suggest_tags()
+            try:  # clips cut short, silent or failed neither teach nor get suggestions
+                unreliable = unreliable_rows(page.dataset)
+                found = page.dataset.suggest_tags(leave_out=unreliable)
                 message, error = (f"{found['key'].nunique()} clip(s) have suggested tags "
                                   "(selection table); Accept suggested adds them"), False
+                if unreliable:
+                    message += (f"; {len(unreliable)} clip(s) left out: their vectors are "
+                                f"unreliable (e.g. {next(iter(unreliable.values()))})")
             except ValueError as problem:
                 message, error = str(problem), True
             page.later(widgets.say, page.status, message, error)
@@ -88,11 +93,13 @@ class TagPanel:
         dataset = self.page.dataset
         if "tags" not in dataset.columns:
             return "<i>no tags yet</i>"
-        counts = Counter(tag for cell in dataset.column("tags") for tag in parse_tags(cell))
+        counts = tag_counts(dataset.column("tags"))  # one tag in any case: one count
         if not counts:
             return "<i>no tags yet</i>"
-        return "tags: " + " &middot; ".join(f"{html.escape(tag)} <b>{count}</b>"
-                                            for tag, count in counts.most_common(30))
+        return "tags: " + " &middot; ".join(
+            f"{html.escape(tag)} <b>{count}</b>" + (
+                f" (also {html.escape(', '.join(others))})" if others else "")
+            for tag, count, others in counts[:30])
 
     def recolour(self, quiet: bool = False) -> None:
         """With "Colour by tag" on, clips carrying any typed tag stand out in red and the
@@ -105,14 +112,13 @@ class TagPanel:
 
         page, dataset, wanted = self.page, self.page.dataset, self.tags()
         if self.colour.active and not wanted:
+            self.colour.active = False  # (calls this again, which restores label colours)
             widgets.say(page.status, "type a tag to colour by (Tags box), then Colour by tag",
                         error=True)
-            self.colour.active = False  # (calls this again, which restores label colours)
             return
         if self.colour.active:
             cells = dataset.column("tags") if "tags" in dataset.columns else [""] * len(dataset)
-            carrying = np.array([bool(set(wanted) & set(parse_tags(cell))) for cell in cells],
-                                dtype=bool)
+            carrying = np.array([carries(cell, wanted) for cell in cells], dtype=bool)
             colours = np.where(carrying, packed("#d62728"), packed("#d0d0d0")).astype(np.uint32)
             if not quiet:
                 widgets.say(page.status, f"colouring by tag {', '.join(wanted)}: "
@@ -120,6 +126,8 @@ class TagPanel:
         else:
             colours = point_colors([str(label) for label in dataset.column("label")],
                                    dataset.label_order)
+            if not quiet:  # (the status said "colouring by tag ...": no longer true)
+                widgets.say(page.status, "colour by tag off: points coloured by label")
         page.source.data.update(color=colours)
 
     def _changed(self, event) -> None:
