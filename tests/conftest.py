@@ -90,3 +90,18 @@ def freedesktop() -> Path:
         "Makefile's APT_PACKAGES_TEST)"
     )
     return FREEDESKTOP_SOUNDS
+
+
+@pytest.fixture(scope="module")
+def digits_page_data():
+    """A dataset vectorized by the default vectorizer (its aspects), over 80 real demo
+    clips, mapped by PCA (one per test module: pages of several tests share it)."""
+    from hover_audio.dataset.audio_dataset import AudioDataset
+    from hover_audio.dataset.demo import demo_table
+
+    table = demo_table().head(80)
+    ds = AudioDataset.from_pandas(pd.DataFrame({"audio": table["audio"],
+                                                "label": table["true_label"]}))
+    ds.vectorize(progress=False, workers=1)
+    ds.compute_nd_embedding(method="pca", progress=False)
+    return ds

@@ -199,15 +199,20 @@ def test_truncated_database_is_replaced(tmp_path):
     _assert_fresh_after_damage(tmp_path)
 
 
-def test_corruption_found_during_a_query(tmp_path):
-    cache = VectorCache(tmp_path, "ns")
+def _damage_table_pages(folder: Path) -> None:
+    """A cache of 500 vectors whose header and schema are intact, its table pages garbage."""
+    cache = VectorCache(folder, "ns")
     cache.put_many((f"k{i}", np.full(256, i)) for i in range(500))
     cache.close()
-    db = tmp_path / DB_NAME
+    db = folder / DB_NAME
     data = bytearray(db.read_bytes())
     page = int.from_bytes(data[16:18], "big")
-    data[page:] = b"\xff" * (len(data) - page)  # header and schema intact, table pages garbage
+    data[page:] = b"\xff" * (len(data) - page)
     db.write_bytes(bytes(data))
+
+
+def test_corruption_found_during_a_query(tmp_path):
+    _damage_table_pages(tmp_path)
     cache = VectorCache(tmp_path, "ns")  # opens cleanly: the damage is met by the query
     with pytest.warns(CacheCorruptedWarning, match=DB_NAME):
         assert cache.get_many([f"k{i}" for i in range(500)]) == {}
@@ -394,14 +399,7 @@ def test_damage_met_by_two_connections_is_moved_aside_once(tmp_path):
     """Two connections (two processes: the parent and a worker) meet the same damage. The
     first moves the file aside and starts a new database; the second, still on the old
     file, must not move the new one aside too (with what was written there since)."""
-    cache = VectorCache(tmp_path, "ns")
-    cache.put_many((f"k{i}", np.full(256, i)) for i in range(500))
-    cache.close()
-    db = tmp_path / DB_NAME
-    data = bytearray(db.read_bytes())
-    page = int.from_bytes(data[16:18], "big")
-    data[page:] = b"\xff" * (len(data) - page)  # header and schema intact, table pages garbage
-    db.write_bytes(bytes(data))
+    _damage_table_pages(tmp_path)
     first, second = VectorCache(tmp_path, "ns"), VectorCache(tmp_path, "ns")  # both open it
     with pytest.warns(CacheCorruptedWarning) as seen:
         assert first.get_many([f"k{i}" for i in range(500)]) == {}

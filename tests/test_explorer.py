@@ -294,19 +294,6 @@ def test_a_whole_files_duration_reaches_the_tooltip_once_it_plays(tmp_path):
     assert annotator.channel.answered == 1 and annotator.channel.payload
 
 
-@pytest.fixture(scope="module")
-def digits_page_data():
-    """A dataset vectorized by the default vectorizer (its aspects), over real demo clips."""
-    from hover_audio.dataset.demo import demo_table
-
-    table = demo_table().head(80)
-    ds = AudioDataset.from_pandas(pd.DataFrame({"audio": table["audio"],
-                                                "label": table["true_label"]}))
-    ds.vectorize(progress=False, workers=1)
-    ds.compute_nd_embedding(method="pca", progress=False)
-    return ds
-
-
 def test_search_aspect_scores_are_the_aspects_scores(digits_page_data):
     ds = digits_page_data
     page = Page(ds)

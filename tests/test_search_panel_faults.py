@@ -19,7 +19,7 @@ from hover_audio.app.explorer.annotator import Annotator
 from hover_audio.app.explorer.search_panel import CHANCE_SHARE
 from hover_audio.dataset.tagging import add_tags
 
-from .test_explorer import Page, digits_page_data, synthetic  # noqa: F401 (a fixture)
+from .test_explorer import Page, synthetic
 
 DIGITS = Path(__file__).resolve().parents[1] / "hover_audio" / "data" / "digits"
 

@@ -34,22 +34,6 @@ from .test_search_panel_faults import DIGITS, ServedPage
 SEARCH_THREADS = "hover-audio-search"
 
 
-@pytest.fixture(scope="module")
-def digits_page_data():
-    """80 demo clips vectorized by the default vectorizer (an AudioVectorizer), mapped."""
-    import pandas as pd
-
-    from hover_audio.dataset.audio_dataset import AudioDataset
-    from hover_audio.dataset.demo import demo_table
-
-    table = demo_table().head(80)
-    ds = AudioDataset.from_pandas(pd.DataFrame({"audio": table["audio"],
-                                                "label": table["true_label"]}))
-    ds.vectorize(progress=False, workers=1)
-    ds.compute_nd_embedding(method="pca", progress=False)
-    return ds
-
-
 def wav_bytes(samples: np.ndarray, sr: int) -> bytes:
     out = io.BytesIO()
     soundfile.write(out, samples, sr, format="WAV", subtype="PCM_16")
