@@ -8,18 +8,15 @@ from __future__ import annotations
 
 import base64
 import logging
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
-import numpy as np
-from bokeh.events import DocumentReady, MouseMove, Tap
+from bokeh.events import DocumentReady, MouseMove, Tap, ValueSubmit
 from bokeh.layouts import row
 from bokeh.models import Button, ColumnDataSource, Div
 
 from ...audio.wav import clip_seconds, clip_wav
 from ...common.values import optional_number
-from ...dataset.embedding import LABELS_ASPECT, learning_labels
 from ...dataset.schema import AUDIO, RANGE_COLUMNS, SUBSET
 from ..transport import send_frames_at_once
 from . import playback_js as js
@@ -29,8 +26,9 @@ from .clip_panel import ClipPanel
 from .drawing import page_template
 from .tag_panel import TagPanel
 from .search_panel import SearchPanel
-from .page_data import (label_color, label_patches, population_data, rows_to_change,
-                        selection_data, source_data, xy)
+from .search_index import SharedSearchIndex
+from .page_data import (failed_note, label_color, label_patches, population_data,
+                        recolour_patches, rows_to_change, selection_data, source_data, xy)
 
 log = logging.getLogger(__name__)
 DECODERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hover-audio-clips")
@@ -58,6 +56,7 @@ class Annotator:
         self.allow_paths = tuple(allow_paths)
         self.linked = linked
         self.source = ColumnDataSource(source_data(dataset), name="clips")
+        self._coloured = list(dataset.label_order)  # the order the source's colours are of
         self.channel = js.AudioChannel()
         self._previous_selection: list[int] = []
         self._setting_selection = False
@@ -98,6 +97,7 @@ class Annotator:
             "indices", widgets.play_table_row(self.selection_source, self.channel))
         self._connect()
         self.title_div = widgets.title_div(self.title, width=190)
+        self.failed = widgets.failed_div(*failed_note(self.dataset))
         page_layout.arrange(self)
 
     def _button_labels(self) -> list[str]:
@@ -122,6 +122,9 @@ class Annotator:
         self.channel.on_change("command", self._on_command)
         self.source.selected.on_change("indices", self._on_selection)
         self.labeling["apply"].on_click(lambda: self.apply_label(None))
+        # Enter in the label box applies it, as Apply does (a blur does not)
+        self.labeling["label"].on_event(ValueSubmit,
+                                        lambda event: self.apply_label(event.value or ""))
         self.labeling["undo"].on_click(self.undo)
         self.labeling["redo"].on_click(self.redo)
         for subset, button in self.labeling["commits"].items():
@@ -266,7 +269,7 @@ class Annotator:
         if result != sorted(new):
             self.set_selection(result)
         self._previous_selection = result
-        self.selection_source.data = selection_data(self.dataset, self.source, result)
+        self._show_selection()
         widgets.say(self.status, f"{len(result)} clip(s) selected")
 
     def refresh_selection_table(self) -> None:
@@ -280,7 +283,15 @@ class Annotator:
         finally:
             self._setting_selection = False
         self._previous_selection = sorted(int(i) for i in rows)
-        self.selection_source.data = selection_data(self.dataset, self.source, self._previous_selection)
+        self._show_selection()
+
+    def _show_selection(self) -> None:
+        """The selection table of a new selection: no row picked (a click on a row, even
+        at the index picked before, picks it anew and plays it), as tall as its rows."""
+        self.selection_source.selected.indices = []
+        self.selection_source.data = selection_data(self.dataset, self.source,
+                                                    self._previous_selection)
+        widgets.fit_rows(self.selection, widgets.SELECTION_MOST)
 
     def remove_from_selection(self) -> None:
         picked = self.selection_source.selected.indices
@@ -333,10 +344,22 @@ class Annotator:
         kept = sorted(int(i) for i in found if i >= 0)
         self._dropped = {key for key, at in zip(chosen, found) if at < 0}
         self.source.data = source_data(self.dataset)
+        self._coloured = list(self.dataset.label_order)
+        widgets.show_failed(self.failed, *failed_note(self.dataset))
         self.set_selection(kept)
         if len(kept) < len(chosen):
             widgets.say(self.status, f"{len(chosen) - len(kept)} selected clip(s) are no longer "
                         f"rows (deleted or re-cut); {len(kept)} still selected")
+
+    def _recolour(self) -> None:
+        """Labels that gained a colour: every row of theirs takes it (not only the rows
+        just changed; the others were drawn grey)."""
+        order = list(self.dataset.label_order)
+        if order != self._coloured:
+            patches = recolour_patches(self.source.data["label"], order, self._coloured)
+            self._coloured = order
+            if patches:
+                self.source.patch(patches)
 
     def _on_dataset_change(self, event) -> None:
         self.doc.add_next_tick_callback(partial(self._refresh, event))
@@ -354,33 +377,13 @@ class Annotator:
             self._rows_moved()
         elif len(event.positions):
             self.source.patch(label_patches(self.dataset, event.positions, event.columns))
+            self._recolour()
             if set(self._previous_selection) & {int(p) for p in event.positions}:
                 self.refresh_selection_table()  # else an open cell editor stays open
         self.population_source.data = population_data(self.dataset)
+        widgets.fit_rows(self.population)
         if self._button_labels() != self.button_labels:  # a label came, or one has no clips
             self.label_buttons.children = self._label_buttons()
-
-
-class SharedSearchIndex:
-    """``search_index(aspect)``: one index per aspect, shared by the sessions, rebuilt when
-    the vectors change (and, for the aspect learned from labels, when those labels do)."""
-
-    def __init__(self, dataset):
-        self.dataset = dataset
-        self._lock = threading.Lock()
-        self._vectors = None
-        self._built: dict = {}  # aspect -> (labels learned from or None, index)
-
-    def __call__(self, aspect=None):
-        dataset = self.dataset
-        with self._lock:
-            if self._vectors is not dataset.vectors:
-                self._vectors, self._built = dataset.vectors, {}
-            labels = learning_labels(dataset) if aspect == LABELS_ASPECT else None
-            built = self._built.get(aspect)
-            if built is None or (labels is not None and not np.array_equal(built[0], labels)):
-                built = self._built[aspect] = (labels, dataset.similarity_index(aspect=aspect))
-            return built[1]
 
 
 def annotator_handle(dataset, title: str = "hover-audio annotator", linked: bool = False,

@@ -17,10 +17,11 @@ from ...dataset.schema import ABSTAIN, AUDIO, LABEL, SUBSET, TRANSCRIPT, range_c
 
 ABSTAIN_COLOR = "#b4b4b4"
 # colour-blind-friendly first (Okabe-Ito), then Tableau-style extras; a label keeps
-# its colour for the life of a workspace because label_order only ever grows
+# its colour for the life of a workspace because label_order only ever grows. No greys:
+# at 7 px a grey point reads as an unlabeled (ABSTAIN) one (the 12th was #7f7f7f)
 PALETTE = (
     "#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000",
-    "#8c564b", "#17becf", "#bcbd22", "#7f7f7f", "#9467bd", "#e377c2", "#2ca02c", "#ff7f0e",
+    "#8c564b", "#17becf", "#bcbd22", "#6a3d9a", "#9467bd", "#e377c2", "#2ca02c", "#ff7f0e",
     "#1f77b4", "#d62728", "#393b79", "#637939",
 )
 MARKERS = {"raw": "circle", "train": "square", "dev": "triangle", "test": "diamond"}
@@ -70,14 +71,41 @@ def xy(dataset, dimension: int = 2) -> tuple[np.ndarray, np.ndarray]:
     return missing, missing.copy()
 
 
+def failed_rows(dataset) -> np.ndarray:
+    """Whether each row's clip could not be read (it has a ``vector_error``)."""
+    if "vector_error" not in dataset.columns:
+        return np.zeros(len(dataset), dtype=bool)
+    return np.array([value is not None and value == value and str(value) != ""
+                     for value in dataset.column("vector_error")], dtype=bool)
+
+
+def failed_note(dataset, most: int = 40) -> tuple[str, str]:
+    """The page's line on clips that could not be read (left off the map), and the
+    keys and reasons of (at most ``most`` of) them, for its tooltip; ``("", "")`` if none.
+
+    >>> from hover_audio import AudioDataset
+    >>> import pandas as pd
+    >>> ds = AudioDataset.from_pandas(pd.DataFrame({"audio": ["/a.wav", "/b.wav"],
+    ...     "label": ["ABSTAIN"] * 2, "SUBSET": ["raw"] * 2, "vector_error": [None, "bad"]}))
+    >>> failed_note(ds)
+    ('1 clip(s) could not be read and are not on the map', '/b.wav: bad')
+    """
+    rows = np.flatnonzero(failed_rows(dataset))
+    if not len(rows):
+        return "", ""
+    keys, errors = dataset.keys, dataset.column("vector_error")
+    lines = [f"{keys[i]}: {errors[i]}" for i in rows[:most]]
+    if len(rows) > most:
+        lines.append(f"\u2026 and {len(rows) - most} more (their vector_error column)")
+    return f"{len(rows)} clip(s) could not be read and are not on the map", "\n".join(lines)
+
+
 def default_marks(dataset) -> dict:
     """Size, alpha and search score of every point when no search is shown.
 
     Points whose clip failed are transparent: they have no place on the map.
     """
-    failed = (np.array([value is not None and value == value
-                        for value in dataset.column("vector_error")])
-              if "vector_error" in dataset.columns else np.zeros(len(dataset), dtype=bool))
+    failed = failed_rows(dataset)
     return {"size": np.full(len(dataset), BASE_SIZE), "alpha": np.where(failed, 0.0, 0.85),
             "score": np.full(len(dataset), np.nan)}
 
@@ -164,6 +192,22 @@ def label_patches(dataset, positions, columns=(LABEL, SUBSET)) -> dict:
         subsets = dataset.column(SUBSET)[positions]
         patches["subset"] = [(p, str(subset)) for p, subset in zip(positions, subsets)]
     return patches
+
+
+def recolour_patches(labels, label_order, before) -> dict:
+    """``source.patch`` of the colour of every row whose label gained a colour since
+    ``before`` (the label order the page's colours came from): a row of a label not yet
+    in the order was grey, and stays so unless recoloured when the label gets its colour.
+
+    >>> recolour_patches(["owl", "cat", "owl"], ["cat", "owl"], ["cat"])
+    {'color': [(0, 3869180159), (2, 3869180159)]}
+    """
+    new = set(label_order) - set(before)
+    rows = [row for row, label in enumerate(labels) if label in new]
+    if not rows:
+        return {}
+    colours = point_colors([labels[row] for row in rows], list(label_order)).tolist()
+    return {"color": list(zip(rows, colours))}
 
 
 def population_data(dataset) -> dict:

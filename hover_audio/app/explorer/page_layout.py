@@ -31,6 +31,7 @@ def arrange(page) -> None:
     labeling = page.labeling
     top_controls = column(
         row(page.title_div, page.map_aspect.select, page.map_aspect.redraw),
+        page.failed,  # clips that could not be read (hidden when none)
         row(page.sound["unlock"], page.sound["hover_play"], page.sound["volume"]),
         row(labeling["label"], labeling["apply"]),
         page.label_buttons,

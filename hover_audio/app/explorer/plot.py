@@ -129,9 +129,12 @@ def build_map(source: ColumnDataSource, height: int = 620):
         key.js_on_change("visible", CustomJS(args=dict(points=renderers[subset]),
                                              code="points.visible = cb_obj.visible;"))
         items.append(LegendItem(label=subset, renderers=[key]))
-    legend = Legend(items=items, click_policy="hide", location="top_left",
-                    title="subset (click to hide)")
-    plot.add_layout(legend)
+    # above the map, outside its data area: inside it the (opaque) legend hid a cluster of
+    # points from hovering, and a tap meant for them hid a subset instead
+    legend = Legend(items=items, click_policy="hide", orientation="horizontal",
+                    title="subset (click to hide)", location="left",
+                    margin=2, padding=4, spacing=8, border_line_color=None, name="map-legend")
+    plot.add_layout(legend, "above")
     # one point's tooltip, never a list of every point under the cursor (which on a dense
     # map of 100k clips is hundreds of rows rebuilt on every move)
     plot.js_on_event(MouseMove, CustomJS(args=dict(

@@ -92,15 +92,55 @@ def redraw_on_change(table: DataTable) -> DataTable:
     return table
 
 
+ROW_HEIGHT, HEADER_HEIGHT = 25, 32  # a table's rows and its header (and borders), px
+SELECTION_MOST = 260  # the selection table scrolls beyond this height
+
+
+def fit_rows(table: DataTable, most: int | None = None) -> None:
+    """Make ``table`` as tall as its rows (one row's room when empty), at most ``most`` px
+    (it scrolls inside beyond that): no empty band under a short table's header, no
+    inner scroll hiding the last rows of a table that may grow (``most=None``).
+
+    >>> table = DataTable(source=ColumnDataSource({"a": [1, 2, 3]}))
+    >>> fit_rows(table); table.height
+    107
+    >>> fit_rows(table, most=60); table.height
+    60
+    """
+    rows = len(next(iter(table.source.data.values()), []))
+    height = HEADER_HEIGHT + ROW_HEIGHT * max(rows, 1)
+    height = height if most is None else min(height, most)
+    if table.height != height:
+        table.height = height
+
+
+def failed_div(text: str, keys: str) -> Div:
+    """The line under the title on clips that could not be read (hover it: which, why);
+    hidden when there are none."""
+    return Div(text=_failed_text(text, keys), visible=bool(text), name="failed-clips",
+               width=460, styles={"color": "#8a4b00"})
+
+
+def show_failed(div: Div, text: str, keys: str) -> None:
+    div.update(text=_failed_text(text, keys), visible=bool(text))
+
+
+def _failed_text(text: str, keys: str) -> str:
+    return (f'<span title="{html.escape(keys)}" style="cursor:help">\u26a0 {html.escape(text)} '
+            "(hover here for which)</span>") if text else ""
+
+
 def population_table(source: ColumnDataSource) -> DataTable:
     swatch = HTMLTemplateFormatter(
         template='<span style="color:<%= color %>;font-size:1.2em">&#9632;</span> <%- label %>')
     columns = [TableColumn(field="label", title="label", formatter=swatch, width=150)]
     columns += [TableColumn(field=subset, title=subset, width=55) for subset in SUBSETS]
     columns.append(TableColumn(field="total", title="total", width=55))
-    return redraw_on_change(DataTable(source=source, columns=columns, width=440, height=330,
-                                      index_position=None, sortable=True, editable=False,
-                                      reorderable=False))
+    table = DataTable(source=source, columns=columns, width=440, row_height=ROW_HEIGHT,
+                      index_position=None, sortable=True, editable=False, reorderable=False,
+                      name="population-table")
+    fit_rows(table)  # as tall as its labels (page.refresh grows it with them)
+    return redraw_on_change(table)
 
 
 def selection_table(source: ColumnDataSource) -> DataTable:
@@ -116,10 +156,12 @@ def selection_table(source: ColumnDataSource) -> DataTable:
         TableColumn(field="tags", title="tags", width=160),
     ]
     # as wide as the page beside its Remove button (the columns shrink to fit: force_fit)
-    return redraw_on_change(DataTable(source=source, columns=columns, height=260,
-                                      sizing_mode="stretch_width", min_width=420,
-                                      editable=True, index_position=None, selectable=True,
-                                      reorderable=False, name="selection-table"))
+    table = DataTable(source=source, columns=columns, row_height=ROW_HEIGHT,
+                      sizing_mode="stretch_width", min_width=420,
+                      editable=True, index_position=None, selectable=True,
+                      reorderable=False, name="selection-table")
+    fit_rows(table, SELECTION_MOST)  # as tall as its rows (the page refits it)
+    return redraw_on_change(table)
 
 
 BUTTON_TEXT = 40  # a label button shows at most this many characters of its label
