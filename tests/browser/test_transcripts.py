@@ -1,6 +1,8 @@
 """Transcripts in the annotator: typed into the selection table, journaled, kept across reloads."""
 from __future__ import annotations
 
+import time
+
 from .test_annotator import (
     DEEP_JS, app_page, journal_lines, open_app, raw_abstain_rows, select_rows, source, wait_js,
 )
@@ -48,8 +50,12 @@ def test_a_transcript_typed_in_the_table_is_saved_and_kept(browser, dataset, sta
         type_transcript(page, names[0], "seven, said twice")
         wait_js(page, """(text) => Array.from(Bokeh.documents[0].get_model_by_name('selection')
             .data.transcript).includes(text)""", "seven, said twice")
-        assert any('"transcript"' in line and "seven, said twice" in line
-                   for line in journal_lines(workspace))
+        # the page shows its own edit at once; the server journals it a moment later
+        deadline = time.monotonic() + 30
+        while not any('"transcript"' in line and "seven, said twice" in line
+                      for line in journal_lines(workspace)):
+            assert time.monotonic() < deadline, "the transcript never reached the journal"
+            time.sleep(0.05)
         # the other row kept its empty transcript
         data = source(page, "selection")
         assert sorted(data["transcript"]) == ["", "seven, said twice"]
