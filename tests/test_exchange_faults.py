@@ -394,3 +394,18 @@ def test_spaces_around_labels_are_said_both_ways(tmp_path, audio, format):
     assert sorted(back["label"]) == ["padded", "plain"]
     assert len(problems) == 1 and isinstance(problems[0], Note)
     assert "spaces around" in problems[0] and "line(s) " in problems[0]
+
+
+def test_ls_config_with_another_format_is_refused_before_any_work(tmp_path, audio, capsys):
+    """It printed Label Studio's XML beside a Prodigy file, as if the two went together."""
+    dataset = AudioDataset.from_pandas(pd.DataFrame({"audio": [str(audio / "long.wav")],
+                                                     "label": ["dog"]}))
+    dataset.save(tmp_path / "ws")
+    dataset.close()
+    out = tmp_path / "labels.jsonl"
+    assert main(["export", str(tmp_path / "ws"), str(out), "--format", "prodigy",
+                 "--ls-config"]) == 2
+    captured = capsys.readouterr()
+    assert "--ls-config" in captured.err and "label-studio" in captured.err
+    assert "<View>" not in captured.out and not out.exists()
+

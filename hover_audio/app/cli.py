@@ -142,6 +142,10 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    if args.ls_config and args.format not in (None, "label-studio"):
+        print(f"error: --ls-config is Label Studio's labeling config; it goes with --format "
+              f"label-studio, not {args.format}", file=sys.stderr)
+        return 2
     dataset = open_dataset(args.source, parse_segment(args.segment), args.channels)
     if args.ls_config:
         from ..dataset.formats.label_studio import config
