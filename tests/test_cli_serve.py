@@ -27,3 +27,33 @@ def test_serve_names_each_clip_it_could_not_read(tmp_path):
     finally:
         process.kill()
         process.wait()
+
+
+def test_serve_says_again_which_clips_failed_or_were_cut_short_when_reopened(tmp_path):
+    """The run that made the vectors named them; a later start of the same workspace
+    (vectors kept, nothing to compute) said nothing of them."""
+    import soundfile
+
+    rows = demo_table().head(10)
+    samples, sr = soundfile.read(rows["audio"].iloc[0], dtype="int16")
+    cut = tmp_path / "cut take.wav"
+    soundfile.write(cut, samples, sr, subtype="PCM_16")
+    whole = cut.read_bytes()
+    cut.write_bytes(whole[:len(whole) // 2])  # a download cut short
+    broken = tmp_path / "Track 18.wav"
+    broken.write_bytes(b"RIFF....WAVE and then nothing an audio file has")
+    table = tmp_path / "clips.csv"
+    pd.DataFrame({"audio": [*rows["audio"], str(cut), str(broken)],
+                  "label": [*rows["true_label"], "ABSTAIN", "ABSTAIN"]}).to_csv(table,
+                                                                              index=False)
+    outputs = []
+    for _ in range(2):
+        process, port, output = start(table, tmp_path)
+        process.kill()
+        process.wait()
+        outputs.append(output)
+    assert "reopening workspace" in outputs[1], outputs[1]
+    for output in outputs:
+        assert "1 clip(s) could not be read" in output and "Track 18.wav" in output, output
+        assert f"cut short: {cut}: holds" in output, output
+

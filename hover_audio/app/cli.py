@@ -74,6 +74,7 @@ def run_annotator(dataset, args: argparse.Namespace, title: str) -> int:
                   "are off; --vectorizer mfcc recomputes them")
         if "embed_2d_0" not in dataset.columns:
             dataset.compute_nd_embedding(method="pca")
+        _say_known_problems(dataset)
     if not args.no_umap:
         improve_layout_in_background(dataset)
     recipe = {"simple": recipes.simple_annotator, "linked": recipes.linked_annotator,
@@ -85,6 +86,27 @@ def run_annotator(dataset, args: argparse.Namespace, title: str) -> int:
           host=args.host, show=args.show, token=token)
     dataset.close()
     return 0
+
+
+def _say_known_problems(dataset, limit: int = 10) -> None:
+    """Vectors made before (a reopened workspace): say again which clips failed, and
+    which came with a note (cut short, silent, truncated: the cache keeps it with the
+    vector; nothing is decoded), as the run that made them did."""
+    from ..common.values import is_missing
+    from ..model.clip_notes import cached_notes
+
+    errors = dataset.column("vector_error") if "vector_error" in dataset.columns else []
+    failed = [str(error) for error in errors if not is_missing(error)]
+    if failed:
+        print(f"hover-audio: {len(failed)} clip(s) could not be read; they are left off the "
+              "map (their vector_error column says why):")
+        for error in failed[:limit]:
+            print(f"  {error}")
+    notes, keys = sorted(cached_notes(dataset).items()), dataset.keys
+    for row, (kind, text) in notes[:limit]:
+        print(f"hover-audio: {kind}: {keys[row]}: {text}")
+    if len(notes) > limit:
+        print(f"hover-audio: ... and {len(notes) - limit} more clip(s) with a note")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
