@@ -209,27 +209,44 @@ def test_a_killed_runs_temporary_copies_are_removed_and_named(tmp_path, capsys):
     assert str(leftover) in capsys.readouterr().out and not leftover.exists()
 
 
-def test_a_run_killed_while_writing_leaves_copies_the_next_run_removes(tmp_path):
-    library = tmp_path / "lib"
-    library.mkdir()
-    rate, seconds = 48000, 40
-    tone = np.tile(corpus.tone(440, 1.0, rate)[:, None], (seconds, 2))
-    paths = []
-    for i in range(12):
-        paths.append(library / f"take {i}.wav")
-        soundfile.write(paths[-1], tone, rate, subtype="PCM_16")
-    sound = decode(paths[0]).samples
-    ws = workspace(tmp_path, {path: "wind" for path in paths})
+def _kill_while_a_copy_is_there(ws: str, library) -> bool:
+    """Run ``tag`` on ``ws`` and kill it while a temporary copy of it is in ``library``:
+    stopped (SIGSTOP) as soon as one shows, killed if one is still there, else let go on.
+    False when the run ended before one was caught."""
     run = subprocess.Popen([sys.executable, "-m", "hover_audio.app.cli", "tag", ws],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    caught, deadline = [], time.monotonic() + 60
-    while not caught and run.poll() is None and time.monotonic() < deadline:
-        caught = [entry.name for entry in os.scandir(library) if entry.name.startswith(".")]
-    if caught:
-        os.kill(run.pid, signal.SIGKILL)
-    run.wait()
-    if not caught or not any(library.glob(".*")):
-        pytest.skip("the run ended before a temporary copy could be caught")
+    deadline = time.monotonic() + 60
+    try:
+        while run.poll() is None and time.monotonic() < deadline:
+            if any(entry.name.startswith(".") for entry in os.scandir(library)):
+                os.kill(run.pid, signal.SIGSTOP)
+                if any(library.glob(".*")):  # (not renamed into place just before)
+                    os.kill(run.pid, signal.SIGKILL)
+                    return True
+                os.kill(run.pid, signal.SIGCONT)
+        return False
+    finally:
+        if run.poll() is None:
+            os.kill(run.pid, signal.SIGKILL)
+        run.wait()
+
+
+def test_a_run_killed_while_writing_leaves_copies_the_next_run_removes(tmp_path):
+    rate, seconds = 48000, 40
+    tone = np.tile(corpus.tone(440, 1.0, rate)[:, None], (seconds, 2))
+    for attempt in range(5):  # a run may end before a copy is caught: a fresh library
+        library = tmp_path / f"lib{attempt}"
+        library.mkdir()
+        paths = []
+        for i in range(12):
+            paths.append(library / f"take {i}.wav")
+            soundfile.write(paths[-1], tone, rate, subtype="PCM_16")
+        sound = decode(paths[0]).samples
+        ws = workspace(tmp_path, {path: "wind" for path in paths}, name=f"ws{attempt}")
+        if _kill_while_a_copy_is_there(ws, library):
+            break
+    else:
+        raise AssertionError("5 runs of `tag` ended before a temporary copy could be caught")
     for path in paths:  # every file is as it was or tagged, never damaged
         assert np.array_equal(decode(path).samples, sound) and read_tags(path) <= {"wind"}
     done = subprocess.run([sys.executable, "-m", "hover_audio.app.cli", "tag", ws],
