@@ -101,7 +101,8 @@ def cmd_tag(args: argparse.Namespace) -> int:
     if args.source == "suggested":
         dataset.suggest_tags(threshold=args.threshold)
     files, sidecar, keys = file_tags(dataset, args.source, synonyms, args.threshold)
-    stamp = time.strftime("%Y%m%dT%H%M%S") + f"-{time.time_ns() % 10**9:09d}"  # one per run
+    now = time.time_ns()  # one reading: runs sort by name in the order they ran
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.localtime(now // 10**9)) + f"-{now % 10**9:09d}"
     folder = Path(args.workspace)
     failed, rows, plan, notes = [], [], [], {}
     with nullcontext(False) if args.dry_run else one_run(folder / FOLDER) as locked:
