@@ -50,13 +50,19 @@ def status(page) -> str:
     return html.unescape(page.annotator.status.text)
 
 
-# ------------------------------------------------------------------ fault 1: tag case
-def test_colour_by_tag_matches_any_case_and_says_when_turned_off():
+def coloured_by(tag: str):
+    """A page over :func:`mixed_case` coloured by ``tag``: ``(ds, page, tag panel)``."""
     ds = mixed_case()
     page = Page(ds)
     panel = page.annotator.tag_panel
-    panel.box.value = "drum"
+    panel.box.value = tag
     panel.colour.active = True
+    return ds, page, panel
+
+
+# ------------------------------------------------------------------ fault 1: tag case
+def test_colour_by_tag_matches_any_case_and_says_when_turned_off():
+    ds, page, panel = coloured_by("drum")
     colours = np.asarray(page.annotator.source.data["color"])
     assert np.flatnonzero(colours == RED).tolist() == [1, 2, 3, 4, 5]
     assert "5 clip(s) in red" in status(page)
@@ -252,11 +258,7 @@ def test_accepted_suggestions_leave_the_rows_suggested_tags():
 
 
 def test_turning_colour_by_tag_off_says_the_map_is_coloured_by_label_again():
-    ds = mixed_case()
-    page = Page(ds)
-    panel = page.annotator.tag_panel
-    panel.box.value = "snare"
-    panel.colour.active = True
+    ds, page, panel = coloured_by("snare")
     assert "colouring by tag snare: 1 clip(s) in red" in status(page)
     panel.colour.active = False
     assert "colouring by tag" not in status(page), status(page)
