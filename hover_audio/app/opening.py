@@ -153,15 +153,14 @@ def follow_folder(dataset, folder: Path, segment=None, channels: str | None = No
     deleted stays deleted.
     """
     from ..dataset.folder import folder_changes
-    from ..dataset.schema import ABSTAIN, AUDIO, LABEL
+    from ..dataset.schema import AUDIO
 
     record = None if dataset.workspace is None else Path(dataset.workspace) / SEEN_FILE
     seen = read_seen(record, folder)
     added, gone, found = folder_changes(folder, set(map(_location, dataset.keys)), segment,
                                         channels, seen)
     if len(added):
-        dataset.merge(added)
-        join_labels(dataset, set(added[LABEL]) - {ABSTAIN})
+        dataset.merge(added)  # (their new labels join label_order: the rows bring them)
         print(f"hover-audio: {added[AUDIO].map(_location).nunique()} new file(s) under "
               f"{folder} added ({len(added)} row(s); undo takes them out again)")
     if gone:
@@ -170,19 +169,6 @@ def follow_folder(dataset, folder: Path, segment=None, channels: str | None = No
     if record is not None:
         write_seen(record, folder, found)
     return len(added)
-
-
-def join_labels(dataset, labels) -> None:
-    """Put ``labels`` (a new subfolder's) at the end of ``dataset.label_order``, so the page
-    gives them colours and buttons, and checkpoint the workspace so the order is kept:
-    rows added by ``merge`` do not extend the order, in memory or when the journal is
-    replayed."""
-    new = sorted(set(labels) - set(dataset.label_order))
-    if not new:
-        return
-    dataset.label_order.extend(new)
-    if dataset.workspace is not None:
-        dataset.save()
 
 
 SEEN_FILE = "folder-files.json"  # in a folder's workspace: the files it had at the last look
