@@ -307,14 +307,14 @@ class SearchPanel:
     def search_annotation(self, kind: str, text: str) -> None:
         """Show the clips with the tag (``kind="tag"``) or label (``"label"``) ``text`` as
         results: the whole tag or label, in any case."""
-        from ...dataset.tagging import TAGS, parse_tags
+        from ...dataset.tagging import TAGS, carries, fold
 
-        dataset, wanted = self.annotator.dataset, text.strip().casefold()
+        dataset, wanted = self.annotator.dataset, fold(text.strip())
         if kind == "label":
-            match = [str(label).casefold() == wanted for label in dataset.column("label")]
-        else:
+            match = [fold(str(label)) == wanted for label in dataset.column("label")]
+        else:  # the one case rule of tags (dataset.tagging)
             cells = dataset.column(TAGS) if TAGS in dataset.columns else [""] * len(dataset)
-            match = [wanted in {tag.casefold() for tag in parse_tags(cell)} for cell in cells]
+            match = [carries(cell, [wanted]) for cell in cells]
         match = np.array(match, dtype=bool) & bool(wanted)
         self._last_query = self._ranking = None  # another aspect finds the same clips
         self._asked += 1
