@@ -59,13 +59,7 @@ def run_annotator(dataset, args: argparse.Namespace, title: str) -> int:
         print(f"hover-audio: vectors by {vectorizer!r}")
         report = dataset.vectorize(vectorizer, progress=not args.quiet)
         failed = failed_rows(report)
-        if len(failed):
-            print(f"hover-audio: {len(failed)} clip(s) could not be read; they are left off "
-                  "the map (their vector_error column says why):")
-            for line in failure_lines(report):
-                print(f"  {line}")
-        for line in note_lines(report):
-            print(f"hover-audio: {line}")
+        _say_problems(len(failed), failure_lines(report), note_lines(report))
         dataset.compute_nd_embedding(method="pca")  # a map at once; UMAP follows
     else:
         if dataset.vectorizer is None:
@@ -97,16 +91,22 @@ def _say_known_problems(dataset, limit: int = 10) -> None:
 
     errors = dataset.column("vector_error") if "vector_error" in dataset.columns else []
     failed = [str(error) for error in errors if not is_missing(error)]
-    if failed:
-        print(f"hover-audio: {len(failed)} clip(s) could not be read; they are left off the "
-              "map (their vector_error column says why):")
-        for error in failed[:limit]:
-            print(f"  {error}")
     notes, keys = sorted(cached_notes(dataset).items()), dataset.keys
-    for row, (kind, text) in notes[:limit]:
-        print(f"hover-audio: {kind}: {keys[row]}: {text}")
-    if len(notes) > limit:
-        print(f"hover-audio: ... and {len(notes) - limit} more clip(s) with a note")
+    lines = [f"{kind}: {keys[row]}: {text}" for row, (kind, text) in notes[:limit]]
+    more = [f"... and {len(notes) - limit} more"] if len(notes) > limit else []
+    _say_problems(len(failed), failed[:limit], lines + more)
+
+
+def _say_problems(failed: int, failure_lines: list[str], note_lines: list[str]) -> None:
+    """Print the clips left off the map (``failed``, named by ``failure_lines``), then
+    the clips with a note."""
+    if failed:
+        print(f"hover-audio: {failed} clip(s) could not be read; they are left off the map "
+              "(their vector_error column says why):")
+        for line in failure_lines:
+            print(f"  {line}")
+    for line in note_lines:
+        print(f"hover-audio: {line}")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
