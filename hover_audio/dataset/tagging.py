@@ -107,28 +107,35 @@ def fold(tag: str) -> str:
 def spellings(cells) -> dict[str, str]:
     """``{fold(tag): spelling}`` over ``tags`` cells: each tag's most used spelling
     (ties: the first in sorted order)."""
-    counts: dict[str, dict[str, int]] = {}
-    for cell in cells:
-        for tag in parse_tags(cell):
-            ways = counts.setdefault(fold(tag), {})
-            ways[tag] = ways.get(tag, 0) + 1
-    return {folded: min(ways, key=lambda way: (-ways[way], way))
-            for folded, ways in counts.items()}
+    return {folded: _usual(ways) for folded, ways in _uses(cells)[1].items()}
 
 
 def tag_counts(cells) -> list[tuple[str, int, list[str]]]:
     """``(spelling, rows, other spellings)`` per tag (any case), most used first."""
+    rows, uses = _uses(cells)
+    named = {folded: _usual(ways) for folded, ways in uses.items()}
+    return sorted(((named[folded], count, sorted(set(uses[folded]) - {named[folded]}))
+                   for folded, count in rows.items()), key=lambda item: (-item[1], item[0]))
+
+
+def _uses(cells) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
+    """In one pass over ``tags`` cells: rows per tag (any case), and the rows of each of
+    its spellings."""
     rows: dict[str, int] = {}
-    ways: dict[str, set] = {}
+    uses: dict[str, dict[str, int]] = {}
     for cell in cells:
         carried = parse_tags(cell)
         for folded in {fold(tag) for tag in carried}:
             rows[folded] = rows.get(folded, 0) + 1
         for tag in carried:
-            ways.setdefault(fold(tag), set()).add(tag)
-    named = spellings(cells)
-    return sorted(((named[folded], count, sorted(ways[folded] - {named[folded]}))
-                   for folded, count in rows.items()), key=lambda item: (-item[1], item[0]))
+            ways = uses.setdefault(fold(tag), {})
+            ways[tag] = ways.get(tag, 0) + 1
+    return rows, uses
+
+
+def _usual(ways: dict[str, int]) -> str:
+    """The most used spelling (ties: the first in sorted order)."""
+    return min(ways, key=lambda way: (-ways[way], way))
 
 
 def carries(cell, wanted: Iterable[str]) -> bool:
