@@ -14,13 +14,13 @@ import numpy as np
 
 from ..audio.decode import resample
 from .contract import AudioVectorizer
-from .features import (ENVELOPE_DIM, active_frames, activity, dct_matrix, frame_stats,
+from .features import (ENVELOPE_DIM, above_noise, active_frames, activity, dct_matrix, frame_stats,
                        hann, mel_filterbank, warped_shape)
 from .features import envelope as loudness_envelope
 
-FEATURES_VERSION = 7
+FEATURES_VERSION = 8
 STATS = ("mean", "std", "min", "max", "delta")
-SHAPE_TRIM_DB = 15.0  # the shape is taken over the frames within this of the loudest
+SHAPE_TRIM_DB = 20.0  # the shape is taken over the frames within this of the loudest
 # how the aspects weigh the shape and envelope blocks, the timbre block the rest (shares
 # of the squared norm, after each dimension is put on a common scale); tuned on real
 # drums, speech in five languages and fifteen game voices, not on the demo
@@ -44,7 +44,9 @@ class MFCCVectorizer(AudioVectorizer):
     mean of coefficients 1..``shape_mfcc`` around ``segments`` points of the
     active region, in the sound's own time rather than the clock's (see
     :func:`~hover_audio.vectors.features.warped_shape`); it says how the sound
-    moves in time (which word, which gesture, less bound to its pace).
+    moves in time (which word, which gesture, less bound to its pace), taken from
+    band levels raised to the recording's noise floor (``shape_floor_db``), so
+    noise does not draw the shape of the quiet parts.
     :meth:`aspects` weighs the blocks for search and maps.
 
     Parameters
@@ -63,6 +65,10 @@ class MFCCVectorizer(AudioVectorizer):
     segments, shape_mfcc
         The shape block: ``segments`` parts x ``shape_mfcc`` coefficients
         (``segments=1``: no shape block).
+    shape_floor_db
+        The shape is taken from mel band levels raised to at least this many dB
+        above each band's noise (its level in the quietest 10% of frames; see
+        :func:`~hover_audio.vectors.features.above_noise`); None: as recorded.
     envelope
         Whether the vector has the envelope block.
     n_mels, fmin, fmax, window, hop
@@ -94,6 +100,7 @@ class MFCCVectorizer(AudioVectorizer):
         trim_db: float | None = 20.0,
         segments: int = 8,
         shape_mfcc: int = 12,
+        shape_floor_db: float | None = 8.0,
         envelope: bool = True,
         n_mels: int = 64,
         fmin: float = 20.0,
@@ -117,6 +124,7 @@ class MFCCVectorizer(AudioVectorizer):
         self.n_mfcc, self.sr, self.stats, self.whole_stats = n_mfcc, sr, tuple(stats), \
             tuple(whole_stats)
         self.trim_db, self.segments, self.shape_mfcc = trim_db, segments, shape_mfcc
+        self.shape_floor_db = shape_floor_db
         self.envelope = bool(envelope)
         self.n_mels, self.fmin, self.fmax = n_mels, fmin, fmax
         self.window, self.hop = window, hop
@@ -199,13 +207,10 @@ class MFCCVectorizer(AudioVectorizer):
             samples, sr = resample(samples, sr, self.sr), self.sr
         return np.asarray(samples, dtype=np.float32), sr
 
-    def mfcc(self, samples: np.ndarray, sr: int) -> np.ndarray:
-        """MFCC frames (time x coefficients) of mono ``samples`` at rate ``sr``.
-
-        ``max(n_mfcc, shape_mfcc + 1)`` coefficients, the first being the mean level.
-        """
+    def mel_power(self, samples: np.ndarray, sr: int) -> np.ndarray:
+        """Mel band powers (time x bands) of mono ``samples`` at rate ``sr``."""
         samples, sr = self.at_native_rate(samples, sr)
-        n_window, hop, n_fft, taper, mel_t, dct_t = self._basis(sr)
+        n_window, hop, n_fft, taper, mel_t, _ = self._basis(sr)
         if samples.size:  # drop the DC offset (sum / size: the mean, without its overhead)
             samples = samples - samples.sum() / np.float32(samples.size)
         if samples.size < n_window:
@@ -225,20 +230,34 @@ class MFCCVectorizer(AudioVectorizer):
         spectrum = rfft(windowed, axis=1, overwrite_x=True)[:, :len(mel_t)]
         power = np.square(spectrum.real)
         power += np.square(spectrum.imag)
-        bands = power @ mel_t
-        log_bands = 10.0 * np.log10(np.maximum(bands, LOG_FLOOR))
-        return log_bands @ dct_t
+        return power @ mel_t
+
+    def mfcc(self, samples: np.ndarray, sr: int) -> np.ndarray:
+        """MFCC frames (time x coefficients) of mono ``samples`` at rate ``sr``.
+
+        ``max(n_mfcc, shape_mfcc + 1)`` coefficients, the first being the mean level.
+        """
+        return self.log_bands(samples, sr) @ self._basis(sr)[5]
+
+    def log_bands(self, samples: np.ndarray, sr: int) -> np.ndarray:
+        """Mel band levels in dB (time x bands) of mono ``samples`` at rate ``sr``."""
+        bands = self.mel_power(samples, sr)
+        return np.log10(np.maximum(bands, LOG_FLOOR, out=bands), out=bands) * np.float32(10.0)
 
     def vector(self, samples: np.ndarray, sr: int) -> np.ndarray:
         """The pooled vector of decoded ``samples``: always finite, float32."""
         samples, sr = self.at_native_rate(samples, sr)  # once: the MFCC then keeps it
-        frames = self.mfcc(samples, sr)
+        levels = self.log_bands(samples, sr)
+        dct_t = self._basis(sr)[5]
+        frames = levels @ dct_t
         timbre = frames[:, :self.n_mfcc]
         weights = activity(frames, self.trim_db, self.n_mels)
         pooled = frame_stats(timbre, self.stats, weights) + frame_stats(timbre, self.whole_stats)
         if self.envelope:
             pooled.append(loudness_envelope(samples, sr))
         if self.segments > 1:
+            if self.shape_floor_db is not None:  # (their c0 places the active region)
+                frames = above_noise(levels, self.shape_floor_db) @ dct_t[:, :self.shape_mfcc + 1]
             active = active_frames(frames, SHAPE_TRIM_DB, self.n_mels)
             pooled.append(warped_shape(active[:, 1:self.shape_mfcc + 1], self.segments))
         vector = np.concatenate(pooled).astype(np.float32, copy=False)
