@@ -224,7 +224,7 @@ def test_cli_vectorize_with_a_named_vectorizer(tmp_path, digits, capsys):
     workspace = tmp_path / "ws"
     assert main(["vectorize", str(folder), "--vectorizer", "mfcc", "--workspace", str(workspace),
                  "--quiet", "--workers", "1"]) == 0
-    assert "(249 dimensions)" in capsys.readouterr().out
+    assert "(297 dimensions)" in capsys.readouterr().out
     loaded = AudioDataset.load(workspace, attach=False)
-    assert loaded.vectors.shape == (75, 249) and loaded.aspects() == ["overall", "timbre", "shape",
+    assert loaded.vectors.shape == (75, 297) and loaded.aspects() == ["overall", "timbre", "shape",
                                                                       "labels"]

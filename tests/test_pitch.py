@@ -77,7 +77,7 @@ def test_the_pitch_aspect_finds_the_same_chord_played_otherwise():
 
 
 def test_the_default_vector_comes_first_and_the_aspects_weigh_pitch_as_documented(tmp_path):
-    """The first 249 values are MFCCVectorizer's, bit for bit (also when a 96 kHz file is
+    """The first 297 values are MFCCVectorizer's, bit for bit (also when a 96 kHz file is
     resampled); "timbre" and "shape" weigh them as the default does, "overall" too but
     with a share for pitch."""
     paths = []
@@ -88,18 +88,18 @@ def test_the_default_vector_comes_first_and_the_aspects_weigh_pitch_as_documente
     default, _ = MFCCVectorizer(cache=False).transform(paths, workers=1, progress=False)
     ours, report = PitchVectorizer(cache_dir=tmp_path / "cache").transform(paths, workers=1,
                                                                            progress=False)
-    assert report.empty and ours.shape == (3, 261) and np.isfinite(ours).all()
-    np.testing.assert_array_equal(ours[:, :249], default)
+    assert report.empty and ours.shape == (3, 309) and np.isfinite(ours).all()
+    np.testing.assert_array_equal(ours[:, :297], default)
     mine, theirs = PitchVectorizer().aspects(), MFCCVectorizer().aspects()
     assert list(mine) == [*theirs, "pitch"]
     for name in ("timbre", "shape"):
-        np.testing.assert_array_equal(mine[name][:249], theirs[name])
-        assert not mine[name][249:].any()
-    assert not mine["pitch"][:249].any() and np.sum(mine["pitch"] ** 2) == pytest.approx(1.0)
+        np.testing.assert_array_equal(mine[name][:297], theirs[name])
+        assert not mine[name][297:].any()
+    assert not mine["pitch"][:297].any() and np.sum(mine["pitch"] ** 2) == pytest.approx(1.0)
     # "overall": the default's, and PITCH_SHARE of the squared length for pitch
-    np.testing.assert_allclose(mine["overall"][:249], np.sqrt(1 - PITCH_SHARE) * theirs["overall"],
+    np.testing.assert_allclose(mine["overall"][:297], np.sqrt(1 - PITCH_SHARE) * theirs["overall"],
                                rtol=1e-6)
-    assert np.sum(mine["overall"][249:] ** 2) == pytest.approx(PITCH_SHARE)
+    assert np.sum(mine["overall"][297:] ** 2) == pytest.approx(PITCH_SHARE)
     assert np.sum(mine["overall"] ** 2) == pytest.approx(1.0)
     no_shape = PitchVectorizer(segments=1).aspects()  # the default's None: all alike
     assert np.allclose(no_shape["overall"][:153], no_shape["overall"][0])  # timbre, envelope
@@ -115,7 +115,7 @@ def test_parameters_cache_and_registry():
     from hover_audio.vectors import pitch
 
     assert PitchVectorizer.version == f"{MFCCVectorizer.version}.{pitch.PITCH_VERSION}"
-    assert PitchVectorizer(n_mfcc=20).dim == 20 * 5 + 3 + 8 * 12 + 12
+    assert PitchVectorizer(n_mfcc=20).dim == 20 * 5 + 3 + 12 * 12 + 12
     for bad in ({"pitch_window": 0.0}, {"pitch_windows": 0}):
         with pytest.raises(ValueError, match="pitch_window"):
             PitchVectorizer(**bad)

@@ -218,8 +218,8 @@ def test_dim_follows_parameters():
     assert MFCCVectorizer(n_mfcc=20, stats=("mean", "std", "max"), whole_stats=(),
                           segments=3, shape_mfcc=10).dim == 93
     # the default: 30 coefficients x (2 active + 3 whole-clip statistics), 3 of the
-    # envelope, 8 x 12 shape
-    assert MFCCVectorizer().dim == 30 * 5 + 3 + 8 * 12 == 249
+    # envelope, 12 x 12 shape
+    assert MFCCVectorizer().dim == 30 * 5 + 3 + 12 * 12 == 297
     for samples in (tone(300, 1.0), np.zeros(10, dtype=np.float32)):
         vector = MFCCVectorizer(n_mfcc=20, segments=3).vector(samples, SR)
         assert vector.shape == (20 * 5 + 3 + 3 * 12,) and np.isfinite(vector).all()
@@ -233,17 +233,17 @@ def test_aspects_weigh_the_timbre_envelope_and_shape_blocks():
     vectorizer = MFCCVectorizer()
     aspects = vectorizer.aspects()
     assert list(aspects) == ["overall", "timbre", "shape"]
-    timbre, loudness, shape = slice(0, 150), slice(150, 153), slice(153, 249)
+    timbre, loudness, shape = slice(0, 150), slice(150, 153), slice(153, 297)
     for name, share, rises in (("overall", 0.09, 0.03), ("timbre", 0.0, 0.03),
                                ("shape", 0.85, 0.0)):
         weights = aspects[name]
-        assert weights.shape == (249,) and (weights >= 0).all()
+        assert weights.shape == (297,) and (weights >= 0).all()
         # each block's share of the squared length of a vector of ones
         assert np.sum(weights[shape] ** 2) == pytest.approx(share, abs=1e-6)
         assert np.sum(weights[loudness] ** 2) == pytest.approx(rises, abs=1e-6)
         assert np.sum(weights[timbre] ** 2) == pytest.approx(1 - share - rises, abs=1e-6)
     without = MFCCVectorizer(envelope=False).aspects()["overall"]
-    assert without.shape == (246,) and np.sum(without[150:] ** 2) == pytest.approx(0.09)
+    assert without.shape == (294,) and np.sum(without[150:] ** 2) == pytest.approx(0.09)
     assert MFCCVectorizer(segments=1).aspects() == {"overall": None}  # no shape block
 
 
@@ -260,7 +260,7 @@ def test_timbre_ignores_when_the_sound_happens_and_shape_does_not():
     glide = (0.5 * np.sin(2 * np.pi * (300 * t + 1500 * t**2))).astype(np.float32)  # 300->1500 Hz
     vectorizer = MFCCVectorizer()
     a, b, c = (vectorizer.vector(x, SR) for x in (early, late, glide))
-    timbre, shape = slice(0, 60), slice(153, 249)  # the activity-weighted statistics
+    timbre, shape = slice(0, 60), slice(153, 297)  # the activity-weighted statistics
     assert cosine(a[timbre], b[timbre]) > 0.99
     d = vectorizer.vector(glide[::-1].copy(), SR)
     # a rising glide and a falling one: alike in timbre, unlike in shape (opposed, less
@@ -289,7 +289,7 @@ def test_the_shape_of_a_word_does_not_depend_on_the_noise_under_it():
         return (word + noise).astype(np.float32)
 
     floored, recorded = MFCCVectorizer(), MFCCVectorizer(shape_floor_db=None)
-    shape, timbre = slice(153, 249), slice(0, 150)
+    shape, timbre = slice(153, 297), slice(0, 150)
     for quiet, loud in ((25, 40), (20, 60)):
         a, b = under_noise(quiet, 1), under_noise(loud, 2)
         assert cosine(floored.vector(a, SR)[shape], floored.vector(b, SR)[shape]) > 0.75

@@ -82,7 +82,7 @@ class MFCCVectorizer(AudioVectorizer):
     --------
     >>> vectorizer = MFCCVectorizer()
     >>> vectorizer.dim, sorted(vectorizer.aspects())
-    (249, ['overall', 'shape', 'timbre'])
+    (297, ['overall', 'shape', 'timbre'])
     >>> MFCCVectorizer(n_mfcc=32, stats=("mean",), whole_stats=(), trim_db=None, segments=1,
     ...                envelope=False).dim
     32
@@ -98,7 +98,7 @@ class MFCCVectorizer(AudioVectorizer):
         stats: Sequence[str] = ("mean", "std"),
         whole_stats: Sequence[str] = ("mean", "std", "delta"),
         trim_db: float | None = 20.0,
-        segments: int = 8,
+        segments: int = 12,
         shape_mfcc: int = 12,
         shape_floor_db: float | None = 8.0,
         envelope: bool = True,

@@ -36,7 +36,7 @@ class PitchVectorizer(MFCCVectorizer):
     --------
     >>> vectorizer = PitchVectorizer()
     >>> vectorizer.dim, list(vectorizer.aspects())
-    (261, ['overall', 'timbre', 'shape', 'pitch'])
+    (309, ['overall', 'timbre', 'shape', 'pitch'])
     """
 
     version = f"{FEATURES_VERSION}.{PITCH_VERSION}"  # its vectors hold the default's too
