@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -151,6 +152,52 @@ def test_reopening_a_folders_workspace_follows_the_folder(tmp_path, clips, capsy
         assert not _needs_vectors(ds, argparse.Namespace(vectorizer=None))
         ds.undo()
         assert str(new) not in ds.keys
+    finally:
+        ds.close()
+
+
+def test_vectors_of_an_older_version_are_made_again_when_served(tmp_path, clips, capsys,
+                                                                monkeypatch):
+    """A workspace vectorized by an older release (another MFCCVectorizer.version) opens
+    with a warning and no vectorizer; serve computes its vectors again with the current
+    version of the same registered vectorizer, and the next opening is quiet."""
+    import argparse
+    import warnings
+
+    from hover_audio.app.cli import _needs_vectors, vectorizer_for
+    from hover_audio.app.opening import open_attached
+    from hover_audio.vectors.mfcc import MFCCVectorizer
+    from hover_audio.vectors.pitch import PitchVectorizer
+
+    monkeypatch.setenv("HOVER_AUDIO_HOME", str(tmp_path / "home"))
+    asked = argparse.Namespace(vectorizer=None)
+    with monkeypatch.context() as older:
+        older.setattr(MFCCVectorizer, "version", MFCCVectorizer.version - 1)
+        ds = open_attached(str(clips), None)
+        ds.vectorize(workers=1, progress=False)
+        old = ds.vectors.copy()
+        ds.close()
+    with pytest.warns(UserWarning, match="older version of MFCCVectorizer"):
+        ds = open_attached(str(clips), None)
+    try:
+        assert ds.vectorizer is None and ds.stale_vectorizer is MFCCVectorizer
+        assert _needs_vectors(ds, asked)
+        capsys.readouterr()
+        vectorizer = vectorizer_for(ds, asked)
+        assert type(vectorizer) is MFCCVectorizer
+        assert "older version of 'mfcc': computing them again" in capsys.readouterr().out
+        # --vectorizer still wins over the one that made them
+        assert type(vectorizer_for(ds, argparse.Namespace(vectorizer="pitch"))) is PitchVectorizer
+        ds.vectorize(vectorizer, workers=1, progress=False)
+        assert ds.stale_vectorizer is None and not _needs_vectors(ds, asked)
+        np.testing.assert_array_equal(ds.vectors, old)  # (the same features, computed again)
+    finally:
+        ds.close()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ds = open_attached(str(clips), None)
+    try:
+        assert type(ds.vectorizer) is MFCCVectorizer and not _needs_vectors(ds, asked)
     finally:
         ds.close()
 

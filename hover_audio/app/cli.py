@@ -21,13 +21,14 @@ def chosen_vectorizer(args: argparse.Namespace, **params):
 
 
 def _needs_vectors(dataset, args: argparse.Namespace) -> bool:
-    """No vectors yet, rows never vectorized (files added since), or ``--vectorizer`` names
-    another class than the one that made them."""
+    """No vectors yet, vectors of an older version of a registered vectorizer, rows never
+    vectorized (files added since), or ``--vectorizer`` names another class than the one
+    that made them."""
     import numpy as np
 
     from ..vectors import registry
 
-    if dataset.vectors is None:
+    if dataset.vectors is None or _stale_name(dataset) is not None:
         return True
     if "vector_error" in dataset.columns:  # a row with neither a vector nor an error
         from ..common.values import is_missing
@@ -42,6 +43,28 @@ def _needs_vectors(dataset, args: argparse.Namespace) -> bool:
     return type(dataset.vectorizer) is not wanted
 
 
+def _stale_name(dataset) -> str | None:
+    """The registered name of the vectorizer whose older version made the saved vectors."""
+    from ..vectors import registry
+
+    stale = dataset.stale_vectorizer if dataset.vectorizer is None else None
+    return None if stale is None else registry.name_of(stale)
+
+
+def vectorizer_for(dataset, args: argparse.Namespace):
+    """What ``serve`` vectorizes with: ``--vectorizer``'s, else the one that made the
+    vectors (cache hits for the rows it has done), else, for vectors of an older version,
+    the current version of the same registered vectorizer, else the default."""
+    if getattr(args, "vectorizer", None) or dataset.vectorizer is None:
+        stale = None if getattr(args, "vectorizer", None) else _stale_name(dataset)
+        if stale is not None:
+            print(f"hover-audio: the saved vectors were made by an older version of {stale!r}: "
+                  "computing them again")
+            args = argparse.Namespace(vectorizer=stale)
+        return chosen_vectorizer(args)
+    return dataset.vectorizer
+
+
 def run_annotator(dataset, args: argparse.Namespace, title: str) -> int:
     from ..vectors.batch import failed_rows, failure_lines, note_lines
     from . import recipes
@@ -52,10 +75,7 @@ def run_annotator(dataset, args: argparse.Namespace, title: str) -> int:
 
         warm_up_in_background()
     if _needs_vectors(dataset, args):
-        # the one that made the vectors, unless --vectorizer names another (cache hits for
-        # the rows it has done)
-        vectorizer = (dataset.vectorizer if dataset.vectorizer is not None
-                      and not getattr(args, "vectorizer", None) else chosen_vectorizer(args))
+        vectorizer = vectorizer_for(dataset, args)
         print(f"hover-audio: vectors by {vectorizer!r}")
         report = dataset.vectorize(vectorizer, progress=not args.quiet)
         failed = failed_rows(report)
@@ -64,8 +84,8 @@ def run_annotator(dataset, args: argparse.Namespace, title: str) -> int:
     else:
         if dataset.vectorizer is None:
             print("hover-audio: the saved vectors were made by a vectorizer this version cannot "
-                  "rebuild (a callable, or an older version): search by new files and aspects "
-                  "are off; --vectorizer mfcc recomputes them")
+                  "rebuild (a callable, or an older version of an unregistered class): search "
+                  "by new files and aspects are off; --vectorizer mfcc recomputes them")
         if "embed_2d_0" not in dataset.columns:
             dataset.compute_nd_embedding(method="pca")
         _say_known_problems(dataset)

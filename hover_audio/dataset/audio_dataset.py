@@ -18,7 +18,7 @@ from typing import Callable, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from ..vectors.contract import describe, rebuild
+from ..vectors.contract import describe, outdated, rebuild
 from . import copies, editing, embedding, merging, schema, subset_frames, tagging
 from . import tag_suggestions as suggestions
 from .clip_table import ClipTable
@@ -53,6 +53,7 @@ class AudioDataset(HoverNames):
         self.label_order: list[str] = self._clips.initial_label_order()
         self.history = History()
         self.vectorizer = None  # what made ``vectors``, for queries by new files
+        self.stale_vectorizer = None  # the class whose older version made them (reopened)
         self._seq = 0
         self._listeners: list[Callable[[ChangeEvent], None]] = []
         self._embedding = embedding.DatasetEmbedding(self)
@@ -370,6 +371,14 @@ class AudioDataset(HoverNames):
         self.history = History.from_json(meta.get("history"))
         if self._vectors is not None:
             self.vectorizer = rebuild(meta.get("vectorizer"))
+            self.stale_vectorizer = outdated(meta.get("vectorizer"))
+            if self.stale_vectorizer is not None:
+                import warnings
+
+                warnings.warn(f"the saved vectors were made by an older version of "
+                              f"{self.stale_vectorizer.__name__}: search by new files and "
+                              "aspects are off until vectorize() makes them again (hover-audio "
+                              "serve does)", stacklevel=4)
         self._seq = replay(entries, self.history, self._apply,
                            after=int(meta.get("journal_seq", 0)))
 

@@ -313,11 +313,7 @@ def rebuild(description: dict | None) -> Vectorizer | None:
     classes were named by module (``"MFCCVectorizer"`` with ``cache``/``cache_dir``
     beside ``params``) are read too.
     """
-    if not description or not isinstance(description.get("params"), dict):
-        return None
-    name = description.get("class", "")
-    cls = _CLASSES.get(name) or next(
-        (known for path, known in _CLASSES.items() if path.rsplit(":", 1)[-1] == name), None)
+    cls = _described_class(description)
     if cls is None or description.get("version") != cls.version:
         return None
     params = dict(description["params"])
@@ -328,6 +324,31 @@ def rebuild(description: dict | None) -> Vectorizer | None:
         return cls(**params)
     except (TypeError, ValueError):
         return None
+
+
+def outdated(description: dict | None) -> type | None:
+    """The class a :func:`describe` dict names when it was written by another version of
+    that class (vectors of an older release: they can be made again, not reused), else None.
+
+    Examples
+    --------
+    >>> from hover_audio.vectors.mfcc import MFCCVectorizer
+    >>> old = dict(describe(MFCCVectorizer()), version=MFCCVectorizer.version - 1)
+    >>> outdated(old).__name__, outdated(describe(MFCCVectorizer()))
+    ('MFCCVectorizer', None)
+    """
+    cls = _described_class(description)
+    return cls if cls is not None and description.get("version") != cls.version else None
+
+
+def _described_class(description: dict | None) -> type | None:
+    """The class of a :func:`describe` dict, if this process defines it (also by its bare
+    name, as descriptions written before classes were named by module)."""
+    if not description or not isinstance(description.get("params"), dict):
+        return None
+    name = description.get("class", "")
+    return _CLASSES.get(name) or next(
+        (known for path, known in _CLASSES.items() if path.rsplit(":", 1)[-1] == name), None)
 
 
 def _ensure_persist_folder(function: Callable) -> None:

@@ -75,6 +75,19 @@ def vectorizer_class(name: str) -> type:
     return getattr(importlib.import_module(entry.module), entry.cls)
 
 
+def name_of(cls: type) -> str | None:
+    """The name ``cls`` is registered under, or None.
+
+    Examples
+    --------
+    >>> from hover_audio.vectors.mfcc import MFCCVectorizer
+    >>> name_of(MFCCVectorizer), name_of(int)
+    ('mfcc', None)
+    """
+    return next((name for name, entry in REGISTRY.items()
+                 if (entry.module, entry.cls) == (cls.__module__, cls.__qualname__)), None)
+
+
 def make(name: str, **params) -> Vectorizer:
     """A new vectorizer registered as ``name``, with ``params`` for its constructor.
 
