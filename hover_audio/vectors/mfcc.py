@@ -14,8 +14,8 @@ import numpy as np
 
 from ..audio.decode import resample
 from .contract import AudioVectorizer
-from .features import (ENVELOPE_DIM, above_noise, active_frames, activity, dct_matrix, frame_stats,
-                       hann, mel_filterbank, warped_shape)
+from .features import (ENVELOPE_DIM, above_noise, active_frames, activity, dct_matrix,
+                       frame_stats, hann, mel_filterbank, warped_shape)
 from .features import envelope as loudness_envelope
 
 FEATURES_VERSION = 8
@@ -256,8 +256,9 @@ class MFCCVectorizer(AudioVectorizer):
         if self.envelope:
             pooled.append(loudness_envelope(samples, sr))
         if self.segments > 1:
-            if self.shape_floor_db is not None:  # (their c0 places the active region)
-                frames = above_noise(levels, self.shape_floor_db) @ dct_t[:, :self.shape_mfcc + 1]
+            if self.shape_floor_db is not None:  # (c0 of these places the active region too)
+                floored = above_noise(levels, self.shape_floor_db)
+                frames = floored @ dct_t[:, :self.shape_mfcc + 1]
             active = active_frames(frames, SHAPE_TRIM_DB, self.n_mels)
             pooled.append(warped_shape(active[:, 1:self.shape_mfcc + 1], self.segments))
         vector = np.concatenate(pooled).astype(np.float32, copy=False)
