@@ -120,6 +120,9 @@ def pitch_classes(samples: np.ndarray, taper: np.ndarray, bank: np.ndarray,
     return np.log(shares + PITCH_FLOOR).astype(np.float32)
 
 
+NOISE_FRAMES = 1024  # above_noise: frames estimating the noise of a long file, at least
+
+
 def above_noise(levels: np.ndarray, floor_db: float, *, range_db: float = 60.0,
                 quantile: float = 0.1) -> np.ndarray:
     """Band levels in dB (time x bands) raised to a floor: ``floor_db`` above each band's
@@ -132,7 +135,9 @@ def above_noise(levels: np.ndarray, floor_db: float, *, range_db: float = 60.0,
     to a common depth, quiet parts look alike whatever the noise (a simple
     stand-in for spectral subtraction, which leaves holes where the noise estimate
     overshoots). Tuned on real speech read by several speakers
-    (benchmarks/bench_vectors.py). Fewer than 5 frames are left as they are.
+    (benchmarks/bench_vectors.py). Fewer than 5 frames are left as they are; of
+    ``2 * NOISE_FRAMES`` or more, every n-th frame estimates the noise (a long file
+    costs no more than a short one).
 
     Examples
     --------
@@ -144,8 +149,9 @@ def above_noise(levels: np.ndarray, floor_db: float, *, range_db: float = 60.0,
     """
     if len(levels) < 5:
         return levels
-    k = int(quantile * (len(levels) - 1))
-    floor = np.partition(levels, k, axis=0)[k]
+    sample = levels[::max(1, len(levels) // NOISE_FRAMES)]
+    k = int(quantile * (len(sample) - 1))
+    floor = np.partition(sample, k, axis=0)[k]
     floor += np.float32(floor_db)
     np.maximum(floor, np.float32(levels.max() - range_db), out=floor)
     return np.maximum(levels, floor)
