@@ -55,14 +55,16 @@ def vectorizer_for(dataset, args: argparse.Namespace):
     """What ``serve`` vectorizes with: ``--vectorizer``'s, else the one that made the
     vectors (cache hits for the rows it has done), else, for vectors of an older version,
     the current version of the same registered vectorizer, else the default."""
-    if getattr(args, "vectorizer", None) or dataset.vectorizer is None:
-        stale = None if getattr(args, "vectorizer", None) else _stale_name(dataset)
-        if stale is not None:
-            print(f"hover-audio: the saved vectors were made by an older version of {stale!r}: "
-                  "computing them again")
-            args = argparse.Namespace(vectorizer=stale)
-        return chosen_vectorizer(args)
-    return dataset.vectorizer
+    from ..vectors import registry
+
+    named = getattr(args, "vectorizer", None)
+    if not named and dataset.vectorizer is not None:
+        return dataset.vectorizer
+    stale = None if named else _stale_name(dataset)
+    if stale is not None:
+        print(f"hover-audio: the saved vectors were made by an older version of {stale!r}: "
+              "computing them again")
+    return registry.make(named or stale or registry.DEFAULT)
 
 
 def run_annotator(dataset, args: argparse.Namespace, title: str) -> int:
