@@ -25,7 +25,7 @@ def cached_notes(dataset) -> dict[int, tuple[str, str]]:
     when the dataset's vectorizer keeps no cache (or cannot be rebuilt here)."""
     from ..vectors.batch import cached_rows
     from ..vectors.contract import AudioVectorizer
-    from ..vectors.jobs import clip_keys, make_jobs
+    from ..vectors.jobs import clip_keys, make_jobs, open_cache
 
     vectorizer = dataset.vectorizer
     if not isinstance(vectorizer, AudioVectorizer) or not vectorizer.cache or not len(dataset):
@@ -33,6 +33,8 @@ def cached_notes(dataset) -> dict[int, tuple[str, str]]:
     starts, ends, channels = (dataset.column(name) if name in dataset.columns else None
                               for name in RANGE_COLUMNS)
     try:
+        if not open_cache(vectorizer).has_notes():  # the usual case: no file looked at
+            return {}
         jobs = make_jobs(clip_keys(dataset.keys), starts, ends, channels)
         return {int(row): note for row, note in cached_rows(vectorizer, jobs)[3].items()}
     except (OSError, sqlite3.Error, TypeError, ValueError):  # no cache to read: no notes
@@ -47,7 +49,7 @@ def unreliable_rows(dataset) -> dict[int, str]:
         return {}
     errors = dataset.column("vector_error") if "vector_error" in dataset.columns else None
     found: dict[int, str] = {}
-    for row in np.flatnonzero(~np.isfinite(np.asarray(vectors, dtype=float)).all(axis=1)):
+    for row in np.flatnonzero(~np.isfinite(vectors).all(axis=1)):
         error = None if errors is None or is_missing(errors[row]) else str(errors[row])
         found[int(row)] = f"failed: {error or 'no vector'}"
     keys = dataset.keys

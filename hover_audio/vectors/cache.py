@@ -258,18 +258,16 @@ class VectorCache:
             return
         noted = {note[1] for note in notes}
         plain = [(self.namespace, row[1]) for row in rows if row[1] not in noted]
+        self._write(("INSERT OR REPLACE INTO file_digests VALUES (?, ?, ?, ?)", memos),
+                    ("INSERT OR REPLACE INTO vector_rows VALUES (?, ?, ?, ?)", rows),
+                    ("DELETE FROM vector_notes WHERE namespace = ? AND key = ?", plain),
+                    ("INSERT OR REPLACE INTO vector_notes VALUES (?, ?, ?, ?)", notes))
 
-        def write(con: sqlite3.Connection) -> None:
-            with transaction(con):
-                con.executemany("INSERT OR REPLACE INTO file_digests VALUES (?, ?, ?, ?)", memos)
-                con.executemany("INSERT OR REPLACE INTO vector_rows VALUES (?, ?, ?, ?)", rows)
-                if plain and con.execute("SELECT 1 FROM vector_notes WHERE namespace = ? LIMIT 1",
-                                         (self.namespace,)).fetchone():
-                    con.executemany("DELETE FROM vector_notes WHERE namespace = ? AND key = ?",
-                                    plain)
-                con.executemany("INSERT OR REPLACE INTO vector_notes VALUES (?, ?, ?, ?)", notes)
-
-        self._run(write)
+    def has_notes(self) -> bool:
+        """Whether any vector of this namespace was stored with a note."""
+        return self._run(lambda con: con.execute(
+            "SELECT 1 FROM vector_notes WHERE namespace = ? LIMIT 1", (self.namespace,)
+        ).fetchone()) is not None
 
     def known_hashes(self, paths: Sequence[str], states: dict | None = None) -> dict[str, str]:
         """Memoized content hashes of local files that did not change since, in bulk.
