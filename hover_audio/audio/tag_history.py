@@ -19,6 +19,7 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..common.files import LockBusy, hold_lock
 from .file_tags import same_fields, tags_in
 from .tag_copies import leftovers
 
@@ -91,26 +92,18 @@ def one_run(folder: str | os.PathLike):
     (not where the folder cannot be written, nor on Windows)."""
     folder = Path(folder)
     try:
-        import fcntl
-
         folder.mkdir(parents=True, exist_ok=True)
-        handle = open(folder / LOCK, "a+")
-    except (ImportError, OSError):  # Windows (no advisory lock), or a read-only folder
+        handle = hold_lock(folder / LOCK)
+    except LockBusy as busy:
+        raise TaggingBusy(f"another `tag` or `untag` run of the workspace whose manifests "
+                          f"are in {folder} is going on (pid {busy.owner}); wait for it to "
+                          "end") from None
+    except OSError:  # a folder that cannot be written
+        handle = None
+    if handle is None:  # (nor on Windows: no advisory lock)
         yield False
         return
     with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.seek(0)
-            owner = handle.read().strip() or "unknown"
-            raise TaggingBusy(f"another `tag` or `untag` run of the workspace whose manifests "
-                              f"are in {folder} is going on (pid {owner}); wait for it to "
-                              "end") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
         yield True
 
 

@@ -4,7 +4,47 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Callable
+from typing import IO, Callable
+
+
+class LockBusy(Exception):
+    """Another process holds the lock; ``owner`` is the pid it wrote (or "unknown")."""
+
+    def __init__(self, owner: str):
+        super().__init__(owner)
+        self.owner = owner
+
+
+def hold_lock(path: str | os.PathLike) -> IO | None:
+    """Take the exclusive advisory lock of the file ``path`` (made if missing) and write
+    this process's pid in it; the lock lasts while the returned handle is open, and the
+    system releases it when the process ends, however it ends. None where files have no
+    advisory lock (Windows).
+
+    Raises
+    ------
+    LockBusy
+        When another process holds it.
+    OSError
+        When the file cannot be opened.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: no advisory lock
+        return None
+    handle = open(path, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        owner = handle.read().strip() or "unknown"
+        handle.close()
+        raise LockBusy(owner) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:

@@ -19,7 +19,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from ..common.files import atomic_write, save_npy
+from ..common.files import LockBusy, atomic_write, hold_lock, save_npy
 from .history import Journal, JournalRead
 
 TABLE = "table.parquet"
@@ -121,22 +121,9 @@ class WorkspaceLock:
 
     def acquire(self) -> None:
         try:
-            import fcntl
-        except ImportError:  # pragma: no cover - Windows: no advisory lock
-            return
-        handle = open(self.path, "a+")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.seek(0)
-            owner = handle.read().strip() or "unknown"
-            handle.close()
-            raise WorkspaceInUse(self.path.parent, owner) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        self._handle = handle
+            self._handle = hold_lock(self.path)
+        except LockBusy as busy:
+            raise WorkspaceInUse(self.path.parent, busy.owner) from None
 
     def release(self) -> None:
         if self._handle is not None:
