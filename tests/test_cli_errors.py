@@ -178,6 +178,10 @@ def test_vectors_of_an_older_version_are_made_again_when_served(tmp_path, clips,
         old = ds.vectors.copy()
         ds.close()
     with pytest.warns(UserWarning, match="older version of MFCCVectorizer"):
+        ds = open_attached(str(clips), None)  # opened and saved, not vectorized: still known
+    ds.set_labels([ds.keys[0]], "cat")
+    ds.close()
+    with pytest.warns(UserWarning, match="older version of MFCCVectorizer"):
         ds = open_attached(str(clips), None)
     try:
         assert ds.vectorizer is None and ds.stale_vectorizer is MFCCVectorizer

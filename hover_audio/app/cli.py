@@ -47,7 +47,7 @@ def _stale_name(dataset) -> str | None:
     """The registered name of the vectorizer whose older version made the saved vectors."""
     from ..vectors import registry
 
-    stale = dataset.stale_vectorizer if dataset.vectorizer is None else None
+    stale = dataset.stale_vectorizer
     return None if stale is None else registry.name_of(stale)
 
 

@@ -18,7 +18,7 @@ from typing import Callable, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from ..vectors.contract import describe, outdated, rebuild
+from ..vectors.contract import describe, outdated, rebuild, warn_outdated
 from . import copies, editing, embedding, merging, schema, subset_frames, tagging
 from . import tag_suggestions as suggestions
 from .clip_table import ClipTable
@@ -53,7 +53,7 @@ class AudioDataset(HoverNames):
         self.label_order: list[str] = self._clips.initial_label_order()
         self.history = History()
         self.vectorizer = None  # what made ``vectors``, for queries by new files
-        self.stale_vectorizer = None  # the class whose older version made them (reopened)
+        self._made_by = None  # what made the saved vectors, when it could not be rebuilt
         self._seq = 0
         self._listeners: list[Callable[[ChangeEvent], None]] = []
         self._embedding = embedding.DatasetEmbedding(self)
@@ -154,7 +154,7 @@ class AudioDataset(HoverNames):
     def vectors(self, value) -> None:
         value = self._clips.check_vectors(value)
         with self._mutex:
-            self._vectors = value
+            self._vectors, self._made_by = value, None
             self._snapshot()
 
     @property
@@ -370,15 +370,9 @@ class AudioDataset(HoverNames):
         self.label_order = list(meta.get("label_order", self.label_order))
         self.history = History.from_json(meta.get("history"))
         if self._vectors is not None:
-            self.vectorizer = rebuild(meta.get("vectorizer"))
-            self.stale_vectorizer = outdated(meta.get("vectorizer"))
-            if self.stale_vectorizer is not None:
-                import warnings
-
-                warnings.warn(f"the saved vectors were made by an older version of "
-                              f"{self.stale_vectorizer.__name__}: search by new files and "
-                              "aspects are off until vectorize() makes them again (hover-audio "
-                              "serve does)", stacklevel=4)
+            self._made_by = meta.get("vectorizer")
+            self.vectorizer = rebuild(self._made_by)
+            warn_outdated(self.stale_vectorizer)
         self._seq = replay(entries, self.history, self._apply,
                            after=int(meta.get("journal_seq", 0)))
 
@@ -395,6 +389,12 @@ class AudioDataset(HoverNames):
                 log.exception("change listener %r failed", listener)
 
     def _meta(self) -> dict:
+        made_by = self._made_by if self.vectorizer is None else describe(self.vectorizer)
         return {"journal_seq": self._seq, "label_order": self.label_order,
-                "history": self.history.to_json(), "vectorizer": describe(self.vectorizer)}
+                "history": self.history.to_json(), "vectorizer": made_by}
+
+    @property
+    def stale_vectorizer(self) -> type | None:
+        """The class whose older version made the saved vectors (vectorize again), or None."""
+        return outdated(self._made_by) if self.vectorizer is None else None
 

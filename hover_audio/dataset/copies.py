@@ -49,7 +49,7 @@ def state_of(dataset) -> dict:
             "history": History(history.depth, deque(history.undo_stack),
                                deque(history.redo_stack)),
             "vectorizer": dataset.vectorizer,
-            "stale_vectorizer": dataset.stale_vectorizer,
+            "made_by": dataset._made_by,
             "seq": dataset._seq,
         }
 
@@ -62,7 +62,7 @@ def restore(dataset, state: dict) -> None:
     dataset.label_order = list(state["label_order"])
     dataset.history = state["history"]
     dataset.vectorizer = state["vectorizer"]
-    dataset.stale_vectorizer = state.get("stale_vectorizer")  # (pickled before it was kept)
+    dataset._made_by = state.get("made_by")  # (pickled before it was kept)
     dataset._seq = int(state["seq"])
 
 

@@ -51,7 +51,7 @@ class DatasetEmbedding:
         if len(failed):
             errors[failed["row"].to_numpy(dtype=int)] = (
                 failed["kind"] + ": " + failed["message"]).to_numpy()
-        dataset.vectorizer, dataset.stale_vectorizer = vectorizer, None
+        dataset.vectorizer = vectorizer
         dataset.set_derived({VECTOR_ERROR: errors})
         dataset.vectors = matrix
         return report

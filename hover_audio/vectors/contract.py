@@ -341,6 +341,17 @@ def outdated(description: dict | None) -> type | None:
     return cls if cls is not None and description.get("version") != cls.version else None
 
 
+def warn_outdated(cls: type | None) -> None:
+    """Warn that vectors of a workspace being opened were made by an older ``cls`` (if any)."""
+    if cls is None:
+        return
+    import warnings
+
+    warnings.warn(f"the saved vectors were made by an older version of {cls.__name__}: "
+                  "search by new files and aspects are off until vectorize() makes them "
+                  "again (hover-audio serve does)", stacklevel=5)
+
+
 def _described_class(description: dict | None) -> type | None:
     """The class of a :func:`describe` dict, if this process defines it (also by its bare
     name, as descriptions written before classes were named by module)."""
