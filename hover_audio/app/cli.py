@@ -109,14 +109,14 @@ def _say_known_problems(dataset, limit: int = 10) -> None:
     which came with a note (cut short, silent, truncated: the cache keeps it with the
     vector; nothing is decoded), as the run that made them did."""
     from ..common.values import is_missing
-    from ..model.clip_notes import cached_notes
+    from ..model.clip_notes import cached_notes, note_line
+    from ..vectors.batch import capped
 
     errors = dataset.column("vector_error") if "vector_error" in dataset.columns else []
     failed = [str(error) for error in errors if not is_missing(error)]
     notes, keys = sorted(cached_notes(dataset).items()), dataset.keys
-    lines = [f"{kind}: {keys[row]}: {text}" for row, (kind, text) in notes[:limit]]
-    more = [f"... and {len(notes) - limit} more"] if len(notes) > limit else []
-    _say_problems(len(failed), failed[:limit], lines + more)
+    lines = [note_line(kind, keys[row], text) for row, (kind, text) in notes[:limit]]
+    _say_problems(len(failed), failed[:limit], capped(lines, len(notes), limit))
 
 
 def _say_problems(failed: int, failure_lines: list[str], note_lines: list[str]) -> None:

@@ -54,6 +54,13 @@ def unreliable_rows(dataset) -> dict[int, str]:
         found[int(row)] = f"failed: {error or 'no vector'}"
     keys = dataset.keys
     for row, (kind, text) in cached_notes(dataset).items():
-        if kind in UNRELIABLE_KINDS and row not in found:  # as vectorize's report says it
-            found[row] = f"{kind}: {keys[row]}: {text}"
+        if kind in UNRELIABLE_KINDS and row not in found:
+            found[row] = note_line(kind, keys[row], text)
     return found
+
+
+def note_line(kind: str, key: str, text: str) -> str:
+    """A note as vectorize's report prints it: ``kind: message``, the message naming the clip."""
+    from ..vectors.jobs import note_message
+
+    return f"{kind}: {note_message(key, text)}"

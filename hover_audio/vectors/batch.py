@@ -246,11 +246,13 @@ def note_lines(report: pd.DataFrame, limit: int = 10) -> list[str]:
 
 def _lines(rows: pd.DataFrame, limit: int) -> list[str]:
     """``kind: message`` of the first ``limit`` report rows, and a count of the rest."""
-    lines = [f"{kind}: {message}" for kind, message in
-             zip(rows["kind"].head(limit), rows["message"].head(limit))]
-    if len(rows) > limit:
-        lines.append(f"... and {len(rows) - limit} more")
-    return lines
+    return capped([f"{kind}: {message}" for kind, message in
+                   zip(rows["kind"].head(limit), rows["message"].head(limit))], len(rows), limit)
+
+
+def capped(lines: list[str], total: int, limit: int = 10) -> list[str]:
+    """The first ``limit`` of ``lines`` (of ``total`` in all) and a count of the rest."""
+    return lines[:limit] + ([f"... and {total - limit} more"] if total > limit else [])
 
 
 def failure_lines(report: pd.DataFrame, limit: int = 10) -> list[str]:

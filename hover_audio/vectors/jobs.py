@@ -62,7 +62,12 @@ def noted(row: int, key: str, vector: np.ndarray, note: tuple, learned: tuple | 
     """The outcome of a vector that comes with a note ``(kind, text)``, computed or found in
     the cache alike: a report row of that kind whose message is ``"{key}: {text}"``."""
     kind, text = note
-    return Outcome(row, vector, kind, f"{key}: {text}", learned, note)
+    return Outcome(row, vector, kind, note_message(key, text), learned, note)
+
+
+def note_message(key: str, text: str) -> str:
+    """The report message of a clip's note: the clip, then what of it."""
+    return f"{key}: {text}"
 
 
 _CACHES: dict = {}
