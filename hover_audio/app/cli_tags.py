@@ -44,6 +44,7 @@ def file_tags(dataset, source: str, synonyms: dict, threshold: float = 0.25
     """``{file: tags}`` of whole-file rows, sidecar rows (key, file, start, end, tags), and
     ``{file: (key, position)}`` of a whole-file row of each file."""
     from ..audio.sources import local_path, parse_key
+    from ..dataset.tag_suggestions import suggested_pairs
     from ..dataset.tagging import parse_tags
 
     table = dataset.to_pandas()
@@ -53,9 +54,8 @@ def file_tags(dataset, source: str, synonyms: dict, threshold: float = 0.25
         if source == "labels":
             tags = set() if record["label"] == "ABSTAIN" else {record["label"]}
         elif source == "suggested":  # "tag:probability" pairs of suggest_tags
-            tags = {tag for tag, _, p in (part.rpartition(":") for part in
-                                          str(record.get("suggested_tags") or "").split(";")
-                                          if ":" in part) if float(p) >= threshold}
+            tags = {tag for tag, p in suggested_pairs(record.get("suggested_tags"))
+                    if float(p) >= threshold}
         else:
             tags = parse_tags(record.get("tags"))
         for tag in list(tags):

@@ -33,6 +33,21 @@ from .tagging import fold, join_tags, parse_tags, spellings
 SUGGESTED = "suggested_tags"
 
 
+def suggested_pairs(cell) -> list[tuple[str, str]]:
+    """``(tag, probability as written)`` of a ``suggested_tags`` cell, as
+    :func:`suggest_tags` writes it.
+
+    Examples
+    --------
+    >>> suggested_pairs("rain:0.61;crowd:0.30"), suggested_pairs(None)
+    ([('rain', '0.61'), ('crowd', '0.30')], [])
+    """
+    if is_missing(cell):
+        return []
+    return [(tag.strip(), probability.strip()) for tag, _, probability in
+            (part.rpartition(":") for part in str(cell).split(";") if ":" in part)]
+
+
 def suggest_tags(dataset, threshold: float = 0.25, top: int = 5, C: float = 1.0,
                  leave_out: Iterable[int] = ()) -> pd.DataFrame:
     """Fill ``suggested_tags``; returns ``(key, tag, probability)`` of every suggestion.
@@ -99,9 +114,7 @@ def accept_suggested_tags(dataset, keys: Iterable[str] | str) -> int:
             old = "" if is_missing(old) else str(old)
             have = parse_tags(old)
             carried = {fold(tag) for tag in have}
-            offered = {part.rsplit(":", 1)[0].strip() for part in
-                       ("" if is_missing(cell) else str(cell)).split(";") if part.strip()}
-            offered = {known.get(fold(tag), tag) for tag in offered
+            offered = {known.get(fold(tag), tag) for tag, _ in suggested_pairs(cell)
                        if fold(tag) not in carried}
             new = join_tags(have | offered)
             if new != old:

@@ -14,6 +14,7 @@ import numpy as np
 from ...audio.sources import SourceError, parse_key
 from ...common.values import is_missing
 from ...dataset.schema import ABSTAIN, AUDIO, LABEL, SUBSET, TRANSCRIPT, range_columns
+from ...dataset.tag_suggestions import suggested_pairs
 
 ABSTAIN_COLOR = "#b4b4b4"
 # colour-blind-friendly first (Okabe-Ito), then Tableau-style extras; a label keeps
@@ -225,9 +226,8 @@ def population_data(dataset) -> dict:
 def _tag_cell(tags, suggested, row: int) -> str:
     """A row's tags, then its suggested ones: "applause, crowd (+ rain 0.61)"."""
     text = "" if tags is None or is_missing(tags[row]) else str(tags[row]).replace(";", ", ")
-    offered = "" if suggested is None or is_missing(suggested[row]) else str(suggested[row])
-    if offered:
-        pairs = [part.rsplit(":", 1) for part in offered.split(";") if ":" in part]
+    pairs = [] if suggested is None else suggested_pairs(suggested[row])
+    if pairs:
         text += (" " if text else "") + "(+ " + ", ".join(f"{t} {p}" for t, p in pairs) + ")"
     return text
 
