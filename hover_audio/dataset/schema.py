@@ -204,7 +204,7 @@ def check_label(label) -> str:
 
 def check_subset(subset) -> str:
     """Validate one subset name and return it."""
-    if subset not in SUBSET_PRIORITY:
+    if not isinstance(subset, str) or subset not in SUBSET_PRIORITY:  # (a list: unhashable)
         raise ValueError(f"unknown subset {subset!r} (expected one of {', '.join(SUBSETS)})")
     return subset
 

@@ -17,7 +17,8 @@ import pandas as pd
 from ...audio.sources import SourceError, clip_id, local_path, parse_key
 from ...common.files import atomic_write
 from ...common.values import is_missing, milliseconds
-from ..schema import ABSTAIN, AUDIO, LABEL, SUBSET, SUBSETS, TAG_SEPARATOR, TAGS, TRANSCRIPT
+from ..schema import (ABSTAIN, AUDIO, LABEL, SUBSET, SUBSETS, TAG_SEPARATOR, TAGS, TRANSCRIPT,
+                      check_subset)
 
 # columns a format stores in its own fields; everything else travels as user columns
 OWN_COLUMNS = (AUDIO, LABEL, SUBSET, TRANSCRIPT, "start", "end", "channel", "source")
@@ -192,10 +193,10 @@ def subset_of(where: str, value) -> str:
     """
     if value is None or value == "":
         return "raw"
-    if value not in SUBSETS:
-        raise FormatError(f"{where}: unknown subset {value!r} (expected one of "
-                          f"{', '.join(SUBSETS)})")
-    return value
+    try:
+        return check_subset(value)
+    except ValueError as error:
+        raise FormatError(f"{where}: {error}") from None
 
 
 def add_tags(where: str, entry: Entry, more: list[str], problems: list[str]) -> None:
