@@ -330,6 +330,12 @@ def test_a_single_audacity_label_track_imports(tmp_path, audio, capsys):
     assert main(["import", str(elsewhere), "--workspace", str(ws)]) == 1  # no audio there
     out = capsys.readouterr().out
     assert "no audio file named after it" in out and "long.*" in out
+    marked = audio / "long.wav.txt"  # a byte-order mark first, as some editors save it
+    marked.write_text("\ufeff4.000000\t5.000000\telk\n", encoding="utf-8")
+    assert detect(marked) == "audacity"
+    assert main(["import", str(marked), "--workspace", str(ws)]) == 0, capsys.readouterr()
+    capsys.readouterr()
+    assert rows_of(ws)[f"{long}#t=4,5"] == "elk"
 
 
 def test_a_raven_table_is_still_told_from_a_label_track(tmp_path, audio):

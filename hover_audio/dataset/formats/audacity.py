@@ -168,7 +168,9 @@ def _track(track: Path, audio: str) -> tuple[list[Entry], list[str]]:
         found = probe(audio)
         length = found.duration if found else None
     entries, problems, points, padded = [], [], [], []
-    for number, line in enumerate(track.read_text(encoding="utf-8").splitlines(), 1):
+    # (a byte-order mark, as some editors write, is no part of the first time; the
+    # format is recognised past it too)
+    for number, line in enumerate(track.read_text(encoding="utf-8-sig").splitlines(), 1):
         if not line.strip() or line.startswith("\\"):  # a spectral selection's line
             continue
         where = f"{track}, line {number}"
