@@ -27,7 +27,8 @@ from pathlib import Path
 from ...audio.decode import probe
 from ...audio.formats import AUDIO_SUFFIXES
 from ...audio.sources import SourceError, local_path
-from .entries import Entry, FormatError, Note, checked_span, write_text
+from .entries import (Entry, FormatError, Note, checked_span, padded_note, padded_warning,
+                      write_text)
 
 SUFFIXES = ()  # a folder: chosen by --format audacity
 POINT_WIDTH = 1.0  # seconds: a point label is read as a range this long, centred on it
@@ -91,8 +92,7 @@ def write(entries: list[Entry], folder: Path) -> Path:
             + ([f"{channels} row(s) of one channel written to their file's track (a label "
                 "track has no channels: read back, they are rows of the whole mix)"]
                if channels else [])
-            + ([f"{len(padded)} label(s) with spaces around them, e.g. {sorted(padded)[0]!r}: "
-                "read back, a label is taken without them"] if padded else [])), stacklevel=3)
+            + padded_warning(padded)), stacklevel=3)
     return folder
 
 
@@ -190,11 +190,7 @@ def _track(track: Path, audio: str) -> tuple[list[Entry], list[str]]:
         problems.append(Note(f"{track}: point label(s) on line(s) {', '.join(points)} "
                              f"read as {POINT_WIDTH:g} s ranges centred on the point; "
                              "widen them in Audacity for other lengths"))
-    if padded:
-        problems.append(Note(f"{track}: spaces around the label on line(s) "
-                             f"{', '.join(padded[:10])}{' ...' if len(padded) > 10 else ''} "
-                             "left out of the label"))
-    return entries, problems
+    return entries, problems + padded_note(str(track), "label", padded)
 
 
 def _label(where: str, audio: str, parts: list[str], length: float | None

@@ -199,6 +199,19 @@ def subset_of(where: str, value) -> str:
         raise FormatError(f"{where}: {error}") from None
 
 
+def padded_warning(labels) -> list[str]:
+    """The warning a writer gives for labels with spaces around them (none: no warning)."""
+    padded = sorted({label for label in labels if label != label.strip()})
+    return [f"{len(padded)} label(s) with spaces around them, e.g. {padded[0]!r}: read back, "
+            "a label is taken without them"] if padded else []
+
+
+def padded_note(where: str, what: str, lines: list[str]) -> list[Note]:
+    """The note a reader gives for the ``lines`` whose ``what`` had spaces around it."""
+    return [Note(f"{where}: spaces around the {what} on line(s) {', '.join(lines[:10])}"
+                 f"{' ...' if len(lines) > 10 else ''} left out of the label")] if lines else []
+
+
 def add_tags(where: str, entry: Entry, more: list[str], problems: list[str]) -> None:
     """Keep the labels beyond an entry's first as its tags (a tag cannot hold ``;``): a
     record with several labels (Label Studio's multi-label regions, Prodigy's choices)."""

@@ -38,7 +38,8 @@ from pathlib import Path
 from ...audio.decode import probe
 from ...audio.formats import AUDIO_SUFFIXES
 from ...audio.sources import SourceError, local_path
-from .entries import Entry, FormatError, Note, checked_span, file_of, subset_of, write_text
+from .entries import (Entry, FormatError, checked_span, file_of, padded_note,
+                      padded_warning, subset_of, write_text)
 
 SUFFIXES = (".txt",)  # a folder of .txt files is Audacity's; a file is Raven's
 COLUMNS = ["Selection", "View", "Channel", "Begin Time (s)", "End Time (s)", "Low Freq (Hz)",
@@ -62,7 +63,7 @@ def write(entries: list[Entry], path: Path) -> Path:
     """Write the selection table; warns when tabs or line breaks in values became spaces."""
     extras = list(dict.fromkeys(name for entry in entries for name in entry.extra))
     changed: set[str] = set()
-    padded = {entry.label for entry in entries if entry.label != entry.label.strip()}
+    padded = padded_warning(entry.label for entry in entries)
     lines = ["\t".join(_plain(name, changed) for name in COLUMNS + OURS + extras)]
     headers = {}  # one header read per file
     for number, entry in enumerate(entries, start=1):
@@ -84,8 +85,7 @@ def write(entries: list[Entry], path: Path) -> Path:
         warnings.warn("; ".join(
             ([f"tabs and line breaks in {len(changed)} value(s) written as spaces (a Raven "
               f"table cannot hold them), e.g. {sorted(changed)[0]!r}"] if changed else [])
-            + ([f"{len(padded)} label(s) with spaces around them, e.g. {sorted(padded)[0]!r}: "
-                "read back, a label is taken without them"] if padded else [])), stacklevel=3)
+            + padded), stacklevel=3)
     return write_text(path, "\n".join(lines) + "\n")
 
 
@@ -123,11 +123,7 @@ def read(path: Path, audio_root: Path | None = None) -> tuple[list[Entry], list[
             padded.append(str(number))
         entry.named_by = files.named_by.get(entry.file, "")
         entries.append(entry)
-    if padded:  # (read, not left out: a note)
-        problems.append(Note(f"{path}: spaces around the {label_column} on line(s) "
-                             f"{', '.join(padded[:10])}{' ...' if len(padded) > 10 else ''} "
-                             "left out of the label"))
-    return entries, problems
+    return entries, problems + padded_note(str(path), label_column, padded)  # (read: a note)
 
 
 def _entry(where: str, row: dict, label_column: str, files: _Files) -> Entry:
