@@ -14,11 +14,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Callable, Iterable
 
-from ..common.files import fsync_dir
+from ..common.files import atomic_write
 from .tag_containers import TagError
 
 MARK = "hover-audio-"
@@ -51,25 +50,20 @@ def rewrite(path: str | os.PathLike, change: Callable[[Path], None],
     if info.st_nlink > 1:
         raise TagError(f"{path}: has {info.st_nlink} hard links, which a rewritten copy would "
                        "leave with the old file; not written")
-    handle, temp = tempfile.mkstemp(prefix=copy_prefix(path, run), suffix=path.suffix,
-                                    dir=path.parent)
-    os.close(handle)
-    try:
+
+    def write(temp: str) -> None:
         shutil.copyfile(path, temp)
         change(Path(temp))
         if check is not None:
             check(Path(temp))
-        os.chmod(temp, info.st_mode & 0o7777)
-        with open(temp, "rb") as written:
-            os.fsync(written.fileno())
-        os.utime(temp, ns=(info.st_atime_ns, info.st_mtime_ns))
-        os.replace(temp, path)
-    except BaseException as error:  # (Ctrl-C too: no copy is left behind)
-        Path(temp).unlink(missing_ok=True)
-        if isinstance(error, TagError) or not isinstance(error, Exception):
-            raise
+        os.utime(temp, ns=(info.st_atime_ns, info.st_mtime_ns))  # (the file's mode follows)
+
+    try:  # (Ctrl-C too: no copy is left behind)
+        atomic_write(path, write, prefix=copy_prefix(path, run), suffix=path.suffix)
+    except TagError:
+        raise
+    except Exception as error:
         raise TagError(f"{path}: cannot write its tags: {type(error).__name__}: {error}") from None
-    fsync_dir(path.parent)
 
 
 def leftovers(files: Iterable[str], runs: Iterable[str], unfinished: Iterable[str] = ()

@@ -47,21 +47,24 @@ def hold_lock(path: str | os.PathLike) -> IO | None:
     return handle
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
+def atomic_write(path: str | os.PathLike, write: Callable[[str], None], *,
+                 prefix: str | None = None, suffix: str = ".tmp") -> None:
     """Call ``write(tmp_path)`` then move the result over ``path`` in one step.
 
     The temporary file lives beside ``path`` (same file system), is flushed to
     disk before the rename, and the folder entry is flushed after it, so a crash
     leaves either the old file or the new one. The file gets the permissions of the
     one it replaces, or those a new file gets here (the umask's), not the private
-    ones of a temporary file.
+    ones of a temporary file. Its name is ``prefix`` (default ``.NAME.``), random
+    characters and ``suffix``.
     """
     path = Path(path)
     try:
         mode = path.stat().st_mode & 0o7777
     except OSError:
         mode = 0o666 & ~_umask()
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}." if prefix is None else prefix,
+                                   suffix=suffix, dir=path.parent)
     os.close(handle)
     try:
         write(tmp)
