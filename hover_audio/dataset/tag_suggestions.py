@@ -26,9 +26,8 @@ import pandas as pd
 
 from ..common.values import is_missing
 from ..maps.scaling import Scaler
-from .history import Change
 from .schema import ABSTAIN, LABEL, TAGS, key_list
-from .tagging import fold, join_tags, parse_tags, spellings
+from .tagging import fold, parse_tags, spellings, tag_changes
 
 SUGGESTED = "suggested_tags"
 
@@ -105,23 +104,15 @@ def accept_suggested_tags(dataset, keys: Iterable[str] | str) -> int:
             raise ValueError("no suggestions yet: call suggest_tags() first")
         positions = dataset.positions(keys)
         table = dataset._clips
-        current = (table.column(TAGS)[positions] if TAGS in table.columns
-                   else np.full(len(positions), "", dtype=object))
-        suggested = table.column(SUGGESTED)[positions]
+        suggested = table.column(SUGGESTED)
         known = spellings(table.column(TAGS)) if TAGS in table.columns else {}
-        groups: dict[str, tuple[list, list]] = {}
-        for at, old, cell in zip(positions, current, suggested):
-            old = "" if is_missing(old) else str(old)
-            have = parse_tags(old)
+
+        def accepted(at: int, have: set) -> set:  # in the dataset's spelling, if it has one
             carried = {fold(tag) for tag in have}
-            offered = {known.get(fold(tag), tag) for tag, _ in suggested_pairs(cell)
-                       if fold(tag) not in carried}
-            new = join_tags(have | offered)
-            if new != old:
-                ids, olds = groups.setdefault(new, ([], []))
-                ids.append(table.ids[at])
-                olds.append(old)
-        op = tuple(Change(TAGS, tuple(ids), tuple(olds), new) for new, (ids, olds) in groups.items())
+            return have | {known.get(fold(tag), tag) for tag, _ in suggested_pairs(suggested[at])
+                           if fold(tag) not in carried}
+
+        op = tag_changes(table, positions, accepted)
         # accepted: no longer suggestions (the other rows keep theirs); cleared before the
         # tags change, so that what pages show after it has neither
         cells = np.array(table.column(SUGGESTED), dtype=object)

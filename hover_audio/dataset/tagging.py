@@ -179,16 +179,21 @@ def _retag(dataset, keys, tags, combine, respell: bool = False) -> int:
             wanted = {known.get(fold(tag), tag) for tag in wanted}
         if respell:  # "drum, Drum" typed together: one of them
             wanted = set({fold(tag): tag for tag in sorted(wanted, reverse=True)}.values())
-        current = (table.column(TAGS)[positions] if TAGS in table.columns
-                   else np.full(len(positions), "", dtype=object))
-        groups: dict[str, tuple[list, list]] = {}
-        for at, text in zip(positions, current):
-            old = "" if is_missing(text) else str(text)
-            new = join_tags(combine(parse_tags(old), wanted))
-            if new != old:
-                ids, olds = groups.setdefault(new, ([], []))
-                ids.append(table.ids[at])
-                olds.append(old)
-        op = tuple(Change(TAGS, tuple(ids), tuple(olds), new)
-                   for new, (ids, olds) in groups.items())
+        op = tag_changes(table, positions, lambda at, have: combine(have, wanted))
         return dataset._do(op) if op else 0
+
+
+def tag_changes(table, positions, retag) -> tuple:
+    """The changes giving the rows at ``positions`` of the clip table ``table`` the tags
+    ``retag(position, their tags)``, rows that end alike grouped (unchanged ones left out)."""
+    current = (table.column(TAGS)[positions] if TAGS in table.columns
+               else np.full(len(positions), "", dtype=object))
+    groups: dict[str, tuple[list, list]] = {}
+    for at, text in zip(positions, current):
+        old = "" if is_missing(text) else str(text)
+        new = join_tags(retag(at, parse_tags(old)))
+        if new != old:
+            ids, olds = groups.setdefault(new, ([], []))
+            ids.append(table.ids[at])
+            olds.append(old)
+    return tuple(Change(TAGS, tuple(ids), tuple(olds), new) for new, (ids, olds) in groups.items())
