@@ -72,11 +72,11 @@ def xy(dataset, dimension: int = 2) -> tuple[np.ndarray, np.ndarray]:
     return missing, missing.copy()
 
 
-def failed_rows(dataset) -> np.ndarray:
+def failed_mask(dataset) -> np.ndarray:
     """Whether each row's clip could not be read (it has a ``vector_error``)."""
     if "vector_error" not in dataset.columns:
         return np.zeros(len(dataset), dtype=bool)
-    return np.array([value is not None and value == value and str(value) != ""
+    return np.array([not is_missing(value) and str(value) != ""
                      for value in dataset.column("vector_error")], dtype=bool)
 
 
@@ -91,7 +91,7 @@ def failed_note(dataset, most: int = 40) -> tuple[str, str]:
     >>> failed_note(ds)
     ('1 clip(s) could not be read and are not on the map', '/b.wav: bad')
     """
-    rows = np.flatnonzero(failed_rows(dataset))
+    rows = np.flatnonzero(failed_mask(dataset))
     if not len(rows):
         return "", ""
     keys, errors = dataset.keys, dataset.column("vector_error")
@@ -106,7 +106,7 @@ def default_marks(dataset) -> dict:
 
     Points whose clip failed are transparent: they have no place on the map.
     """
-    failed = failed_rows(dataset)
+    failed = failed_mask(dataset)
     return {"size": np.full(len(dataset), BASE_SIZE), "alpha": np.where(failed, 0.0, 0.85),
             "score": np.full(len(dataset), np.nan)}
 
