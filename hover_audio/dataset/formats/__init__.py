@@ -97,9 +97,10 @@ def write_file(table: pd.DataFrame, path: str | Path, format: str | None = None,
                include_unlabeled: bool = False) -> Path:
     """Write a clip table as ``format`` (inferred from ``path`` when None); returns the path."""
     path = Path(path)
-    kind = detect(path, format) if format or path.suffix else "audacity"
-    if format is None and kind == "audacity" and path.is_file():
-        kind = "raven"  # (a .txt file is written as a Raven table, whatever it held)
+    if format is None and path.suffix.lower() == ".txt" and not path.is_dir():
+        kind = "raven"  # (a .txt file is written as a Raven table, whatever it held: unread)
+    else:
+        kind = detect(path, format) if format or path.suffix else "audacity"
     if kind in OURS:  # our own tables: every row, as always
         from ..table_files import write_table
 
