@@ -23,6 +23,7 @@ import glob
 import os
 import re
 from pathlib import Path
+from typing import Callable
 
 from ...audio.decode import probe
 from ...audio.formats import AUDIO_SUFFIXES
@@ -163,10 +164,14 @@ def _audio_of(track: Path, place: Path) -> str:
 
 def _track(track: Path, audio: str) -> tuple[list[Entry], list[str]]:
     """The entries of one label track whose audio is ``audio``, and its problems."""
-    length = None
-    if Path(audio).is_file():  # (one that is not there is named once, by read_file)
-        found = probe(audio)
-        length = found.duration if found else None
+    lengths: list = []  # the audio's seconds, read once, when a point label needs them
+
+    def length() -> float | None:
+        if not lengths:  # (a file that is not there is named once, by read_file)
+            found = probe(audio) if Path(audio).is_file() else None
+            lengths.append(found.duration if found else None)
+        return lengths[0]
+
     entries, problems, points, padded = [], [], [], []
     # (a byte-order mark, as some editors write, is no part of the first time; the
     # format is recognised past it too)
@@ -193,13 +198,13 @@ def _track(track: Path, audio: str) -> tuple[list[Entry], list[str]]:
     return entries, problems + padded_note(str(track), "label", padded)
 
 
-def _label(where: str, audio: str, parts: list[str], length: float | None
+def _label(where: str, audio: str, parts: list[str], length: Callable[[], float | None]
            ) -> tuple[Entry, bool]:
     """The entry of one label line, and whether it was a point label widened to a range.
 
     A point label at 0 is a whole-file label; elsewhere it becomes :data:`POINT_WIDTH`
-    seconds centred on the point, clipped to ``[0, length]`` (``length``: the file's
-    seconds, None when unknown).
+    seconds centred on the point, clipped to ``[0, length()]`` (the file's seconds, None
+    when unknown; asked only then).
     """
     if len(parts) < 3 or not parts[2].strip():
         raise FormatError(f"{where}: expected start<TAB>end<TAB>label")
@@ -210,8 +215,9 @@ def _label(where: str, audio: str, parts: list[str], length: float | None
     widened = start == end and start > 0  # an event marked with a point label
     if widened:
         end = start + POINT_WIDTH / 2
-        if length is not None and start <= length:  # (past the end: reported as such)
-            end = min(length, end)
+        seconds = length()
+        if seconds is not None and start <= seconds:  # (past the end: reported as such)
+            end = min(seconds, end)
         start = max(0.0, start - POINT_WIDTH / 2)
     start, end = checked_span(where, start, end)
     return Entry(audio, start, end, label=label, where=where), widened
