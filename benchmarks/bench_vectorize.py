@@ -179,7 +179,7 @@ def _decode_and_vector(paths: list[str], hashed: bool = False) -> int:
     computed (SHA-256, as the cache does) and decoded from those bytes: what a
     content-keyed cache cannot skip."""
     from hover_audio.audio.decode import decode
-    from hover_audio.vectors.cache import content_hash
+    from hover_audio.vectors.content import content_hash
     from hover_audio.vectors.mfcc import MFCCVectorizer
 
     vectorizer = MFCCVectorizer(cache=False)

@@ -20,9 +20,9 @@ from hover_audio.vectors.cache import (
     CacheCorruptedWarning,
     CacheDirError,
     VectorCache,
-    content_hash,
     default_cache_dir,
 )
+from hover_audio.vectors.content import content_hash
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -20,7 +20,7 @@ import json
 import os
 import sys
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from .cli_args import probability
@@ -137,7 +137,8 @@ def cmd_tag(args: argparse.Namespace) -> int:
         if args.dry_run:
             _print_plan(rows)
         else:
-            manifest = {"source": args.source, "path": folder / FOLDER / f"{stamp}.json"}
+            manifest = {"source": args.source, "path": folder / FOLDER / f"{stamp}.json",
+                        "vector_cache": vector_cache(dataset.vectorizer)}
             written = _write_planned(plan, manifest, failed)
             if written:
                 print(f"tagged {len(written)} file(s); `hover-audio untag {manifest['path']}` "
@@ -200,6 +201,32 @@ def clear_leftovers(runs: list, files=(), dry_run: bool = False) -> None:
             print(f"  could not remove {path}: {error.strerror or error}", file=sys.stderr)
 
 
+def vector_cache(vectorizer) -> str | bool | None:
+    """Where ``vectorizer`` keeps its vectors, as a manifest records it: a folder, None
+    for the default one (also when the vectorizer cannot be rebuilt), False for none."""
+    if vectorizer is None:
+        return None
+    if not vectorizer.cache:
+        return False
+    return None if vectorizer.cache_dir is None else str(Path(vectorizer.cache_dir).absolute())
+
+
+def _same_audio(cache):
+    """A :class:`~hover_audio.vectors.rewritten.SameAudio` for a manifest's vector cache:
+    the files a run writes keep their vectors (their audio does not change)."""
+    from ..vectors.rewritten import SameAudio
+
+    return SameAudio(None if cache is False else cache, enabled=cache is not False)
+
+
+@contextmanager
+def _saved(same_audio):
+    try:
+        yield
+    finally:
+        same_audio.save()
+
+
 def _write_planned(plan: list, manifest: dict, failed: list) -> dict:
     """Write each planned file's tags; returns ``{file: its fields after}`` of those written.
 
@@ -213,9 +240,11 @@ def _write_planned(plan: list, manifest: dict, failed: list) -> dict:
     if not plan:
         return {}
     manifest_path, run = manifest["path"], manifest["path"].stem
+    same_audio = _same_audio(manifest["vector_cache"])
 
     def record(complete: bool, kept) -> dict:
         return {"complete": complete, "source": manifest["source"],
+                "vector_cache": manifest["vector_cache"],
                 "files": {path: state for path, _, state, *_ in plan if path in kept},
                 "tags": {path: sorted(after) for path, _, _, after, *_ in plan if path in kept},
                 "ours": {path: sorted(ours) for path, *_, ours in plan if path in kept}}
@@ -228,7 +257,9 @@ def _write_planned(plan: list, manifest: dict, failed: list) -> dict:
                 if not same_fields(snapshot(path), state):
                     raise TagError(f"{path}: its tags changed while this run was tagging; "
                                    "not written (run `tag` again)")
+                same_audio.before(path)
                 write_tags(path, tags, before=state, drop=drop, run=run)
+                same_audio.after(path)
                 written[path] = None  # (recorded even if it cannot be read now)
                 written[path] = snapshot(path)
             except TagError as error:
@@ -239,6 +270,8 @@ def _write_planned(plan: list, manifest: dict, failed: list) -> dict:
         print(f"interrupted: `hover-audio untag {manifest_path}` puts back the tags of the "
               "files written so far", file=sys.stderr)
         raise
+    finally:
+        same_audio.save()
     if written:
         _save_manifest(manifest_path, dict(record(True, written), written={
             path: after for path, after in written.items() if after}))
@@ -267,7 +300,8 @@ def cmd_untag(args: argparse.Namespace) -> int:
     written, tags = manifest.get("written") or {}, manifest.get("tags") or {}
     done, already, failed, skipped = 0, 0, [], []
     folder = Path(args.manifest).parent
-    with one_run(folder) as locked:
+    same_audio = _same_audio(manifest.get("vector_cache"))  # (older manifests: the default)
+    with one_run(folder) as locked, _saved(same_audio):
         if locked:
             clear_leftovers(read_manifests(folder), manifest["files"])
         for path, state in manifest["files"].items():
@@ -285,7 +319,9 @@ def cmd_untag(args: argparse.Namespace) -> int:
                                    f"{sorted(tags_in(current))}); --even-if-changed restores "
                                    "it anyway, losing those changes")
                     continue
+                same_audio.before(path)
                 restore(path, state, run=Path(args.manifest).stem)
+                same_audio.after(path)
                 done += 1
             except TagError as error:
                 failed.append(str(error))

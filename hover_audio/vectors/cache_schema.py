@@ -127,3 +127,32 @@ def transaction(con: sqlite3.Connection, begin: str = "BEGIN IMMEDIATE"):
         if con.in_transaction:
             con.execute("ROLLBACK")
         raise
+
+
+def copy_content(con: sqlite3.Connection, pairs: list[tuple[str, str]], memos: list[tuple]
+                 ) -> int:
+    """Store every namespace's vectors of content ``old`` again under content ``new`` (its
+    ranges and channels too), for each ``(old, new)`` hash pair, with the ``file_digests``
+    ``memos``, in one transaction; returns the vectors stored.
+
+    For files whose bytes changed but whose audio did not (tags written into them). A
+    vector stored with a note (a file cut short, silence) is left to be made again: what
+    its decoding said might have come from the bytes that changed. Keys are
+    ``content|start|end|channel``, so one content's keys lie between ``content|`` and
+    ``content}`` (``}`` follows ``|``): a range of the primary key's index per namespace.
+    """
+    copied = 0
+    with transaction(con):
+        con.executemany("INSERT OR REPLACE INTO file_digests VALUES (?, ?, ?, ?)", memos)
+        spaces = [row[0] for row in con.execute("SELECT DISTINCT namespace FROM vector_rows")]
+        for old, new in pairs:
+            if old == new:
+                continue
+            for space in spaces:
+                copied += con.execute(
+                    "INSERT OR IGNORE INTO vector_rows (namespace, key, dim, data)"
+                    " SELECT namespace, ? || substr(key, ?), dim, data FROM vector_rows AS v"
+                    " WHERE namespace = ? AND key >= ? AND key < ? AND NOT EXISTS (SELECT 1"
+                    " FROM vector_notes AS n WHERE n.namespace = v.namespace AND n.key = v.key)",
+                    (new, len(old) + 1, space, old + "|", old + "}")).rowcount
+    return copied

@@ -26,7 +26,8 @@ from ..audio.sources import ClipRef, SourceError, local_path, parse_key, read_so
 from ..common.paths import default_cache_dir, key_text
 from ..common.progress import progress_bar
 from ..common.values import optional_number, optional_text
-from .cache import VectorCache, content_hash, read_hashed
+from .cache import VectorCache
+from .content import content_hash, read_hashed
 from .snapshot import file_states
 
 
