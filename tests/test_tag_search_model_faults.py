@@ -239,6 +239,31 @@ def test_suggested_tags_leave_out_cut_short_and_silent_clips(noted):
     assert "2 clip(s) left out" in status(page)
 
 
+def test_tag_from_suggested_leaves_out_cut_short_and_silent_files(noted, tmp_path, capsys):
+    import shutil
+
+    from hover_audio.app.cli import main
+    from hover_audio.audio.file_tags import read_tags
+    from hover_audio.vectors.mfcc import MFCCVectorizer
+
+    shared, cut, silent = noted
+    folder = tmp_path / "clips"  # copies: tags are written into the files
+    folder.mkdir()
+    table = shared.to_pandas()[["audio", "label", "SUBSET"]].copy()
+    table["audio"] = [shutil.copy2(key, folder / Path(key).name) for key in table["audio"]]
+    table["audio"] = table["audio"].map(str)
+    ds = AudioDataset.from_pandas(table)
+    ds.vectorize(MFCCVectorizer(cache_dir=tmp_path / "cache"), progress=False)
+    ds.save(tmp_path / "ws")
+    ds.close()
+    before = {at: Path(ds.keys[at]).read_bytes() for at in (cut, silent)}
+    assert main(["tag", str(tmp_path / "ws"), "--from", "suggested", "--threshold", "0.0"]) == 0
+    out = capsys.readouterr().out
+    assert "2 clip(s) get no suggested tags" in out and "cut short" in out, out
+    assert all(Path(ds.keys[at]).read_bytes() == before[at] for at in (cut, silent))
+    assert read_tags(ds.keys[0]) & {"low", "high"}  # the others are tagged
+
+
 def test_accepted_suggestions_leave_the_rows_suggested_tags():
     ds = mixed_case()
     ds.suggest_tags(threshold=0.0, top=3)

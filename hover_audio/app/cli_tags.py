@@ -98,8 +98,14 @@ def cmd_tag(args: argparse.Namespace) -> int:
 
     dataset = AudioDataset.load(args.workspace, attach=False)
     synonyms = read_synonyms(args.synonyms) if args.synonyms else {}
-    if args.source == "suggested":
-        dataset.suggest_tags(threshold=args.threshold)
+    if args.source == "suggested":  # as the tag panel: no suggestion for an unreliable vector
+        from ..model.clip_notes import unreliable_rows
+
+        unreliable = unreliable_rows(dataset)
+        dataset.suggest_tags(threshold=args.threshold, leave_out=unreliable)
+        if unreliable:
+            print(f"note: {len(unreliable)} clip(s) get no suggested tags: their vectors are "
+                  f"unreliable (e.g. {next(iter(unreliable.values()))})")
     files, sidecar, keys = file_tags(dataset, args.source, synonyms, args.threshold)
     now = time.time_ns()  # one reading: runs sort by name in the order they ran
     stamp = time.strftime("%Y%m%dT%H%M%S", time.localtime(now // 10**9)) + f"-{now % 10**9:09d}"
