@@ -84,7 +84,44 @@ def test_suggested_tags_come_from_labels_and_tags_and_are_accepted_in_one_step(t
     assert dataset.accept_suggested_tags(["sfx/applause5.wav", "sfx/rain5.wav"]) == 2
     assert "applause" in dataset.tags_of("sfx/applause5.wav")
     assert "rain" in dataset.tags_of("sfx/rain5.wav")
-    dataset.undo()
+    suggested = dataset.to_pandas().set_index("audio")["suggested_tags"]
+    assert suggested["sfx/applause5.wav"] == "" and suggested["sfx/applause4.wav"]
+    dataset.undo()  # one step: the tags go, the suggestions are offered again
     assert dataset.tags_of("sfx/applause5.wav") == set()
+    assert dataset.to_pandas().set_index("audio").loc["sfx/applause5.wav",
+                                                      "suggested_tags"] == cell
+    dataset.redo()
+    assert "applause" in dataset.tags_of("sfx/applause5.wav")
+    assert dataset.to_pandas().set_index("audio").loc["sfx/applause5.wav",
+                                                      "suggested_tags"] == ""
     with pytest.raises(ValueError, match="threshold"):
         dataset.suggest_tags(threshold=2)
+
+
+def test_accepted_suggestions_replay_and_undo_after_reopening(tmp_path):
+    """Suggestions are derived (saved with the next snapshot, not journaled); accepting them
+    is journaled with the suggestions it cleared, so a workspace reopened from its journal
+    has the tags, and undo offers the suggestions again."""
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    rows = [(f"/sfx/{kind}{i}.wav", kind if i < 3 else "ABSTAIN", "train" if i < 3 else "raw")
+            for kind in ("dog", "cat") for i in range(4)]
+    ds = AudioDataset.from_pandas(pd.DataFrame(rows, columns=["audio", "label", "SUBSET"]))
+    ds.vectors = np.concatenate([rng.normal(size=(4, 6)) + 5, rng.normal(size=(4, 6)) - 5]
+                                ).astype(np.float32)
+    ds.save(tmp_path / "ws")
+    ds.suggest_tags(threshold=0.25)
+    offered = ds.to_pandas().set_index("audio").loc["/sfx/dog3.wav", "suggested_tags"]
+    assert offered.startswith("dog:")
+    assert ds.accept_suggested_tags(["/sfx/dog3.wav"]) == 1
+    ds.close()  # journaled, not checkpointed: reopening replays the accept
+    again = AudioDataset.load(tmp_path / "ws")
+    try:
+        assert again.tags_of("/sfx/dog3.wav") == {"dog"}
+        again.undo()
+        assert again.tags_of("/sfx/dog3.wav") == set()
+        assert again.to_pandas().set_index("audio").loc["/sfx/dog3.wav",
+                                                        "suggested_tags"] == offered
+    finally:
+        again.close()

@@ -26,6 +26,7 @@ import pandas as pd
 
 from ..common.values import is_missing
 from ..maps.scaling import Scaler
+from .history import Change
 from .schema import ABSTAIN, LABEL, TAGS, key_list
 from .tagging import fold, parse_tags, spellings, tag_changes
 
@@ -113,13 +114,15 @@ def accept_suggested_tags(dataset, keys: Iterable[str] | str) -> int:
                            if fold(tag) not in carried}
 
         op = tag_changes(table, positions, accepted)
-        # accepted: no longer suggestions (the other rows keep theirs); cleared before the
-        # tags change, so that what pages show after it has neither
-        cells = np.array(table.column(SUGGESTED), dtype=object)
-        if any(not is_missing(cells[at]) and cells[at] for at in positions):
-            cells[positions] = ""
-            dataset.set_derived({SUGGESTED: cells})
-        return dataset._do(op) if op else 0
+        # accepted: no longer suggestions (the other rows keep theirs), in the same
+        # operation: undoing it offers them again
+        cells = table.column(SUGGESTED)
+        offered = [at for at in positions if not is_missing(cells[at]) and cells[at]]
+        if offered:
+            op += (Change(SUGGESTED, tuple(table.ids[at] for at in offered),
+                          tuple(str(cells[at]) for at in offered), ""),)
+        dataset._do(op)
+        return sum(len(change.keys) for change in op if change.column == TAGS)
 
 
 def _carried(dataset) -> tuple[list[set], dict[str, str]]:
