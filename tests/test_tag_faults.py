@@ -102,6 +102,27 @@ def test_a_riff_info_field_in_another_encoding_keeps_its_bytes(tmp_path):
     assert path.read_bytes() == original
 
 
+def test_a_wav_without_its_last_pad_byte_is_tagged_and_stays_readable(tmp_path):
+    """8-bit mono with an odd number of samples: some writers leave out the pad byte after
+    the data chunk. A tag chunk appended after it must start at an even offset (it was
+    written right after the odd byte: the copy read back corrupt and was thrown away)."""
+    from hover_audio.audio.file_tags import restore, write_tags
+
+    path = tmp_path / "click.wav"
+    soundfile.write(path, corpus.tone(440, 1.0, 8001)[:4001], 8001, subtype="PCM_U8")
+    data = path.read_bytes()
+    assert len(data) % 2 == 0 and data.endswith(b"\0")  # soundfile pads it
+    data = data[:-1]
+    path.write_bytes(data[:4] + struct.pack("<I", len(data) - 8) + data[8:])
+    samples, state = decode(path).samples, snapshot(path)
+    write_tags(path, ["click", "short"])
+    assert read_tags(path) == {"click", "short"}
+    assert np.array_equal(decode(path).samples, samples)
+    assert mutagen.File(str(path)) is not None and soundfile.info(str(path)).frames == 4001
+    restore(path, state)
+    assert snapshot(path) == state and read_tags(path) == set()
+
+
 # ------------------------------------------------------------------ fault 2
 @pytest.mark.parametrize("suffix", [".wav", ".flac", ".mp3"])
 def test_a_corrected_label_replaces_the_one_written_before(tmp_path, capsys, suffix):

@@ -33,7 +33,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .riff_info import bext_text, riff_fields, set_bext_description, set_riff_info
+from .riff_info import bext_text, riff_fields, write_fields
 from .tag_containers import KINDS, TagError, check_id3, kind_of
 from .tag_copies import rewrite
 
@@ -162,7 +162,7 @@ def write_tags(path: str | os.PathLike, tags, *, dry_run: bool = False,
             raise TagError(f"{path}: the written tags read back as {sorted(tags_in(after))}, "
                            f"not {sorted(new)}; the file was left as it was")
 
-    rewrite(path, lambda copy: _set_fields(copy, target), check, run)
+    _rewrite_fields(path, target, check, run)
     return old, new
 
 
@@ -204,7 +204,7 @@ def restore(path: str | os.PathLike, state: dict, run: str | None = None) -> Non
     the file; otherwise :class:`TagError` is raised and the file is left as it was.
     """
     expected = dict(state)
-    if expected.get("bext") is not None:  # as set_bext_description can write it
+    if expected.get("bext") is not None:  # as write_fields can write it
         expected["bext"] = bext_text(expected["bext"])
 
     def check(copy: Path) -> None:
@@ -212,17 +212,26 @@ def restore(path: str | os.PathLike, state: dict, run: str | None = None) -> Non
             raise TagError(f"{path}: the restored fields do not read back as recorded; "
                            "the file was left as it was")
 
-    rewrite(path, lambda copy: _set_fields(copy, state), check, run)
+    _rewrite_fields(path, state, check, run)
+
+
+def _rewrite_fields(path: Path, state: dict, check, run: str | None) -> None:
+    """Replace ``path`` by a copy with the fields of ``state`` (a :func:`snapshot`'s shape)
+    that passes ``check``; a WAV file is read and written once (its fields set as it is
+    copied), the others copied, then their fields set by mutagen."""
+    if state["kind"] == "riff":
+        values = {b"IKEY": state.get("IKEY"), b"ICMT": state.get("ICMT")}
+        rewrite(path, lambda copy: write_fields(path, copy, values, state.get("bext")),
+                check, run, copied=False)
+    else:
+        rewrite(path, lambda copy: _set_fields(copy, state), check, run)
 
 
 def _set_fields(path: Path, state: dict) -> None:
-    """Set the fields of ``state`` (a :func:`snapshot`'s shape) in the file ``path``."""
+    """Set the fields of ``state`` (a :func:`snapshot`'s shape) in the file ``path``
+    (Vorbis comments or ID3; WAV: :func:`_rewrite_fields`)."""
     kind = state["kind"]
-    if kind == "riff":
-        set_riff_info(path, {b"IKEY": state.get("IKEY"), b"ICMT": state.get("ICMT")})
-        if state.get("bext") is not None:
-            set_bext_description(path, state["bext"])
-    elif kind == "vorbis":
+    if kind == "vorbis":
         audio = _mutagen_file(path)
         if audio.tags is None:
             audio.add_tags()

@@ -1,8 +1,8 @@
 """A WAV file's RIFF ``LIST``/``INFO`` fields and BWF ``bext`` Description, read and set.
 
-Only the chunk headers and these chunks are read (never the audio); setting a field
-rewrites the file with every other chunk and field as it was (used on a temporary copy,
-see :mod:`hover_audio.audio.tag_copies`).
+Only the chunk headers and these chunks are read (never the audio); setting fields
+writes a new file, the temporary copy of :mod:`hover_audio.audio.tag_copies`, with every
+other chunk and field as it was, in one pass.
 """
 from __future__ import annotations
 
@@ -79,37 +79,69 @@ def bext_text(text: str) -> str:
     return text.encode("latin-1", errors="replace")[:256].rstrip(b"\0").decode("latin-1")
 
 
-def set_bext_description(path: Path, text: str) -> None:
-    """Set a ``bext`` chunk's Description in place (Latin-1, cut to 256 bytes, NUL-padded).
+def write_fields(source: Path, target: Path, values: dict, description: str | None = None
+                 ) -> None:
+    """Write ``target``: the WAV file ``source`` with the INFO fields ``values`` set (None:
+    removed) and, when ``description`` is given and ``source`` has a ``bext`` chunk, its
+    Description; every other chunk and field as it was, in one pass over the file.
 
-    Latin-1 maps bytes and characters one to one, so a Description :func:`riff_fields`
-    read is put back byte for byte; other characters become ``?``.
-    """
-    data = bytearray(path.read_bytes())
-    for name, at, size in chunks(*_of_bytes(bytes(data))):
-        if name == b"bext" and size >= 256:
-            field = text.encode("latin-1", errors="replace")[:256]
-            data[at + 8:at + 8 + 256] = field + b"\0" * (256 - len(field))
-            path.write_bytes(bytes(data))
-            return
-
-
-def set_riff_info(path: Path, values: dict) -> None:
-    """Set (or, for None, remove) INFO fields, keeping every other chunk and field as is.
-
-    Fields not set, and fields set to the text they hold already, keep their bytes (a
-    field in another encoding than UTF-8 is not rewritten); the ``LIST`` chunk stays
+    INFO fields not set, and fields set to the text they hold already, keep their bytes
+    (a field in another encoding than UTF-8 is not rewritten); the ``LIST`` chunk stays
     where it was (a new one goes at the end), so setting back what was read gives the
-    file back byte for byte.
+    file back byte for byte. The Description is Latin-1, cut to 256 bytes, NUL-padded:
+    Latin-1 maps bytes and characters one to one, so a Description :func:`riff_fields`
+    read is put back byte for byte; other characters become ``?``. Only chunk headers
+    and these chunks are read; the audio is copied as it is, block by block.
     """
-    data = path.read_bytes()
-    found = list(chunks(*_of_bytes(data)))
-    lists = {at for name, at, size in found
-             if name == b"LIST" and data[at + 8:at + 12] == b"INFO"}
-    raw: dict = {}
-    for name, at, size in found:
-        if at in lists:
-            raw.update(_info_raw(data[at + 12:at + 8 + size]))
+    with open(source, "rb") as src:
+        def read(offset: int, count: int) -> bytes:
+            src.seek(offset)
+            return src.read(count)
+
+        total = os.fstat(src.fileno()).st_size
+        try:
+            found = list(chunks(read, total))
+        except TagError as error:
+            raise TagError(f"{source}: {error}") from None
+        lists = {at for name, at, size in found if name == b"LIST" and read(at + 8, 4) == b"INFO"}
+        raw: dict = {}
+        for name, at, size in found:
+            if at in lists:
+                raw.update(_info_raw(read(at + 12, size - 4)))
+        info = _info_chunk(raw, values)
+        bext = next((at for name, at, size in found if name == b"bext" and size >= 256), None) \
+            if description is not None else None
+        parts, placed = [], False  # (bytes) or (start, length) of source
+        for name, at, size in found:
+            if at in lists:
+                parts.append(b"" if placed else info)
+                placed = True
+                continue
+            length = min(8 + size + (size & 1), total - at)  # (a last pad byte may be missing)
+            if at == bext:
+                field = description.encode("latin-1", errors="replace")[:256]
+                parts += [read(at, 8), field + b"\0" * (256 - len(field)),
+                          (at + 264, length - 264)]
+            else:
+                parts.append((at, length))
+        if not placed:
+            if info and length < 8 + size + (size & 1):  # the last chunk's pad byte, missing:
+                parts.append(b"\0")  # a chunk after it must start at an even offset
+            parts.append(info)
+        size = 4 + sum(len(part) if isinstance(part, bytes) else part[1] for part in parts)
+        with open(target, "wb") as dst:
+            dst.write(b"RIFF" + struct.pack("<I", size) + b"WAVE")
+            for part in parts:
+                if isinstance(part, bytes):
+                    dst.write(part)
+                else:
+                    _copy_range(src, dst, *part)
+
+
+def _info_chunk(raw: dict, values: dict) -> bytes:
+    """The ``LIST``/``INFO`` chunk of the fields ``raw`` (as stored) with ``values`` set;
+    empty when no field is left."""
+    raw = dict(raw)
     for key, value in values.items():
         if value is None:
             raw.pop(key, None)
@@ -117,16 +149,14 @@ def set_riff_info(path: Path, values: dict) -> None:
             raw[key] = value.encode("utf-8") + b"\0"
     body = b"INFO" + b"".join(key + struct.pack("<I", len(field)) + field
                               + (b"\0" if len(field) & 1 else b"") for key, field in raw.items())
-    chunk = b"LIST" + struct.pack("<I", len(body)) + body if len(body) > 4 else b""
-    parts, placed = [data[:12]], False
-    for name, at, size in found:
-        if at in lists:
-            parts.append(b"" if placed else chunk)
-            placed = True
-        else:
-            parts.append(data[at:at + 8 + size + (size & 1)])
-    if not placed:
-        parts.append(chunk)
-    out = b"".join(parts)
-    out = out[:4] + struct.pack("<I", len(out) - 8) + out[8:]
-    path.write_bytes(out)
+    return b"LIST" + struct.pack("<I", len(body)) + body if len(body) > 4 else b""
+
+
+def _copy_range(src, dst, start: int, length: int, block: int = 1 << 20) -> None:
+    src.seek(start)
+    while length > 0:
+        data = src.read(min(block, length))
+        if not data:
+            raise TagError(f"{src.name}: shorter than its chunks say (changed while written?)")
+        dst.write(data)
+        length -= len(data)

@@ -36,8 +36,12 @@ def _short(name: str) -> str:
 
 
 def rewrite(path: str | os.PathLike, change: Callable[[Path], None],
-            check: Callable[[Path], None] | None = None, run: str | None = None) -> None:
+            check: Callable[[Path], None] | None = None, run: str | None = None, *,
+            copied: bool = True) -> None:
     """Call ``change(copy)`` on a temporary copy of ``path``, then rename it over ``path``.
+
+    ``copied=False``: the copy is not made first; ``change(copy)`` writes all of it
+    (from ``path``, in one pass: a large WAV file is then read and written once).
 
     ``check(copy)``, when given, is called before the rename and raises
     :class:`TagError` to throw the copy away (the file is then untouched). The copy
@@ -52,7 +56,8 @@ def rewrite(path: str | os.PathLike, change: Callable[[Path], None],
                        "leave with the old file; not written")
 
     def write(temp: str) -> None:
-        shutil.copyfile(path, temp)
+        if copied:
+            shutil.copyfile(path, temp)
         change(Path(temp))
         if check is not None:
             check(Path(temp))
