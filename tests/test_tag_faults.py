@@ -145,6 +145,22 @@ def test_a_corrected_label_replaces_the_one_written_before(tmp_path, capsys, suf
     assert read_tags(path) == {"Foley", "cat"}
 
 
+@pytest.mark.parametrize("suffix", [".wav", ".flac", ".mp3"])
+def test_tags_are_merged_in_any_case_and_a_files_own_spelling_survives(tmp_path, suffix):
+    """The workspace compares tags in any case; so do the files: a file holding "Rain"
+    (another tool's genre) labeled "rain" gets no second "rain", synonyms are found for
+    "RAIN", and a later run replacing what hover-audio wrote never takes "Rain" away."""
+    path = ffmpeg(tmp_path / "sfx" / f"storm{suffix}", "-metadata", "genre=Rain")
+    ws = workspace(tmp_path, {path: "rain"})
+    synonyms = tmp_path / "synonyms.csv"
+    synonyms.write_text("RAIN,Precipitation\n")
+    assert main(["tag", ws, "--synonyms", str(synonyms)]) == 0
+    assert read_tags(path) == {"Rain", "Precipitation"}
+    relabel(ws, {path: "thunder"})
+    assert main(["tag", ws]) == 0
+    assert read_tags(path) == {"Rain", "thunder"}  # ours replaced, the file's own kept
+
+
 def test_tags_from_another_source_are_not_replaced(tmp_path):
     path = ffmpeg(tmp_path / "sfx" / "rain.flac")
     ws = workspace(tmp_path, {path: "rain"})

@@ -27,7 +27,8 @@ from .cli_args import probability
 
 
 def read_synonyms(path) -> dict[str, set[str]]:
-    """``tag,synonym`` rows (a header row ``tag,synonym`` is allowed): tag -> synonyms."""
+    """``tag,synonym`` rows (a header row ``tag,synonym`` is allowed): tag -> synonyms, the
+    tag case folded (a label "Rain" gets the synonyms of "rain")."""
     synonyms: dict[str, set[str]] = {}
     with open(path, newline="", encoding="utf-8") as handle:
         for number, row in enumerate(csv.reader(handle), start=1):
@@ -35,7 +36,7 @@ def read_synonyms(path) -> dict[str, set[str]]:
                 continue
             if len(row) < 2 or not row[0].strip() or not row[1].strip():
                 raise ValueError(f"{path}, line {number}: expected tag,synonym")
-            synonyms.setdefault(row[0].strip(), set()).add(row[1].strip())
+            synonyms.setdefault(row[0].strip().casefold(), set()).add(row[1].strip())
     return synonyms
 
 
@@ -59,7 +60,7 @@ def file_tags(dataset, source: str, synonyms: dict, threshold: float = 0.25
         else:
             tags = parse_tags(record.get("tags"))
         for tag in list(tags):
-            tags |= synonyms.get(tag, set())
+            tags |= synonyms.get(tag.casefold(), set())
         if not tags:
             continue
         ref = parse_key(record["audio"])
@@ -136,7 +137,7 @@ def cmd_tag(args: argparse.Namespace) -> int:
             notes.update(dict.fromkeys(split_tags(tags)[1]))
             rows.append((path, before, after))
             if after != before:  # ours: what this run writes, not what was there already
-                ours = split_tags(tags)[0] - (before - drop)
+                ours = after - (before - drop)  # (as spelled in the file)
                 plan.append((path, tags, state, after, drop, ours))
         for note in notes:
             print(f"note: {note}")

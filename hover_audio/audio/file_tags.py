@@ -37,8 +37,8 @@ from .riff_info import bext_text, riff_fields, write_fields
 from .tag_containers import KINDS, TagError, check_id3, kind_of
 from .tag_copies import rewrite
 
-__all__ = ["KINDS", "OURS", "TagError", "kind_of", "read_tags", "restore", "same_fields",
-           "snapshot", "split_tags", "tags_in", "write_tags"]
+__all__ = ["KINDS", "OURS", "TagError", "kind_of", "merged", "read_tags", "restore",
+           "same_fields", "snapshot", "split_tags", "tags_in", "write_tags"]
 OURS = "hover-audio tags"
 
 
@@ -136,7 +136,9 @@ def write_tags(path: str | os.PathLike, tags, *, dry_run: bool = False,
     """Merge ``tags`` into the file's metadata; returns (tags before, tags after).
 
     ``drop``: tags to take out first (what hover-audio wrote before, which ``tags``
-    replaces); every other tag the file holds is kept. With ``dry_run`` nothing is
+    replaces); every other tag the file holds is kept. Tags are compared in any case
+    (as the workspace compares them): a tag the file holds as "Rain" is not added
+    again as "rain", nor kept when ``drop`` names it "rain". With ``dry_run`` nothing is
     written; ``before``: the file's :func:`snapshot`, when the caller has just taken
     it; ``run``: the ``tag`` run, named in the temporary copy's name. Raises
     :class:`TagError` naming the file and the reason (read-only, cannot hold tags,
@@ -145,7 +147,7 @@ def write_tags(path: str | os.PathLike, tags, *, dry_run: bool = False,
     path = Path(path)
     before = snapshot(path) if before is None else before
     old = tags_in(before)
-    target = fields_for(before, (old - set(drop)) | split_tags(tags)[0])
+    target = fields_for(before, merged(old, split_tags(tags)[0], drop))
     new = tags_in(target)
     bad = sorted(tag for tag in new - old if any(ord(c) < 32 or ord(c) == 127 for c in tag))
     if bad:
@@ -164,6 +166,25 @@ def write_tags(path: str | os.PathLike, tags, *, dry_run: bool = False,
 
     _rewrite_fields(path, target, check, run)
     return old, new
+
+
+def merged(held, tags, drop=()) -> set[str]:
+    """The tags ``held`` less ``drop``, with each of ``tags`` not held in some case (the
+    spelling held wins; of two new spellings of one tag, the first in sorted order).
+
+    Examples
+    --------
+    >>> sorted(merged({"Rain", "storm", "mine"}, {"rain", "Thunder", "thunder"}, drop={"MINE"}))
+    ['Rain', 'Thunder', 'storm']
+    """
+    gone = {tag.casefold() for tag in drop}
+    kept = {tag for tag in held if tag.casefold() not in gone}
+    seen = {tag.casefold() for tag in kept}
+    for tag in sorted(tags):
+        if tag.casefold() not in seen:
+            kept.add(tag)
+            seen.add(tag.casefold())
+    return kept
 
 
 def fields_for(before: dict, tags: set[str]) -> dict:
