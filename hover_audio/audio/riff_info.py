@@ -31,10 +31,6 @@ def chunks(read, total: int):
         at += 8 + size + (size & 1)
 
 
-def _of_bytes(data: bytes):
-    return lambda offset, count: data[offset:offset + count], len(data)
-
-
 def riff_fields(path: Path) -> tuple[dict, str | None]:
     """The INFO fields and the ``bext`` Description of a WAV file, reading only those chunks."""
     info, description = {}, None
@@ -111,13 +107,14 @@ def write_fields(source: Path, target: Path, values: dict, description: str | No
         info = _info_chunk(raw, values)
         bext = next((at for name, at, size in found if name == b"bext" and size >= 256), None) \
             if description is not None else None
-        parts, placed = [], False  # (bytes) or (start, length) of source
+        parts, placed, unpadded = [], False, False  # (bytes) or (start, length) of source
         for name, at, size in found:
             if at in lists:
                 parts.append(b"" if placed else info)
-                placed = True
+                placed, unpadded = True, False
                 continue
             length = min(8 + size + (size & 1), total - at)  # (a last pad byte may be missing)
+            unpadded = length < 8 + size + (size & 1)
             if at == bext:
                 field = description.encode("latin-1", errors="replace")[:256]
                 parts += [read(at, 8), field + b"\0" * (256 - len(field)),
@@ -125,12 +122,12 @@ def write_fields(source: Path, target: Path, values: dict, description: str | No
             else:
                 parts.append((at, length))
         if not placed:
-            if info and length < 8 + size + (size & 1):  # the last chunk's pad byte, missing:
-                parts.append(b"\0")  # a chunk after it must start at an even offset
+            if info and unpadded:  # the last chunk's pad byte, missing: a chunk after it
+                parts.append(b"\0")  # must start at an even offset
             parts.append(info)
-        size = 4 + sum(len(part) if isinstance(part, bytes) else part[1] for part in parts)
+        riff = 4 + sum(len(part) if isinstance(part, bytes) else part[1] for part in parts)
         with open(target, "wb") as dst:
-            dst.write(b"RIFF" + struct.pack("<I", size) + b"WAVE")
+            dst.write(b"RIFF" + struct.pack("<I", riff) + b"WAVE")
             for part in parts:
                 if isinstance(part, bytes):
                     dst.write(part)
