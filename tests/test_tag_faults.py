@@ -159,6 +159,8 @@ def test_tags_are_merged_in_any_case_and_a_files_own_spelling_survives(tmp_path,
     relabel(ws, {path: "thunder"})
     assert main(["tag", ws]) == 0
     assert read_tags(path) == {"Rain", "thunder"}  # ours replaced, the file's own kept
+    from hover_audio.audio.file_tags import merged  # a file an older version tagged holds
+    assert merged({"Rain", "rain"}, {"storm"}, drop={"rain"}) == {"Rain", "storm"}  # both
 
 
 def test_tags_from_another_source_are_not_replaced(tmp_path):

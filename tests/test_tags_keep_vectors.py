@@ -102,3 +102,27 @@ def test_a_file_the_cache_never_hashed_or_no_cache_is_left_alone(tmp_path):
     assert off.save() == 0
     assert not (tmp_path / "nowhere").exists()
     assert SameAudio(tmp_path / "nowhere").save() == 0 and not (tmp_path / "nowhere").exists()
+
+
+def test_audio_replaced_keeping_size_and_times_is_not_given_the_old_vector(tmp_path, capsys):
+    """The cache's memo matches a file by size and times; audio replaced keeping both
+    (``cp -p``) must not hand the old audio's vector to the tagged bytes."""
+    import os
+
+    path = tmp_path / "take.wav"
+    soundfile.write(path, corpus.tone(330, 1.0, RATE), RATE, subtype="PCM_16")
+    cache = tmp_path / "cache"
+    vectorizer = MFCCVectorizer(cache_dir=cache)
+    ds = AudioDataset.from_pandas(pd.DataFrame({"audio": [str(path)], "label": ["low"],
+                                                "SUBSET": ["train"]}))
+    ds.vectorize(vectorizer, workers=1, progress=False)
+    ds.save(tmp_path / "ws")
+    ds.close()
+    info = path.stat()
+    soundfile.write(path, corpus.tone(2500, 1.0, RATE), RATE, subtype="PCM_16")  # same size
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+    assert path.stat().st_size == info.st_size
+    assert main(["tag", str(tmp_path / "ws"), "--even-if-changed"]) == 0
+    fresh = MFCCVectorizer(cache=False).transform([str(path)], progress=False)[0][0]
+    kept = cached_vector(cache, vectorizer, path)
+    assert kept is None or np.allclose(kept, fresh, rtol=1e-5, atol=1e-6)

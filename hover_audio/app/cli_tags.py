@@ -209,13 +209,14 @@ def clear_leftovers(runs: list, files=(), dry_run: bool = False) -> None:
 
 
 def vector_cache(vectorizer) -> str | bool | None:
-    """Where ``vectorizer`` keeps its vectors, as a manifest records it: a folder, None
-    for the default one (also when the vectorizer cannot be rebuilt), False for none."""
-    if vectorizer is None:
-        return None
-    if not vectorizer.cache:
+    """Where ``vectorizer`` keeps its vectors, as a manifest records it: an absolute folder
+    (the default one also when the vectorizer cannot be rebuilt), False for none."""
+    from ..common.paths import default_cache_dir
+
+    if vectorizer is not None and not getattr(vectorizer, "cache", True):
         return False
-    return None if vectorizer.cache_dir is None else str(Path(vectorizer.cache_dir).absolute())
+    folder = getattr(vectorizer, "cache_dir", None)
+    return str(Path(default_cache_dir() if folder is None else folder).absolute())
 
 
 def _same_audio(cache):

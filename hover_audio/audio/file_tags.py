@@ -171,14 +171,18 @@ def write_tags(path: str | os.PathLike, tags, *, dry_run: bool = False,
 def merged(held, tags, drop=()) -> set[str]:
     """The tags ``held`` less ``drop``, with each of ``tags`` not held in some case (the
     spelling held wins; of two new spellings of one tag, the first in sorted order).
+    A tag of ``drop`` takes out the spelling held as it is, else every spelling of it.
 
     Examples
     --------
     >>> sorted(merged({"Rain", "storm", "mine"}, {"rain", "Thunder", "thunder"}, drop={"MINE"}))
     ['Rain', 'Thunder', 'storm']
+    >>> sorted(merged({"Rain", "rain"}, {"thunder"}, drop={"rain"}))
+    ['Rain', 'thunder']
     """
-    gone = {tag.casefold() for tag in drop}
-    kept = {tag for tag in held if tag.casefold() not in gone}
+    exact = set(drop) & set(held)  # a spelling held goes; another tool's "Rain" stays
+    gone = {tag.casefold() for tag in set(drop) - exact}  # beside our "rain" (when dropped)
+    kept = {tag for tag in held if tag not in exact and tag.casefold() not in gone}
     seen = {tag.casefold() for tag in kept}
     for tag in sorted(tags):
         if tag.casefold() not in seen:

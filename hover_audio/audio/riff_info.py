@@ -1,7 +1,7 @@
 """A WAV file's RIFF ``LIST``/``INFO`` fields and BWF ``bext`` Description, read and set.
 
-Only the chunk headers and these chunks are read (never the audio); setting fields
-writes a new file, the temporary copy of :mod:`hover_audio.audio.tag_copies`, with every
+Reading fields reads only the chunk headers and these chunks (never the audio); setting
+fields writes a new file, the temporary copy of :mod:`hover_audio.audio.tag_copies`, with every
 other chunk and field as it was, in one pass.
 """
 from __future__ import annotations
@@ -105,8 +105,8 @@ def write_fields(source: Path, target: Path, values: dict, description: str | No
             if at in lists:
                 raw.update(_info_raw(read(at + 12, size - 4)))
         info = _info_chunk(raw, values)
-        bext = next((at for name, at, size in found if name == b"bext" and size >= 256), None) \
-            if description is not None else None
+        bexts = [at for name, at, size in found if name == b"bext" and size >= 256]
+        bext = bexts[-1] if bexts and description is not None else None  # (read: the last)
         parts, placed, unpadded = [], False, False  # (bytes) or (start, length) of source
         for name, at, size in found:
             if at in lists:

@@ -6,7 +6,9 @@ target; a logistic regression per target (its rows against the other labeled or
 tagged rows) gives each row a probability per target, on standardized vectors. The
 ``suggested_tags`` column holds, per row, up to ``top`` targets at or above
 ``threshold`` that the row does not carry yet, as ``tag:probability`` pairs
-(``"applause:0.91;crowd:0.40"``): a derived column, recomputed, never journaled.
+(``"applause:0.91;crowd:0.40"``): a derived column, recomputed and not journaled,
+except as accepting clears it (that is part of the accept's operation, so undoing it
+offers the suggestions the accept cleared again).
 Targets compare without regard to case (``drum`` and ``Drum`` are one target, named by
 the dataset's most used spelling; a row carrying either is not offered it). Rows given
 in ``leave_out`` (e.g. clips whose vectors are cut short or silent) neither teach the

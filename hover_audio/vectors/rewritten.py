@@ -20,9 +20,9 @@ from .content import read_hashed
 class SameAudio:
     """Files rewritten with their audio untouched, told to the vector cache in ``cache_dir``.
 
-    Call :meth:`before` just before a file is rewritten: its content hash as the
-    cache memoized it (no file is read: one the cache never hashed, or that changed
-    since, has no vectors to carry). Call :meth:`after` once it is rewritten: it is
+    Call :meth:`before` just before a file is rewritten: its content hash, read from
+    its bytes when the cache has hashed the file before (one the cache never hashed,
+    or that changed since, is not read: it has no vectors to carry). Call :meth:`after` once it is rewritten: it is
     read and hashed again. :meth:`save` then stores, in one transaction, every
     vector of the old contents (any vectorizer, range or channel) under the new ones.
     The cache never stops the writer: a cache that cannot be read or written gives a
@@ -66,8 +66,12 @@ class SameAudio:
         except Exception as error:
             self._warn(error)
             return
-        if absolute in known:
-            self._old[absolute] = known[absolute]
+        if absolute not in known:  # never hashed here: no vectors to carry
+            return
+        try:  # the bytes themselves: a memo matched by size and time alone may be stale
+            self._old[absolute] = read_hashed(absolute)[0]  # (audio replaced, times kept)
+        except OSError:
+            return
 
     def after(self, path: str | os.PathLike) -> None:
         """Hash ``path`` again, rewritten since :meth:`before` with the same audio."""
