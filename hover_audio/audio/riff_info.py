@@ -83,8 +83,8 @@ def write_fields(source: Path, target: Path, values: dict, description: str | No
 
     INFO fields not set, and fields set to the text they hold already, keep their bytes
     (a field in another encoding than UTF-8 is not rewritten); the ``LIST`` chunk stays
-    where it was (a new one goes at the end), so setting back what was read gives the
-    file back byte for byte. The Description is Latin-1, cut to 256 bytes, NUL-padded:
+    where it was (a new one goes at the end; two are merged into the first), so setting
+    the fields a file holds gives it back byte for byte. The Description is Latin-1, cut to 256 bytes, NUL-padded:
     Latin-1 maps bytes and characters one to one, so a Description :func:`riff_fields`
     read is put back byte for byte; other characters become ``?``. Only chunk headers
     and these chunks are read; the audio is copied as it is, block by block.
