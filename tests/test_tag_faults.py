@@ -368,3 +368,23 @@ def test_sound_id3_tags_of_every_version_are_not_taken_for_corrupt():
     assert "runs past" in id3_problem(tag(3, v23[:7] + b"\x40" + v23[8:]))
     assert "not a frame" in id3_problem(tag(3, v23 + b"junk" + bytes(6)))
     assert "past the end of the file" in id3_problem(tag(3, v23, size=500))
+
+
+def test_an_mp3s_id3v1_tag_is_kept_as_it_was(tmp_path):
+    """Another tool's ID3v1 block at the end of an MP3 is left byte for byte: it was
+    written again from the ID3v2 frames (its title and comment lost), and its fields
+    were copied into the ID3v2 frames."""
+    from hover_audio.audio.file_tags import restore, write_tags
+
+    path = ffmpeg(tmp_path / "bird.mp3", "-id3v2_version", "3", "-metadata", "title=v2 title")
+    v1 = (b"TAG" + b"v1 title".ljust(30, b"\0") + b"artist".ljust(30, b"\0")
+          + b"album".ljust(30, b"\0") + b"1999" + b"a comment".ljust(30, b"\0") + bytes([12]))
+    assert len(v1) == 128
+    path.write_bytes(path.read_bytes() + v1)
+    samples, state = decode(path).samples, snapshot(path)
+    write_tags(path, ["bird"])
+    assert "bird" in read_tags(path) and path.read_bytes()[-128:] == v1
+    assert str(mutagen.File(str(path)).tags["TIT2"]) == "v2 title"
+    assert np.array_equal(decode(path).samples, samples)
+    restore(path, state)
+    assert path.read_bytes()[-128:] == v1 and snapshot(path) == state

@@ -313,8 +313,8 @@ def _set_id3(path: Path, state: dict, aiff: bool) -> None:
             holder.add_tags()
         frames = holder.tags
     else:
-        try:
-            frames = ID3(str(path))
+        try:  # (not the ID3v1 fields: they would join the ID3v2 frames written back)
+            frames = ID3(str(path), load_v1=False)
         except ID3NoHeaderError:
             frames = ID3()
     frames.delall("TCON")
@@ -329,5 +329,13 @@ def _set_id3(path: Path, state: dict, aiff: bool) -> None:
         frames.add(COMM(encoding=3, lang="eng", desc="hover-audio", text=[state["COMM"]]))
     if aiff:
         holder.save(v2_version=4)
-    else:
-        frames.save(str(path), v2_version=4)
+        return
+    with open(path, "rb") as handle:  # an ID3v1 tag at the end is another tool's: kept as is
+        handle.seek(max(0, path.stat().st_size - 128))
+        v1 = handle.read(128)
+    v1 = v1 if len(v1) == 128 and v1[:3] == b"TAG" else None
+    frames.save(str(path), v2_version=4, v1=0 if v1 is None else 1)
+    if v1 is not None:  # (mutagen would write it again from the ID3v2 frames)
+        with open(path, "r+b") as handle:
+            handle.seek(-128, os.SEEK_END)
+            handle.write(v1)
