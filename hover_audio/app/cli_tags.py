@@ -23,6 +23,7 @@ import time
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
+from ..common.values import fold
 from .cli_args import probability
 
 
@@ -36,7 +37,7 @@ def read_synonyms(path) -> dict[str, set[str]]:
                 continue
             if len(row) < 2 or not row[0].strip() or not row[1].strip():
                 raise ValueError(f"{path}, line {number}: expected tag,synonym")
-            synonyms.setdefault(row[0].strip().casefold(), set()).add(row[1].strip())
+            synonyms.setdefault(fold(row[0].strip()), set()).add(row[1].strip())
     return synonyms
 
 
@@ -60,7 +61,7 @@ def file_tags(dataset, source: str, synonyms: dict, threshold: float = 0.25
         else:
             tags = parse_tags(record.get("tags"))
         for tag in list(tags):
-            tags |= synonyms.get(tag.casefold(), set())
+            tags |= synonyms.get(fold(tag), set())
         if not tags:
             continue
         ref = parse_key(record["audio"])
@@ -260,26 +261,25 @@ def _write_planned(plan: list, manifest: dict, failed: list) -> dict:
     _save_manifest(manifest_path, record(False, {path for path, *_ in plan}))
     written = {}
     try:
-        for path, tags, state, _, drop, _ in plan:
-            try:
-                if not same_fields(snapshot(path), state):
-                    raise TagError(f"{path}: its tags changed while this run was tagging; "
-                                   "not written (run `tag` again)")
-                same_audio.before(path)
-                write_tags(path, tags, before=state, drop=drop, run=run)
-                same_audio.after(path)
-                written[path] = None  # (recorded even if it cannot be read now)
-                written[path] = snapshot(path)
-            except TagError as error:
-                failed.append(str(error))
-            except OSError as error:
-                failed.append(f"{path}: {error.strerror or error}")
+        with _saved(same_audio):  # (the files written so far keep their vectors)
+            for path, tags, state, _, drop, _ in plan:
+                try:
+                    if not same_fields(snapshot(path), state):
+                        raise TagError(f"{path}: its tags changed while this run was tagging; "
+                                       "not written (run `tag` again)")
+                    same_audio.before(path)
+                    write_tags(path, tags, before=state, drop=drop, run=run)
+                    same_audio.after(path)
+                    written[path] = None  # (recorded even if it cannot be read now)
+                    written[path] = snapshot(path)
+                except TagError as error:
+                    failed.append(str(error))
+                except OSError as error:
+                    failed.append(f"{path}: {error.strerror or error}")
     except BaseException:  # interrupted: the manifest written first lists every file
         print(f"interrupted: `hover-audio untag {manifest_path}` puts back the tags of the "
               "files written so far", file=sys.stderr)
         raise
-    finally:
-        same_audio.save()
     if written:
         _save_manifest(manifest_path, dict(record(True, written), written={
             path: after for path, after in written.items() if after}))

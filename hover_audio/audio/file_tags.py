@@ -33,6 +33,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..common.values import fold
 from .riff_info import bext_text, riff_fields, write_fields
 from .tag_containers import KINDS, TagError, check_id3, kind_of
 from .tag_copies import rewrite
@@ -181,13 +182,13 @@ def merged(held, tags, drop=()) -> set[str]:
     ['Rain', 'thunder']
     """
     exact = set(drop) & set(held)  # a spelling held goes; another tool's "Rain" stays
-    gone = {tag.casefold() for tag in set(drop) - exact}  # beside our "rain" (when dropped)
-    kept = {tag for tag in held if tag not in exact and tag.casefold() not in gone}
-    seen = {tag.casefold() for tag in kept}
+    gone = {fold(tag) for tag in set(drop) - exact}  # beside our "rain" (when dropped)
+    kept = {tag for tag in held if tag not in exact and fold(tag) not in gone}
+    seen = {fold(tag) for tag in kept}
     for tag in sorted(tags):
-        if tag.casefold() not in seen:
+        if fold(tag) not in seen:
             kept.add(tag)
-            seen.add(tag.casefold())
+            seen.add(fold(tag))
     return kept
 
 

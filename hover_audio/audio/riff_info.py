@@ -31,18 +31,25 @@ def chunks(read, total: int):
         at += 8 + size + (size & 1)
 
 
+def _walk(handle, path) -> tuple:
+    """``(read, chunks, size)`` of an open WAV file: a reader of its bytes by offset, its
+    top-level chunks (:func:`chunks`) and its size; a :class:`TagError` names ``path``."""
+    def read(offset: int, count: int) -> bytes:
+        handle.seek(offset)
+        return handle.read(count)
+
+    total = os.fstat(handle.fileno()).st_size
+    try:
+        return read, list(chunks(read, total)), total
+    except TagError as error:
+        raise TagError(f"{path}: {error}") from None
+
+
 def riff_fields(path: Path) -> tuple[dict, str | None]:
     """The INFO fields and the ``bext`` Description of a WAV file, reading only those chunks."""
     info, description = {}, None
     with open(path, "rb") as handle:
-        def read(offset: int, count: int) -> bytes:
-            handle.seek(offset)
-            return handle.read(count)
-
-        try:
-            found = list(chunks(read, os.fstat(handle.fileno()).st_size))
-        except TagError as error:
-            raise TagError(f"{path}: {error}") from None
+        read, found, _ = _walk(handle, path)
         for name, at, size in found:
             if name == b"LIST" and read(at + 8, 4) == b"INFO":
                 info.update(_info_fields(read(at + 12, size - 4)))
@@ -90,15 +97,7 @@ def write_fields(source: Path, target: Path, values: dict, description: str | No
     and these chunks are read; the audio is copied as it is, block by block.
     """
     with open(source, "rb") as src:
-        def read(offset: int, count: int) -> bytes:
-            src.seek(offset)
-            return src.read(count)
-
-        total = os.fstat(src.fileno()).st_size
-        try:
-            found = list(chunks(read, total))
-        except TagError as error:
-            raise TagError(f"{source}: {error}") from None
+        read, found, total = _walk(src, source)
         lists = {at for name, at, size in found if name == b"LIST" and read(at + 8, 4) == b"INFO"}
         raw: dict = {}
         for name, at, size in found:

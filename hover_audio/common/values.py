@@ -68,3 +68,9 @@ def optional_text(value) -> str:
     if value is None:
         return ""
     return str(value) if isinstance(value, int) else format_number(value)
+
+
+def fold(tag: str) -> str:
+    """What tags are compared by, everywhere (workspace, files, synonyms):
+    ``fold("Drum") == fold("drum")``."""
+    return tag.casefold()

@@ -27,7 +27,7 @@ from typing import Iterable
 
 import numpy as np
 
-from ..common.values import is_missing
+from ..common.values import fold, is_missing
 from .history import Change
 from .schema import TAG_SEPARATOR, TAGS, key_list, one_key
 
@@ -97,11 +97,6 @@ def parse_tags(text) -> set[str]:
 
 def join_tags(tags: Iterable[str]) -> str:
     return TAG_SEPARATOR.join(sorted(set(tags)))
-
-
-def fold(tag: str) -> str:
-    """What tags are compared by: ``fold("Drum") == fold("drum")``."""
-    return tag.casefold()
 
 
 def spellings(cells) -> dict[str, str]:
