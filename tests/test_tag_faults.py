@@ -83,23 +83,65 @@ def test_descriptions_and_comments_other_tools_wrote_are_kept(tmp_path, capsys):
         assert wav.read_bytes() == originals[wav][0]
 
 
-def test_a_riff_info_field_in_another_encoding_keeps_its_bytes(tmp_path):
-    from hover_audio.audio.file_tags import restore, write_tags
-
-    path = ffmpeg(tmp_path / "cafe.wav", "-metadata", "title=x")
+def with_info(path, fields: dict) -> Path:
+    """``path`` (a WAV file ffmpeg wrote with some INFO) with ``fields`` (``{id: bytes as
+    stored}``) added to its INFO list, as another tool would have written them."""
     data = path.read_bytes()
     at = data.index(b"LIST")
     size = struct.unpack("<I", data[at + 4:at + 8])[0]
-    field = "Caf\xe9 cr\xe8me".encode("latin-1") + b"\0"  # as Windows tools write INFO
-    body = data[at + 8:at + 8 + size] + b"IART" + struct.pack("<I", len(field)) + field + b"\0"
+    body = data[at + 8:at + 8 + size] + b"".join(
+        key + struct.pack("<I", len(raw)) + raw + b"\0" * (len(raw) & 1)
+        for key, raw in fields.items())
     chunk = b"LIST" + struct.pack("<I", len(body)) + body
     data = data[:at] + chunk + data[at + 8 + size:]
     path.write_bytes(data[:4] + struct.pack("<I", len(data) - 8) + data[8:])
+    return path
+
+
+def test_a_riff_info_field_in_another_encoding_keeps_its_bytes(tmp_path):
+    from hover_audio.audio.file_tags import restore, write_tags
+
+    field = "Caf\xe9 cr\xe8me".encode("latin-1") + b"\0"  # as Windows tools write INFO
+    path = with_info(ffmpeg(tmp_path / "cafe.wav", "-metadata", "title=x"), {b"IART": field})
     original, state = path.read_bytes(), snapshot(path)
     write_tags(path, ["cafe"])
     assert field in path.read_bytes()  # another field's bytes are never re-encoded
     restore(path, state)
     assert path.read_bytes() == original
+
+
+def test_windows_encoded_keywords_are_read_tagged_and_untagged_without_loss(tmp_path, capsys):
+    """Keywords and a comment a Windows tool wrote in its code page (Windows-1252: é, ö,
+    the curly quote 0x92) were read as UTF-8 with U+FFFD for those bytes: the tags showed
+    'Caf\ufffd', a tag run wrote them back that way into the file, and untag put back the
+    mangled text."""
+    keywords = "Caf\xe9; Str\xf6m; l\u2019\xe9t\xe9".encode("cp1252") + b"\0"
+    comment = "prise n\xb03 \u2018proche\u2019".encode("cp1252") + b"\0"
+    odd = b"\x81\xe9\0"  # 0x81 has no Windows-1252 character: read as Latin-1
+    path = with_info(ffmpeg(tmp_path / "lib" / "take.wav", "-metadata", "title=x"),
+                     {b"IKEY": keywords, b"ICMT": comment, b"ISBJ": odd})
+    original = path.read_bytes()
+    assert read_tags(path) == {"Caf\xe9", "Str\xf6m", "l\u2019\xe9t\xe9"}
+    assert snapshot(path)["ICMT"] == "prise n\xb03 \u2018proche\u2019"
+    assert AudioDataset.from_folder(tmp_path / "lib").tags_of(str(path)) == {
+        "Caf\xe9", "Str\xf6m", "l\u2019\xe9t\xe9"}
+    ws = workspace(tmp_path, {path: "rain"})
+    assert main(["tag", ws]) == 0
+    data = path.read_bytes()
+    assert "Caf\xe9;Str\xf6m;l\u2019\xe9t\xe9;rain".encode("cp1252") + b"\0" in data  # its own code page
+    assert comment in data and odd in data  # another tool's comment: untouched
+    assert read_tags(path) == {"Caf\xe9", "Str\xf6m", "l\u2019\xe9t\xe9", "rain"}
+    assert main(["untag", str(manifests(ws)[0])]) == 0
+    assert path.read_bytes() == original
+    capsys.readouterr()
+
+    relabel(ws, {path: "\u96e8"})  # a character Windows-1252 lacks: that field in UTF-8
+    assert main(["tag", ws]) == 0
+    assert read_tags(path) == {"Caf\xe9", "Str\xf6m", "l\u2019\xe9t\xe9", "\u96e8"}
+    assert snapshot(path)["ICMT"] == "prise n\xb03 \u2018proche\u2019"
+    assert main(["untag", str(manifests(ws)[-1])]) == 0
+    assert read_tags(path) == {"Caf\xe9", "Str\xf6m", "l\u2019\xe9t\xe9"}  # the text, if
+    # not the bytes: the file no longer says which code page its keywords were in
 
 
 def test_a_wav_without_its_last_pad_byte_is_tagged_and_stays_readable(tmp_path):

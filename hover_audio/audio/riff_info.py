@@ -3,6 +3,12 @@
 Reading fields reads only the chunk headers and these chunks (never the audio); setting
 fields writes a new file, the temporary copy of :mod:`hover_audio.audio.tag_copies`, with every
 other chunk and field as it was, in one pass.
+
+INFO text has no declared encoding: Windows tools write the system's code page (Windows-1252
+in the West), newer ones UTF-8. A field is read as UTF-8 when its bytes are UTF-8, else as
+Windows-1252, else as Latin-1 (which takes any byte), so no character is lost; a field set
+again is written in the encoding its list already uses (:func:`encoding_of`), so a file
+tagged and untagged gets its bytes back.
 """
 from __future__ import annotations
 
@@ -59,7 +65,7 @@ def riff_fields(path: Path) -> tuple[dict, str | None]:
 
 
 def _info_fields(body: bytes) -> dict:
-    return {key: _text(raw) for key, raw in _info_raw(body).items()}
+    return {key: text_of(raw) for key, raw in _info_raw(body).items()}
 
 
 def _info_raw(body: bytes) -> dict:
@@ -72,8 +78,48 @@ def _info_raw(body: bytes) -> dict:
     return fields
 
 
-def _text(raw: bytes) -> str:
-    return raw.rstrip(b"\0").decode("utf-8", errors="replace")
+LEGACY = ("cp1252", "latin-1")  # what INFO text that is not UTF-8 is read as, in this order
+
+
+def text_of(raw: bytes) -> str:
+    """An INFO field's text: its bytes up to the trailing NULs, as UTF-8, Windows-1252 or
+    Latin-1, whichever reads them first (Latin-1 reads any bytes: nothing is lost).
+
+    Examples
+    --------
+    >>> text_of("Café".encode("utf-8") + b"\\0"), text_of("Café ’x’".encode("cp1252"))
+    ('Café', 'Café ’x’')
+    >>> text_of(b"\\x81\\xe9")  # 0x81 is not Windows-1252
+    '\\x81é'
+    """
+    return raw.rstrip(b"\0").decode(encoding_of(raw) or "ascii")
+
+
+def encoding_of(raw: bytes) -> str | None:
+    """The encoding :func:`text_of` reads ``raw`` in; None for ASCII (any of them)."""
+    if raw.isascii():
+        return None
+    for encoding in ("utf-8", *LEGACY):
+        try:
+            raw.decode(encoding)
+            return encoding
+        except UnicodeDecodeError:
+            continue
+    return LEGACY[-1]  # pragma: no cover - Latin-1 decodes any bytes
+
+
+def _field_bytes(text: str, encoding: str | None) -> bytes:
+    """``text`` as an INFO field in ``encoding`` (None: UTF-8), NUL-terminated; in UTF-8
+    when it has characters the encoding lacks, or when its bytes would read back as
+    other text (:func:`text_of` tries UTF-8 first)."""
+    if encoding not in (None, "utf-8"):
+        try:
+            data = text.encode(encoding)
+            if text_of(data) == text:
+                return data + b"\0"
+        except UnicodeEncodeError:
+            pass
+    return text.encode("utf-8") + b"\0"
 
 
 def bext_text(text: str) -> str:
@@ -88,8 +134,9 @@ def write_fields(source: Path, target: Path, values: dict, description: str | No
     removed) and, when ``description`` is given and ``source`` has a ``bext`` chunk, its
     Description; every other chunk and field as it was, in one pass over the file.
 
-    INFO fields not set, and fields set to the text they hold already, keep their bytes
-    (a field in another encoding than UTF-8 is not rewritten); the ``LIST`` chunk stays
+    INFO fields not set, and fields set to the text they hold already, keep their bytes;
+    a field set to new text is written in the encoding it, or else its list, is in
+    (:func:`encoding_of`), UTF-8 for characters that encoding lacks; the ``LIST`` chunk stays
     where it was (a new one goes at the end; two are merged into the first), so setting
     the fields a file holds gives it back byte for byte. The Description is Latin-1, cut to 256 bytes, NUL-padded:
     Latin-1 maps bytes and characters one to one, so a Description :func:`riff_fields`
@@ -138,11 +185,13 @@ def _info_chunk(raw: dict, values: dict) -> bytes:
     """The ``LIST``/``INFO`` chunk of the fields ``raw`` (as stored) with ``values`` set;
     empty when no field is left."""
     raw = dict(raw)
+    used = [found for found in map(encoding_of, raw.values()) if found]  # the list's, if any
     for key, value in values.items():
         if value is None:
             raw.pop(key, None)
-        elif key not in raw or _text(raw[key]) != value:
-            raw[key] = value.encode("utf-8") + b"\0"
+        elif key not in raw or text_of(raw[key]) != value:  # (else its bytes are kept)
+            own = encoding_of(raw[key]) if key in raw else None
+            raw[key] = _field_bytes(value, own or next(iter(used), None))
     body = b"INFO" + b"".join(key + struct.pack("<I", len(field)) + field
                               + (b"\0" if len(field) & 1 else b"") for key, field in raw.items())
     return b"LIST" + struct.pack("<I", len(body)) + body if len(body) > 4 else b""
