@@ -52,6 +52,53 @@ def mel_filterbank(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -
     return weights.astype(np.float32)
 
 
+class Banded:
+    """A filterbank (inputs x outputs) whose outputs each take a narrow band of inputs,
+    applied as two dense products over the inputs each half of the outputs takes.
+
+    Mel filters at 16 kHz take 3% of the entries of the full matrix; split where the
+    two parts cover the fewest entries (about half), the product takes half the time.
+    Outputs no input reaches are zero.
+
+    Examples
+    --------
+    >>> bank = mel_filterbank(16000, 400, 64, 20.0, 11025.0).T
+    >>> power = np.random.default_rng(0).random((50, 201), dtype=np.float32)
+    >>> bool(np.allclose(Banded(bank).product(power), power @ bank, rtol=1e-5))
+    True
+    """
+
+    def __init__(self, weights: np.ndarray):
+        self.shape = weights.shape
+        used = np.flatnonzero(weights.any(axis=0))
+        self.parts = []
+        if not len(used):
+            return
+
+        def span(columns):
+            rows = np.flatnonzero(weights[:, columns].any(axis=1))
+            return rows[0], rows[-1] + 1
+
+        def cost(split):
+            return sum((last - first) * len(columns) for columns in (used[:split], used[split:])
+                       if len(columns) for first, last in [span(columns)])
+
+        split = min(range(1, len(used) + 1), key=cost)
+        for columns in (used[:split], used[split:]):
+            if len(columns):
+                first, last = span(columns)
+                start, stop = columns[0], columns[-1] + 1
+                self.parts.append((start, stop, first, last,
+                                   np.ascontiguousarray(weights[first:last, start:stop])))
+
+    def product(self, inputs: np.ndarray) -> np.ndarray:
+        """``inputs @ weights`` (rows x outputs, float32)."""
+        out = np.zeros((len(inputs), self.shape[1]), dtype=np.float32)
+        for start, stop, first, last, part in self.parts:
+            np.matmul(inputs[:, first:last], part, out=out[:, start:stop])
+        return out
+
+
 def dct_matrix(n_mfcc: int, n_mels: int) -> np.ndarray:
     """Orthonormal DCT-II basis, shape ``(n_mfcc, n_mels)``."""
     k = np.arange(n_mfcc)[:, None]
@@ -151,7 +198,7 @@ def above_noise(levels: np.ndarray, floor_db: float, *, range_db: float = 60.0,
         return levels
     sample = levels[::max(1, len(levels) // NOISE_FRAMES)]
     k = int(quantile * (len(sample) - 1))
-    floor = np.partition(sample, k, axis=0)[k]
+    floor = np.sort(sample, axis=0)[k]  # (on these sizes faster than np.partition)
     floor += np.float32(floor_db)
     np.maximum(floor, np.float32(levels.max() - range_db), out=floor)
     return np.maximum(levels, floor)
@@ -225,7 +272,7 @@ def frame_stats(frames: np.ndarray, stats: Sequence[str],
     return out
 
 
-_CENTRES: dict[tuple[int, float], np.ndarray] = {}  # warped_shape's points, scaled by sharpness
+_CENTRES: dict[tuple[int, float], tuple] = {}  # warped_shape's points and sharpness
 
 
 def warped_shape(frames: np.ndarray, segments: int, *, spread: float = 0.5) -> np.ndarray:
@@ -254,28 +301,42 @@ def warped_shape(frames: np.ndarray, segments: int, *, spread: float = 0.5) -> n
     if count < max(segments, 2):  # (one part: the mean less itself)
         return np.zeros(segments * width, dtype=np.float32)
     frames = frames.astype(np.float32, copy=False)
-    sharpness = np.float32(segments / spread / np.sqrt(2.0))  # exp(-(distance x this)^2)
-    centres = _CENTRES.get((segments, spread))
-    if centres is None:
+    found = _CENTRES.get((segments, spread))
+    if found is None:
+        sharpness = segments / spread / math.sqrt(2.0)  # exp(-(distance x this)^2)
         centres = ((np.arange(segments) + 0.5) / segments * sharpness).astype(np.float32)
-        _CENTRES[(segments, spread)] = centres
+        found = _CENTRES[(segments, spread)] = (centres, float(np.float32(sharpness)))
+    centres, sharpness = found
     # (products with vectors of ones: a third of the time of .sum on small arrays)
     change = frames[1:] - frames[:-1]
-    steps = np.abs(change, out=change) @ np.ones(width, dtype=np.float32)
+    steps = np.abs(change, out=change) @ _ones(width)
     moved = np.cumsum(steps)
     where = np.zeros(count, dtype=np.float32)  # each frame's place in [0, 1] x sharpness:
-    if moved[-1] > 0:  # how far the sound has moved when it comes
-        np.multiply(moved, sharpness / moved[-1], out=where[1:])
+    total = float(moved[-1])  # how far the sound has moved when it comes
+    if total > 0:
+        np.multiply(moved, np.float32(sharpness / total), out=where[1:])
     else:
-        where[:] = np.arange(count, dtype=np.float32) * (sharpness / (count - 1))
+        where[:] = np.arange(count, dtype=np.float32) * np.float32(sharpness / (count - 1))
     weights = np.subtract.outer(centres, where)
     np.square(weights, out=weights)
     np.negative(weights, out=weights)
     np.exp(weights, out=weights)
     shape = weights @ frames
-    shape /= (weights @ np.ones(count, dtype=np.float32))[:, None]
-    shape -= np.full(count, 1.0 / count, dtype=np.float32) @ frames
+    shape /= (weights @ _ones(count))[:, None]
+    shape -= _ones(count) @ frames / np.float32(count)
     return shape.ravel()
+
+
+_ONES: dict[int, np.ndarray] = {}
+
+
+def _ones(size: int) -> np.ndarray:
+    """A read-only float32 vector of ``size`` ones, made once per size."""
+    ones = _ONES.get(size)
+    if ones is None:
+        ones = _ONES[size] = np.ones(size, dtype=np.float32)
+        ones.flags.writeable = False
+    return ones
 
 
 ENVELOPE_DIM = 3

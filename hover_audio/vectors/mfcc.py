@@ -14,7 +14,7 @@ import numpy as np
 
 from ..audio.decode import resample
 from .contract import AudioVectorizer
-from .features import (ENVELOPE_DIM, above_noise, active_frames, activity, dct_matrix,
+from .features import (ENVELOPE_DIM, Banded, above_noise, active_frames, activity, dct_matrix,
                        frame_stats, hann, mel_filterbank, warped_shape)
 from .features import envelope as loudness_envelope
 
@@ -197,7 +197,7 @@ class MFCCVectorizer(AudioVectorizer):
             used = np.flatnonzero(mel.any(axis=0))  # bins above fmax weigh nothing
             mel = mel[:, :used[-1] + 1 if len(used) else 1]
             dct = dct_matrix(max(self.n_mfcc, self.shape_mfcc + 1), self.n_mels)
-            _BASES[key] = (n_window, hop, n_fft, taper, mel.T.copy(), dct.T.copy())
+            _BASES[key] = (n_window, hop, n_fft, taper, Banded(mel.T), dct.T.copy())
         return _BASES[key]
 
     def at_native_rate(self, samples: np.ndarray, sr: int) -> tuple[np.ndarray, int]:
@@ -210,7 +210,7 @@ class MFCCVectorizer(AudioVectorizer):
     def mel_power(self, samples: np.ndarray, sr: int) -> np.ndarray:
         """Mel band powers (time x bands) of mono ``samples`` at rate ``sr``."""
         samples, sr = self.at_native_rate(samples, sr)
-        n_window, hop, n_fft, taper, mel_t, _ = self._basis(sr)
+        n_window, hop, n_fft, taper, mel, _ = self._basis(sr)
         if samples.size:  # drop the DC offset (sum / size: the mean, without its overhead)
             samples = samples - samples.sum() / np.float32(samples.size)
         if samples.size < n_window:
@@ -227,10 +227,10 @@ class MFCCVectorizer(AudioVectorizer):
         else:
             windowed = np.zeros((len(frames), n_fft), dtype=np.float32)  # zero-padded in place
             np.multiply(frames, taper, out=windowed[:, :n_window])
-        spectrum = rfft(windowed, axis=1, overwrite_x=True)[:, :len(mel_t)]
+        spectrum = rfft(windowed, axis=1, overwrite_x=True)[:, :mel.shape[0]]
         power = np.square(spectrum.real)
         power += np.square(spectrum.imag)
-        return power @ mel_t
+        return mel.product(power)
 
     def mfcc(self, samples: np.ndarray, sr: int) -> np.ndarray:
         """MFCC frames (time x coefficients) of mono ``samples`` at rate ``sr``.
