@@ -67,13 +67,27 @@ def pin_threads(scan: bool = True) -> None:
 
 
 def chunks(jobs: Sequence[Job], workers: int) -> list[list[Job]]:
-    """Jobs in chunks for ``workers``: about 8 chunks per worker, 1 to 64 jobs each.
+    """Jobs in chunks for ``workers``, handed out in this order: each chunk half of a
+    worker's share of the jobs not yet handed out, 64 at most, 4 at least.
 
-    Small enough to balance the load and show progress, large enough that
-    sending a chunk to a process costs little next to its work.
+    Large enough that sending a chunk to a process costs little next to its work,
+    small enough to show progress, and smaller towards the end, so that the workers
+    finish together (with equal chunks one worker idled for ~half a chunk at the end:
+    1,000 demo clips, ~11 ms of 0.25 s).
+
+    Examples
+    --------
+    >>> [len(part) for part in chunks(list(range(100)), 2)]
+    [25, 18, 14, 10, 8, 6, 4, 4, 4, 4, 3]
+    >>> [len(part) for part in chunks(list(range(3)), 2)]
+    [3]
     """
-    size = max(1, min(64, len(jobs) // (workers * 8)))
-    return [list(jobs[i:i + size]) for i in range(0, len(jobs), size)]
+    parts, at = [], 0
+    while at < len(jobs):
+        size = min(64, max(4, (len(jobs) - at) // (workers * 2)))
+        parts.append(list(jobs[at:at + size]))
+        at += size
+    return parts
 
 
 @contextmanager
