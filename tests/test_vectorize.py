@@ -229,6 +229,43 @@ def test_dim_follows_parameters():
         MFCCVectorizer(n_mfcc=80, n_mels=40)
 
 
+@pytest.mark.parametrize("sr", [8000, 11025, 16000, 44100, 96000])
+@pytest.mark.parametrize("n_mels, fmin, fmax", [(64, 20.0, 11025.0), (20, 300.0, 3000.0),
+                                                (128, 0.0, 48000.0), (1, 100.0, 200.0),
+                                                (16, 6000.0, 9000.0)])
+def test_the_banded_filterbank_gives_the_full_product(sr, n_mels, fmin, fmax):
+    """The mel bands are summed as two products over the bins each half of the bands
+    takes: the same band powers as the product with the whole filterbank, and exact
+    zeros in bands no bin reaches (above a low rate's Nyquist frequency)."""
+    from hover_audio.vectors.features import Banded, mel_filterbank
+
+    n_fft = int(round(0.025 * sr))
+    bank = mel_filterbank(sr, n_fft, n_mels, fmin, fmax).T
+    power = np.random.default_rng(sr).random((37, bank.shape[0]), dtype=np.float32) ** 4
+    banded = Banded(bank).product(power)
+    full = power @ bank
+    assert banded.shape == full.shape and banded.dtype == np.float32
+    np.testing.assert_allclose(banded, full, rtol=2e-5, atol=1e-12)
+    empty = ~bank.any(axis=0)
+    assert (banded[:, empty] == 0).all()
+    if sr == 8000 and fmax > 4000:
+        assert empty.any()  # (the case is met)
+
+
+def test_chunks_shrink_towards_the_end_and_keep_every_job_in_order():
+    from hover_audio.vectors.runners import chunks
+
+    for count, workers in itertools.product((1, 7, 63, 64, 200, 1000, 5003), (1, 2, 3, 8)):
+        parts = chunks(list(range(count)), workers)
+        assert [job for part in parts for job in part] == list(range(count))
+        sizes = [len(part) for part in parts]
+        assert all(1 <= size <= 64 for size in sizes)
+        assert sizes == sorted(sizes, reverse=True)  # the smallest last: workers end together
+        assert all(size >= 4 for size in sizes[:-1])  # (not sent one job at a time)
+        if count >= 8:  # the last two, the ones a worker may finish alone: 4 jobs at most
+            assert max(sizes[-2:]) <= 4
+
+
 def test_aspects_weigh_the_timbre_envelope_and_shape_blocks():
     vectorizer = MFCCVectorizer()
     aspects = vectorizer.aspects()
