@@ -144,6 +144,35 @@ def test_windows_encoded_keywords_are_read_tagged_and_untagged_without_loss(tmp_
     # not the bytes: the file no longer says which code page its keywords were in
 
 
+def test_bytes_after_a_wavs_riff_are_kept_and_a_riff_size_that_misses_its_audio_is_ignored(
+        tmp_path, capsys):
+    """Some taggers append an ID3v1 tag to any file, after the WAV's RIFF: the file was
+    refused as a corrupt RIFF (those bytes were read as a chunk), and a few stray bytes
+    there were dropped by a tag run. A RIFF size that leaves out the audio is a wrong size
+    (the file's chunks are read to its end, as before)."""
+    id3v1 = b"TAG" + b"Thunder".ljust(30, b"\0") + b"\0" * 95
+    appended = ffmpeg(tmp_path / "lib" / "appended.wav")
+    appended.write_bytes(appended.read_bytes() + id3v1)
+    stray = ffmpeg(tmp_path / "lib" / "stray.wav")
+    stray.write_bytes(stray.read_bytes() + b"\0\0\0")
+    short = ffmpeg(tmp_path / "lib" / "short.wav")
+    data = short.read_bytes()
+    short.write_bytes(data[:4] + struct.pack("<I", 4 + 8 + 16) + data[8:])  # fmt only
+    files = (appended, stray, short)
+    originals = {path: path.read_bytes() for path in files}
+    samples = {path: decode(path).samples for path in files}
+    ws = workspace(tmp_path, {path: "thunder" for path in files})
+    assert main(["tag", ws]) == 0
+    assert "tagged 3 file(s)" in capsys.readouterr().out
+    assert all(read_tags(path) == {"thunder"} for path in files)
+    assert appended.read_bytes().endswith(id3v1) and stray.read_bytes().endswith(b"\0\0\0")
+    for path in files:
+        assert np.array_equal(decode(path).samples, samples[path])
+    assert main(["untag", str(manifests(ws)[0])]) == 0
+    assert all(path.read_bytes() == originals[path] for path in (appended, stray))
+    assert snapshot(short)["IKEY"] is None
+
+
 def test_a_wav_without_its_last_pad_byte_is_tagged_and_stays_readable(tmp_path):
     """8-bit mono with an odd number of samples: some writers leave out the pad byte after
     the data chunk. A tag chunk appended after it must start at an even offset (it was

@@ -15,38 +15,65 @@ from __future__ import annotations
 import os
 import struct
 from pathlib import Path
+from typing import NamedTuple
 
 from .tag_containers import TagError
 
 
-def chunks(read, total: int):
-    """(id, start of the chunk header, data size) of every top-level chunk of a RIFF file.
+class Layout(NamedTuple):
+    """Where things are in a RIFF/WAVE file (:func:`layout`)."""
+
+    chunks: list  # (id, start of its header, data size, bytes it takes here: pad byte if any)
+    end: int  # where the RIFF ends: bytes from the last chunk to here are no chunk's
+    total: int  # the file's size: bytes after ``end`` are another tool's, kept as they are
+
+
+def layout(read, total: int) -> Layout:
+    """The top-level chunks of a RIFF/WAVE file, and where its RIFF ends.
 
     ``read(offset, count)`` gives bytes of the file (of a bytes object, or by seeking an
-    open file: only the chunk headers are read, never the audio).
+    open file: only the chunk headers are read, never the audio). Chunks are read up to
+    the end the RIFF header declares (or the file's end, where it declares more, as a
+    streamed or cut file does, or leaves out the format or the audio; a last chunk that
+    runs past the declared end is taken whole, as a miscounted size). Bytes after the
+    RIFF's end are not chunks (some taggers append an ID3v1 tag to any file): they are
+    left to be copied as they are.
     """
     if read(0, 4) != b"RIFF" or read(8, 4) != b"WAVE":
         raise TagError("not a RIFF/WAVE file")
-    at = 12
-    while at + 8 <= total:
+    declared = struct.unpack("<I", read(4, 4))[0] + 8
+    if 12 <= declared < total:
+        inside = _chunks(read, declared, total)
+        if {b"fmt ", b"data"} <= {name for name, *_ in inside[0]}:  # else a wrong size
+            return Layout(*inside, total)
+    return Layout(*_chunks(read, total, total), total)
+
+
+def _chunks(read, end: int, total: int) -> tuple[list, int]:
+    """:func:`layout`'s chunks of a RIFF taken to end at ``end``, and where it ends."""
+    found, at = [], 12
+    while at + 8 <= end:
         header = read(at, 8)
         name, size = header[:4], struct.unpack("<I", header[4:8])[0]
         if at + 8 + size > total:
             raise TagError(f"corrupt RIFF: chunk {name!r} runs past the end of the file")
-        yield name, at, size
-        at += 8 + size + (size & 1)
+        padded = at + 8 + size + (size & 1)
+        if size & 1 and padded - 1 in (end, total):  # its pad byte is missing
+            padded -= 1
+        found.append((name, at, size, padded - at))
+        at = padded
+    return found, max(end, at)
 
 
 def _walk(handle, path) -> tuple:
-    """``(read, chunks, size)`` of an open WAV file: a reader of its bytes by offset, its
-    top-level chunks (:func:`chunks`) and its size; a :class:`TagError` names ``path``."""
+    """``(read, layout)`` of an open WAV file: a reader of its bytes by offset and its
+    :func:`layout`; a :class:`TagError` names ``path``."""
     def read(offset: int, count: int) -> bytes:
         handle.seek(offset)
         return handle.read(count)
 
-    total = os.fstat(handle.fileno()).st_size
     try:
-        return read, list(chunks(read, total)), total
+        return read, layout(read, os.fstat(handle.fileno()).st_size)
     except TagError as error:
         raise TagError(f"{path}: {error}") from None
 
@@ -55,8 +82,8 @@ def riff_fields(path: Path) -> tuple[dict, str | None]:
     """The INFO fields and the ``bext`` Description of a WAV file, reading only those chunks."""
     info, description = {}, None
     with open(path, "rb") as handle:
-        read, found, _ = _walk(handle, path)
-        for name, at, size in found:
+        read, walked = _walk(handle, path)
+        for name, at, size, _ in walked.chunks:
             if name == b"LIST" and read(at + 8, 4) == b"INFO":
                 info.update(_info_fields(read(at + 12, size - 4)))
             elif name == b"bext" and size >= 256:
@@ -140,27 +167,29 @@ def write_fields(source: Path, target: Path, values: dict, description: str | No
     where it was (a new one goes at the end; two are merged into the first), so setting
     the fields a file holds gives it back byte for byte. The Description is Latin-1, cut to 256 bytes, NUL-padded:
     Latin-1 maps bytes and characters one to one, so a Description :func:`riff_fields`
-    read is put back byte for byte; other characters become ``?``. Only chunk headers
-    and these chunks are read; the audio is copied as it is, block by block.
+    read is put back byte for byte; other characters become ``?``. Bytes after the
+    last chunk and after the RIFF (:func:`layout`) stay where they were. Only chunk
+    headers and these chunks are read; the audio is copied as it is, block by block.
     """
     with open(source, "rb") as src:
-        read, found, total = _walk(src, source)
-        lists = {at for name, at, size in found if name == b"LIST" and read(at + 8, 4) == b"INFO"}
+        read, walked = _walk(src, source)
+        found = walked.chunks
+        lists = {at for name, at, size, _ in found
+                 if name == b"LIST" and read(at + 8, 4) == b"INFO"}
         raw: dict = {}
-        for name, at, size in found:
+        for name, at, size, _ in found:
             if at in lists:
                 raw.update(_info_raw(read(at + 12, size - 4)))
         info = _info_chunk(raw, values)
-        bexts = [at for name, at, size in found if name == b"bext" and size >= 256]
+        bexts = [at for name, at, size, _ in found if name == b"bext" and size >= 256]
         bext = bexts[-1] if bexts and description is not None else None  # (read: the last)
         parts, placed, unpadded = [], False, False  # (bytes) or (start, length) of source
-        for name, at, size in found:
+        for name, at, size, length in found:
             if at in lists:
                 parts.append(b"" if placed else info)
                 placed, unpadded = True, False
                 continue
-            length = min(8 + size + (size & 1), total - at)  # (a last pad byte may be missing)
-            unpadded = length < 8 + size + (size & 1)
+            unpadded = length < 8 + size + (size & 1)  # (a last pad byte may be missing)
             if at == bext:
                 field = description.encode("latin-1", errors="replace")[:256]
                 parts += [read(at, 8), field + b"\0" * (256 - len(field)),
@@ -171,7 +200,12 @@ def write_fields(source: Path, target: Path, values: dict, description: str | No
             if info and unpadded:  # the last chunk's pad byte, missing: a chunk after it
                 parts.append(b"\0")  # must start at an even offset
             parts.append(info)
+        last = found[-1][1] + found[-1][3] if found else 12
+        if last < walked.end:  # bytes in the RIFF after its last chunk: kept, after ours
+            parts.append((last, walked.end - last))
         riff = 4 + sum(len(part) if isinstance(part, bytes) else part[1] for part in parts)
+        if walked.end < walked.total:  # another tool's bytes after the RIFF: kept there
+            parts.append((walked.end, walked.total - walked.end))
         with open(target, "wb") as dst:
             dst.write(b"RIFF" + struct.pack("<I", riff) + b"WAVE")
             for part in parts:
