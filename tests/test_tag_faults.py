@@ -148,8 +148,8 @@ def test_bytes_after_a_wavs_riff_are_kept_and_a_riff_size_that_misses_its_audio_
         tmp_path, capsys):
     """Some taggers append an ID3v1 tag to any file, after the WAV's RIFF: the file was
     refused as a corrupt RIFF (those bytes were read as a chunk), and a few stray bytes
-    there were dropped by a tag run. A RIFF size that leaves out the audio is a wrong size
-    (the file's chunks are read to its end, as before)."""
+    there were dropped by a tag run. Chunks past the RIFF's declared size (a size that
+    leaves out the audio, an INFO list appended without counting it) are still read."""
     id3v1 = b"TAG" + b"Thunder".ljust(30, b"\0") + b"\0" * 95
     appended = ffmpeg(tmp_path / "lib" / "appended.wav")
     appended.write_bytes(appended.read_bytes() + id3v1)
@@ -158,19 +158,51 @@ def test_bytes_after_a_wavs_riff_are_kept_and_a_riff_size_that_misses_its_audio_
     short = ffmpeg(tmp_path / "lib" / "short.wav")
     data = short.read_bytes()
     short.write_bytes(data[:4] + struct.pack("<I", 4 + 8 + 16) + data[8:])  # fmt only
-    files = (appended, stray, short)
+    uncounted = with_info(ffmpeg(tmp_path / "lib" / "uncounted.wav", "-metadata", "title=x"),
+                          {b"IKEY": b"storm\0"})
+    data = uncounted.read_bytes()  # its INFO list moved last and left out of the RIFF size
+    at = data.index(b"LIST")
+    size = 8 + struct.unpack("<I", data[at + 4:at + 8])[0]
+    data = data[:at] + data[at + size:] + data[at:at + size]
+    uncounted.write_bytes(data[:4] + struct.pack("<I", len(data) - 8 - size) + data[8:])
+    files = (appended, stray, short, uncounted)
     originals = {path: path.read_bytes() for path in files}
     samples = {path: decode(path).samples for path in files}
+    assert read_tags(uncounted) == {"storm"}
     ws = workspace(tmp_path, {path: "thunder" for path in files})
     assert main(["tag", ws]) == 0
-    assert "tagged 3 file(s)" in capsys.readouterr().out
-    assert all(read_tags(path) == {"thunder"} for path in files)
+    assert "tagged 4 file(s)" in capsys.readouterr().out
+    assert all(read_tags(path) == {"thunder"} for path in files[:3])
+    assert read_tags(uncounted) == {"storm", "thunder"}
+    assert uncounted.read_bytes().count(b"INFO") == 1  # (not a second list beside it)
     assert appended.read_bytes().endswith(id3v1) and stray.read_bytes().endswith(b"\0\0\0")
     for path in files:
         assert np.array_equal(decode(path).samples, samples[path])
     assert main(["untag", str(manifests(ws)[0])]) == 0
     assert all(path.read_bytes() == originals[path] for path in (appended, stray))
     assert snapshot(short)["IKEY"] is None
+
+
+def test_a_manifest_of_an_earlier_version_restores_a_windows_encoded_comment(tmp_path, capsys):
+    """Earlier versions recorded INFO text read as UTF-8, with U+FFFD for the bytes of a
+    Windows code page; untag of their manifests must still match the file and keep the
+    comment's bytes (it took the file for changed since, and with --even-if-changed wrote
+    the U+FFFD text over the comment)."""
+    comment = "prise n\xb03 \u2018proche\u2019".encode("cp1252") + b"\0"
+    path = with_info(ffmpeg(tmp_path / "lib" / "take.wav", "-metadata", "title=x"),
+                     {b"ICMT": comment})
+    original = path.read_bytes()
+    ws = workspace(tmp_path, {path: "rain"})
+    assert main(["tag", ws]) == 0
+    manifest = manifests(ws)[0]
+    recorded = json.loads(manifest.read_text())
+    for state in (recorded["files"][str(path)], recorded["written"][str(path)]):
+        assert state["ICMT"] == "prise n\xb03 \u2018proche\u2019"
+        state["ICMT"] = comment.rstrip(b"\0").decode("utf-8", errors="replace")  # as then
+    manifest.write_text(json.dumps(recorded))
+    assert main(["untag", str(manifest)]) == 0
+    assert "restored the previous tags of 1 file(s)" in capsys.readouterr().out
+    assert path.read_bytes() == original
 
 
 def test_a_wav_without_its_last_pad_byte_is_tagged_and_stays_readable(tmp_path):

@@ -255,13 +255,16 @@ def test_the_banded_filterbank_gives_the_full_product(sr, n_mels, fmin, fmax):
 def test_chunks_shrink_towards_the_end_and_keep_every_job_in_order():
     from hover_audio.vectors.runners import chunks
 
-    for count, workers in itertools.product((1, 7, 63, 64, 200, 1000, 5003), (1, 2, 3, 8)):
+    for count, workers in itertools.product((1, 3, 7, 40, 63, 64, 200, 1000, 5003),
+                                            (1, 2, 3, 8, 32)):
         parts = chunks(list(range(count)), workers)
         assert [job for part in parts for job in part] == list(range(count))
         sizes = [len(part) for part in parts]
         assert all(1 <= size <= 64 for size in sizes)
         assert sizes == sorted(sizes, reverse=True)  # the smallest last: workers end together
-        assert all(size >= 4 for size in sizes[:-1])  # (not sent one job at a time)
+        least = max(1, min(4, count // (workers * 2)))  # (not sent one job at a time,
+        assert all(size >= least for size in sizes[:-1])  # but each worker gets some)
+        assert len(parts) >= min(workers, count)
         if count >= 8:  # the last two, the ones a worker may finish alone: 4 jobs at most
             assert max(sizes[-2:]) <= 4
 

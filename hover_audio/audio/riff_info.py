@@ -7,8 +7,9 @@ other chunk and field as it was, in one pass.
 INFO text has no declared encoding: Windows tools write the system's code page (Windows-1252
 in the West), newer ones UTF-8. A field is read as UTF-8 when its bytes are UTF-8, else as
 Windows-1252, else as Latin-1 (which takes any byte), so no character is lost; a field set
-again is written in the encoding its list already uses (:func:`encoding_of`), so a file
-tagged and untagged gets its bytes back.
+again is written in the encoding it or its list already uses (:func:`encoding_of`), so a
+file tagged and untagged gets its bytes back (unless a tag had characters that encoding
+lacks: that field is then written in UTF-8, and put back as text).
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ class Layout(NamedTuple):
     """Where things are in a RIFF/WAVE file (:func:`layout`)."""
 
     chunks: list  # (id, start of its header, data size, bytes it takes here: pad byte if any)
-    end: int  # where the RIFF ends: bytes from the last chunk to here are no chunk's
+    end: int  # where the RIFF ends (bytes from the last chunk to here: too few for a chunk)
     total: int  # the file's size: bytes after ``end`` are another tool's, kept as they are
 
 
@@ -32,37 +33,33 @@ def layout(read, total: int) -> Layout:
     """The top-level chunks of a RIFF/WAVE file, and where its RIFF ends.
 
     ``read(offset, count)`` gives bytes of the file (of a bytes object, or by seeking an
-    open file: only the chunk headers are read, never the audio). Chunks are read up to
-    the end the RIFF header declares (or the file's end, where it declares more, as a
-    streamed or cut file does, or leaves out the format or the audio; a last chunk that
-    runs past the declared end is taken whole, as a miscounted size). Bytes after the
-    RIFF's end are not chunks (some taggers append an ID3v1 tag to any file): they are
-    left to be copied as they are.
+    open file: only the chunk headers are read, never the audio). Chunks are read to the
+    file's end, as long as they fit in it: past the end the RIFF header declares (a tool
+    that appended a chunk without counting it, a size that leaves out a pad byte), bytes
+    that do not read as a chunk (an ID3v1 tag some taggers append to any file) are
+    another tool's, kept after the RIFF as they are; before it, they are a corrupt file.
     """
     if read(0, 4) != b"RIFF" or read(8, 4) != b"WAVE":
         raise TagError("not a RIFF/WAVE file")
     declared = struct.unpack("<I", read(4, 4))[0] + 8
-    if 12 <= declared < total:
-        inside = _chunks(read, declared, total)
-        if {b"fmt ", b"data"} <= {name for name, *_ in inside[0]}:  # else a wrong size
-            return Layout(*inside, total)
-    return Layout(*_chunks(read, total, total), total)
-
-
-def _chunks(read, end: int, total: int) -> tuple[list, int]:
-    """:func:`layout`'s chunks of a RIFF taken to end at ``end``, and where it ends."""
+    declared = declared if 12 <= declared <= total else total  # (a streamed file: 0 or ~0)
     found, at = [], 12
-    while at + 8 <= end:
+    while at + 8 <= total:
         header = read(at, 8)
         name, size = header[:4], struct.unpack("<I", header[4:8])[0]
-        if at + 8 + size > total:
+        if at + 8 + size > total or (at >= declared and not _named(name)):
+            if at >= declared:
+                break
             raise TagError(f"corrupt RIFF: chunk {name!r} runs past the end of the file")
-        padded = at + 8 + size + (size & 1)
-        if size & 1 and padded - 1 in (end, total):  # its pad byte is missing
-            padded -= 1
+        padded = min(at + 8 + size + (size & 1), total)  # (a last pad byte may be missing)
         found.append((name, at, size, padded - at))
         at = padded
-    return found, max(end, at)
+    return Layout(found, max(at, declared), total)
+
+
+def _named(name: bytes) -> bool:
+    """Whether ``name`` reads as a chunk's id (four printable ASCII characters)."""
+    return all(32 <= byte < 127 for byte in name)
 
 
 def _walk(handle, path) -> tuple:
@@ -122,17 +119,40 @@ def text_of(raw: bytes) -> str:
     return raw.rstrip(b"\0").decode(encoding_of(raw) or "ascii")
 
 
+def read_before(text: str) -> set[str]:
+    """How earlier versions read the INFO bytes :func:`text_of` reads as ``text`` (as
+    UTF-8, U+FFFD for other bytes), as manifests of their ``tag`` runs record them.
+
+    Examples
+    --------
+    >>> "Caf\\ufffd" in read_before(text_of("Café".encode("cp1252")))
+    True
+    """
+    found = set()
+    for encoding in LEGACY:
+        try:
+            found.add(text.encode(encoding).decode("utf-8", errors="replace"))
+        except UnicodeEncodeError:
+            continue
+    return found
+
+
 def encoding_of(raw: bytes) -> str | None:
     """The encoding :func:`text_of` reads ``raw`` in; None for ASCII (any of them)."""
     if raw.isascii():
         return None
-    for encoding in ("utf-8", *LEGACY):
+    for encoding in ("utf-8", *LEGACY[:-1]):
         try:
             raw.decode(encoding)
             return encoding
         except UnicodeDecodeError:
             continue
-    return LEGACY[-1]  # pragma: no cover - Latin-1 decodes any bytes
+    return LEGACY[-1]  # (Latin-1 decodes any bytes)
+
+
+def _as_read_before(raw: bytes) -> str:
+    """The text earlier versions read ``raw`` as (:func:`read_before`)."""
+    return raw.rstrip(b"\0").decode("utf-8", errors="replace")
 
 
 def _field_bytes(text: str, encoding: str | None) -> bytes:
@@ -168,8 +188,9 @@ def write_fields(source: Path, target: Path, values: dict, description: str | No
     the fields a file holds gives it back byte for byte. The Description is Latin-1, cut to 256 bytes, NUL-padded:
     Latin-1 maps bytes and characters one to one, so a Description :func:`riff_fields`
     read is put back byte for byte; other characters become ``?``. Bytes after the
-    last chunk and after the RIFF (:func:`layout`) stay where they were. Only chunk
-    headers and these chunks are read; the audio is copied as it is, block by block.
+    last chunk (too few for a chunk) stay at the RIFF's end, after a new ``LIST``;
+    bytes after the RIFF stay after it (:func:`layout`). Only chunk headers and these
+    chunks are read; the audio is copied as it is, block by block.
     """
     with open(source, "rb") as src:
         read, walked = _walk(src, source)
@@ -223,9 +244,9 @@ def _info_chunk(raw: dict, values: dict) -> bytes:
     for key, value in values.items():
         if value is None:
             raw.pop(key, None)
-        elif key not in raw or text_of(raw[key]) != value:  # (else its bytes are kept)
+        elif key not in raw or value not in (text_of(raw[key]), _as_read_before(raw[key])):
             own = encoding_of(raw[key]) if key in raw else None
-            raw[key] = _field_bytes(value, own or next(iter(used), None))
+            raw[key] = _field_bytes(value, own or (used[0] if used else None))
     body = b"INFO" + b"".join(key + struct.pack("<I", len(field)) + field
                               + (b"\0" if len(field) & 1 else b"") for key, field in raw.items())
     return b"LIST" + struct.pack("<I", len(body)) + body if len(body) > 4 else b""

@@ -322,16 +322,18 @@ def warped_shape(frames: np.ndarray, segments: int, *, spread: float = 0.5) -> n
     np.negative(weights, out=weights)
     np.exp(weights, out=weights)
     shape = weights @ frames
-    shape /= (weights @ _ones(count))[:, None]
-    shape -= _ones(count) @ frames / np.float32(count)
+    ones = np.ones(count, dtype=np.float32)
+    shape /= (weights @ ones)[:, None]
+    shape -= ones @ frames / np.float32(count)
     return shape.ravel()
 
 
-_ONES: dict[int, np.ndarray] = {}
+_ONES: dict[int, np.ndarray] = {}  # _ones: by width (a few sizes per process)
 
 
 def _ones(size: int) -> np.ndarray:
-    """A read-only float32 vector of ``size`` ones, made once per size."""
+    """A read-only float32 vector of ``size`` ones, made once per size (for the few
+    widths of frames; not for counts of frames, which are many)."""
     ones = _ONES.get(size)
     if ones is None:
         ones = _ONES[size] = np.ones(size, dtype=np.float32)

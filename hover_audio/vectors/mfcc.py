@@ -174,7 +174,8 @@ class MFCCVectorizer(AudioVectorizer):
 
     # -------------------------------------------------------------- features
     def _basis(self, sr: int) -> tuple:
-        """Per rate: window and hop in samples, FFT length, taper, mel and DCT matrices.
+        """Per rate: window and hop in samples, FFT length, taper, mel filterbank (a
+        :class:`~hover_audio.vectors.features.Banded`) and DCT matrix.
 
         The FFT length is the window zero-padded to the next length the FFT does
         fast (25 ms at 44.1 kHz is 1,103 samples, a prime: 4x slower than 1,152);

@@ -68,7 +68,8 @@ def pin_threads(scan: bool = True) -> None:
 
 def chunks(jobs: Sequence[Job], workers: int) -> list[list[Job]]:
     """Jobs in chunks for ``workers``, handed out in this order: each chunk half of a
-    worker's share of the jobs not yet handed out, 64 at most, 4 at least.
+    worker's share of the jobs not yet handed out, 64 at most, 4 at least (fewer where
+    there are fewer than 8 jobs per worker, so that every worker gets some).
 
     Large enough that sending a chunk to a process costs little next to its work,
     small enough to show progress, and smaller towards the end, so that the workers
@@ -80,11 +81,12 @@ def chunks(jobs: Sequence[Job], workers: int) -> list[list[Job]]:
     >>> [len(part) for part in chunks(list(range(100)), 2)]
     [25, 18, 14, 10, 8, 6, 4, 4, 4, 4, 3]
     >>> [len(part) for part in chunks(list(range(3)), 2)]
-    [3]
+    [1, 1, 1]
     """
+    least = max(1, min(4, len(jobs) // (workers * 2)))  # (a few jobs: one each, in parallel)
     parts, at = [], 0
     while at < len(jobs):
-        size = min(64, max(4, (len(jobs) - at) // (workers * 2)))
+        size = min(64, max(least, (len(jobs) - at) // (workers * 2)))
         parts.append(list(jobs[at:at + size]))
         at += size
     return parts
