@@ -183,11 +183,12 @@ def write_fields(source: Path, target: Path, values: dict, description: str | No
 
     INFO fields not set, and fields set to the text they hold already, keep their bytes;
     a field set to new text is written in the encoding it, or else its list, is in
-    (:func:`encoding_of`), UTF-8 for characters that encoding lacks; the ``LIST`` chunk stays
-    where it was (a new one goes at the end; two are merged into the first), so setting
-    the fields a file holds gives it back byte for byte. The Description is Latin-1, cut to 256 bytes, NUL-padded:
-    Latin-1 maps bytes and characters one to one, so a Description :func:`riff_fields`
-    read is put back byte for byte; other characters become ``?``. Bytes after the
+    (:func:`encoding_of`), UTF-8 for characters that encoding lacks; the ``LIST`` chunk
+    stays where it was (a new one goes after the last chunk; two are merged into the
+    first), so setting the fields a file holds gives it back byte for byte. The
+    Description is Latin-1, cut to 256 bytes, NUL-padded: Latin-1 maps bytes and
+    characters one to one, so a Description :func:`riff_fields` read is put back byte
+    for byte; other characters become ``?``. Bytes after the
     last chunk (too few for a chunk) stay at the RIFF's end, after a new ``LIST``;
     bytes after the RIFF stay after it (:func:`layout`). Only chunk headers and these
     chunks are read; the audio is copied as it is, block by block.
