@@ -34,7 +34,7 @@ import os
 from pathlib import Path
 
 from ..common.values import fold
-from .riff_info import bext_text, read_before, riff_fields, write_fields
+from .riff_info import bext_text, riff_fields, same_text, write_fields
 from .tag_containers import KINDS, TagError, check_id3, kind_of
 from .tag_copies import rewrite
 
@@ -74,14 +74,12 @@ def same_fields(current: dict, recorded: dict) -> bool:
     recorded (a manifest written before a field was read has no entry for it).
 
     A WAV's INFO field in a Windows code page matches the text an earlier version
-    recorded for it (read as UTF-8, U+FFFD for the other bytes; see
-    :func:`~hover_audio.audio.riff_info.read_before`).
+    recorded for it (:func:`~hover_audio.audio.riff_info.same_text`).
     """
     riff = current.get("kind") == "riff"
     return all(current.get(name) == value or (
-        riff and isinstance(value, str) and "\ufffd" in value
-        and isinstance(current.get(name), str) and value in read_before(current[name]))
-        for name, value in recorded.items())
+        riff and isinstance(value, str) and isinstance(current.get(name), str)
+        and same_text(current[name], value)) for name, value in recorded.items())
 
 
 def tags_in(state: dict) -> set[str]:

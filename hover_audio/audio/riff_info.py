@@ -116,43 +116,48 @@ def text_of(raw: bytes) -> str:
     >>> text_of(b"\\x81\\xe9")  # 0x81 is not Windows-1252
     '\\x81é'
     """
-    return raw.rstrip(b"\0").decode(encoding_of(raw) or "ascii")
-
-
-def read_before(text: str) -> set[str]:
-    """How earlier versions read the INFO bytes :func:`text_of` reads as ``text`` (as
-    UTF-8, U+FFFD for other bytes), as manifests of their ``tag`` runs record them.
-
-    Examples
-    --------
-    >>> "Caf\\ufffd" in read_before(text_of("Café".encode("cp1252")))
-    True
-    """
-    found = set()
-    for encoding in LEGACY:
-        try:
-            found.add(text.encode(encoding).decode("utf-8", errors="replace"))
-        except UnicodeEncodeError:
-            continue
-    return found
+    return _decoded(raw)[0]
 
 
 def encoding_of(raw: bytes) -> str | None:
     """The encoding :func:`text_of` reads ``raw`` in; None for ASCII (any of them)."""
-    if raw.isascii():
-        return None
+    return _decoded(raw)[1]
+
+
+def _decoded(raw: bytes) -> tuple[str, str | None]:
+    """``(text, encoding)`` of an INFO field (:func:`text_of`, :func:`encoding_of`)."""
+    text = raw.rstrip(b"\0")
+    if text.isascii():
+        return text.decode("ascii"), None
     for encoding in ("utf-8", *LEGACY[:-1]):
         try:
-            raw.decode(encoding)
-            return encoding
+            return text.decode(encoding), encoding
         except UnicodeDecodeError:
             continue
-    return LEGACY[-1]  # (Latin-1 decodes any bytes)
+    return text.decode(LEGACY[-1]), LEGACY[-1]  # (Latin-1 decodes any bytes)
 
 
-def _as_read_before(raw: bytes) -> str:
-    """The text earlier versions read ``raw`` as (:func:`read_before`)."""
-    return raw.rstrip(b"\0").decode("utf-8", errors="replace")
+def same_text(now: str, recorded: str) -> bool:
+    """Whether an INFO field :func:`text_of` reads as ``now`` is the one ``recorded``,
+    also as earlier versions recorded it: read as UTF-8, U+FFFD for the bytes of a
+    Windows code page (their ``tag`` runs' manifests hold that text).
+
+    Examples
+    --------
+    >>> same_text(text_of("Café".encode("cp1252")), "Caf\\ufffd")
+    True
+    """
+    if now == recorded:
+        return True
+    if "\ufffd" not in recorded:
+        return False
+    for encoding in LEGACY:
+        try:
+            if now.encode(encoding).decode("utf-8", errors="replace") == recorded:
+                return True
+        except UnicodeEncodeError:
+            continue
+    return False
 
 
 def _field_bytes(text: str, encoding: str | None) -> bytes:
@@ -245,7 +250,7 @@ def _info_chunk(raw: dict, values: dict) -> bytes:
     for key, value in values.items():
         if value is None:
             raw.pop(key, None)
-        elif key not in raw or value not in (text_of(raw[key]), _as_read_before(raw[key])):
+        elif key not in raw or not same_text(text_of(raw[key]), value):
             own = encoding_of(raw[key]) if key in raw else None
             raw[key] = _field_bytes(value, own or (used[0] if used else None))
     body = b"INFO" + b"".join(key + struct.pack("<I", len(field)) + field
